@@ -1,0 +1,221 @@
+# bash completion for wapictl(1).
+# Installed as completions/wapictl in bash-completion's directory; it needs
+# nothing from bash-completion itself, so it can also be sourced directly.
+# The lists below follow src/wapictl/*.c: tests/docs.bats checks them.
+
+_wapictl_commands='status handles validate lock clean stop'
+_wapictl_global_opts='-d --dir -H --host -A --all-hosts -J --json -q --quiet
+	-h --help -V --version'
+_wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose
+	-h --help'
+_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type
+	-h --help'
+_wapictl_validate_opts='-v --verbose -h --help'
+_wapictl_lock_opts='-w --wait -h --help'
+_wapictl_clean_opts='-n --dry-run --older-than --force-host -h --help'
+_wapictl_stop_opts='-w --wait --kill -h --help'
+_wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
+	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT EVENTS MUTEXES SEMAPHORES
+	FILES PIPES SOCKETS PROCESSES'
+_wapictl_handles_columns='HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER
+	WAITERS CHANGED DETAILS HOST PATH'
+_wapictl_types='event mutex semaphore file pipe socket process'
+
+# The state directory wapictl would use (-d, else the environment).
+_wapictl_dir()
+{
+	local i
+	for ((i = 1; i < ${#COMP_WORDS[@]}; i++)); do
+		case ${COMP_WORDS[i]} in
+		-d|--dir)
+			printf '%s\n' "${COMP_WORDS[i+1]}"
+			return
+			;;
+		--dir=*)
+			printf '%s\n' "${COMP_WORDS[i]#--dir=}"
+			return
+			;;
+		esac
+	done
+	if [[ -n ${WAPI_SHARED_DIR-} ]]; then
+		printf '%s\n' "$WAPI_SHARED_DIR/.wapi"
+	elif [[ -n ${MONO_SHARED_DIR-} ]]; then
+		printf '%s\n' "$MONO_SHARED_DIR/.wapi"
+	else
+		printf '%s\n' "$HOME/.wapi"
+	fi
+}
+
+# Host names of the state files in the directory: <host>.<abi>.state.
+_wapictl_hosts()
+{
+	local dir f h
+	dir=$(_wapictl_dir)
+	for f in "$dir"/*.state; do
+		[[ -f $f ]] || continue
+		h=${f##*/}
+		h=${h%.state}
+		printf '%s\n' "${h%.*}"
+	done
+}
+
+# Complete one element of a comma-separated list: "$1" holds the words,
+# "$2" the current word; a leading + (add to the default columns) is kept.
+_wapictl_list()
+{
+	local words=$1 cur=$2 head= plus=
+	if [[ $cur == +* ]]; then
+		plus=+
+		cur=${cur#+}
+	fi
+	if [[ $cur == *,* ]]; then
+		head=${cur%,*},
+		cur=${cur##*,}
+	fi
+	COMPREPLY=($(compgen -P "$plus$head" -W "$words" -- "${cur^^}"))
+	[[ ${#COMPREPLY[@]} -eq 0 ]] &&
+	    COMPREPLY=($(compgen -P "$plus$head" -W "$words" -- "$cur"))
+	# More may follow a comma: do not end the word with a space.
+	compopt -o nospace 2>/dev/null
+}
+
+_wapictl()
+{
+	local cur prev cmd= i cmdi=0
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD-1]}
+	# bash splits "--opt=value" at "=" (COMP_WORDBREAKS).
+	if [[ $cur == = ]]; then
+		cur=
+		# prev is already the option before "=".
+	elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
+		prev=${COMP_WORDS[COMP_CWORD-2]}
+	fi
+
+	# The command is the first word that is neither an option nor the
+	# argument of -d or -H.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		case ${COMP_WORDS[i]} in
+		-d|-H|--dir|--host)
+			((i++))
+			;;
+		=)
+			;;
+		-*)
+			;;
+		*)
+			if [[ ${COMP_WORDS[i-1]} != = ]]; then
+				cmd=${COMP_WORDS[i]}
+				cmdi=$i
+				break
+			fi
+			;;
+		esac
+	done
+
+	if [[ -z $cmd ]]; then
+		case $prev in
+		-d|--dir)
+			COMPREPLY=($(compgen -d -- "$cur"))
+			compopt -o filenames 2>/dev/null
+			return
+			;;
+		-H|--host)
+			COMPREPLY=($(compgen -W "$(_wapictl_hosts)" -- "$cur"))
+			return
+			;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "$_wapictl_global_opts" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$_wapictl_commands" -- "$cur"))
+		fi
+		return
+	fi
+
+	case $cmd in
+	status|handles)
+		case $prev in
+		-o|--output)
+			if [[ $cmd == status ]]; then
+				_wapictl_list "$_wapictl_status_columns" "$cur"
+			else
+				_wapictl_list "$_wapictl_handles_columns" "$cur"
+			fi
+			return
+			;;
+		-t|--type)
+			_wapictl_list "$_wapictl_types" "$cur"
+			COMPREPLY=("${COMPREPLY[@],,}")
+			return
+			;;
+		esac
+		;;
+	validate)
+		if [[ $cur != -* ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+			compopt -o filenames 2>/dev/null
+			return
+		fi
+		;;
+	lock)
+		case $prev in
+		-w|--wait)
+			return
+			;;
+		esac
+		# After the options comes the command to run, then its words.
+		for ((i = cmdi + 1; i < COMP_CWORD; i++)); do
+			case ${COMP_WORDS[i]} in
+			--)
+				i=$((i + 1))
+				break
+				;;
+			-w|--wait)
+				((i++))
+				;;
+			-*)
+				;;
+			*)
+				break
+				;;
+			esac
+		done
+		if ((i < COMP_CWORD)); then
+			COMPREPLY=($(compgen -f -- "$cur"))
+			compopt -o filenames 2>/dev/null
+			return
+		fi
+		if [[ $cur != -* || ${COMP_WORDS[COMP_CWORD-1]} == -- ]]; then
+			COMPREPLY=($(compgen -c -- "$cur"))
+			return
+		fi
+		;;
+	clean)
+		case $prev in
+		--older-than)
+			COMPREPLY=($(compgen -W '90s 30m 1h 12h 1d 7d 30d' -- "$cur"))
+			return
+			;;
+		esac
+		;;
+	stop)
+		case $prev in
+		-w|--wait)
+			return
+			;;
+		esac
+		;;
+	*)
+		return
+		;;
+	esac
+
+	local opts=_wapictl_${cmd}_opts
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "${!opts}" -- "$cur"))
+	fi
+}
+
+complete -F _wapictl wapictl

@@ -1,0 +1,345 @@
+/*
+ * The core: everything that knows the state file format, file names,
+ * directories and liveness.  Compiled once (libwapicore.la) and linked into
+ * libwapi, wapi-helper and wapictl.  Symbols are prefixed wcore_ so that the
+ * library's version script (which exports wapi_*) never exports them.
+ *
+ * Conventions: functions return 0 or a positive errno value unless said
+ * otherwise; "why" buffers receive one human sentence without a newline.
+ */
+#ifndef WAPI_CORE_H
+#define WAPI_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "format.h"
+
+/* ---------------------------------------------------------------- names.c */
+
+/* NULL when host is an acceptable host name (DESIGN §2), else the reason. */
+const char *wcore_host_check(const char *host);
+/* NULL when abi is a known ABI tag, else the reason. */
+const char *wcore_abi_check(const char *abi);
+/* The known ABI tags, NULL-terminated. */
+extern const char *const wcore_abi_tags[];
+
+enum wcore_name_kind {
+	WCORE_NAME_OTHER = 0,		/* not ours */
+	WCORE_NAME_STATE,		/* <host>.<abi>.state */
+	WCORE_NAME_TEMP,		/* .<host>.<abi>.state.XXXXXX */
+	WCORE_NAME_LEGACY_DATA,		/* shared_data-... (Mono) */
+	WCORE_NAME_LEGACY_SHARE,	/* shared_fileshare-... (Mono) */
+	WCORE_NAME_LEGACY_SCRATCH,	/* shared_scratch-... (Mono 2003-2005) */
+};
+
+struct wcore_name {
+	enum wcore_name_kind kind;
+	char host[256];		/* STATE/TEMP: validated host; legacy: as found */
+	char abi[16];		/* STATE/TEMP */
+	/* legacy shared_data-<host>-<sysname>-<machine>-<S>-<V>-<seg> */
+	char sysname[64];
+	char machine[64];
+	unsigned long recsize;	/* 0 when the name has none */
+	unsigned long version;
+	unsigned long segment;
+};
+
+/* Classify a directory entry name.  Never fails: unknown is NAME_OTHER. */
+void wcore_name_parse(const char *fname, struct wcore_name *out);
+/* "<host>.<abi>.state" into buf; ENAMETOOLONG or EINVAL (bad host/abi). */
+int wcore_state_name(char *buf, size_t len, const char *host, const char *abi);
+/* ".<host>.<abi>.state.XXXXXX" template for mkostemp. */
+int wcore_temp_template(char *buf, size_t len, const char *host, const char *abi);
+
+/* UTF-8 validation of an object name: NULL if fine, else the reason. */
+const char *wcore_object_name_check(const char *name, size_t maxlen);
+/* Hash of an object name (never 0). */
+uint32_t wcore_name_hash(const char *name, size_t len);
+
+/* ------------------------------------------------------------------ dir.c */
+
+/* Resolve the state directory per DESIGN §2 ($WAPI_SHARED_DIR/.wapi, ...).
+ * ENAMETOOLONG / ENOENT (no HOME) with why filled. */
+int wcore_dir_path(char *buf, size_t len, char *why, size_t whylen);
+/* Resolve the host name per DESIGN §2 and validate it (EINVAL + why). */
+int wcore_host_name(char *buf, size_t len, char *why, size_t whylen);
+/* Open (and with create, mkdir 0700) the state directory, refusing a symlink,
+ * a foreign owner and group/other write; returns a directory descriptor
+ * (O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC) or -errno with why filled. */
+int wcore_dir_open(const char *path, bool create, char *why, size_t whylen);
+
+struct wcore_dirent {
+	char name[256];
+	struct wcore_name parsed;
+	mode_t mode;		/* from fstatat(AT_SYMLINK_NOFOLLOW) */
+	uid_t uid;
+	nlink_t nlink;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime;
+};
+/* Call fn for every entry of dirfd whose name is one of ours (state, temp,
+ * legacy), never following links; entries sorted by name.  fn returning
+ * non-zero stops the walk and that value is returned. */
+int wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
+		   void *ctx);
+
+/* Open a state file in dirfd for reading or writing: O_NOFOLLOW|O_CLOEXEC,
+ * then fstat: must be a regular file owned by us, mode without group/other
+ * bits, one link.  -errno with why filled (ELOOP, EPERM, EMLINK, ...). */
+int wcore_state_open(int dirfd, const char *name, bool writable,
+		     char *why, size_t whylen);
+
+/* ----------------------------------------------------------------- live.c */
+
+/* OFD lock bytes.  type: F_RDLCK, F_WRLCK or F_UNLCK.  wait_ms: 0 try once,
+ * -1 forever, else up to that long.  0, EAGAIN (held by another), ETIMEDOUT,
+ * or errno. */
+int wcore_lock_byte(int fd, off_t byte, int type, int wait_ms);
+/* Whether another open file description holds a lock conflicting with type
+ * on byte: 1 held, 0 free, -errno. */
+int wcore_byte_held(int fd, off_t byte, int type);
+
+/* This boot's id (36 chars + NUL) from /proc/sys/kernel/random/boot_id. */
+int wcore_boot_id(char out[40]);
+/* starttime (field 22) of /proc/PID/stat; ENOENT/ESRCH when gone. */
+int wcore_proc_start(pid_t pid, uint64_t *start);
+/* 1 when pid runs with that start time, 0 when not (gone or reused). */
+int wcore_pid_alive(pid_t pid, uint64_t start);
+
+/* Wall clock helpers. */
+int64_t wcore_now_ns(void);
+int64_t wcore_now_s(void);
+
+enum wcore_verdict {
+	WCORE_LIVE = 0,
+	WCORE_ORPHANED,
+	WCORE_STALE_BOOT,
+	WCORE_CORRUPT,
+	WCORE_INCOMPATIBLE,
+	WCORE_FOREIGN,
+	WCORE_TEMPORARY,
+	WCORE_LEGACY,		/* a Mono file (wapictl) */
+	WCORE_UNREADABLE,	/* could not be opened or read */
+	WCORE_VERDICT_COUNT
+};
+const char *wcore_verdict_name(enum wcore_verdict v);
+
+struct wcore_status {
+	enum wcore_verdict verdict;
+	char reason[256];	/* words: why this verdict */
+	bool header_ok;		/* hdr below is a validated copy */
+	struct wapi_header hdr;	/* copy (table_lock bytes included) */
+	bool helper_byte_held;
+	bool init_byte_held;
+	int  helper_alive;	/* 1 alive, 0 dead (gone or reused), -1 unknown */
+	uint32_t clients_live;	/* client slots whose byte is held */
+	uint32_t clients_recorded;
+	bool lock_held;		/* table lock holder recorded */
+	int32_t lock_pid, lock_tid;
+	off_t size;
+	int64_t mtime;
+};
+/* The verdict of an open state file (fd from wcore_state_open), for this
+ * host name (a different header host is FOREIGN).  Reads the header with
+ * pread, never maps. */
+int wcore_verdict(int fd, const char *this_host, struct wcore_status *out);
+
+/* --------------------------------------------------------------- format.c */
+
+struct wcore_layout {
+	uint32_t handles, nameidx, clients, refs_per_client, shares;
+	struct wapi_region_desc regions[WAPI_R_COUNT];
+	uint64_t file_size;
+};
+/* Compute a layout; EINVAL when a capacity is out of range. */
+int wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
+		 uint32_t shares, struct wcore_layout *out);
+/* Capacities from the environment (WAPI_MAX_HANDLES) or the defaults. */
+int wcore_layout_default(struct wcore_layout *out, char *why, size_t whylen);
+/* Initialise an empty (or truncated-to-0) file: ftruncate to the layout's
+ * size (sparse), write the header (checksum, robust table lock, host, boot
+ * id, uid, time).  fd must be open O_RDWR. */
+int wcore_init(int fd, const struct wcore_layout *l, const char *host);
+/* Same on an existing mapping of a file already sized for l. */
+int wcore_init_map(void *map, const struct wcore_layout *l, const char *host);
+uint64_t wcore_checksum(const struct wapi_header *h);
+/* Map a whole file read/write (MAP_SHARED) after checking its header. */
+int wcore_map(int fd, bool writable, void **map, size_t *len,
+	      char *why, size_t whylen);
+
+/* Accessors: no bounds checks; use only on a validated mapping. */
+#define WCORE_REGION(map, id) \
+	((void *)((char *)(map) + ((const struct wapi_header *)(map))->regions[id].offset))
+#define WCORE_HANDLES(map) ((struct wapi_handle_entry *)WCORE_REGION(map, WAPI_R_HANDLES))
+#define WCORE_NAMEIDX(map) ((struct wapi_nameidx_entry *)WCORE_REGION(map, WAPI_R_NAMEIDX))
+#define WCORE_NAMES(map)   ((struct wapi_name_entry *)WCORE_REGION(map, WAPI_R_NAMES))
+#define WCORE_CLIENTS(map) ((struct wapi_client_entry *)WCORE_REGION(map, WAPI_R_CLIENTS))
+#define WCORE_CREFS(map)   ((struct wapi_cref_entry *)WCORE_REGION(map, WAPI_R_CREFS))
+#define WCORE_SHARES(map)  ((struct wapi_share_entry *)WCORE_REGION(map, WAPI_R_SHARES))
+
+const char *wcore_type_name(unsigned type);	/* "event", ..., "?" */
+int wcore_type_parse(const char *s);		/* -1 when unknown */
+
+/* ------------------------------------------------------------- validate.c */
+
+enum wcore_where {
+	WCORE_W_FILE = 0,	/* the file as a whole (size, type) */
+	WCORE_W_HEADER,
+	WCORE_W_HANDLES,
+	WCORE_W_NAMEIDX,
+	WCORE_W_NAMES,
+	WCORE_W_CLIENTS,
+	WCORE_W_CREFS,
+	WCORE_W_SHARES,
+	WCORE_W_FREELIST,
+};
+const char *wcore_where_name(enum wcore_where w);
+
+struct wcore_problem {
+	enum wcore_where where;
+	int64_t index;		/* entry index, -1 for none */
+	uint64_t offset;	/* byte offset in the file */
+	char what[160];
+};
+
+struct wcore_report {
+	struct wcore_problem *problems;	/* malloc'd; free with wcore_report_free */
+	size_t count, cap;
+	size_t limit;		/* stop after this many (0: no limit) */
+	bool incompatible;	/* version/ABI/BOM differ: not corrupt, other */
+};
+void wcore_report_free(struct wcore_report *r);
+/* Format problem i as "region[index] @offset: what". */
+void wcore_problem_format(const struct wcore_problem *p, char *buf, size_t len);
+
+/* Check the header of a buffer of len bytes (at least the header or what the
+ * file holds) for a file of file_size bytes.  Returns the number of problems
+ * added (0: header sound and regions lie inside the file, disjoint). */
+size_t wcore_check_header(const void *buf, size_t len, uint64_t file_size,
+			  struct wcore_report *r);
+/* Full validation of a mapping of the whole file: header, then every region
+ * (types, generations, reference counts vs client refs, names terminated and
+ * UTF-8, name index both ways, free list acyclic and complete, semaphore
+ * counts, mutex owners, client slots, shares).  Returns problems added. */
+size_t wcore_validate(const void *map, size_t len, struct wcore_report *r);
+
+/* --------------------------------------------------------------- tables.c */
+
+/* Operations on the tables of a validated, writable mapping.  The caller
+ * holds the table lock.  Indexes are slot indexes (not handle numbers). */
+static inline uint32_t
+wcore_handle_number(uint32_t index, uint32_t generation)
+{
+	return ((generation & WAPI_HANDLE_GEN_MASK) << WAPI_HANDLE_INDEX_BITS) |
+	    (index + 1);
+}
+/* The slot of a live handle number, or -1 (out of range, free, reused). */
+int64_t wcore_handle_slot(const void *map, uint32_t number);
+/* A zeroed slot of the given type with refs 0: ENOSPC when full. */
+int wcore_handle_alloc(void *map, unsigned type, uint32_t *index);
+/* Return a slot to the free list (removes its name, bumps generation). */
+void wcore_handle_free(void *map, uint32_t index);
+/* Slot of the live handle named name (len bytes, hash), or -1. */
+int64_t wcore_name_find(const void *map, const char *name, size_t len,
+			uint32_t hash);
+/* Name slot index (already allocated, not yet named): ENOSPC when the
+ * index is full. */
+int wcore_name_insert(void *map, uint32_t index, const char *name, size_t len,
+		      uint32_t hash);
+void wcore_name_remove(void *map, uint32_t index);
+/* The count client slot holds on handle index (0 when none). */
+uint32_t wcore_cref_count(const void *map, uint32_t slot, uint32_t index);
+/* One more / one fewer reference of client slot on handle index; keeps the
+ * handle's refs in step.  add: ENOSPC when the client's block is full.
+ * sub: ENOENT when the client holds none; *freed set when the handle's last
+ * reference went and the slot was freed. */
+int wcore_cref_add(void *map, uint32_t slot, uint32_t index);
+int wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed);
+/* Everything a (dead or detaching) client held: its references (handles
+ * reaching 0 are freed), the mutexes it owned (abandoned, waiters woken
+ * through wake(index)), and the slot itself.  Returns references dropped. */
+size_t wcore_client_release(void *map, uint32_t slot,
+			    void (*wake)(void *map, uint32_t index));
+/* Bump a handle's futex word after a change (the caller wakes). */
+static inline void
+wcore_handle_changed(struct wapi_handle_entry *e)
+{
+	__atomic_add_fetch(&e->futex, 1, __ATOMIC_RELEASE);
+}
+
+/* Futex operations on words of the (shared) mapping: never FUTEX_PRIVATE,
+ * since other processes sleep on the same word. */
+int wcore_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns);
+/* CLOCK_MONOTONIC in ns, the clock of futex deadlines. */
+int64_t wcore_now_mono_ns(void);
+void wcore_futex_wake(uint32_t *word, int n);
+/* The futex wake callback for wcore_client_release. */
+void wcore_wake_handle(void *map, uint32_t index);
+
+/* ------------------------------------------------------------ tablelock.c */
+
+/* Take the table lock of a mapped, validated state file (writable map).
+ * wait_ms: 0 try, -1 forever, else bounded.  Records the holder (pid, tid,
+ * time) after locking.  When the previous holder died (EOWNERDEAD) it
+ * repairs what a half-done change left (wcore_repair) before marking the
+ * mutex consistent; *recovered (may be NULL) tells.  Returns 0, EBUSY
+ * (try), ETIMEDOUT, ENOTRECOVERABLE, or errno. */
+int wcore_table_lock(void *map, int wait_ms, bool *recovered);
+/* The calling thread's id, cached (no system call after the first; reset
+ * in a forked child). */
+pid_t wcore_gettid(void);
+pid_t wcore_getpid(void);
+void wcore_table_unlock(void *map);
+/* Repair the regions guarded by the table lock after an owner died in the
+ * middle of a change: recount, rebuild the free list and the name index
+ * from the handle table, drop index entries pointing at free slots.  The
+ * caller holds the lock.  Returns the number of fixes made. */
+size_t wcore_repair(void *map);
+
+/* ---------------------------------------------------------------- proto.c */
+
+/* Abstract socket name ("\0wapi-<uid>-<dev>-<ino>") into addr; returns the
+ * sockaddr length to pass to bind/connect. */
+#include <sys/socket.h>
+#include <sys/un.h>
+socklen_t wcore_sock_addr(struct sockaddr_un *addr, uid_t uid, dev_t dev,
+			  ino_t ino);
+
+enum wcore_msg_type {
+	WCORE_MSG_HELLO = 1,	/* client -> helper: slot, pid */
+	WCORE_MSG_BYE,		/* client -> helper: clean detach */
+	WCORE_MSG_OK,		/* helper -> client: value, error */
+	WCORE_MSG_STOP,		/* wapictl -> helper: leave now */
+	WCORE_MSG_DEPOSIT,	/* client -> helper: + SCM_RIGHTS fd for handle */
+	WCORE_MSG_FETCH,	/* client -> helper: handle; reply + SCM_RIGHTS */
+	WCORE_MSG_SPAWN,	/* client -> helper: spawn request */
+	WCORE_MSG_TERMINATE,	/* client -> helper: handle, code */
+	WCORE_MSG_PING,
+};
+
+struct wcore_msg {
+	uint32_t type;
+	uint32_t len;		/* bytes of payload following this header */
+	uint32_t slot;		/* client slot */
+	int32_t  pid;
+	uint32_t handle;
+	int32_t  value;
+	int32_t  error;		/* 0 or an errno / WAPI_E* value */
+	uint32_t reserved;
+};
+/* Send/receive one message with an optional descriptor (fd < 0: none;
+ * *fd = -1 on receive when none came).  Receives use MSG_CMSG_CLOEXEC and
+ * close any descriptor that arrives unasked.  Payload up to plen bytes. */
+int wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
+		   int fd);
+int wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
+		   int *fd);
+/* Peer credentials check: 0 when the peer is uid, EPERM otherwise. */
+int wcore_peer_check(int sock, uid_t uid, pid_t *peer_pid);
+
+#endif

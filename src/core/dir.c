@@ -1,0 +1,402 @@
+/*
+ * The state directory: where it is, which host we are, opening it the way
+ * wineserver opens its own (refusing links, foreign owners and group/other
+ * write), listing our files in it and opening one of them safely.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static void	dir_why(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static const char *dir_env(const char *);
+static void	dir_printable(char *, size_t, const char *);
+static const char *dir_type_name(mode_t);
+static int	dir_check_stat(const struct stat *, const char *, char *,
+		    size_t);
+static int	dir_state_check(const struct stat *, const char *, char *,
+		    size_t);
+static int	dir_cmp(const void *, const void *);
+
+static void
+dir_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* An empty variable counts as unset (DESIGN §2). */
+static const char *
+dir_env(const char *name)
+{
+	const char *v;
+
+	v = getenv(name);
+	return (v != NULL && v[0] != '\0') ? v : NULL;
+}
+
+/* Copy an untrusted string for a message: '?' for anything not printable. */
+static void
+dir_printable(char *buf, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && s[i] != '\0'; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (len > 0)
+		buf[i] = '\0';
+	if (s[i] != '\0' && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+int
+wcore_dir_path(char *buf, size_t len, char *why, size_t whylen)
+{
+	static const char *const vars[] = {
+		"WAPI_SHARED_DIR", "MONO_SHARED_DIR", "HOME"
+	};
+	const char *base = NULL;
+	size_t i, blen;
+	int n;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]) && base == NULL; i++)
+		base = dir_env(vars[i]);
+	if (base == NULL) {
+		dir_why(why, whylen, "none of WAPI_SHARED_DIR, MONO_SHARED_DIR "
+		    "and HOME is set");
+		return ENOENT;
+	}
+	/* "/x/" and "/x" name the same place; keep "/" itself. */
+	blen = strlen(base);
+	while (blen > 1 && base[blen - 1] == '/')
+		blen--;
+	if (blen == 1 && base[0] == '/')
+		blen = 0;
+	if (blen > INT32_MAX)
+		blen = INT32_MAX;
+	n = snprintf(buf, len, "%.*s/.wapi", (int)blen, base);
+	if (n < 0 || (size_t)n >= len) {
+		dir_why(why, whylen, "%s is too long (%zu bytes)", vars[i - 1],
+		    strlen(base));
+		return ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int
+wcore_host_name(char *buf, size_t len, char *why, size_t whylen)
+{
+	char host[WAPI_HOST_MAX + 2], shown[72];
+	const char *v, *from, *bad;
+	int e;
+
+	if ((v = dir_env("WAPI_SHARED_HOSTNAME")) != NULL)
+		from = "WAPI_SHARED_HOSTNAME";
+	else if ((v = dir_env("MONO_SHARED_HOSTNAME")) != NULL)
+		from = "MONO_SHARED_HOSTNAME";
+	else {
+		from = "the system host name";
+		memset(host, 0, sizeof(host));
+		if (gethostname(host, sizeof(host) - 1) != 0) {
+			e = errno;
+			dir_why(why, whylen, "gethostname: %s", strerror(e));
+			return e;
+		}
+		v = host;
+	}
+	if ((bad = wcore_host_check(v)) != NULL) {
+		dir_printable(shown, sizeof(shown), v);
+		dir_why(why, whylen, "%s \"%s\" %s (allowed: 1-64 characters "
+		    "of A-Z a-z 0-9 . _ -, not starting with '.')", from, shown,
+		    bad);
+		return EINVAL;
+	}
+	if (strlen(v) >= len) {
+		dir_why(why, whylen, "host name buffer too small");
+		return ENAMETOOLONG;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	return 0;
+}
+
+/* The checks shared by the lstat before opening and the fstat after. */
+static int
+dir_check_stat(const struct stat *st, const char *path, char *why,
+    size_t whylen)
+{
+	if (S_ISLNK(st->st_mode)) {
+		dir_why(why, whylen, "%s is a symbolic link", path);
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st->st_mode)) {
+		dir_why(why, whylen, "%s is not a directory", path);
+		return -ENOTDIR;
+	}
+	if (st->st_uid != geteuid()) {
+		dir_why(why, whylen, "%s is owned by uid %u, not %u", path,
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		dir_why(why, whylen, "%s is writable by group or others "
+		    "(mode %04o)", path, (unsigned)(st->st_mode & 07777));
+		return -EACCES;
+	}
+	return 0;
+}
+
+int
+wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
+{
+	struct stat before, after;
+	int fd, e;
+
+	if (lstat(path, &before) != 0) {
+		e = errno;
+		if (e != ENOENT || !create) {
+			dir_why(why, whylen, "%s: %s", path,
+			    e == ENOENT ? "does not exist" : strerror(e));
+			return -e;
+		}
+		/* Only the last component: a missing parent is the user's. */
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			e = errno;
+			dir_why(why, whylen, "cannot create %s: %s", path,
+			    strerror(e));
+			return -e;
+		}
+		if (lstat(path, &before) != 0) {
+			e = errno;
+			dir_why(why, whylen, "%s: %s", path, strerror(e));
+			return -e;
+		}
+	}
+	if ((e = dir_check_stat(&before, path, why, whylen)) != 0)
+		return e;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ELOOP || e == ENOTDIR)
+			dir_why(why, whylen, "%s was replaced while being "
+			    "opened", path);
+		else
+			dir_why(why, whylen, "cannot open %s: %s", path,
+			    strerror(e));
+		return -e;
+	}
+	/* What we opened is what we checked: nobody swapped it in between. */
+	if (fstat(fd, &after) != 0) {
+		e = errno;
+		close(fd);
+		dir_why(why, whylen, "%s: fstat: %s", path, strerror(e));
+		return -e;
+	}
+	if (after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+		close(fd);
+		dir_why(why, whylen, "%s was replaced while being opened",
+		    path);
+		return -EAGAIN;
+	}
+	if ((e = dir_check_stat(&after, path, why, whylen)) != 0) {
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int
+dir_cmp(const void *a, const void *b)
+{
+	const struct wcore_dirent *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+int
+wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
+    void *ctx)
+{
+	struct wcore_dirent *ents = NULL, *tmp;
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0, cap = 0, i;
+	DIR *d;
+	int fd, e = 0;
+
+	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		return e;
+	}
+	/* The dup shares the caller's offset: start from the top. */
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			e = errno;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			tmp = reallocarray(ents, cap, sizeof(*ents));
+			if (tmp == NULL) {
+				e = ENOMEM;
+				break;
+			}
+			ents = tmp;
+		}
+		wcore_name_parse(de->d_name, &ents[n].parsed);
+		if (ents[n].parsed.kind == WCORE_NAME_OTHER)
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			e = errno;
+			break;
+		}
+		strlcpy(ents[n].name, de->d_name, sizeof(ents[n].name));
+		ents[n].mode = st.st_mode;
+		ents[n].uid = st.st_uid;
+		ents[n].nlink = st.st_nlink;
+		ents[n].dev = st.st_dev;
+		ents[n].ino = st.st_ino;
+		ents[n].size = st.st_size;
+		ents[n].mtime = (int64_t)st.st_mtime;
+		n++;
+	}
+	closedir(d);
+	if (e == 0 && n > 1)
+		qsort(ents, n, sizeof(*ents), dir_cmp);
+	for (i = 0; e == 0 && i < n; i++)
+		e = fn(&ents[i], ctx);
+	free(ents);
+	return e;
+}
+
+static const char *
+dir_type_name(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	return "not a regular file";
+}
+
+static int
+dir_state_check(const struct stat *st, const char *name, char *why,
+    size_t whylen)
+{
+	if (S_ISLNK(st->st_mode)) {
+		dir_why(why, whylen, "%s is a symbolic link", name);
+		return -ELOOP;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		dir_why(why, whylen, "%s is not a regular file (%s)", name,
+		    dir_type_name(st->st_mode));
+		return -EINVAL;
+	}
+	if (st->st_uid != geteuid()) {
+		dir_why(why, whylen, "%s is owned by uid %u, not %u", name,
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & 077) {
+		dir_why(why, whylen, "%s is accessible by group or others "
+		    "(mode %04o)", name, (unsigned)(st->st_mode & 07777));
+		return -EACCES;
+	}
+	if (st->st_nlink == 0) {
+		dir_why(why, whylen, "%s was removed while being opened", name);
+		return -ENOENT;
+	}
+	if (st->st_nlink != 1) {
+		dir_why(why, whylen, "%s has %ju links (a hard link elsewhere "
+		    "could alias it)", name, (uintmax_t)st->st_nlink);
+		return -EMLINK;
+	}
+	return 0;
+}
+
+int
+wcore_state_open(int dirfd, const char *name, bool writable, char *why,
+    size_t whylen)
+{
+	struct stat st;
+	int fd, e, fl;
+
+	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		dir_why(why, whylen, "\"%s\" is not a file name in the state "
+		    "directory", name ? name : "");
+		return -EINVAL;
+	}
+	/* Refuse devices and FIFOs before opening them at all. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		e = errno;
+		dir_why(why, whylen, "%s: %s", name, strerror(e));
+		return -e;
+	}
+	if ((e = dir_state_check(&st, name, why, whylen)) != 0)
+		return e;
+
+	/* O_NONBLOCK: if a FIFO is swapped in after the check, do not hang. */
+	fd = openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		e = errno;
+		if (e == ELOOP)
+			dir_why(why, whylen, "%s is a symbolic link", name);
+		else if (e == EISDIR) {
+			dir_why(why, whylen, "%s is not a regular file "
+			    "(a directory)", name);
+			e = EINVAL;
+		} else
+			dir_why(why, whylen, "cannot open %s: %s", name,
+			    strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		dir_why(why, whylen, "%s: fstat: %s", name, strerror(e));
+		return -e;
+	}
+	if ((e = dir_state_check(&st, name, why, whylen)) != 0) {
+		close(fd);
+		return e;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		dir_why(why, whylen, "%s: fcntl: %s", name, strerror(e));
+		return -e;
+	}
+	return fd;
+}

@@ -1,0 +1,344 @@
+/*
+ * Creating and mapping state files: the layout of the regions, the header
+ * written at initialisation, and the one place that maps a file (after its
+ * header has been checked with pread, so a hostile file is never mapped
+ * blind).  The checks themselves live in validate.c.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define PAGE	4096u
+
+static const char *const type_names[WAPI_T_COUNT] = {
+	[WAPI_T_FREE] = "free",
+	[WAPI_T_EVENT] = "event",
+	[WAPI_T_MUTEX] = "mutex",
+	[WAPI_T_SEMAPHORE] = "semaphore",
+	[WAPI_T_FILE] = "file",
+	[WAPI_T_PIPE] = "pipe",
+	[WAPI_T_SOCKET] = "socket",
+	[WAPI_T_PROCESS] = "process",
+};
+
+static const uint32_t entry_sizes[WAPI_R_COUNT] = {
+	[WAPI_R_HANDLES] = sizeof(struct wapi_handle_entry),
+	[WAPI_R_NAMEIDX] = sizeof(struct wapi_nameidx_entry),
+	[WAPI_R_NAMES] = sizeof(struct wapi_name_entry),
+	[WAPI_R_CLIENTS] = sizeof(struct wapi_client_entry),
+	[WAPI_R_CREFS] = sizeof(struct wapi_cref_entry),
+	[WAPI_R_SHARES] = sizeof(struct wapi_share_entry),
+};
+
+/* Smallest power of two >= x, or 0 when it does not fit 32 bits. */
+static uint32_t
+pow2_ceil(uint64_t x)
+{
+	uint64_t p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p > UINT32_MAX ? 0 : (uint32_t)p;
+}
+
+int
+wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
+    uint32_t shares, struct wcore_layout *out)
+{
+	uint32_t caps[WAPI_R_COUNT], crefs;
+	uint64_t off, bytes;
+	int i;
+
+	if (handles < WAPI_MIN_HANDLES || handles > WAPI_MAX_HANDLES_LIMIT)
+		return EINVAL;
+	if (clients < 1 || clients > WAPI_MAX_CLIENTS)
+		return EINVAL;
+	if (refs_per_client == 0 || refs_per_client > (1u << 20))
+		return EINVAL;
+	if (shares == 0 || shares > (1u << 31))
+		return EINVAL;
+	if (__builtin_mul_overflow(clients, refs_per_client, &crefs))
+		return EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	out->handles = handles;
+	out->nameidx = pow2_ceil(2 * (uint64_t)handles);
+	out->clients = clients;
+	out->refs_per_client = refs_per_client;
+	out->shares = pow2_ceil(shares);
+	if (out->nameidx == 0 || out->shares == 0)
+		return EINVAL;
+
+	caps[WAPI_R_HANDLES] = handles;
+	caps[WAPI_R_NAMEIDX] = out->nameidx;
+	caps[WAPI_R_NAMES] = handles;
+	caps[WAPI_R_CLIENTS] = clients;
+	caps[WAPI_R_CREFS] = crefs;
+	caps[WAPI_R_SHARES] = out->shares;
+
+	off = WAPI_HEADER_SIZE;
+	for (i = 0; i < WAPI_R_COUNT; i++) {
+		if (__builtin_mul_overflow((uint64_t)caps[i], entry_sizes[i],
+		    &bytes) || __builtin_add_overflow(bytes, PAGE - 1, &bytes))
+			return EINVAL;
+		bytes &= ~(uint64_t)(PAGE - 1);
+		out->regions[i].offset = off;
+		out->regions[i].size = bytes;
+		out->regions[i].capacity = caps[i];
+		out->regions[i].entry_size = entry_sizes[i];
+		if (__builtin_add_overflow(off, bytes, &off))
+			return EINVAL;
+	}
+	/* ftruncate takes an off_t. */
+	if (off > (uint64_t)INT64_MAX)
+		return EINVAL;
+	out->file_size = off;
+	return 0;
+}
+
+int
+wcore_layout_default(struct wcore_layout *out, char *why, size_t whylen)
+{
+	const char *s, *errstr;
+	long long n = WAPI_DEFAULT_HANDLES;
+	int error;
+
+	s = getenv("WAPI_MAX_HANDLES");
+	if (s != NULL && *s != '\0') {
+		n = strtonum(s, WAPI_MIN_HANDLES, WAPI_MAX_HANDLES_LIMIT,
+		    &errstr);
+		if (errstr != NULL) {
+			snprintf(why, whylen, "WAPI_MAX_HANDLES=%s is %s "
+			    "(allowed: %u to %u)", s, errstr, WAPI_MIN_HANDLES,
+			    WAPI_MAX_HANDLES_LIMIT);
+			return EINVAL;
+		}
+	}
+	error = wcore_layout((uint32_t)n, WAPI_DEFAULT_CLIENTS,
+	    WAPI_DEFAULT_CLIENT_REFS, WAPI_DEFAULT_SHARES, out);
+	if (error != 0)
+		snprintf(why, whylen, "cannot lay out a state file for %lld "
+		    "handles", n);
+	return error;
+}
+
+uint64_t
+wcore_checksum(const struct wapi_header *h)
+{
+	const unsigned char *p = (const unsigned char *)h;
+	uint64_t x = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < WAPI_CHECKSUM_END; i++) {
+		x ^= p[i];
+		x *= 0x100000001b3ull;
+	}
+	return x;
+}
+
+/*
+ * Write a fresh header into map, which must hold l->file_size bytes of a
+ * file whose regions read as zero.  Regions are not written: a freshly
+ * ftruncate'd file is sparse and zero.  To RE-initialise a file in place the
+ * caller (holding the init byte exclusively, so nobody else maps it) first
+ * truncates it to 0 and then back to l->file_size, then maps and calls this:
+ * that is what wcore_init() does.  Handing in a map with stale regions makes
+ * a file that wcore_validate() rejects.
+ */
+int
+wcore_init_map(void *map, const struct wcore_layout *l, const char *host)
+{
+	struct wapi_header *h = map;
+	pthread_mutexattr_t attr;
+	char boot[40];
+	uint32_t count = 0;
+	int error, i;
+
+	if (map == NULL || l == NULL || host == NULL ||
+	    l->file_size < WAPI_HEADER_SIZE)
+		return EINVAL;
+	if (wcore_host_check(host) != NULL)
+		return EINVAL;
+	memset(boot, 0, sizeof(boot));
+	if ((error = wcore_boot_id(boot)) != 0)
+		return error;
+
+	if (memcmp(h->magic, WAPI_MAGIC, sizeof(h->magic)) == 0)
+		count = h->init_count;
+	memset(h, 0, sizeof(*h));
+
+	memcpy(h->magic, WAPI_MAGIC, sizeof(h->magic));
+	h->version = WAPI_FORMAT_VERSION;
+	h->header_size = WAPI_HEADER_SIZE;
+	strlcpy(h->abi, WAPI_ABI, sizeof(h->abi));
+	h->bom = WAPI_BOM;
+	h->creator_uid = (uint32_t)geteuid();
+	h->file_size = l->file_size;
+	h->created = wcore_now_s();
+	strlcpy(h->host, host, sizeof(h->host));
+	memcpy(h->boot_id, boot, sizeof(h->boot_id) - 1);
+	h->refs_per_client = l->refs_per_client;
+	h->region_count = WAPI_R_COUNT;
+	for (i = 0; i < WAPI_R_COUNT; i++)
+		h->regions[i] = l->regions[i];
+	h->checksum = wcore_checksum(h);
+
+	h->init_count = count + 1;
+	h->handle_hwm = 0;
+	h->handle_free_head = h->handle_free_tail = 0;
+
+	if ((error = pthread_mutexattr_init(&attr)) != 0)
+		return error;
+	if ((error = pthread_mutexattr_setpshared(&attr,
+	    PTHREAD_PROCESS_SHARED)) == 0 &&
+	    (error = pthread_mutexattr_setrobust(&attr,
+	    PTHREAD_MUTEX_ROBUST)) == 0)
+		error = pthread_mutex_init(&h->table_lock.m, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return error;
+}
+
+int
+wcore_init(int fd, const struct wcore_layout *l, const char *host)
+{
+	struct stat st;
+	void *map;
+	int error;
+
+	if (l == NULL || l->file_size < WAPI_HEADER_SIZE ||
+	    l->file_size > (uint64_t)INT64_MAX || l->file_size > SIZE_MAX)
+		return EINVAL;
+	if (fstat(fd, &st) == -1)
+		return errno;
+	/* Old contents would survive in the regions: start from nothing. */
+	if (st.st_size != 0 && ftruncate(fd, 0) == -1)
+		return errno;
+	if (ftruncate(fd, (off_t)l->file_size) == -1)
+		return errno;
+	map = mmap(NULL, (size_t)l->file_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return errno;
+	error = wcore_init_map(map, l, host);
+	if (munmap(map, (size_t)l->file_size) == -1 && error == 0)
+		error = errno;
+	return error;
+}
+
+/* Check the header in a buffer; on a problem fill why and return EINVAL. */
+static int
+map_check(const void *buf, size_t len, uint64_t size, char *why,
+    size_t whylen)
+{
+	struct wcore_report r;
+	int error = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.limit = 1;
+	if (wcore_check_header(buf, len, size, &r) != 0) {
+		if (r.count > 0)
+			wcore_problem_format(&r.problems[0], why, whylen);
+		else
+			snprintf(why, whylen, "header is not valid");
+		error = EINVAL;
+	}
+	wcore_report_free(&r);
+	return error;
+}
+
+int
+wcore_map(int fd, bool writable, void **map, size_t *len, char *why,
+    size_t whylen)
+{
+	struct wapi_header *h;
+	struct stat st;
+	size_t n, got;
+	ssize_t rv;
+	void *p;
+	int error;
+
+	*map = NULL;
+	*len = 0;
+	if (fstat(fd, &st) == -1) {
+		error = errno;
+		snprintf(why, whylen, "fstat: %s", strerror(error));
+		return error;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > SIZE_MAX) {
+		snprintf(why, whylen, "file size %jd does not fit in memory",
+		    (intmax_t)st.st_size);
+		return EFBIG;
+	}
+	if ((h = malloc(sizeof(*h))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return ENOMEM;
+	}
+	n = (uint64_t)st.st_size < sizeof(*h) ? (size_t)st.st_size : sizeof(*h);
+	for (got = 0; got < n; got += (size_t)rv) {
+		rv = pread(fd, (char *)h + got, n - got, (off_t)got);
+		if (rv == -1 && errno == EINTR) {
+			rv = 0;
+			continue;
+		}
+		if (rv <= 0) {
+			error = rv == 0 ? EIO : errno;
+			snprintf(why, whylen, "reading the header: %s",
+			    rv == 0 ? "file shrank while reading" :
+			    strerror(error));
+			free(h);
+			return error;
+		}
+	}
+	error = map_check(h, n, (uint64_t)st.st_size, why, whylen);
+	free(h);
+	if (error != 0)
+		return error;
+
+	p = mmap(NULL, (size_t)st.st_size,
+	    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		error = errno;
+		snprintf(why, whylen, "mmap: %s", strerror(error));
+		return error;
+	}
+	/* The file may have been re-initialised between pread and mmap. */
+	if ((error = map_check(p, (size_t)st.st_size, (uint64_t)st.st_size,
+	    why, whylen)) != 0) {
+		munmap(p, (size_t)st.st_size);
+		return error;
+	}
+	*map = p;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+const char *
+wcore_type_name(unsigned type)
+{
+	if (type >= WAPI_T_COUNT)
+		return "?";
+	return type_names[type];
+}
+
+int
+wcore_type_parse(const char *s)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < WAPI_T_COUNT; i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return i;
+	return -1;
+}

@@ -1,0 +1,262 @@
+/*
+ * The state file format: the one definition of every byte of
+ * <dir>/<host>.<abi>.state.  wapi-state(5) documents the same offsets; the
+ * _Static_asserts at the end keep the two honest.  Nothing here is trusted
+ * when read back from a file: see validate.c.
+ */
+#ifndef WAPI_CORE_FORMAT_H
+#define WAPI_CORE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#define WAPI_MAGIC		"WAPISTAT"	/* 8 bytes, no NUL */
+#define WAPI_FORMAT_VERSION	1u
+#define WAPI_HEADER_SIZE	4096u
+#define WAPI_BOM		0x01020304u
+
+/* Lock bytes (F_OFD_SETLK offsets; advisory, they do not touch data). */
+#define WAPI_LOCK_HELPER	0	/* exclusive: the live helper */
+#define WAPI_LOCK_INIT		1	/* exclusive: (re)initialise; shared: attached */
+#define WAPI_LOCK_CLIENT0	2048	/* + slot: exclusive, held by that client */
+
+/* Capacities. */
+#define WAPI_DEFAULT_HANDLES	65536u
+#define WAPI_MAX_HANDLES_LIMIT	2097151u	/* 21 bits of index in a number */
+#define WAPI_MIN_HANDLES	16u
+#define WAPI_DEFAULT_CLIENTS	1024u
+#define WAPI_MAX_CLIENTS	2048u		/* client bytes must fit the header */
+#define WAPI_DEFAULT_SHARES	16384u
+#define WAPI_DEFAULT_CLIENT_REFS 16384u		/* distinct handles per client */
+#define WAPI_NAME_MAX		260u		/* bytes of UTF-8, without the NUL */
+#define WAPI_HOST_MAX		64u
+
+/*
+ * A handle number: low 21 bits are the slot index + 1 (so 0 is never valid),
+ * the high 11 bits the low bits of the slot's generation.
+ */
+#define WAPI_HANDLE_INDEX_BITS	21u
+#define WAPI_HANDLE_INDEX_MASK	((1u << WAPI_HANDLE_INDEX_BITS) - 1u)
+#define WAPI_HANDLE_GEN_MASK	0x7ffu
+
+enum wapi_region_id {
+	WAPI_R_HANDLES = 0,	/* struct wapi_handle_entry[capacity] */
+	WAPI_R_NAMEIDX,		/* struct wapi_nameidx_entry[capacity], power of 2 */
+	WAPI_R_NAMES,		/* struct wapi_name_entry[handle capacity] */
+	WAPI_R_CLIENTS,		/* struct wapi_client_entry[capacity] */
+	WAPI_R_CREFS,		/* struct wapi_cref_entry[clients * refs_per_client] */
+	WAPI_R_SHARES,		/* struct wapi_share_entry[capacity], power of 2 */
+	WAPI_R_COUNT
+};
+#define WAPI_R_MAX 8		/* slots in the header's region table */
+
+struct wapi_region_desc {
+	uint64_t offset;	/* from the start of the file, 4 KiB aligned */
+	uint64_t size;		/* capacity * entry_size, rounded up to 4 KiB */
+	uint32_t capacity;
+	uint32_t entry_size;
+};
+
+/* Fixed 4 KiB header.  Offsets are part of the format (wapi-state(5)). */
+struct wapi_header {
+	/* -- immutable after initialisation, covered by checksum -- */
+	char     magic[8];		/*    0 */
+	uint32_t version;		/*    8 */
+	uint32_t header_size;		/*   12 */
+	char     abi[16];		/*   16 NUL-terminated */
+	uint32_t bom;			/*   32 */
+	uint32_t creator_uid;		/*   36 */
+	uint64_t file_size;		/*   40 */
+	int64_t  created;		/*   48 seconds since the epoch */
+	char     host[72];		/*   56 NUL-terminated */
+	char     boot_id[40];		/*  128 NUL-terminated, 36 chars */
+	uint32_t refs_per_client;	/*  168 */
+	uint32_t region_count;		/*  172 == WAPI_R_COUNT */
+	struct wapi_region_desc regions[WAPI_R_MAX];	/* 176 .. 368 */
+	uint64_t checksum;		/*  368 FNV-1a 64 over bytes [0, 368) */
+	uint8_t  reserved0[136];	/*  376 .. 512 zero */
+
+	/* -- mutable -- */
+	int32_t  helper_pid;		/*  512 0 when none */
+	uint32_t helper_flags;		/*  516 WAPI_HF_* */
+	uint64_t helper_start;		/*  520 /proc/PID/stat starttime */
+	int64_t  helper_heartbeat;	/*  528 seconds since the epoch */
+	uint32_t init_count;		/*  536 times this file was initialised */
+	uint32_t handle_hwm;		/*  540 slots [hwm, cap) never used */
+	uint32_t handle_free_head;	/*  544 index + 1, 0: list empty */
+	uint32_t handle_free_tail;	/*  548 index + 1 */
+	uint32_t handles_used;		/*  552 */
+	uint32_t names_used;		/*  556 */
+	uint32_t clients_used;		/*  560 */
+	uint32_t shares_used;		/*  564 */
+	uint32_t lock_recoveries;	/*  568 EOWNERDEAD repairs */
+	uint32_t dirty;			/*  572 1 while a change is in progress */
+	uint64_t handles_created;	/*  576 */
+	uint64_t clients_attached;	/*  584 */
+	uint32_t wake_seq;		/*  592 futex word for wait-any sleepers */
+	uint32_t reserved_m;		/*  596 */
+	uint8_t  reserved1[424];	/*  600 .. 1024 */
+
+	/* -- the table lock -- */
+	union {
+		pthread_mutex_t m;	/* PROCESS_SHARED | ROBUST */
+		uint8_t pad[64];
+	} table_lock;			/* 1024 */
+	int32_t  lock_holder_pid;	/* 1088 written after locking */
+	int32_t  lock_holder_tid;	/* 1092 */
+	int64_t  lock_since;		/* 1096 ns, CLOCK_REALTIME */
+	uint8_t  reserved2[WAPI_HEADER_SIZE - 1104];
+};
+
+#define WAPI_CHECKSUM_END	368u	/* checksum covers [0, this) */
+#define WAPI_HF_STOP		0x1u	/* wapictl stop asked the helper to leave */
+
+enum wapi_type {
+	WAPI_T_FREE = 0,
+	WAPI_T_EVENT,
+	WAPI_T_MUTEX,
+	WAPI_T_SEMAPHORE,
+	WAPI_T_FILE,
+	WAPI_T_PIPE,
+	WAPI_T_SOCKET,
+	WAPI_T_PROCESS,
+	WAPI_T_COUNT
+};
+
+/* wapi_handle_entry.flags */
+#define WAPI_HF_MANUAL_RESET	0x01u	/* event */
+#define WAPI_HF_NAMED		0x02u	/* names region slot is in use */
+#define WAPI_HF_ABANDONED	0x04u	/* mutex: next acquirer gets ABANDONED */
+#define WAPI_HF_EXITED		0x08u	/* process: exit status recorded */
+#define WAPI_HF_DEPOSITED	0x10u	/* descriptor held by the helper */
+
+struct wapi_handle_entry {			/* 64 bytes */
+	uint32_t futex;		/*  0 bumped on every state change */
+	uint8_t  type;		/*  4 enum wapi_type */
+	uint8_t  flags;		/*  5 WAPI_HF_* */
+	uint16_t waiters;	/*  6 sleepers on futex (all kinds of wait) */
+	uint32_t generation;	/*  8 bumped when the slot is freed */
+	uint32_t refs;		/* 12 references from all clients */
+	union {			/* 16 */
+		uint32_t next_free;	/* FREE: free list link (index + 1) */
+		uint32_t mwaiters;	/* live: sleepers of multi-object waits */
+	};
+	uint32_t name_hash;	/* 20 when NAMED */
+	int64_t  changed;	/* 24 ns, CLOCK_REALTIME */
+	union {			/* 32 .. 64 */
+		struct {
+			uint32_t signalled;
+			uint32_t pulse_seq;	/* bumped by each pulse */
+			uint32_t pulse_tokens;	/* auto reset: waiters a pulse may still release */
+		} event;
+		struct {
+			int32_t  owner_pid;	/* 0: not owned */
+			int32_t  owner_tid;
+			uint64_t owner_start;
+			uint32_t recursion;	/* >= 1 while owned */
+			uint32_t owner_client;	/* client slot + 1 */
+		} mutex;
+		struct {
+			int32_t count;
+			int32_t max;
+		} sem;
+		struct {
+			int32_t  pid;
+			int32_t  status;	/* exit code, WAPI_STILL_ACTIVE, ... */
+			int64_t  start;		/* ns */
+			int64_t  exit;		/* ns */
+			uint32_t pflags;
+		} proc;
+		struct {
+			int32_t  creator_pid;
+			uint32_t creator_client;	/* slot + 1 */
+			uint64_t dev;
+			uint64_t ino;
+			uint8_t  access;
+			uint8_t  share;
+			uint8_t  kind;
+		} fd;
+		uint8_t raw[32];
+	} u;
+};
+
+struct wapi_nameidx_entry {		/* 8 bytes; linear probing */
+	uint32_t hash;
+	uint32_t handle;		/* slot index + 1, 0: empty */
+};
+
+struct wapi_name_entry {		/* 264 bytes, one per handle slot */
+	char name[WAPI_NAME_MAX + 1];	/* NUL-terminated UTF-8 */
+	uint8_t pad[264 - WAPI_NAME_MAX - 1];
+};
+
+#define WAPI_CS_FREE	 0u
+#define WAPI_CS_ATTACHED 1u
+
+struct wapi_client_entry {		/* 64 bytes */
+	uint32_t state;		/*  0 WAPI_CS_* */
+	int32_t  pid;		/*  4 */
+	uint64_t start;		/*  8 /proc/PID/stat starttime */
+	int64_t  attached;	/* 16 ns, CLOCK_REALTIME */
+	uint32_t refs_used;	/* 24 distinct handles in its cref block */
+	uint32_t refs_total;	/* 28 sum of counts */
+	uint8_t  reserved[32];	/* 32 */
+};
+
+struct wapi_cref_entry {		/* 8 bytes; linear probing per client */
+	uint32_t handle;	/* slot index + 1, 0: empty */
+	uint32_t count;
+};
+
+struct wapi_share_entry {		/* 48 bytes; linear probing on dev^ino */
+	uint64_t dev;
+	uint64_t ino;
+	uint32_t opens;		/* 0: empty */
+	uint32_t access[3];	/* opens with read, write, delete access */
+	uint32_t denied[3];	/* opens not sharing read, write, delete */
+	uint32_t reserved;
+};
+
+_Static_assert(sizeof(struct wapi_header) == WAPI_HEADER_SIZE, "header");
+_Static_assert(offsetof(struct wapi_header, checksum) == WAPI_CHECKSUM_END, "cks");
+_Static_assert(offsetof(struct wapi_header, helper_pid) == 512, "mutable");
+_Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
+_Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits");
+_Static_assert(sizeof(struct wapi_handle_entry) == 64, "handle");
+_Static_assert(sizeof(struct wapi_nameidx_entry) == 8, "nameidx");
+_Static_assert(sizeof(struct wapi_name_entry) == 264, "name");
+_Static_assert(sizeof(struct wapi_client_entry) == 64, "client");
+_Static_assert(sizeof(struct wapi_cref_entry) == 8, "cref");
+_Static_assert(sizeof(struct wapi_share_entry) == 48, "share");
+_Static_assert(WAPI_LOCK_CLIENT0 + WAPI_MAX_CLIENTS <= WAPI_HEADER_SIZE, "lock bytes");
+
+/* The compile-time ABI tag of this build. */
+#if defined(__x86_64__) && defined(__ILP32__)
+#define WAPI_ABI "x32"
+#elif defined(__x86_64__)
+#define WAPI_ABI "x86_64"
+#elif defined(__i386__)
+#define WAPI_ABI "i386"
+#elif defined(__aarch64__)
+#define WAPI_ABI "aarch64"
+#elif defined(__arm__)
+#define WAPI_ABI "arm"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define WAPI_ABI "riscv64"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WAPI_ABI "ppc64le"
+#elif defined(__powerpc64__)
+#define WAPI_ABI "ppc64"
+#elif defined(__s390x__)
+#define WAPI_ABI "s390x"
+#elif defined(__loongarch64)
+#define WAPI_ABI "loongarch64"
+#elif defined(__mips__) && defined(_ABI64)
+#define WAPI_ABI "mips64"
+#else
+#error "unknown ABI: add a tag to src/core/format.h and wapi-state(5)"
+#endif
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * The table lock: a PROCESS_SHARED | ROBUST mutex in the header.  When its
+ * holder dies the kernel hands the next locker EOWNERDEAD; that locker
+ * repairs what a half-done change may have left before it marks the mutex
+ * consistent, so a kill -9 in the middle of a change costs nothing.
+ *
+ * What a change can leave half done, and how repair undoes it:
+ *  - a slot allocated but not yet referenced (refs 0): freed;
+ *  - a reference counted in a client block but not in the handle, or the
+ *    reverse: handle refs are recounted from the attached clients' blocks
+ *    (the blocks are the truth: they are what a dead client's release uses);
+ *  - a half-inserted or half-removed name: the name index is rebuilt from
+ *    the NAMED handles;
+ *  - a free list cut in the middle: rebuilt from the FREE slots;
+ *  - counters: recounted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "hash.h"
+
+static __thread pid_t wcore_tid_cache;
+
+static pid_t wcore_pid_cache;
+
+static void
+wcore_tid_forget(void)
+{
+	wcore_tid_cache = 0;
+	wcore_pid_cache = 0;
+}
+
+__attribute__((constructor)) static void
+wcore_tid_setup(void)
+{
+	pthread_atfork(NULL, NULL, wcore_tid_forget);
+}
+
+pid_t
+wcore_gettid(void)
+{
+	if (wcore_tid_cache == 0)
+		wcore_tid_cache = gettid();
+	return wcore_tid_cache;
+}
+
+pid_t
+wcore_getpid(void)
+{
+	if (wcore_pid_cache == 0)
+		wcore_pid_cache = getpid();
+	return wcore_pid_cache;
+}
+
+int
+wcore_table_lock(void *map, int wait_ms, bool *recovered)
+{
+	struct wapi_header *h = map;
+	struct timespec ts;
+	int r;
+
+	if (recovered != NULL)
+		*recovered = false;
+	if (wait_ms == 0)
+		r = pthread_mutex_trylock(&h->table_lock.m);
+	else if (wait_ms < 0)
+		r = pthread_mutex_lock(&h->table_lock.m);
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		r = pthread_mutex_timedlock(&h->table_lock.m, &ts);
+	}
+	if (r == EOWNERDEAD) {
+		wcore_repair(map);
+		h->lock_recoveries++;
+		pthread_mutex_consistent(&h->table_lock.m);
+		if (recovered != NULL)
+			*recovered = true;
+		r = 0;
+	}
+	if (r != 0)
+		return r;
+	h->lock_holder_tid = wcore_gettid();
+	h->lock_holder_pid = wcore_getpid();
+	h->lock_since = wcore_now_ns();
+	return 0;
+}
+
+void
+wcore_table_unlock(void *map)
+{
+	struct wapi_header *h = map;
+
+	h->lock_holder_pid = 0;
+	h->lock_holder_tid = 0;
+	h->lock_since = 0;
+	pthread_mutex_unlock(&h->table_lock.m);
+}
+
+/* Rebuild one client's block from its valid entries. */
+static size_t
+repair_crefs(void *map, uint32_t slot, uint32_t *counts)
+{
+	struct wapi_header *h = map;
+	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t cap = h->refs_per_client, i, j, n = 0, idx;
+	struct wapi_cref_entry *b = WCORE_CREFS(map) + (size_t)slot * cap;
+	struct wapi_cref_entry *keep;
+	size_t fixes = 0;
+	uint64_t total = 0;
+
+	keep = calloc(cap, sizeof(*keep));
+	if (keep == NULL)
+		return 0;
+	for (i = 0; i < cap; i++) {
+		if (b[i].handle == 0)
+			continue;
+		idx = b[i].handle - 1;
+		if (idx >= h->handle_hwm || tab[idx].type == WAPI_T_FREE ||
+		    tab[idx].type >= WAPI_T_COUNT || b[i].count == 0) {
+			fixes++;
+			continue;
+		}
+		for (j = 0; j < n; j++)
+			if (keep[j].handle == b[i].handle)
+				break;
+		if (j < n) {
+			keep[j].count += b[i].count;
+			fixes++;
+		} else
+			keep[n++] = b[i];
+	}
+	memset(b, 0, (size_t)cap * sizeof(*b));
+	for (j = 0; j < n; j++) {
+		i = wcore_cref_home(keep[j].handle, cap);
+		while (b[i].handle != 0)
+			i = wcore_probe_next(i, cap);
+		b[i] = keep[j];
+		counts[keep[j].handle - 1] += keep[j].count;
+		total += keep[j].count;
+	}
+	if (c->refs_used != n || c->refs_total != total)
+		fixes++;
+	c->refs_used = n;
+	c->refs_total = (uint32_t)total;
+	free(keep);
+	return fixes;
+}
+
+size_t
+wcore_repair(void *map)
+{
+	struct wapi_header *h = map;
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
+	struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	struct wapi_client_entry *cl = WCORE_CLIENTS(map);
+	struct wapi_name_entry *names = WCORE_NAMES(map);
+	uint32_t ixcap = h->regions[WAPI_R_NAMEIDX].capacity;
+	uint32_t ncl = h->regions[WAPI_R_CLIENTS].capacity;
+	uint32_t hwm = h->handle_hwm, i, used = 0, nnames = 0, nclients = 0;
+	uint32_t *counts, gen, fut;
+	size_t fixes = 0, len;
+
+	counts = calloc(hwm ? hwm : 1, sizeof(*counts));
+	if (counts == NULL)
+		return 0;
+	for (i = 0; i < ncl; i++) {
+		if (cl[i].state == WAPI_CS_ATTACHED) {
+			nclients++;
+			fixes += repair_crefs(map, i, counts);
+		} else if (cl[i].state != WAPI_CS_FREE) {
+			memset(&cl[i], 0, sizeof(cl[i]));
+			fixes++;
+		}
+	}
+	memset(ix, 0, (size_t)ixcap * sizeof(*ix));
+	h->handle_free_head = h->handle_free_tail = 0;
+	for (i = 0; i < hwm; i++) {
+		e = &tab[i];
+		if (e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT &&
+		    counts[i] != 0) {
+			if (e->refs != counts[i])
+				fixes++;
+			e->refs = counts[i];
+			used++;
+			if (e->flags & WAPI_HF_NAMED) {
+				len = strnlen(names[i].name, WAPI_NAME_MAX + 1);
+				if (len == 0 || len > WAPI_NAME_MAX ||
+				    wcore_object_name_check(names[i].name,
+				    WAPI_NAME_MAX) != NULL) {
+					e->flags &= ~WAPI_HF_NAMED;
+					fixes++;
+				} else {
+					uint32_t k;
+
+					e->name_hash = wcore_name_hash(names[i].name, len);
+					k = wcore_nameidx_home(e->name_hash, ixcap);
+					while (ix[k].handle != 0)
+						k = wcore_probe_next(k, ixcap);
+					ix[k].hash = e->name_hash;
+					ix[k].handle = i + 1;
+					nnames++;
+				}
+			}
+			continue;
+		}
+		if (e->type != WAPI_T_FREE)
+			fixes++;
+		/* Free it, keeping the generation moving. */
+		gen = e->generation + (e->type != WAPI_T_FREE);
+		fut = e->futex + 1;
+		memset(e, 0, sizeof(*e));
+		memset(&names[i], 0, sizeof(names[i]));
+		e->generation = gen;
+		e->futex = fut;
+		if (h->handle_free_tail != 0)
+			tab[h->handle_free_tail - 1].next_free = i + 1;
+		else
+			h->handle_free_head = i + 1;
+		h->handle_free_tail = i + 1;
+	}
+	if (h->handles_used != used || h->names_used != nnames ||
+	    h->clients_used != nclients)
+		fixes++;
+	h->handles_used = used;
+	h->names_used = nnames;
+	h->clients_used = nclients;
+	h->dirty = 0;
+	free(counts);
+	return fixes;
+}

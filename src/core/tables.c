@@ -1,0 +1,403 @@
+/*
+ * The tables of a mapped state file: handle slots and their free list, the
+ * name index, each client's reference block.  One implementation for the
+ * library (every change), the helper (a dead client's release) and the
+ * repair after a lock holder died (tablelock.c).  Callers hold the table
+ * lock and pass a mapping that wcore_validate or wcore_map accepted.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include "core.h"
+#include "hash.h"
+
+#define HDR(map) ((struct wapi_header *)(map))
+
+int64_t
+wcore_handle_slot(const void *map, uint32_t number)
+{
+	const struct wapi_header *h = map;
+	const struct wapi_handle_entry *e;
+	uint32_t idx = number & WAPI_HANDLE_INDEX_MASK;
+
+	if (idx == 0 || idx > h->handle_hwm)
+		return -1;
+	idx--;
+	e = &WCORE_HANDLES(map)[idx];
+	if (e->type == WAPI_T_FREE || e->type >= WAPI_T_COUNT || e->refs == 0)
+		return -1;
+	if (((e->generation & WAPI_HANDLE_GEN_MASK) <<
+	    WAPI_HANDLE_INDEX_BITS) != (number & ~WAPI_HANDLE_INDEX_MASK))
+		return -1;
+	return idx;
+}
+
+int
+wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
+	uint32_t idx, gen;
+
+	if (h->handle_free_head != 0) {
+		/* FIFO reuse: a freed number comes back as late as possible. */
+		idx = h->handle_free_head - 1;
+		e = &tab[idx];
+		h->handle_free_head = e->next_free;
+		if (h->handle_free_head == 0)
+			h->handle_free_tail = 0;
+	} else if (h->handle_hwm < h->regions[WAPI_R_HANDLES].capacity) {
+		idx = h->handle_hwm;
+		e = &tab[idx];
+		/* Slots above the high-water mark are never trusted: clear. */
+		memset(e, 0, sizeof(*e));
+		memset(&WCORE_NAMES(map)[idx], 0, sizeof(struct wapi_name_entry));
+		h->handle_hwm++;
+	} else
+		return ENOSPC;
+	gen = e->generation;
+	memset(e, 0, sizeof(*e));
+	e->generation = gen;
+	e->type = (uint8_t)type;
+	e->changed = wcore_now_ns();
+	h->handles_used++;
+	h->handles_created++;
+	*index = idx;
+	return 0;
+}
+
+void
+wcore_handle_free(void *map, uint32_t index)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e = &tab[index];
+	uint32_t gen, fut;
+
+	if (e->flags & WAPI_HF_NAMED)
+		wcore_name_remove(map, index);
+	gen = e->generation + 1;
+	fut = e->futex + 1;
+	memset(e, 0, sizeof(*e));
+	e->generation = gen;
+	/* Keep the futex word moving so a late sleeper sees a change. */
+	__atomic_store_n(&e->futex, fut, __ATOMIC_RELEASE);
+	e->changed = wcore_now_ns();
+	if (h->handle_free_tail != 0)
+		tab[h->handle_free_tail - 1].next_free = index + 1;
+	else
+		h->handle_free_head = index + 1;
+	h->handle_free_tail = index + 1;
+	if (h->handles_used > 0)
+		h->handles_used--;
+}
+
+int64_t
+wcore_name_find(const void *map, const char *name, size_t len, uint32_t hash)
+{
+	const struct wapi_header *h = map;
+	const struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	const struct wapi_name_entry *names = WCORE_NAMES(map);
+	uint32_t cap = h->regions[WAPI_R_NAMEIDX].capacity;
+	uint32_t i, n, slot;
+
+	i = wcore_nameidx_home(hash, cap);
+	for (n = 0; n < cap && ix[i].handle != 0; n++) {
+		slot = ix[i].handle - 1;
+		if (ix[i].hash == hash && slot < h->handle_hwm &&
+		    memcmp(names[slot].name, name, len) == 0 &&
+		    names[slot].name[len] == '\0')
+			return slot;
+		i = wcore_probe_next(i, cap);
+	}
+	return -1;
+}
+
+int
+wcore_name_insert(void *map, uint32_t index, const char *name, size_t len,
+		  uint32_t hash)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+	uint32_t cap = h->regions[WAPI_R_NAMEIDX].capacity;
+	uint32_t i, n;
+
+	if (len > WAPI_NAME_MAX)
+		return EINVAL;
+	i = wcore_nameidx_home(hash, cap);
+	for (n = 0; n < cap && ix[i].handle != 0; n++)
+		i = wcore_probe_next(i, cap);
+	if (n == cap)
+		return ENOSPC;
+	memcpy(WCORE_NAMES(map)[index].name, name, len);
+	WCORE_NAMES(map)[index].name[len] = '\0';
+	e->name_hash = hash;
+	e->flags |= WAPI_HF_NAMED;
+	ix[i].hash = hash;
+	ix[i].handle = index + 1;
+	h->names_used++;
+	return 0;
+}
+
+/* Backward-shift deletion (see hash.h): no tombstones to validate. */
+static void
+nameidx_delete_at(struct wapi_nameidx_entry *ix, uint32_t cap, uint32_t i)
+{
+	uint32_t j, home;
+
+	ix[i].handle = 0;
+	ix[i].hash = 0;
+	for (j = wcore_probe_next(i, cap); ix[j].handle != 0;
+	    j = wcore_probe_next(j, cap)) {
+		home = wcore_nameidx_home(ix[j].hash, cap);
+		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
+			ix[i] = ix[j];
+			ix[j].handle = 0;
+			ix[j].hash = 0;
+			i = j;
+		}
+	}
+}
+
+void
+wcore_name_remove(void *map, uint32_t index)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+	uint32_t cap = h->regions[WAPI_R_NAMEIDX].capacity;
+	uint32_t i, n;
+
+	i = wcore_nameidx_home(e->name_hash, cap);
+	for (n = 0; n < cap && ix[i].handle != 0; n++) {
+		if (ix[i].handle == index + 1) {
+			nameidx_delete_at(ix, cap, i);
+			if (h->names_used > 0)
+				h->names_used--;
+			break;
+		}
+		i = wcore_probe_next(i, cap);
+	}
+	e->flags &= ~WAPI_HF_NAMED;
+	e->name_hash = 0;
+	memset(WCORE_NAMES(map)[index].name, 0, WAPI_NAME_MAX + 1);
+}
+
+static struct wapi_cref_entry *
+cref_block(void *map, uint32_t slot, uint32_t *cap)
+{
+	const struct wapi_header *h = map;
+
+	*cap = h->refs_per_client;
+	return WCORE_CREFS(map) + (size_t)slot * h->refs_per_client;
+}
+
+/* Position of index's entry in the block, or of the empty slot ending its
+ * probe sequence (*found false), or cap when the block is full. */
+static uint32_t
+cref_probe(const struct wapi_cref_entry *b, uint32_t cap, uint32_t index,
+	   bool *found)
+{
+	uint32_t i, n;
+
+	*found = false;
+	i = wcore_cref_home(index + 1, cap);
+	for (n = 0; n < cap; n++) {
+		if (b[i].handle == 0)
+			return i;
+		if (b[i].handle == index + 1) {
+			*found = true;
+			return i;
+		}
+		i = wcore_probe_next(i, cap);
+	}
+	return cap;
+}
+
+uint32_t
+wcore_cref_count(const void *map, uint32_t slot, uint32_t index)
+{
+	uint32_t cap, i;
+	bool found;
+	const struct wapi_cref_entry *b = cref_block((void *)map, slot, &cap);
+
+	i = cref_probe(b, cap, index, &found);
+	return found ? b[i].count : 0;
+}
+
+int
+wcore_cref_add(void *map, uint32_t slot, uint32_t index)
+{
+	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+	uint32_t cap, i;
+	bool found;
+	struct wapi_cref_entry *b = cref_block(map, slot, &cap);
+
+	if (e->refs == UINT32_MAX)
+		return ENOSPC;
+	i = cref_probe(b, cap, index, &found);
+	if (i == cap)
+		return ENOSPC;
+	if (!found) {
+		b[i].handle = index + 1;
+		b[i].count = 0;
+		c->refs_used++;
+	}
+	b[i].count++;
+	c->refs_total++;
+	e->refs++;
+	return 0;
+}
+
+static void
+cref_delete_at(struct wapi_cref_entry *b, uint32_t cap, uint32_t i)
+{
+	uint32_t j, home;
+
+	b[i].handle = 0;
+	b[i].count = 0;
+	for (j = wcore_probe_next(i, cap); b[j].handle != 0;
+	    j = wcore_probe_next(j, cap)) {
+		home = wcore_cref_home(b[j].handle, cap);
+		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
+			b[i] = b[j];
+			b[j].handle = 0;
+			b[j].count = 0;
+			i = j;
+		}
+	}
+}
+
+int
+wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed)
+{
+	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+	uint32_t cap, i;
+	bool found;
+	struct wapi_cref_entry *b = cref_block(map, slot, &cap);
+
+	*freed = false;
+	i = cref_probe(b, cap, index, &found);
+	if (!found)
+		return ENOENT;
+	if (--b[i].count == 0) {
+		cref_delete_at(b, cap, i);
+		if (c->refs_used > 0)
+			c->refs_used--;
+	}
+	if (c->refs_total > 0)
+		c->refs_total--;
+	if (e->refs > 0)
+		e->refs--;
+	if (e->refs == 0) {
+		wcore_handle_free(map, index);
+		*freed = true;
+	}
+	return 0;
+}
+
+size_t
+wcore_client_release(void *map, uint32_t slot,
+		     void (*wake)(void *map, uint32_t index))
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
+	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
+	uint32_t cap, i, idx, cnt;
+	struct wapi_cref_entry *b = cref_block(map, slot, &cap);
+	size_t dropped = 0;
+
+	/* Mutexes first: a waiter must see them abandoned, not freed. */
+	for (i = 0; i < h->handle_hwm; i++) {
+		e = &tab[i];
+		if (e->type != WAPI_T_MUTEX || e->u.mutex.owner_client != slot + 1)
+			continue;
+		e->u.mutex.owner_pid = 0;
+		e->u.mutex.owner_tid = 0;
+		e->u.mutex.owner_start = 0;
+		e->u.mutex.recursion = 0;
+		e->u.mutex.owner_client = 0;
+		e->flags |= WAPI_HF_ABANDONED;
+		e->changed = wcore_now_ns();
+		wcore_handle_changed(e);
+		if (wake != NULL)
+			wake(map, i);
+	}
+	if (c->refs_used != 0 || c->refs_total != 0 || c->state != WAPI_CS_FREE) {
+		for (i = 0; i < cap; i++) {
+			if (b[i].handle == 0)
+				continue;
+			idx = b[i].handle - 1;
+			cnt = b[i].count;
+			b[i].handle = 0;
+			b[i].count = 0;
+			dropped += cnt;
+			if (idx >= h->handle_hwm)
+				continue;
+			e = &tab[idx];
+			if (e->type == WAPI_T_FREE)
+				continue;
+			e->refs = e->refs > cnt ? e->refs - cnt : 0;
+			if (e->refs == 0) {
+				wcore_handle_free(map, idx);
+				if (wake != NULL)
+					wake(map, idx);
+			}
+		}
+	}
+	if (c->state != WAPI_CS_FREE && h->clients_used > 0)
+		h->clients_used--;
+	memset(c, 0, sizeof(*c));
+	return dropped;
+}
+
+/* deadline_ns: CLOCK_MONOTONIC, -1 forever.  0, ETIMEDOUT, EAGAIN (the
+ * word changed), EINTR. */
+int
+wcore_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns)
+{
+	struct timespec ts;
+	long r;
+
+	if (deadline_ns >= 0) {
+		ts.tv_sec = deadline_ns / 1000000000LL;
+		ts.tv_nsec = deadline_ns % 1000000000LL;
+	}
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
+	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected,
+	    deadline_ns >= 0 ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	return errno;
+}
+
+void
+wcore_futex_wake(uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+void
+wcore_wake_handle(void *map, uint32_t index)
+{
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+
+	if (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) != 0)
+		wcore_futex_wake(&e->futex, INT32_MAX);
+}
+
+int64_t
+wcore_now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}

@@ -1,0 +1,1128 @@
+/*
+ * Validation of state files.  Everything read from the file is untrusted:
+ * the header is copied out once and every region offset, capacity, count
+ * and index is checked before the tables are touched; table entries are
+ * copied into locals before use, so a file that changes underneath (a live
+ * one) can give odd findings but never a wild read.  Each problem is
+ * recorded with the byte offset of the entry or field that breaks a rule.
+ *
+ * Cost: the handle and name tables are read only below handle_hwm, so a
+ * large, little-used file validates fast; client reference blocks of free
+ * clients are checked for zero a word at a time.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "hash.h"
+
+#define PAGE	4096u
+#define HOFF(f)	((uint64_t)offsetof(struct wapi_header, f))
+#define EOFF(f)	((uint64_t)offsetof(struct wapi_handle_entry, f))
+#define ROFF(i, f) (HOFF(regions) + (uint64_t)(i) * \
+	sizeof(struct wapi_region_desc) + offsetof(struct wapi_region_desc, f))
+
+/* Per-handle marks used while cross-checking tables. */
+#define M_ONLIST	0x01	/* reached by the free-list walk */
+#define M_INDEXED	0x02	/* a name index entry points here */
+#define M_NAMEOK	0x04	/* name terminated and valid */
+
+struct vstate {
+	const unsigned char *base;
+	size_t len;
+	struct wcore_report *r;
+	size_t added;
+	struct wapi_header h;		/* copy of the file's header */
+	uint64_t off[WAPI_R_COUNT];	/* region offsets, once checked */
+	uint32_t cap[WAPI_R_COUNT];
+	uint32_t hwm;
+	uint8_t *marks;			/* [hwm] */
+	uint32_t live, named_live, attached;
+};
+
+static const char *const where_names[] = {
+	[WCORE_W_FILE] = "file",
+	[WCORE_W_HEADER] = "header",
+	[WCORE_W_HANDLES] = "handles",
+	[WCORE_W_NAMEIDX] = "name-index",
+	[WCORE_W_NAMES] = "names",
+	[WCORE_W_CLIENTS] = "clients",
+	[WCORE_W_CREFS] = "client-refs",
+	[WCORE_W_SHARES] = "shares",
+	[WCORE_W_FREELIST] = "free-list",
+};
+
+static const char *const region_names[WAPI_R_COUNT] = {
+	"handles", "name index", "names", "clients", "client refs", "shares"
+};
+
+static const uint32_t entry_sizes[WAPI_R_COUNT] = {
+	[WAPI_R_HANDLES] = sizeof(struct wapi_handle_entry),
+	[WAPI_R_NAMEIDX] = sizeof(struct wapi_nameidx_entry),
+	[WAPI_R_NAMES] = sizeof(struct wapi_name_entry),
+	[WAPI_R_CLIENTS] = sizeof(struct wapi_client_entry),
+	[WAPI_R_CREFS] = sizeof(struct wapi_cref_entry),
+	[WAPI_R_SHARES] = sizeof(struct wapi_share_entry),
+};
+
+/* Flags each live type may carry. */
+static const uint8_t type_flags[WAPI_T_COUNT] = {
+	[WAPI_T_EVENT] = WAPI_HF_MANUAL_RESET | WAPI_HF_NAMED,
+	[WAPI_T_MUTEX] = WAPI_HF_ABANDONED | WAPI_HF_NAMED,
+	[WAPI_T_SEMAPHORE] = WAPI_HF_NAMED,
+	[WAPI_T_FILE] = WAPI_HF_DEPOSITED,
+	[WAPI_T_PIPE] = WAPI_HF_DEPOSITED,
+	[WAPI_T_SOCKET] = WAPI_HF_DEPOSITED,
+	[WAPI_T_PROCESS] = WAPI_HF_EXITED | WAPI_HF_DEPOSITED,
+};
+
+static void problem(struct vstate *, enum wcore_where, int64_t, uint64_t,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
+static bool full(const struct vstate *);
+static bool check_header(struct vstate *, uint64_t);
+static void check_handles(struct vstate *);
+static void check_freelist(struct vstate *);
+static void check_names(struct vstate *);
+static void check_clients(struct vstate *);
+static void check_shares(struct vstate *);
+
+void
+wcore_report_free(struct wcore_report *r)
+{
+	if (r == NULL)
+		return;
+	free(r->problems);
+	r->problems = NULL;
+	r->count = r->cap = 0;
+}
+
+const char *
+wcore_where_name(enum wcore_where w)
+{
+	if ((unsigned)w >= sizeof(where_names) / sizeof(where_names[0]))
+		return "?";
+	return where_names[w];
+}
+
+void
+wcore_problem_format(const struct wcore_problem *p, char *buf, size_t len)
+{
+	if (p->index >= 0)
+		snprintf(buf, len, "%s[%lld] @%llu: %s",
+		    wcore_where_name(p->where), (long long)p->index,
+		    (unsigned long long)p->offset, p->what);
+	else
+		snprintf(buf, len, "%s @%llu: %s", wcore_where_name(p->where),
+		    (unsigned long long)p->offset, p->what);
+}
+
+static bool
+full(const struct vstate *v)
+{
+	return v->r->limit != 0 && v->r->count >= v->r->limit;
+}
+
+static void
+problem(struct vstate *v, enum wcore_where where, int64_t index,
+    uint64_t offset, const char *fmt, ...)
+{
+	struct wcore_report *r = v->r;
+	struct wcore_problem *p;
+	size_t ncap;
+	va_list ap;
+
+	if (full(v))
+		return;
+	/* Counted even when it cannot be stored: a finding is never lost. */
+	v->added++;
+	if (r->count == r->cap) {
+		ncap = r->cap == 0 ? 16 : r->cap * 2;
+		p = reallocarray(r->problems, ncap, sizeof(*p));
+		if (p == NULL)
+			return;
+		r->problems = p;
+		r->cap = ncap;
+	}
+	p = &r->problems[r->count++];
+	p->where = where;
+	p->index = index;
+	p->offset = offset;
+	va_start(ap, fmt);
+	vsnprintf(p->what, sizeof(p->what), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+is_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* NUL within n bytes, else -1. */
+static ssize_t
+cstrlen(const char *s, size_t n)
+{
+	const char *z = memchr(s, '\0', n);
+
+	return z == NULL ? -1 : z - s;
+}
+
+/* ------------------------------------------------------------ the header */
+
+/* Region checks: returns false when the region cannot be used. */
+static bool
+check_region(struct vstate *v, int i, uint64_t file_size)
+{
+	const struct wapi_region_desc *d = &v->h.regions[i];
+	uint64_t want, end;
+	bool ok = true;
+
+	if (d->offset % PAGE != 0) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, offset),
+		    "%s region offset %llu is not 4 KiB aligned",
+		    region_names[i], (unsigned long long)d->offset);
+		ok = false;
+	} else if (d->offset < WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, offset),
+		    "%s region offset %llu lies inside the header",
+		    region_names[i], (unsigned long long)d->offset);
+		ok = false;
+	}
+	if (d->entry_size != entry_sizes[i]) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, entry_size),
+		    "%s entry size is %u, not %u", region_names[i],
+		    d->entry_size, entry_sizes[i]);
+		return false;
+	}
+	if (__builtin_mul_overflow((uint64_t)d->capacity, d->entry_size,
+	    &want) || __builtin_add_overflow(want, PAGE - 1, &want)) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, capacity),
+		    "%s capacity %u overflows", region_names[i], d->capacity);
+		return false;
+	}
+	want &= ~(uint64_t)(PAGE - 1);
+	if (d->size != want) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, size),
+		    "%s region size %llu does not match %u entries (%llu)",
+		    region_names[i], (unsigned long long)d->size, d->capacity,
+		    (unsigned long long)want);
+		return false;
+	}
+	if (!ok)
+		return false;
+	if (__builtin_add_overflow(d->offset, d->size, &end) ||
+	    end > file_size) {
+		problem(v, WCORE_W_HEADER, i, ROFF(i, offset),
+		    "%s region [%llu, +%llu) ends past the end of the file "
+		    "(%llu bytes)", region_names[i],
+		    (unsigned long long)d->offset, (unsigned long long)d->size,
+		    (unsigned long long)file_size);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_capacities(struct vstate *v)
+{
+	const struct wapi_region_desc *g = v->h.regions;
+	uint32_t handles = g[WAPI_R_HANDLES].capacity;
+	uint32_t clients = g[WAPI_R_CLIENTS].capacity;
+	uint32_t rpc = v->h.refs_per_client;
+	size_t before = v->added;
+
+	if (handles < WAPI_MIN_HANDLES || handles > WAPI_MAX_HANDLES_LIMIT)
+		problem(v, WCORE_W_HEADER, WAPI_R_HANDLES,
+		    ROFF(WAPI_R_HANDLES, capacity), "handle capacity %u is "
+		    "outside [%u, %u]", handles, WAPI_MIN_HANDLES,
+		    WAPI_MAX_HANDLES_LIMIT);
+	if (!is_pow2(g[WAPI_R_NAMEIDX].capacity) ||
+	    g[WAPI_R_NAMEIDX].capacity < handles)
+		problem(v, WCORE_W_HEADER, WAPI_R_NAMEIDX,
+		    ROFF(WAPI_R_NAMEIDX, capacity), "name index capacity %u is "
+		    "not a power of two >= %u handles",
+		    g[WAPI_R_NAMEIDX].capacity, handles);
+	if (g[WAPI_R_NAMES].capacity != handles)
+		problem(v, WCORE_W_HEADER, WAPI_R_NAMES,
+		    ROFF(WAPI_R_NAMES, capacity), "names capacity %u is not the "
+		    "handle capacity %u", g[WAPI_R_NAMES].capacity, handles);
+	if (clients < 1 || clients > WAPI_MAX_CLIENTS)
+		problem(v, WCORE_W_HEADER, WAPI_R_CLIENTS,
+		    ROFF(WAPI_R_CLIENTS, capacity), "client capacity %u is "
+		    "outside [1, %u]", clients, WAPI_MAX_CLIENTS);
+	if (rpc < 1 || rpc > (1u << 20))
+		problem(v, WCORE_W_HEADER, -1, HOFF(refs_per_client),
+		    "refs_per_client %u is outside [1, %u]", rpc, 1u << 20);
+	if ((uint64_t)g[WAPI_R_CREFS].capacity != (uint64_t)clients * rpc)
+		problem(v, WCORE_W_HEADER, WAPI_R_CREFS,
+		    ROFF(WAPI_R_CREFS, capacity), "client refs capacity %u is "
+		    "not %u clients * %u refs", g[WAPI_R_CREFS].capacity,
+		    clients, rpc);
+	if (!is_pow2(g[WAPI_R_SHARES].capacity))
+		problem(v, WCORE_W_HEADER, WAPI_R_SHARES,
+		    ROFF(WAPI_R_SHARES, capacity), "shares capacity %u is not "
+		    "a power of two", g[WAPI_R_SHARES].capacity);
+	return v->added == before;
+}
+
+static bool
+check_counters(struct vstate *v)
+{
+	const struct wapi_header *h = &v->h;
+	uint32_t handles = h->regions[WAPI_R_HANDLES].capacity;
+	uint32_t hwm = h->handle_hwm;
+	size_t before = v->added;
+
+	if (hwm > handles) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(handle_hwm), "handle_hwm "
+		    "%u is above the handle capacity %u", hwm, handles);
+		return false;
+	}
+	if (h->handle_free_head > hwm)
+		problem(v, WCORE_W_HEADER, -1, HOFF(handle_free_head),
+		    "free list head %u is above handle_hwm %u",
+		    h->handle_free_head, hwm);
+	if (h->handle_free_tail > hwm)
+		problem(v, WCORE_W_HEADER, -1, HOFF(handle_free_tail),
+		    "free list tail %u is above handle_hwm %u",
+		    h->handle_free_tail, hwm);
+	if ((h->handle_free_head == 0) != (h->handle_free_tail == 0))
+		problem(v, WCORE_W_HEADER, -1, HOFF(handle_free_tail),
+		    "free list head %u and tail %u disagree about emptiness",
+		    h->handle_free_head, h->handle_free_tail);
+	if (h->handles_used > hwm)
+		problem(v, WCORE_W_HEADER, -1, HOFF(handles_used),
+		    "handles_used %u is above handle_hwm %u", h->handles_used,
+		    hwm);
+	if (h->names_used > handles)
+		problem(v, WCORE_W_HEADER, -1, HOFF(names_used),
+		    "names_used %u is above the handle capacity %u",
+		    h->names_used, handles);
+	if (h->clients_used > h->regions[WAPI_R_CLIENTS].capacity)
+		problem(v, WCORE_W_HEADER, -1, HOFF(clients_used),
+		    "clients_used %u is above the client capacity %u",
+		    h->clients_used, h->regions[WAPI_R_CLIENTS].capacity);
+	if (h->shares_used > h->regions[WAPI_R_SHARES].capacity)
+		problem(v, WCORE_W_HEADER, -1, HOFF(shares_used),
+		    "shares_used %u is above the shares capacity %u",
+		    h->shares_used, h->regions[WAPI_R_SHARES].capacity);
+	return v->added == before;
+}
+
+/*
+ * Returns whether the regions can be walked: the identity fields match
+ * this build, every region lies inside the file, they are disjoint, their
+ * capacities agree and the counters are in range.  Cosmetic problems (host,
+ * boot id, checksum) are recorded but do not stop the region checks.
+ */
+static bool
+check_header(struct vstate *v, uint64_t file_size)
+{
+	struct wapi_header *h = &v->h;
+	const char *why;
+	bool regions_ok = true, ok[WAPI_R_MAX];
+	uint64_t ai, aj, bi, bj;
+	ssize_t n;
+	int i, j;
+
+	if (file_size < WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_FILE, -1, file_size, "file is %llu bytes, "
+		    "shorter than the %u-byte header",
+		    (unsigned long long)file_size, WAPI_HEADER_SIZE);
+		return false;
+	}
+	if (v->len < WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_FILE, -1, v->len, "only %zu bytes of the "
+		    "header could be read", v->len);
+		return false;
+	}
+	memcpy(h, v->base, sizeof(*h));
+
+	if (memcmp(h->magic, WAPI_MAGIC, sizeof(h->magic)) != 0) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(magic),
+		    "bad magic: not a wapi state file");
+		return false;
+	}
+	if (h->version != WAPI_FORMAT_VERSION) {
+		v->r->incompatible = true;
+		problem(v, WCORE_W_HEADER, -1, HOFF(version), "format version "
+		    "%u, this build reads version %u", h->version,
+		    WAPI_FORMAT_VERSION);
+		return false;
+	}
+	if (h->header_size != WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(header_size),
+		    "header size %u is not %u", h->header_size,
+		    WAPI_HEADER_SIZE);
+		return false;
+	}
+	if ((n = cstrlen(h->abi, sizeof(h->abi))) < 0) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(abi),
+		    "ABI tag is not NUL-terminated");
+		return false;
+	}
+	if ((why = wcore_abi_check(h->abi)) != NULL) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(abi), "ABI tag \"%s\": %s",
+		    h->abi, why);
+		return false;
+	}
+	if (strcmp(h->abi, WAPI_ABI) != 0) {
+		v->r->incompatible = true;
+		problem(v, WCORE_W_HEADER, -1, HOFF(abi), "ABI %s, this build "
+		    "is %s", h->abi, WAPI_ABI);
+		return false;
+	}
+	if (h->bom != WAPI_BOM) {
+		v->r->incompatible = true;
+		problem(v, WCORE_W_HEADER, -1, HOFF(bom), "byte-order mark "
+		    "0x%08x, expected 0x%08x", h->bom, WAPI_BOM);
+		return false;
+	}
+
+	if (cstrlen(h->host, sizeof(h->host)) < 0)
+		problem(v, WCORE_W_HEADER, -1, HOFF(host),
+		    "host name is not NUL-terminated");
+	else if ((why = wcore_host_check(h->host)) != NULL)
+		problem(v, WCORE_W_HEADER, -1, HOFF(host),
+		    "host name \"%s\": %s", h->host, why);
+	if ((n = cstrlen(h->boot_id, sizeof(h->boot_id))) < 0)
+		problem(v, WCORE_W_HEADER, -1, HOFF(boot_id),
+		    "boot id is not NUL-terminated");
+	else if (n != 36)
+		problem(v, WCORE_W_HEADER, -1, HOFF(boot_id),
+		    "boot id is %zd characters, not 36", n);
+
+	if (h->file_size != file_size) {
+		problem(v, WCORE_W_FILE, -1, HOFF(file_size), "file is %llu "
+		    "bytes but its header says %llu",
+		    (unsigned long long)file_size,
+		    (unsigned long long)h->file_size);
+		/* Regions are checked against the smaller of the two. */
+		if (h->file_size < file_size)
+			file_size = h->file_size;
+	}
+	if (h->region_count != WAPI_R_COUNT) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(region_count),
+		    "region count %u is not %u", h->region_count, WAPI_R_COUNT);
+		regions_ok = false;
+	} else {
+		for (i = 0; i < WAPI_R_COUNT; i++)
+			if (!(ok[i] = check_region(v, i, file_size)))
+				regions_ok = false;
+		for (i = 0; i < WAPI_R_COUNT; i++) {
+			for (j = i + 1; j < WAPI_R_COUNT; j++) {
+				if (!ok[i] || !ok[j])
+					continue;
+				ai = h->regions[i].offset;
+				bi = ai + h->regions[i].size;
+				aj = h->regions[j].offset;
+				bj = aj + h->regions[j].size;
+				if (ai < bj && aj < bi) {
+					problem(v, WCORE_W_HEADER, j,
+					    ROFF(j, offset), "%s region "
+					    "overlaps the %s region",
+					    region_names[j], region_names[i]);
+					regions_ok = false;
+				}
+			}
+		}
+		if (!check_capacities(v))
+			regions_ok = false;
+	}
+	if (wcore_checksum(h) != h->checksum)
+		problem(v, WCORE_W_HEADER, -1, HOFF(checksum), "checksum "
+		    "0x%016llx does not match the header (0x%016llx)",
+		    (unsigned long long)h->checksum,
+		    (unsigned long long)wcore_checksum(h));
+	if (regions_ok && !check_counters(v))
+		regions_ok = false;
+	if (regions_ok) {
+		for (i = 0; i < WAPI_R_COUNT; i++) {
+			v->off[i] = h->regions[i].offset;
+			v->cap[i] = h->regions[i].capacity;
+		}
+		v->hwm = h->handle_hwm;
+	}
+	return regions_ok;
+}
+
+size_t
+wcore_check_header(const void *buf, size_t len, uint64_t file_size,
+    struct wcore_report *r)
+{
+	struct vstate v;
+
+	memset(&v, 0, sizeof(v));
+	v.base = buf;
+	v.len = len;
+	v.r = r;
+	check_header(&v, file_size);
+	return v.added;
+}
+
+/* ------------------------------------------------------------ the tables */
+
+static uint64_t
+handle_off(const struct vstate *v, uint32_t i)
+{
+	return v->off[WAPI_R_HANDLES] +
+	    (uint64_t)i * sizeof(struct wapi_handle_entry);
+}
+
+static void
+get_handle(const struct vstate *v, uint32_t i, struct wapi_handle_entry *e)
+{
+	memcpy(e, v->base + handle_off(v, i), sizeof(*e));
+}
+
+static bool
+handle_live(const struct wapi_handle_entry *e)
+{
+	return e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT;
+}
+
+static void
+check_handles(struct vstate *v)
+{
+	struct wapi_handle_entry e;
+	const char *tn;
+	uint64_t off;
+	uint32_t i, clients = v->cap[WAPI_R_CLIENTS];
+
+	for (i = 0; i < v->hwm && !full(v); i++) {
+		get_handle(v, i, &e);
+		off = handle_off(v, i);
+		if (e.type >= WAPI_T_COUNT) {
+			problem(v, WCORE_W_HANDLES, i, off + EOFF(type),
+			    "type %u is unknown", e.type);
+			continue;
+		}
+		if (e.type == WAPI_T_FREE) {
+			if (e.refs != 0)
+				problem(v, WCORE_W_HANDLES, i, off + EOFF(refs),
+				    "refs is %u for a free slot", e.refs);
+			if (e.flags & WAPI_HF_NAMED)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(flags), "free slot is marked "
+				    "named");
+			continue;
+		}
+		v->live++;
+		tn = wcore_type_name(e.type);
+		if (e.refs == 0)
+			problem(v, WCORE_W_HANDLES, i, off + EOFF(refs),
+			    "refs is 0 for a live %s", tn);
+		if (e.flags & ~type_flags[e.type])
+			problem(v, WCORE_W_HANDLES, i, off + EOFF(flags),
+			    "flags 0x%02x are not valid for a %s", e.flags, tn);
+		else if (e.flags & WAPI_HF_NAMED)
+			v->named_live++;
+		switch (e.type) {
+		case WAPI_T_EVENT:
+			if (e.u.event.signalled > 1)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.event.signalled),
+				    "event signalled state is %u, not 0 or 1",
+				    e.u.event.signalled);
+			break;
+		case WAPI_T_SEMAPHORE:
+			if (e.u.sem.max < 1)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.sem.max), "semaphore maximum "
+				    "is %d", e.u.sem.max);
+			else if (e.u.sem.count < 0 ||
+			    e.u.sem.count > e.u.sem.max)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.sem.count), "semaphore count "
+				    "%d is outside [0, %d]", e.u.sem.count,
+				    e.u.sem.max);
+			break;
+		case WAPI_T_MUTEX:
+			if (e.u.mutex.owner_pid < 0)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.mutex.owner_pid),
+				    "mutex owner pid %d is negative",
+				    e.u.mutex.owner_pid);
+			else if ((e.u.mutex.owner_pid == 0) !=
+			    (e.u.mutex.recursion == 0))
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.mutex.recursion),
+				    "mutex recursion %u with owner pid %d",
+				    e.u.mutex.recursion, e.u.mutex.owner_pid);
+			else if (e.u.mutex.owner_client > clients)
+				problem(v, WCORE_W_HANDLES, i,
+				    off + EOFF(u.mutex.owner_client),
+				    "mutex owner client %u is above the client "
+				    "capacity %u", e.u.mutex.owner_client,
+				    clients);
+			break;
+		}
+	}
+	if (!full(v) && v->live != v->h.handles_used)
+		problem(v, WCORE_W_HEADER, -1, HOFF(handles_used),
+		    "handles_used is %u but %u slots are live",
+		    v->h.handles_used, v->live);
+}
+
+/*
+ * The free list runs from handle_free_head through next_free (index + 1)
+ * to handle_free_tail, whose next_free is 0.  It must hold every FREE slot
+ * below handle_hwm exactly once.
+ */
+static void
+check_freelist(struct vstate *v)
+{
+	struct wapi_handle_entry e;
+	uint64_t linkoff = HOFF(handle_free_head);
+	int64_t from = -1;
+	uint32_t cur = v->h.handle_free_head, last = 0, i;
+
+	while (cur != 0) {
+		if (cur > v->hwm) {
+			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
+			    "link %u points at or above handle_hwm %u", cur,
+			    v->hwm);
+			return;
+		}
+		i = cur - 1;
+		if (v->marks[i] & M_ONLIST) {
+			problem(v, WCORE_W_FREELIST, from, linkoff,
+			    "free list cycles back to slot %u", i);
+			return;
+		}
+		get_handle(v, i, &e);
+		if (e.type != WAPI_T_FREE) {
+			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
+			    "reaches slot %u, which holds a live %s", i,
+			    wcore_type_name(e.type));
+			return;
+		}
+		v->marks[i] |= M_ONLIST;
+		last = cur;
+		from = i;
+		linkoff = handle_off(v, i) + EOFF(next_free);
+		cur = e.next_free;
+	}
+	if (v->h.handle_free_tail != last) {
+		problem(v, WCORE_W_FREELIST, -1, HOFF(handle_free_tail),
+		    "free list tail is %u but the list ends at %u",
+		    v->h.handle_free_tail, last);
+		return;
+	}
+	for (i = 0; i < v->hwm && !full(v); i++) {
+		get_handle(v, i, &e);
+		if (e.type != WAPI_T_FREE)
+			continue;
+		if (!(v->marks[i] & M_ONLIST))
+			problem(v, WCORE_W_FREELIST, i, handle_off(v, i),
+			    "slot %u is free but not on the free list", i);
+	}
+}
+
+/*
+ * Probe-sequence rule for a linear-probing table of cap entries at file
+ * offset off: every entry lies at most as far from its home slot as the
+ * start of its run of occupied slots.  visit() sees each occupied entry
+ * (a copy) in slot order.
+ */
+struct ptable {
+	enum wcore_where where;
+	uint64_t off;
+	int64_t index0;		/* report index of slot 0 */
+	uint32_t cap;
+	size_t esz;
+	bool (*empty)(const void *);
+	uint32_t (*home)(const void *, uint32_t);
+	void (*visit)(struct vstate *, struct ptable *, uint32_t,
+	    const void *);
+	void *ctx;
+	uint32_t used;
+};
+
+static void
+probe_check(struct vstate *v, struct ptable *t)
+{
+	unsigned char ent[64];
+	uint32_t p, run, h;
+	bool any_empty = false;
+
+	if (t->cap == 0)
+		return;
+	/* The run containing slot 0 may start before the end. */
+	run = 0;
+	for (p = t->cap; p-- > 0;) {
+		memcpy(ent, v->base + t->off + (uint64_t)p * t->esz, t->esz);
+		if (t->empty(ent)) {
+			run = wcore_probe_next(p, t->cap);
+			any_empty = true;
+			break;
+		}
+	}
+	for (p = 0; p < t->cap && !full(v); p++) {
+		memcpy(ent, v->base + t->off + (uint64_t)p * t->esz, t->esz);
+		if (t->empty(ent)) {
+			run = wcore_probe_next(p, t->cap);
+			continue;
+		}
+		t->used++;
+		h = t->home(ent, t->cap);
+		if (any_empty && wcore_probe_dist(h, p, t->cap) >
+		    wcore_probe_dist(run, p, t->cap))
+			problem(v, t->where, t->index0 + p,
+			    t->off + (uint64_t)p * t->esz, "entry is not "
+			    "reachable from its home slot %u (empty slot "
+			    "between)", h);
+		if (t->visit != NULL)
+			t->visit(v, t, p, ent);
+	}
+}
+
+static bool
+nameidx_empty(const void *p)
+{
+	return ((const struct wapi_nameidx_entry *)p)->handle == 0;
+}
+
+static uint32_t
+nameidx_home(const void *p, uint32_t cap)
+{
+	return wcore_nameidx_home(((const struct wapi_nameidx_entry *)p)->hash,
+	    cap);
+}
+
+/* (hash, slot index) of every name index entry, for the duplicate check. */
+struct hslot {
+	uint32_t hash, slot;
+};
+
+static int
+hslot_cmp(const void *a, const void *b)
+{
+	const struct hslot *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+struct nctx {
+	struct hslot *hs;
+	size_t n, cap;
+};
+
+static void
+nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
+{
+	const struct wapi_nameidx_entry *x = ep;
+	struct nctx *c = t->ctx;
+	struct wapi_handle_entry e;
+	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
+	uint32_t i;
+
+	if (x->handle > v->hwm) {
+		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
+		    "at or above handle_hwm %u", x->handle - 1, v->hwm);
+		return;
+	}
+	i = x->handle - 1;
+	get_handle(v, i, &e);
+	if (!handle_live(&e) || !(e.flags & WAPI_HF_NAMED)) {
+		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
+		    "which is %s", i, e.type == WAPI_T_FREE ? "free" :
+		    !handle_live(&e) ? "corrupt" : "not named");
+		return;
+	}
+	if (e.name_hash != x->hash) {
+		problem(v, WCORE_W_NAMEIDX, p, off, "entry hash 0x%08x differs "
+		    "from slot %u's name hash 0x%08x", x->hash, i, e.name_hash);
+		return;
+	}
+	if (v->marks[i] & M_INDEXED) {
+		problem(v, WCORE_W_NAMEIDX, p, off, "second entry for slot %u",
+		    i);
+		return;
+	}
+	v->marks[i] |= M_INDEXED;
+	/* cap: the file may change under a live validation. */
+	if (c->n < c->cap && (v->marks[i] & M_NAMEOK)) {
+		c->hs[c->n].hash = x->hash;
+		c->hs[c->n].slot = i;
+		c->n++;
+	}
+}
+
+static const char *
+name_at(const struct vstate *v, uint32_t i)
+{
+	return (const char *)v->base + v->off[WAPI_R_NAMES] +
+	    (uint64_t)i * sizeof(struct wapi_name_entry);
+}
+
+static void
+check_names(struct vstate *v)
+{
+	struct wapi_handle_entry e;
+	struct ptable t;
+	struct nctx c;
+	char name[WAPI_NAME_MAX + 1];
+	const char *why;
+	uint64_t noff;
+	size_t k, a, b;
+	ssize_t n;
+	uint32_t i;
+
+	/* Names of live named slots. */
+	for (i = 0; i < v->hwm && !full(v); i++) {
+		get_handle(v, i, &e);
+		if (!handle_live(&e) || !(e.flags & WAPI_HF_NAMED) ||
+		    (e.flags & ~type_flags[e.type]))
+			continue;
+		noff = v->off[WAPI_R_NAMES] +
+		    (uint64_t)i * sizeof(struct wapi_name_entry);
+		memcpy(name, name_at(v, i), sizeof(name));
+		if ((n = cstrlen(name, sizeof(name))) < 0) {
+			problem(v, WCORE_W_NAMES, i, noff,
+			    "name is not NUL-terminated");
+			continue;
+		}
+		if (n == 0) {
+			problem(v, WCORE_W_NAMES, i, noff, "name is empty");
+			continue;
+		}
+		if ((why = wcore_object_name_check(name, WAPI_NAME_MAX))
+		    != NULL) {
+			problem(v, WCORE_W_NAMES, i, noff, "name: %s", why);
+			continue;
+		}
+		if (wcore_name_hash(name, (size_t)n) != e.name_hash) {
+			problem(v, WCORE_W_HANDLES, i,
+			    handle_off(v, i) + EOFF(name_hash), "name hash "
+			    "0x%08x is not the hash of its name (0x%08x)",
+			    e.name_hash, wcore_name_hash(name, (size_t)n));
+			continue;
+		}
+		v->marks[i] |= M_NAMEOK;
+	}
+	if (full(v))
+		return;
+
+	memset(&c, 0, sizeof(c));
+	if (v->named_live > 0 &&
+	    (c.hs = calloc(v->named_live, sizeof(*c.hs))) == NULL) {
+		problem(v, WCORE_W_FILE, -1, 0, "out of memory checking names");
+		return;
+	}
+	c.cap = c.hs != NULL ? v->named_live : 0;
+	memset(&t, 0, sizeof(t));
+	t.where = WCORE_W_NAMEIDX;
+	t.off = v->off[WAPI_R_NAMEIDX];
+	t.cap = v->cap[WAPI_R_NAMEIDX];
+	t.esz = sizeof(struct wapi_nameidx_entry);
+	t.empty = nameidx_empty;
+	t.home = nameidx_home;
+	t.visit = nameidx_visit;
+	t.ctx = &c;
+	probe_check(v, &t);
+
+	/* Duplicates have equal hashes: sort and compare within runs. */
+	if (c.n > 1)
+		qsort(c.hs, c.n, sizeof(*c.hs), hslot_cmp);
+	for (a = 0; a < c.n && !full(v); a = b) {
+		for (b = a + 1; b < c.n && c.hs[b].hash == c.hs[a].hash; b++)
+			;
+		for (k = a + 1; k < b && k - a < 64; k++)
+			if (strcmp(name_at(v, c.hs[a].slot),
+			    name_at(v, c.hs[k].slot)) == 0)
+				problem(v, WCORE_W_NAMES, c.hs[k].slot,
+				    v->off[WAPI_R_NAMES] + (uint64_t)
+				    c.hs[k].slot * sizeof(struct
+				    wapi_name_entry), "name is also held by "
+				    "slot %u", c.hs[a].slot);
+	}
+	free(c.hs);
+
+	for (i = 0; i < v->hwm && !full(v); i++) {
+		get_handle(v, i, &e);
+		if (handle_live(&e) && (e.flags & WAPI_HF_NAMED) &&
+		    !(e.flags & ~type_flags[e.type]) &&
+		    !(v->marks[i] & M_INDEXED))
+			problem(v, WCORE_W_NAMES, i, v->off[WAPI_R_NAMES] +
+			    (uint64_t)i * sizeof(struct wapi_name_entry),
+			    "named slot %u is missing from the name index", i);
+	}
+	if (!full(v) && t.used != v->h.names_used)
+		problem(v, WCORE_W_HEADER, -1, HOFF(names_used), "names_used "
+		    "is %u but the name index holds %u entries",
+		    v->h.names_used, t.used);
+}
+
+static bool
+cref_empty(const void *p)
+{
+	return ((const struct wapi_cref_entry *)p)->handle == 0;
+}
+
+static uint32_t
+cref_home(const void *p, uint32_t cap)
+{
+	return wcore_cref_home(((const struct wapi_cref_entry *)p)->handle,
+	    cap);
+}
+
+struct cctx {
+	uint64_t *sum;		/* [hwm] counts over all clients */
+	uint32_t *last;		/* [hwm] client + 1 that last named it */
+	uint32_t client;
+	uint64_t total;
+};
+
+static void
+cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
+{
+	const struct wapi_cref_entry *x = ep;
+	struct cctx *c = t->ctx;
+	struct wapi_handle_entry e;
+	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
+	uint32_t i;
+
+	c->total += x->count;
+	if (x->handle > v->hwm) {
+		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u refers "
+		    "to slot %u, at or above handle_hwm %u", c->client,
+		    x->handle - 1, v->hwm);
+		return;
+	}
+	i = x->handle - 1;
+	get_handle(v, i, &e);
+	if (!handle_live(&e)) {
+		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u refers "
+		    "to slot %u, which is %s", c->client, i,
+		    e.type == WAPI_T_FREE ? "free" : "corrupt");
+		return;
+	}
+	if (x->count == 0) {
+		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u holds "
+		    "slot %u with a count of 0", c->client, i);
+		return;
+	}
+	if (c->last[i] == c->client + 1) {
+		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u "
+		    "holds slot %u twice", c->client, i);
+		return;
+	}
+	c->last[i] = c->client + 1;
+	c->sum[i] += x->count;
+}
+
+/* Index of the first non-zero 8-byte word in [p, p+n), or n/8 if none. */
+static size_t
+first_nonzero(const unsigned char *p, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	size_t i, k, nw = n / 8;
+	uint64_t acc;
+
+	/* A page at a time, without a branch per word. */
+	for (i = 0; i < nw; i += 512) {
+		acc = 0;
+		for (k = i; k < nw && k < i + 512; k++)
+			acc |= w[k];
+		if (acc != 0)
+			for (k = i; k < nw; k++)
+				if (w[k] != 0)
+					return k;
+	}
+	return nw;
+}
+
+static void
+check_clients(struct vstate *v)
+{
+	struct wapi_client_entry ce;
+	struct wapi_handle_entry e;
+	struct ptable t;
+	struct cctx c;
+	uint32_t ccap = v->cap[WAPI_R_CLIENTS], rpc = v->h.refs_per_client;
+	uint64_t coff, boff;
+	size_t k, blen = (size_t)rpc * sizeof(struct wapi_cref_entry);
+	uint32_t i;
+
+	for (i = 0; i < ccap && !full(v); i++) {
+		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
+		memcpy(&ce, v->base + coff, sizeof(ce));
+		if (ce.state == WAPI_CS_ATTACHED)
+			v->attached++;
+		else if (ce.state != WAPI_CS_FREE)
+			problem(v, WCORE_W_CLIENTS, i, coff, "client state %u "
+			    "is unknown", ce.state);
+	}
+	if (!full(v) && v->attached != v->h.clients_used)
+		problem(v, WCORE_W_HEADER, -1, HOFF(clients_used),
+		    "clients_used is %u but %u clients are attached",
+		    v->h.clients_used, v->attached);
+
+	memset(&c, 0, sizeof(c));
+	if (v->attached > 0 && v->hwm > 0) {
+		c.sum = calloc(v->hwm, sizeof(*c.sum));
+		c.last = calloc(v->hwm, sizeof(*c.last));
+		if (c.sum == NULL || c.last == NULL) {
+			free(c.sum);
+			free(c.last);
+			problem(v, WCORE_W_FILE, -1, 0,
+			    "out of memory checking client references");
+			return;
+		}
+	}
+	for (i = 0; i < ccap && !full(v); i++) {
+		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
+		memcpy(&ce, v->base + coff, sizeof(ce));
+		boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
+		if (ce.state != WAPI_CS_ATTACHED) {
+			k = first_nonzero(v->base + boff, blen);
+			if (k < blen / 8)
+				problem(v, WCORE_W_CREFS, (int64_t)i * rpc +
+				    (int64_t)k, boff + k * 8,
+				    "free client %u has references", i);
+			continue;
+		}
+		memset(&t, 0, sizeof(t));
+		t.where = WCORE_W_CREFS;
+		t.off = boff;
+		t.index0 = (int64_t)i * rpc;
+		t.cap = rpc;
+		t.esz = sizeof(struct wapi_cref_entry);
+		t.empty = cref_empty;
+		t.home = cref_home;
+		t.visit = cref_visit;
+		t.ctx = &c;
+		c.client = i;
+		c.total = 0;
+		probe_check(v, &t);
+		if (full(v))
+			break;
+		if (t.used != ce.refs_used)
+			problem(v, WCORE_W_CLIENTS, i, coff +
+			    offsetof(struct wapi_client_entry, refs_used),
+			    "refs_used is %u but the block holds %u entries",
+			    ce.refs_used, t.used);
+		else if (c.total != ce.refs_total)
+			problem(v, WCORE_W_CLIENTS, i, coff +
+			    offsetof(struct wapi_client_entry, refs_total),
+			    "refs_total is %u but the counts add up to %llu",
+			    ce.refs_total, (unsigned long long)c.total);
+	}
+	/* With nobody attached the counts are stale until a recovery. */
+	if (c.sum != NULL) {
+		for (i = 0; i < v->hwm && !full(v); i++) {
+			get_handle(v, i, &e);
+			if (handle_live(&e) && e.refs != c.sum[i])
+				problem(v, WCORE_W_HANDLES, i,
+				    handle_off(v, i) + EOFF(refs), "refs is %u "
+				    "but clients hold %llu", e.refs,
+				    (unsigned long long)c.sum[i]);
+		}
+	}
+	free(c.sum);
+	free(c.last);
+}
+
+static bool
+share_empty(const void *p)
+{
+	return ((const struct wapi_share_entry *)p)->opens == 0;
+}
+
+static uint32_t
+share_home(const void *p, uint32_t cap)
+{
+	const struct wapi_share_entry *s = p;
+
+	return wcore_share_home(s->dev, s->ino, cap);
+}
+
+static void
+share_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
+{
+	const struct wapi_share_entry *s = ep;
+	uint64_t off = t->off + (uint64_t)p * sizeof(*s);
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		if (s->access[k] > s->opens) {
+			problem(v, WCORE_W_SHARES, p, off +
+			    offsetof(struct wapi_share_entry, access) + 4 * k,
+			    "%u opens but %u with access %d", s->opens,
+			    s->access[k], k);
+			return;
+		}
+		if (s->denied[k] > s->opens) {
+			problem(v, WCORE_W_SHARES, p, off +
+			    offsetof(struct wapi_share_entry, denied) + 4 * k,
+			    "%u opens but %u denying share %d", s->opens,
+			    s->denied[k], k);
+			return;
+		}
+	}
+}
+
+static void
+check_shares(struct vstate *v)
+{
+	struct ptable t;
+
+	memset(&t, 0, sizeof(t));
+	t.where = WCORE_W_SHARES;
+	t.off = v->off[WAPI_R_SHARES];
+	t.cap = v->cap[WAPI_R_SHARES];
+	t.esz = sizeof(struct wapi_share_entry);
+	t.empty = share_empty;
+	t.home = share_home;
+	t.visit = share_visit;
+	probe_check(v, &t);
+	if (!full(v) && t.used != v->h.shares_used)
+		problem(v, WCORE_W_HEADER, -1, HOFF(shares_used), "shares_used "
+		    "is %u but the table holds %u entries", v->h.shares_used,
+		    t.used);
+}
+
+size_t
+wcore_validate(const void *map, size_t len, struct wcore_report *r)
+{
+	struct vstate v;
+
+	memset(&v, 0, sizeof(v));
+	v.base = map;
+	v.len = len;
+	v.r = r;
+	if (len < WAPI_HEADER_SIZE) {
+		problem(&v, WCORE_W_FILE, -1, len, "mapping is %zu bytes, "
+		    "shorter than the %u-byte header", len, WAPI_HEADER_SIZE);
+		return v.added;
+	}
+	/* The mapping is the file: its length is the size to check. */
+	if (!check_header(&v, len) || full(&v))
+		return v.added;
+	if (v.h.file_size > len)
+		return v.added;
+	if (v.hwm > 0 && (v.marks = calloc(v.hwm, 1)) == NULL) {
+		problem(&v, WCORE_W_FILE, -1, 0, "out of memory validating");
+		return v.added;
+	}
+	check_handles(&v);
+	if (!full(&v))
+		check_freelist(&v);
+	if (!full(&v))
+		check_names(&v);
+	if (!full(&v))
+		check_clients(&v);
+	if (!full(&v))
+		check_shares(&v);
+	free(v.marks);
+	return v.added;
+}

@@ -1,0 +1,334 @@
+/*
+ * wapi-helper: one per state file, started detached by the first client.
+ *
+ * It holds the helper byte for its whole life (so a second helper exits at
+ * once), and the init byte shared like any client.  It keeps one connection
+ * per client; a connection that drops without a goodbye means the client
+ * died, and the helper releases what it held (its references, its mutexes
+ * as abandoned, its slot).  After the last client leaves it lingers, then
+ * removes the state file if it can take the init byte exclusively (nobody
+ * attached), and exits.  SIGTERM and `wapictl stop` end the linger at once.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define HELPER_MAX_CONNS	(WAPI_MAX_CLIENTS + 16)
+#define HELPER_TICK_MS		1000
+#define HELPER_HEARTBEAT_S	2
+
+struct conn {
+	int fd;
+	pid_t pid;		/* from SO_PEERCRED */
+	int64_t slot;		/* -1 until HELLO */
+};
+
+static struct conn conns[HELPER_MAX_CONNS];
+static struct pollfd pfds[HELPER_MAX_CONNS + 1];
+static size_t nconns;
+static volatile sig_atomic_t helper_stop;
+static void *map;
+static size_t maplen;
+static int statefd = -1, dirfd_ = -1, lsock = -1;
+static char host[WAPI_HOST_MAX + 1], base[NAME_MAX + 1];
+
+static void
+helper_on_term(int sig)
+{
+	(void)sig;
+	helper_stop = 1;
+}
+
+static void
+helper_title(void)
+{
+	setproctitle("%s %zu client%s", host, nconns, nconns == 1 ? "" : "s");
+}
+
+/*
+ * A client's connection dropped without a goodbye.  Its process may still
+ * be closing its files: wait (bounded) for its client byte to come free,
+ * then release the slot.  A client that closed its connection but lives on
+ * keeps its byte, and so its slot.
+ */
+static void
+helper_client_gone(int64_t slot, pid_t pid)
+{
+	struct wapi_client_entry *c;
+
+	if (slot < 0)
+		return;
+	if (wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + slot, F_WRLCK, 2000) != 0)
+		return;
+	if (wcore_table_lock(map, -1, NULL) == 0) {
+		c = &WCORE_CLIENTS(map)[slot];
+		if (c->state == WAPI_CS_ATTACHED && c->pid == pid)
+			wcore_client_release(map, (uint32_t)slot, wcore_wake_handle);
+		wcore_table_unlock(map);
+	}
+	wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + slot, F_UNLCK, 0);
+}
+
+/* Slots marked attached whose byte is free: clients that died while no
+ * helper watched them (or that never connected). */
+static void
+helper_sweep(void)
+{
+	struct wapi_header *h = map;
+	struct wapi_client_entry *cl = WCORE_CLIENTS(map);
+	uint32_t cap = h->regions[WAPI_R_CLIENTS].capacity, i;
+
+	if (wcore_table_lock(map, 1000, NULL) != 0)
+		return;
+	for (i = 0; i < cap; i++) {
+		if (cl[i].state == WAPI_CS_FREE)
+			continue;
+		if (wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + i, F_WRLCK, 0) != 0)
+			continue;
+		wcore_client_release(map, i, wcore_wake_handle);
+		wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + i, F_UNLCK, 0);
+	}
+	wcore_table_unlock(map);
+}
+
+static void
+helper_drop(size_t k)
+{
+	close(conns[k].fd);
+	conns[k] = conns[nconns - 1];
+	nconns--;
+	helper_title();
+}
+
+static void
+helper_accept(void)
+{
+	struct conn *c;
+	pid_t pid;
+	int fd;
+
+	fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (nconns == HELPER_MAX_CONNS ||
+	    wcore_peer_check(fd, geteuid(), &pid) != 0) {
+		close(fd);
+		return;
+	}
+	c = &conns[nconns++];
+	c->fd = fd;
+	c->pid = pid;
+	c->slot = -1;
+	helper_title();
+}
+
+static void
+helper_reply(int fd, int error)
+{
+	struct wcore_msg m = { .type = WCORE_MSG_OK, .error = error };
+
+	wcore_msg_send(fd, &m, NULL, -1);
+}
+
+/* Returns false when the connection must be closed. */
+static bool
+helper_message(size_t k)
+{
+	struct conn *c = &conns[k];
+	struct wapi_header *h = map;
+	struct wcore_msg m;
+	int r;
+
+	r = wcore_msg_recv(c->fd, &m, NULL, 0, NULL);
+	if (r == EAGAIN || r == EINTR)
+		return true;
+	if (r != 0) {
+		helper_client_gone(c->slot, c->pid);
+		return false;
+	}
+	switch (m.type) {
+	case WCORE_MSG_HELLO:
+		if (m.pid != c->pid || m.slot >= h->regions[WAPI_R_CLIENTS].capacity ||
+		    WCORE_CLIENTS(map)[m.slot].pid != c->pid) {
+			helper_reply(c->fd, EPERM);
+			return false;
+		}
+		c->slot = m.slot;
+		helper_reply(c->fd, 0);
+		return true;
+	case WCORE_MSG_BYE:
+		/* The client released its slot itself. */
+		helper_reply(c->fd, 0);
+		return false;
+	case WCORE_MSG_STOP:
+		helper_reply(c->fd, 0);
+		helper_stop = 1;
+		return true;
+	case WCORE_MSG_PING:
+		helper_reply(c->fd, 0);
+		return true;
+	default:
+		helper_reply(c->fd, EOPNOTSUPP);
+		return true;
+	}
+}
+
+/* Remove the state file if nobody is attached (init byte exclusive). */
+static bool
+helper_try_remove(void)
+{
+	struct stat a, b;
+
+	if (wcore_lock_byte(statefd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
+		return false;
+	if (fstat(statefd, &a) == 0 &&
+	    fstatat(dirfd_, base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlinkat(dirfd_, base, 0);
+	return true;
+}
+
+static int
+helper_open(const char *path)
+{
+	char dir[PATH_MAX], name[PATH_MAX], why[256];
+	struct wcore_name n;
+	struct sockaddr_un addr;
+	struct stat st;
+	socklen_t alen;
+	int r;
+
+	strlcpy(dir, path, sizeof(dir));
+	strlcpy(name, path, sizeof(name));
+	strlcpy(base, basename(name), sizeof(base));
+	wcore_name_parse(base, &n);
+	if (n.kind != WCORE_NAME_STATE)
+		errx(2, "%s: not a state file name", path);
+	strlcpy(host, n.host, sizeof(host));
+	dirfd_ = wcore_dir_open(dirname(dir), false, why, sizeof(why));
+	if (dirfd_ < 0)
+		errx(1, "%s: %s", path, why);
+	statefd = wcore_state_open(dirfd_, base, true, why, sizeof(why));
+	if (statefd < 0)
+		errx(1, "%s: %s", path, why);
+	/* The helper byte decides: a second helper leaves quietly. */
+	if (wcore_lock_byte(statefd, WAPI_LOCK_HELPER, F_WRLCK, 0) != 0)
+		exit(0);
+	r = wcore_lock_byte(statefd, WAPI_LOCK_INIT, F_RDLCK, 5000);
+	if (r != 0)
+		errx(1, "%s: cannot take the init byte: %s", path, strerror(r));
+	{
+		struct stat now;
+
+		if (fstat(statefd, &now) != 0 || fstatat(dirfd_, base, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 || st.st_ino != now.st_ino ||
+		    st.st_dev != now.st_dev)
+			exit(0);	/* removed meanwhile: nobody needs us */
+	}
+	r = wcore_map(statefd, true, &map, &maplen, why, sizeof(why));
+	if (r != 0)
+		errx(1, "%s: %s", path, why);
+	lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lsock < 0)
+		err(1, "socket");
+	alen = wcore_sock_addr(&addr, geteuid(), st.st_dev, st.st_ino);
+	if (bind(lsock, (struct sockaddr *)&addr, alen) != 0 ||
+	    listen(lsock, 128) != 0)
+		err(1, "%s: cannot listen", path);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct wapi_header *h;
+	struct sigaction sa;
+	int64_t idle_since, last_beat = 0, linger_ms = 2000, now;
+	const char *v, *errstr;
+	size_t k;
+	int n;
+
+	setproctitle_init(argc, argv, environ);
+	if (argc != 2)
+		errx(2, "usage: wapi-helper STATE-FILE (started by libwapi)");
+	if ((v = getenv("WAPI_HELPER_LINGER")) != NULL && *v != '\0') {
+		linger_ms = strtonum(v, 0, 86400, &errstr) * 1000;
+		if (errstr != NULL)
+			errx(2, "WAPI_HELPER_LINGER=%s: %s", v, errstr);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = helper_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	helper_open(argv[1]);
+	h = map;
+	h->helper_flags = 0;
+	wcore_proc_start(getpid(), &h->helper_start);
+	h->helper_heartbeat = wcore_now_s();
+	__atomic_store_n(&h->helper_pid, getpid(), __ATOMIC_RELEASE);
+	helper_title();
+	helper_sweep();
+
+	idle_since = wcore_now_mono_ns();
+	while (!helper_stop) {
+		pfds[0].fd = lsock;
+		pfds[0].events = POLLIN;
+		for (k = 0; k < nconns; k++) {
+			pfds[k + 1].fd = conns[k].fd;
+			pfds[k + 1].events = POLLIN;
+			pfds[k + 1].revents = 0;
+		}
+		n = poll(pfds, nconns + 1, nconns == 0 && linger_ms < HELPER_TICK_MS ?
+		    (int)linger_ms / 4 + 1 : HELPER_TICK_MS);
+		if (n < 0 && errno != EINTR)
+			err(1, "poll");
+		if (n > 0) {
+			for (k = nconns; k-- > 0;)
+				if (pfds[k + 1].revents != 0 && !helper_message(k))
+					helper_drop(k);
+			if (pfds[0].revents & POLLIN)
+				helper_accept();
+		}
+		now = wcore_now_mono_ns();
+		if (wcore_now_s() - last_beat >= HELPER_HEARTBEAT_S) {
+			last_beat = wcore_now_s();
+			h->helper_heartbeat = last_beat;
+			helper_sweep();
+		}
+		if (h->helper_flags & WAPI_HF_STOP)
+			helper_stop = 1;
+		if (nconns != 0)
+			idle_since = now;
+		else if (now - idle_since >= linger_ms * 1000000LL) {
+			if (helper_try_remove())
+				break;
+			idle_since = now;	/* someone is attaching */
+		}
+	}
+	/* Stopping: remove the file only when nobody is attached. */
+	if (helper_stop)
+		helper_try_remove();
+	for (k = 0; k < nconns; k++)
+		close(conns[k].fd);
+	if (h->helper_pid == getpid()) {
+		h->helper_pid = 0;
+		h->helper_start = 0;
+	}
+	close(lsock);
+	return 0;
+}

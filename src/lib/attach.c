@@ -1,0 +1,594 @@
+/*
+ * Attaching to this host's state file, and falling back to process-private
+ * handles when it cannot be used.
+ *
+ * Order of an attach (DESIGN §2, §4, §6):
+ *   resolve the directory and host; open the directory refusing a symlink,
+ *   a foreign owner or group/other write; open the state file or create it
+ *   as a temporary + link(); take the init byte: exclusively when nobody
+ *   else holds it (then the file is ours alone: a file left by a crash is
+ *   re-initialised in place), else shared; check that the name still leads
+ *   to the inode we locked (a helper may have removed it while lingering);
+ *   map it; take a client slot and its byte under the table lock; connect
+ *   to the helper, starting one when its byte is free.
+ *
+ * Private mode uses the very same table code on anonymous memory laid out
+ * like a state file with one client, so every call behaves the same.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wapi-int.h"
+
+struct wl_state wl = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.dirfd = -1,
+	.fd = -1,
+	.sock = -1,
+};
+
+static bool wl_atfork_done;
+
+#define WL_INIT_WAIT_MS		5000	/* someone initialising the file */
+#define WL_HELPER_WAIT_MS	3000	/* a starting helper to listen */
+
+static void
+wl_after_fork_child(void)
+{
+	/*
+	 * The child is a new process: it is not attached.  The descriptors
+	 * it inherited share the parent's open file descriptions (and so the
+	 * parent's locks): close ours without unlocking anything.
+	 */
+	if (wl.mode == WL_SHARED) {
+		if (wl.sock >= 0)
+			close(wl.sock);
+		if (wl.fd >= 0)
+			close(wl.fd);
+		if (wl.dirfd >= 0)
+			close(wl.dirfd);
+	}
+	if (wl.map != NULL)
+		munmap(wl.map, wl.len);
+	wl.map = NULL;
+	wl.sock = wl.fd = wl.dirfd = -1;
+	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
+	pthread_mutex_init(&wl.mu, NULL);
+}
+
+static void
+wl_atexit(void)
+{
+	wapi_shutdown();
+}
+
+void
+wl_lock(void)
+{
+	/* Robust: a dead holder is repaired inside; nothing else can fail
+	 * short of a corrupted mutex, which the repair cannot mend. */
+	if (wcore_table_lock(wl.map, -1, NULL) != 0)
+		abort();
+}
+
+void
+wl_unlock(void)
+{
+	wcore_table_unlock(wl.map);
+}
+
+static int
+wl_env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+/* Process-private handles: the same layout on anonymous memory. */
+static int
+wl_attach_private(void)
+{
+	struct wcore_layout l;
+	void *map;
+
+	if (wcore_layout(4096, 1, 4096, 64, &l) != 0)
+		return ENOMEM;
+	map = mmap(NULL, (size_t)l.file_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return ENOMEM;
+	if (wcore_init_map(map, &l, wl.host[0] ? wl.host : "private") != 0) {
+		munmap(map, (size_t)l.file_size);
+		return ENOMEM;
+	}
+	wl.map = map;
+	wl.len = (size_t)l.file_size;
+	wl.slot = 0;
+	WCORE_CLIENTS(map)[0].state = WAPI_CS_ATTACHED;
+	WCORE_CLIENTS(map)[0].pid = getpid();
+	WCORE_CLIENTS(map)[0].attached = wcore_now_ns();
+	((struct wapi_header *)map)->clients_used = 1;
+	wl.path[0] = '\0';
+	return 0;
+}
+
+/* Create the state file as a temporary and link it into place.  Returns
+ * the descriptor of the new file, -EEXIST when another process won the
+ * race (use theirs), or -errno. */
+static int
+wl_create(const char *name, char *why, size_t whylen)
+{
+	char tmp[PATH_MAX];
+	struct wcore_layout l;
+	static const char set[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t n;
+	int fd = -1, r, tries;
+
+	r = wcore_layout_default(&l, why, whylen);
+	if (r != 0)
+		return -r;
+	if (wcore_temp_template(tmp, sizeof(tmp), wl.host, WAPI_ABI) != 0) {
+		snprintf(why, whylen, "host name too long for a file name");
+		return -ENAMETOOLONG;
+	}
+	n = strlen(tmp);
+	for (tries = 0; tries < 100; tries++) {
+		for (size_t i = n - 6; i < n; i++)
+			tmp[i] = set[arc4random_uniform(sizeof(set) - 1)];
+		fd = openat(wl.dirfd, tmp, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		r = errno;
+		snprintf(why, whylen, "cannot create a temporary: %s", strerror(r));
+		return -r;
+	}
+	r = wcore_init(fd, &l, wl.host);
+	if (r == 0 && fsync(fd) != 0)
+		r = errno;
+	if (r == 0 && linkat(wl.dirfd, tmp, wl.dirfd, name, 0) != 0)
+		r = errno;
+	unlinkat(wl.dirfd, tmp, 0);
+	if (r != 0) {
+		close(fd);
+		if (r != EEXIST)
+			snprintf(why, whylen, "cannot create it: %s", strerror(r));
+		return -r;
+	}
+	return fd;
+}
+
+/* Does the name in the directory still lead to the inode fd has open? */
+static bool
+wl_same_file(int fd, const char *name)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) != 0 || fstatat(wl.dirfd, name, &b,
+	    AT_SYMLINK_NOFOLLOW) != 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Re-initialise in place a file nobody holds (we hold the init byte
+ * exclusively): truncating to 0 first makes every region read as zero. */
+static int
+wl_reinit(int fd, char *why, size_t whylen)
+{
+	struct wcore_layout l;
+	int r;
+
+	r = wcore_layout_default(&l, why, whylen);
+	if (r != 0)
+		return r;
+	if (ftruncate(fd, 0) != 0)
+		return errno;
+	r = wcore_init(fd, &l, wl.host);
+	if (r != 0)
+		snprintf(why, whylen, "cannot re-initialise it: %s", strerror(r));
+	return r;
+}
+
+/* Open, create or recover the file; on success wl.fd holds the init byte
+ * shared and wl.map maps it. */
+static int
+wl_open_state(const char *name, char *why, size_t whylen)
+{
+	struct wcore_status st;
+	int fd, r, tries;
+	bool fresh;
+
+	for (tries = 0; tries < 20; tries++) {
+		fresh = false;
+		fd = wcore_state_open(wl.dirfd, name, true, why, whylen);
+		if (fd == -ENOENT) {
+			fd = wl_create(name, why, whylen);
+			if (fd == -EEXIST)
+				continue;
+			fresh = fd >= 0;
+		}
+		if (fd < 0)
+			return -fd;
+		r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
+		if (r == 0) {
+			/* Nobody is attached.  Unless a helper is just
+			 * starting, whatever the file holds is left over. */
+			if (!wl_same_file(fd, name)) {
+				close(fd);
+				continue;
+			}
+			if (!fresh && wcore_byte_held(fd, WAPI_LOCK_HELPER,
+			    F_WRLCK) == 0) {
+				r = wl_reinit(fd, why, whylen);
+				if (r != 0) {
+					close(fd);
+					return r;
+				}
+			}
+			r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK, 0);
+		} else if (r == EAGAIN)
+			r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK,
+			    WL_INIT_WAIT_MS);
+		if (r != 0) {
+			snprintf(why, whylen, "cannot lock it: %s",
+			    r == ETIMEDOUT ? "another process is initialising it" :
+			    strerror(r));
+			close(fd);
+			return r;
+		}
+		if (!wl_same_file(fd, name)) {
+			/* Removed by a lingering helper after we opened it. */
+			close(fd);
+			continue;
+		}
+		r = wcore_map(fd, true, &wl.map, &wl.len, why, whylen);
+		if (r != 0) {
+			/* Held by someone else: never touch it. */
+			if (wcore_verdict(fd, wl.host, &st) == 0 &&
+			    st.reason[0] != '\0')
+				snprintf(why, whylen, "%s: %s; it is in use by "
+				    "another process", wcore_verdict_name(st.verdict),
+				    st.reason);
+			close(fd);
+			return r;
+		}
+		wl.fd = fd;
+		return 0;
+	}
+	snprintf(why, whylen, "the file keeps changing under us");
+	return EAGAIN;
+}
+
+static int
+wl_take_slot(char *why, size_t whylen)
+{
+	struct wapi_header *h = wl.map;
+	struct wapi_client_entry *cl = WCORE_CLIENTS(wl.map), *c;
+	uint32_t cap = h->regions[WAPI_R_CLIENTS].capacity, i;
+
+	wl_lock();
+	for (i = 0; i < cap; i++) {
+		c = &cl[i];
+		if (wcore_lock_byte(wl.fd, WAPI_LOCK_CLIENT0 + i, F_WRLCK, 0) != 0)
+			continue;
+		/* The byte was free: a slot still marked attached belongs to
+		 * a client that died while no helper noticed. */
+		if (c->state != WAPI_CS_FREE)
+			wcore_client_release(wl.map, i, wcore_wake_handle);
+		memset(c, 0, sizeof(*c));
+		c->state = WAPI_CS_ATTACHED;
+		c->pid = wl.pid;
+		c->start = wl.start;
+		c->attached = wcore_now_ns();
+		h->clients_used++;
+		h->clients_attached++;
+		wl.slot = i;
+		wl_unlock();
+		return 0;
+	}
+	wl_unlock();
+	snprintf(why, whylen, "all %u client slots are in use", cap);
+	return WAPI_EFULL;
+}
+
+static const char *
+wl_helper_path(void)
+{
+	const char *p = getenv("WAPI_HELPER");
+
+	return p != NULL && *p != '\0' ? p : LIBEXECDIR "/wapi-helper";
+}
+
+/* Double fork + setsid, so the helper is nobody's child and keeps none of
+ * our descriptors (its standard streams are /dev/null). */
+static int
+wl_spawn_helper(void)
+{
+	const char *helper = wl_helper_path();
+	pid_t pid, w;
+	int status, nul;
+
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		if (setsid() < 0 || (pid = fork()) < 0)
+			_exit(1);
+		if (pid > 0)
+			_exit(0);
+		nul = open("/dev/null", O_RDWR);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		closefrom(3);
+		signal(SIGPIPE, SIG_DFL);
+		execl(helper, "wapi-helper", wl.path, (char *)NULL);
+		_exit(127);
+	}
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+static int
+wl_connect_once(const struct stat *st)
+{
+	struct sockaddr_un addr;
+	socklen_t alen;
+	int s;
+
+	alen = wcore_sock_addr(&addr, geteuid(), st->st_dev, st->st_ino);
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&addr, alen) != 0) {
+		int e = errno;
+
+		close(s);
+		return -e;
+	}
+	if (wcore_peer_check(s, geteuid(), NULL) != 0) {
+		close(s);
+		return -EPERM;
+	}
+	return s;
+}
+
+static int
+wl_connect_helper(char *why, size_t whylen)
+{
+	struct wapi_header *h = wl.map;
+	struct wcore_msg m = { 0 };
+	struct stat st;
+	struct timespec ts = { 0, 2000000 };
+	int64_t deadline = 0;
+	bool spawned = false;
+	int s, r;
+
+	if (fstat(wl.fd, &st) != 0)
+		return errno;
+	for (;;) {
+		s = wl_connect_once(&st);
+		if (s >= 0)
+			break;
+		if (s == -EPERM) {
+			snprintf(why, whylen, "the helper's socket belongs to "
+			    "another user");
+			return EPERM;
+		}
+		r = wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK);
+		if (r == 0 && !spawned) {
+			if ((r = wl_spawn_helper()) != 0) {
+				snprintf(why, whylen, "cannot start %s: %s",
+				    wl_helper_path(), strerror(r));
+				return r;
+			}
+			spawned = true;
+		}
+		if (deadline == 0)
+			deadline = wcore_now_ns() + WL_HELPER_WAIT_MS * 1000000LL;
+		if (wcore_now_ns() > deadline) {
+			if (wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK) == 1)
+				snprintf(why, whylen, "helper pid %d alive but "
+				    "not answering", (int)h->helper_pid);
+			else
+				snprintf(why, whylen, "the helper %s did not "
+				    "start", wl_helper_path());
+			return ETIMEDOUT;
+		}
+		/* A helper that lost the race to another exits; a new one
+		 * may be needed again. */
+		if (spawned && r == 0 && wcore_now_ns() > deadline -
+		    (WL_HELPER_WAIT_MS / 2) * 1000000LL)
+			spawned = false;
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < 50000000)
+			ts.tv_nsec *= 2;
+	}
+	m.type = WCORE_MSG_HELLO;
+	m.slot = wl.slot;
+	m.pid = wl.pid;
+	r = wcore_msg_send(s, &m, NULL, -1);
+	if (r == 0)
+		r = wcore_msg_recv(s, &m, NULL, 0, NULL);
+	if (r == 0 && (m.type != WCORE_MSG_OK || m.error != 0))
+		r = m.error != 0 ? m.error : EPROTO;
+	if (r != 0) {
+		close(s);
+		snprintf(why, whylen, "the helper refused us: %s", strerror(r));
+		return r;
+	}
+	wl.sock = s;
+	return 0;
+}
+
+static void
+wl_release_slot(void)
+{
+	if (wl.map == NULL)
+		return;
+	wl_lock();
+	wcore_client_release(wl.map, wl.slot, wcore_wake_handle);
+	wl_unlock();
+}
+
+static void
+wl_close_shared(void)
+{
+	if (wl.map != NULL)
+		munmap(wl.map, wl.len);
+	if (wl.fd >= 0)
+		close(wl.fd);		/* drops the init and client bytes */
+	if (wl.dirfd >= 0)
+		close(wl.dirfd);
+	if (wl.sock >= 0)
+		close(wl.sock);
+	wl.map = NULL;
+	wl.fd = wl.dirfd = wl.sock = -1;
+}
+
+static int
+wl_attach_shared(char *why, size_t whylen)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+	int r;
+
+	if ((r = wcore_dir_path(dir, sizeof(dir), why, whylen)) != 0)
+		return r;
+	/* The file name is known before the directory is checked, so that a
+	 * refusal names the file. */
+	if (wcore_state_name(name, sizeof(name), wl.host, WAPI_ABI) != 0 ||
+	    (size_t)snprintf(wl.path, sizeof(wl.path), "%s/%s", dir, name) >=
+	    sizeof(wl.path)) {
+		snprintf(wl.path, sizeof(wl.path), "%s", dir);
+		snprintf(why, whylen, "path too long");
+		return ENAMETOOLONG;
+	}
+	wl.dirfd = wcore_dir_open(dir, true, why, whylen);
+	if (wl.dirfd < 0) {
+		r = -wl.dirfd;
+		wl.dirfd = -1;
+		return r;
+	}
+	if ((r = wl_open_state(name, why, whylen)) != 0)
+		goto fail;
+	if ((r = wl_take_slot(why, whylen)) != 0)
+		goto fail;
+	if ((r = wl_connect_helper(why, whylen)) != 0) {
+		wl_release_slot();
+		goto fail;
+	}
+	return 0;
+fail:
+	wl_close_shared();
+	return r;
+}
+
+int
+wl_ensure(void)
+{
+	char why[512], hostwhy[256];
+	int r = 0;
+
+	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) != WL_NONE)
+		return 0;
+	pthread_mutex_lock(&wl.mu);
+	if (wl.mode != WL_NONE)
+		goto out;
+	if (!wl_atfork_done) {
+		pthread_atfork(NULL, NULL, wl_after_fork_child);
+		atexit(wl_atexit);
+		wl_atfork_done = true;
+	}
+	wl.pid = getpid();
+	wcore_proc_start(wl.pid, &wl.start);
+	why[0] = '\0';
+	if (wl_env_set("WAPI_DISABLE_SHM") || wl_env_set("MONO_DISABLE_SHM"))
+		r = -1;		/* silently private */
+	else if (wcore_host_name(wl.host, sizeof(wl.host), hostwhy,
+	    sizeof(hostwhy)) != 0) {
+		wl.host[0] = '\0';
+		if (wcore_dir_path(wl.path, sizeof(wl.path), why, sizeof(why)) != 0)
+			snprintf(wl.path, sizeof(wl.path), "~/.wapi");
+		snprintf(why, sizeof(why), "%s", hostwhy);
+		r = EINVAL;
+	} else
+		r = wl_attach_shared(why, sizeof(why));
+	if (r == 0) {
+		__atomic_store_n(&wl.mode, WL_SHARED, __ATOMIC_RELEASE);
+		goto out;
+	}
+	if (r > 0)
+		wl_message(WAPI_MSG_WARNING, "cannot attach %s: %s; using "
+		    "process-private handles (see wapictl(1))", wl.path, why);
+	r = wl_attach_private();
+	if (r == 0)
+		__atomic_store_n(&wl.mode, WL_PRIVATE, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&wl.mu);
+	return r;
+}
+
+int
+wapi_init(unsigned flags)
+{
+	if (flags != 0)
+		return wl_ret(WAPI_EINVAL);
+	return wl_ret(wl_ensure());
+}
+
+void
+wapi_shutdown(void)
+{
+	struct wcore_msg m = { 0 };
+
+	pthread_mutex_lock(&wl.mu);
+	if (wl.mode == WL_SHARED) {
+		wl_release_slot();
+		if (wl.sock >= 0) {
+			/* A clean goodbye: the helper has nothing to undo. */
+			m.type = WCORE_MSG_BYE;
+			m.slot = wl.slot;
+			m.pid = wl.pid;
+			if (wcore_msg_send(wl.sock, &m, NULL, -1) == 0)
+				wcore_msg_recv(wl.sock, &m, NULL, 0, NULL);
+		}
+		wl_close_shared();
+	} else if (wl.mode == WL_PRIVATE) {
+		munmap(wl.map, wl.len);
+		wl.map = NULL;
+	}
+	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&wl.mu);
+}
+
+int
+wapi_is_shared(void)
+{
+	wl_ensure();
+	return __atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_SHARED;
+}
+
+const char *
+wapi_state_path(void)
+{
+	wl_ensure();
+	return wl.mode == WL_SHARED ? wl.path : NULL;
+}

@@ -1,0 +1,189 @@
+/*
+ * The handle table as this process sees it: numbers, references, names.
+ * Every change runs under the table lock; the references a process holds
+ * are counted in its client block, so that the helper can drop them all
+ * when the process dies.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "wapi-int.h"
+
+wapi_handle_t
+wl_number(uint32_t index)
+{
+	return wcore_handle_number(index, WL_H(index)->generation);
+}
+
+int64_t
+wl_slot_of(wapi_handle_t h)
+{
+	int64_t i = wcore_handle_slot(wl.map, h);
+
+	if (i < 0 || wcore_cref_count(wl.map, wl.slot, (uint32_t)i) == 0)
+		return -1;
+	return i;
+}
+
+void
+wl_changed(uint32_t index)
+{
+	struct wapi_handle_entry *e = WL_H(index);
+
+	e->changed = wcore_now_ns();
+	wcore_handle_changed(e);
+	wcore_wake_handle(wl.map, index);
+}
+
+static int
+wl_name_check(const char *name)
+{
+	if (wcore_object_name_check(name, WAPI_NAME_MAX) != NULL)
+		return WAPI_EINVAL;
+	return 0;
+}
+
+static int
+wl_ref_new(uint32_t index)
+{
+	int r = wcore_cref_add(wl.map, wl.slot, index);
+
+	return r == ENOSPC ? WAPI_EFULL : r;
+}
+
+int
+wl_handle_open(unsigned type, const char *name, uint32_t *index)
+{
+	int64_t i;
+	int r;
+
+	if (name == NULL || (r = wl_name_check(name)) != 0)
+		return WAPI_EINVAL;
+	i = wcore_name_find(wl.map, name, strlen(name),
+	    wcore_name_hash(name, strlen(name)));
+	if (i < 0)
+		return WAPI_ENOTFOUND;
+	if (WL_H(i)->type != type)
+		return WAPI_ETYPE;
+	if ((r = wl_ref_new((uint32_t)i)) != 0)
+		return r;
+	*index = (uint32_t)i;
+	return 0;
+}
+
+int
+wl_handle_new(unsigned type, const char *name, uint32_t *index, bool *existed)
+{
+	uint32_t idx, hash = 0;
+	size_t len = 0;
+	int r;
+
+	*existed = false;
+	if (name != NULL) {
+		if ((r = wl_name_check(name)) != 0)
+			return r;
+		r = wl_handle_open(type, name, index);
+		if (r == 0) {
+			*existed = true;
+			return 0;
+		}
+		if (r != WAPI_ENOTFOUND)
+			return r;
+		len = strlen(name);
+		hash = wcore_name_hash(name, len);
+	}
+	if (wcore_handle_alloc(wl.map, type, &idx) != 0)
+		return WAPI_EFULL;
+	if (name != NULL && wcore_name_insert(wl.map, idx, name, len, hash) != 0) {
+		wcore_handle_free(wl.map, idx);
+		return WAPI_EFULL;
+	}
+	if ((r = wl_ref_new(idx)) != 0) {
+		wcore_handle_free(wl.map, idx);
+		return r;
+	}
+	*index = idx;
+	return 0;
+}
+
+int
+wapi_handle_close(wapi_handle_t h)
+{
+	bool freed;
+	int64_t i;
+
+	wl_ensure();
+	wl_lock();
+	i = wl_slot_of(h);
+	if (i < 0) {
+		wl_unlock();
+		return wl_ret(WAPI_EBADHANDLE);
+	}
+	wcore_cref_sub(wl.map, wl.slot, (uint32_t)i, &freed);
+	if (freed)
+		wcore_wake_handle(wl.map, (uint32_t)i);
+	wl_unlock();
+	return wl_ret(0);
+}
+
+int
+wapi_handle_ref(wapi_handle_t h)
+{
+	int64_t i;
+	int r;
+
+	wl_ensure();
+	wl_lock();
+	i = wcore_handle_slot(wl.map, h);
+	r = i < 0 ? WAPI_EBADHANDLE : wl_ref_new((uint32_t)i);
+	wl_unlock();
+	return wl_ret(r);
+}
+
+int
+wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
+{
+	struct wapi_handle_entry *e;
+	int64_t i;
+
+	if (out == NULL)
+		return wl_ret(WAPI_EINVAL);
+	wl_ensure();
+	wl_lock();
+	i = wl_slot_of(h);
+	if (i < 0) {
+		wl_unlock();
+		return wl_ret(WAPI_EBADHANDLE);
+	}
+	e = WL_H(i);
+	memset(out, 0, sizeof(*out));
+	out->type = e->type;
+	out->refs = e->refs;
+	if (e->flags & WAPI_HF_NAMED)
+		memcpy(out->name, WCORE_NAMES(wl.map)[i].name, sizeof(out->name));
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		out->signalled = e->u.event.signalled != 0;
+		break;
+	case WAPI_T_MUTEX:
+		out->owner_pid = e->u.mutex.owner_pid;
+		out->owner_tid = e->u.mutex.owner_tid;
+		out->recursion = e->u.mutex.recursion;
+		out->signalled = e->u.mutex.owner_pid == 0;
+		break;
+	case WAPI_T_SEMAPHORE:
+		out->count = e->u.sem.count;
+		out->maximum = e->u.sem.max;
+		out->signalled = e->u.sem.count > 0;
+		break;
+	case WAPI_T_PROCESS:
+		out->pid = e->u.proc.pid;
+		out->exit_code = e->u.proc.status;
+		out->signalled = (e->flags & WAPI_HF_EXITED) != 0;
+		break;
+	default:
+		break;
+	}
+	wl_unlock();
+	return wl_ret(0);
+}

@@ -1,0 +1,79 @@
+/*
+ * libwapi internals shared by its files.  Nothing here is exported: the
+ * version script (libwapi.sym) exports only wapi_*, and internal functions
+ * are prefixed wl_.
+ */
+#ifndef WAPI_INT_H
+#define WAPI_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "wapi.h"
+
+enum wl_mode { WL_NONE = 0, WL_SHARED, WL_PRIVATE };
+
+struct wl_state {
+	pthread_mutex_t mu;		/* attach / detach */
+	int mode;			/* enum wl_mode, read atomically */
+	void *map;			/* the state (file or anonymous) */
+	size_t len;
+	int dirfd, fd;			/* shared mode */
+	int sock;			/* connection to the helper, -1 */
+	uint32_t slot;			/* our client slot */
+	pid_t pid;
+	uint64_t start;			/* our /proc starttime */
+	char path[PATH_MAX];
+	char host[WAPI_HOST_MAX + 1];
+	void (*msgfn)(int, const char *, void *);
+	void *msgctx;
+};
+
+extern struct wl_state wl;
+extern __thread int wl_last_error;
+
+/* Attach (shared, or private on failure) if not yet done.  Never fails:
+ * private mode is always possible, short of memory (ENOMEM). */
+int wl_ensure(void);
+/* One line to the message handler. */
+void wl_message(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The table lock around a change (robust; repairs after a dead holder). */
+void wl_lock(void);
+void wl_unlock(void);
+
+/* Record err as the thread's last error and return it. */
+static inline int
+wl_ret(int err)
+{
+	wl_last_error = err;
+	return err;
+}
+
+/* Slot of live handle h that this process references, or -1 (EBADHANDLE).
+ * Caller holds the lock. */
+int64_t wl_slot_of(wapi_handle_t h);
+
+/* Create a handle of type, optionally named, with one reference of ours.
+ * On an existing name of the same type: references it and sets *existed.
+ * Caller holds the lock; returns 0 or a WAPI_E* / errno. */
+int wl_handle_new(unsigned type, const char *name, uint32_t *index,
+		  bool *existed);
+/* Open an existing name of type with one reference of ours. */
+int wl_handle_open(unsigned type, const char *name, uint32_t *index);
+/* The handle number of slot index. */
+wapi_handle_t wl_number(uint32_t index);
+
+/* Wake the sleepers of a slot whose state changed (bumps its futex word). */
+void wl_changed(uint32_t index);
+
+/* Thread exit / process detach: abandon the mutexes this thread owns. */
+void wl_sync_thread_exit(void);
+
+#define WL_H(i) (&WCORE_HANDLES(wl.map)[(i)])
+
+#endif

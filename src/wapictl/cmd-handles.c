@@ -1,0 +1,406 @@
+/*
+ * wapictl handles: the handle table of a host's state file, what
+ * `mono --wapi=hps` printed.  A live file is copied under the table lock
+ * (briefly, bounded) so that the rows are one consistent moment; a file no
+ * process holds is read through a read-only mapping without any lock.
+ */
+#include <sys/mman.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libsmartcols.h>
+
+#include "wapi.h"		/* WAPI_ACCESS_* and WAPI_SHARE_* bits (contract) */
+#include "wapictl.h"
+
+#define CMD_HANDLES_LOCK_MS	1000	/* how long a listing may wait */
+
+static int	cmd_handles_exec(struct wapictl *, int, char **);
+static int	cmd_handles_file(struct wapictl *, const struct target_file *,
+		    struct libscols_table *, const struct out_spec *,
+		    const bool *);
+static void	cmd_handles_row(struct wapictl *, const struct target_file *,
+		    struct libscols_table *, const struct out_spec *, uint32_t,
+		    const struct wapi_handle_entry *, const char *);
+static void	cmd_handles_printable(char *, size_t, const char *, size_t);
+
+enum {
+	COL_HANDLE, COL_SLOT, COL_GEN, COL_TYPE, COL_REFS, COL_NAME,
+	COL_SIGNALLED, COL_OWNER, COL_WAITERS, COL_CHANGED, COL_DETAILS,
+	COL_HOST, COL_PATH
+};
+
+static const struct out_column cmd_handles_cols[] = {
+	[COL_HANDLE] = { "HANDLE", 8, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "the handle number clients use" },
+	[COL_SLOT] = { "SLOT", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "index in the handle table" },
+	[COL_GEN] = { "GEN", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "generation of the slot" },
+	[COL_TYPE] = { "TYPE", 9, 0, SCOLS_JSON_STRING,
+	    "event, mutex, semaphore, file, pipe, socket, process" },
+	[COL_REFS] = { "REFS", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "references held by all clients" },
+	[COL_NAME] = { "NAME", 0.3, SCOLS_FL_NOEXTREMES, SCOLS_JSON_STRING,
+	    "object name, if named" },
+	[COL_SIGNALLED] = { "SIGNALLED", 3, 0, SCOLS_JSON_BOOLEAN_OPTIONAL,
+	    "whether a wait on it would succeed now" },
+	[COL_OWNER] = { "OWNER", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "mutex owner pid, or the pid that created a descriptor handle" },
+	[COL_WAITERS] = { "WAITERS", 3, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "threads sleeping on it" },
+	[COL_CHANGED] = { "CHANGED", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "time since its last change (seconds in JSON)" },
+	[COL_DETAILS] = { "DETAILS", 0.4, SCOLS_FL_WRAP, SCOLS_JSON_STRING,
+	    "state particular to the type" },
+	[COL_HOST] = { "HOST", 0.1, 0, SCOLS_JSON_STRING,
+	    "host of the state file" },
+	[COL_PATH] = { "PATH", 0.2, SCOLS_FL_NOEXTREMES, SCOLS_JSON_STRING,
+	    "the state file" },
+};
+#define NCOLS (sizeof(cmd_handles_cols) / sizeof(cmd_handles_cols[0]))
+
+static const int cmd_handles_defaults[] = {
+	COL_HANDLE, COL_TYPE, COL_REFS, COL_SIGNALLED, COL_OWNER, COL_NAME,
+	COL_DETAILS
+};
+
+const struct cmd_entry cmd_handles_entry = {
+	.name = "handles",
+	.usage = "[-o COLUMNS] [-r] [-n] [-t TYPE[,TYPE...]]",
+	.help = "The handle table of the host's state file.",
+	.exec = cmd_handles_exec,
+};
+
+/* A name from the file, safe to print: no control bytes. */
+static void
+cmd_handles_printable(char *out, size_t outlen, const char *in, size_t max)
+{
+	size_t i, n = strnlen(in, max);
+
+	for (i = 0; i < n && i + 1 < outlen; i++)
+		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ?
+		    '?' : in[i];
+	out[i] = '\0';
+}
+
+static void
+cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_table *tb, const struct out_spec *spec, uint32_t i,
+    const struct wapi_handle_entry *h, const char *name)
+{
+	struct libscols_line *ln;
+	uint32_t number;
+	int64_t age;
+	char d[32], acc[4], shr[4];
+	const char *sig = NULL;
+
+	number = (i + 1) | ((h->generation & WAPI_HANDLE_GEN_MASK) <<
+	    WAPI_HANDLE_INDEX_BITS);
+	ln = out_line_new(tb);
+	out_cell(ln, spec, COL_HANDLE, "%" PRIu32, number);
+	out_cell(ln, spec, COL_SLOT, "%" PRIu32, i);
+	out_cell(ln, spec, COL_GEN, "%" PRIu32, h->generation);
+	out_cell(ln, spec, COL_TYPE, "%s", wcore_type_name(h->type));
+	out_cell(ln, spec, COL_REFS, "%" PRIu32, h->refs);
+	out_cell(ln, spec, COL_WAITERS, "%u", (unsigned)h->waiters);
+	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
+	out_cell(ln, spec, COL_PATH, "%s", tf->path);
+	if (name != NULL)
+		out_cell(ln, spec, COL_NAME, "%s", name);
+	if (h->changed > 0) {
+		age = wcore_now_s() - h->changed / 1000000000;
+		if (ctl->json)
+			out_cell(ln, spec, COL_CHANGED, "%" PRId64, age);
+		else {
+			target_duration(age, d, sizeof(d));
+			out_cell(ln, spec, COL_CHANGED, "%s", d);
+		}
+	}
+
+	switch (h->type) {
+	case WAPI_T_EVENT:
+		sig = h->u.event.signalled ? "yes" : "no";
+		out_cell(ln, spec, COL_DETAILS, "%s",
+		    (h->flags & WAPI_HF_MANUAL_RESET) ? "manual-reset" :
+		    "auto-reset");
+		break;
+	case WAPI_T_MUTEX:
+		sig = h->u.mutex.owner_pid == 0 ? "yes" : "no";
+		if (h->u.mutex.owner_pid == 0) {
+			out_cell(ln, spec, COL_DETAILS, "free%s",
+			    (h->flags & WAPI_HF_ABANDONED) ? ", abandoned" : "");
+			break;
+		}
+		out_cell(ln, spec, COL_OWNER, "%" PRId32, h->u.mutex.owner_pid);
+		out_cell(ln, spec, COL_DETAILS, "owned by pid %" PRId32
+		    " tid %" PRId32 ", recursion %" PRIu32 "%s%s",
+		    h->u.mutex.owner_pid, h->u.mutex.owner_tid,
+		    h->u.mutex.recursion,
+		    (h->flags & WAPI_HF_ABANDONED) ? ", abandoned" : "",
+		    wcore_pid_alive(h->u.mutex.owner_pid,
+		    h->u.mutex.owner_start) == 1 ? "" :
+		    ", owner gone (abandoned at the next wait)");
+		break;
+	case WAPI_T_SEMAPHORE:
+		sig = h->u.sem.count > 0 ? "yes" : "no";
+		out_cell(ln, spec, COL_DETAILS, "count %" PRId32 " of %" PRId32,
+		    h->u.sem.count, h->u.sem.max);
+		break;
+	case WAPI_T_PROCESS:
+		sig = (h->flags & WAPI_HF_EXITED) ? "yes" : "no";
+		if (h->flags & WAPI_HF_EXITED)
+			out_cell(ln, spec, COL_DETAILS, "pid %" PRId32
+			    ", exit code %" PRId32, h->u.proc.pid,
+			    h->u.proc.status);
+		else
+			out_cell(ln, spec, COL_DETAILS, "pid %" PRId32
+			    ", running", h->u.proc.pid);
+		break;
+	case WAPI_T_FILE:
+	case WAPI_T_PIPE:
+	case WAPI_T_SOCKET:
+		if (h->u.fd.creator_pid > 0)
+			out_cell(ln, spec, COL_OWNER, "%" PRId32,
+			    h->u.fd.creator_pid);
+		acc[0] = (h->u.fd.access & WAPI_ACCESS_READ) ? 'r' : '-';
+		acc[1] = (h->u.fd.access & WAPI_ACCESS_WRITE) ? 'w' : '-';
+		acc[2] = (h->u.fd.access & WAPI_ACCESS_DELETE) ? 'd' : '-';
+		acc[3] = '\0';
+		shr[0] = (h->u.fd.share & WAPI_SHARE_READ) ? 'r' : '-';
+		shr[1] = (h->u.fd.share & WAPI_SHARE_WRITE) ? 'w' : '-';
+		shr[2] = (h->u.fd.share & WAPI_SHARE_DELETE) ? 'd' : '-';
+		shr[3] = '\0';
+		if (h->type == WAPI_T_FILE)
+			out_cell(ln, spec, COL_DETAILS, "dev %" PRIu64 " ino %"
+			    PRIu64 ", access %s, share %s%s", h->u.fd.dev,
+			    h->u.fd.ino, acc, shr,
+			    (h->flags & WAPI_HF_DEPOSITED) ? ", held by helper"
+			    : "");
+		else
+			out_cell(ln, spec, COL_DETAILS, "created by pid %"
+			    PRId32 "%s", h->u.fd.creator_pid,
+			    (h->flags & WAPI_HF_DEPOSITED) ? ", held by helper"
+			    : "");
+		break;
+	default:
+		break;
+	}
+	if (sig != NULL)
+		out_cell(ln, spec, COL_SIGNALLED, "%s", sig);
+}
+
+/* Copy the used part of the table (under the lock when live), then print. */
+static int
+cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_table *tb, const struct out_spec *spec, const bool *types)
+{
+	struct wcore_status st;
+	struct wapi_handle_entry *copy = NULL;
+	struct wapi_name_entry *names = NULL;
+	const struct wapi_header *hdr;
+	void *map = NULL;
+	size_t len = 0;
+	uint32_t n, i;
+	char why[512], name[WAPI_NAME_MAX + 1];
+	bool writable = true, locked = false, live;
+	int fd, e, rc = 0;
+
+	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
+	if (fd == -EACCES || fd == -EROFS) {
+		writable = false;
+		fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why,
+		    sizeof(why));
+	}
+	if (fd < 0) {
+		warnx("%s: cannot read: %s", tf->shown, why);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
+		warnx("%s: cannot read: %s", tf->shown, strerror(e));
+		close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (st.verdict == WCORE_CORRUPT || st.verdict == WCORE_INCOMPATIBLE ||
+	    !st.header_ok) {
+		warnx("%s: %s (%s); not listed%s", tf->shown,
+		    wcore_verdict_name(st.verdict), st.reason,
+		    st.verdict == WCORE_CORRUPT ?
+		    "; run 'wapictl validate' for details" : "");
+		close(fd);
+		return WAPICTL_EXIT_FINDINGS;
+	}
+	live = st.verdict == WCORE_LIVE || st.helper_byte_held ||
+	    st.init_byte_held || st.clients_live > 0;
+	if (!live || !writable)
+		writable = false;
+	if ((e = wcore_map(fd, writable, &map, &len, why, sizeof(why))) != 0) {
+		warnx("%s: cannot map: %s", tf->shown, why);
+		close(fd);
+		return e == ENOMEM ? WAPICTL_EXIT_ACCESS : WAPICTL_EXIT_FINDINGS;
+	}
+	if (writable) {
+		e = wcore_table_lock(map, CMD_HANDLES_LOCK_MS, NULL);
+		if (e == 0)
+			locked = true;
+		else if (!ctl->quiet)
+			warnx("%s: table lock %s; showing a snapshot taken "
+			    "without it", tf->shown, e == ETIMEDOUT ||
+			    e == EBUSY ? "busy" : strerror(e));
+	}
+	hdr = map;
+	n = hdr->handle_hwm;
+	if (n > hdr->regions[WAPI_R_HANDLES].capacity)
+		n = hdr->regions[WAPI_R_HANDLES].capacity;
+	copy = reallocarray(NULL, n ? n : 1, sizeof(*copy));
+	names = reallocarray(NULL, n ? n : 1, sizeof(*names));
+	if (copy == NULL || names == NULL) {
+		if (locked)
+			wcore_table_unlock(map);
+		munmap(map, len);
+		close(fd);
+		free(copy);
+		free(names);
+		warnx("%s: out of memory", tf->shown);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	for (i = 0; i < n; i++) {
+		copy[i] = WCORE_HANDLES(map)[i];
+		if (copy[i].type != WAPI_T_FREE &&
+		    (copy[i].flags & WAPI_HF_NAMED))
+			names[i] = WCORE_NAMES(map)[i];
+	}
+	if (locked)
+		wcore_table_unlock(map);
+	munmap(map, len);
+	close(fd);
+
+	for (i = 0; i < n; i++) {
+		if (copy[i].type == WAPI_T_FREE || copy[i].type >= WAPI_T_COUNT)
+			continue;
+		if (!types[copy[i].type])
+			continue;
+		if (copy[i].flags & WAPI_HF_NAMED)
+			cmd_handles_printable(name, sizeof(name),
+			    names[i].name, sizeof(names[i].name));
+		cmd_handles_row(ctl, tf, tb, spec, i, &copy[i],
+		    (copy[i].flags & WAPI_HF_NAMED) ? name : NULL);
+	}
+	free(copy);
+	free(names);
+	return rc;
+}
+
+static int
+cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output",	required_argument,	NULL, 'o' },
+		{ "raw",	no_argument,		NULL, 'r' },
+		{ "noheadings",	no_argument,		NULL, 'n' },
+		{ "type",	required_argument,	NULL, 't' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct out_spec spec = { cmd_handles_cols, NCOLS, { 0 }, 0 };
+	struct libscols_table *tb;
+	struct target_list list;
+	const char *ocols = NULL;
+	char *tlist = NULL, *tok, *save;
+	bool raw = false, noheadings = false, types[WAPI_T_COUNT];
+	size_t i;
+	int ch, r, t, rc = 0;
+
+	for (i = 0; i < WAPI_T_COUNT; i++)
+		types[i] = true;
+	while ((ch = getopt_long(argc, argv, "hno:rt:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			wapictl_cmd_usage(&cmd_handles_entry,
+			    "\n  -o, --output COLUMNS  columns to show "
+			    "(+COLUMNS adds to the default)\n"
+			    "  -r, --raw             raw output\n"
+			    "  -n, --noheadings      no headings\n"
+			    "  -t, --type TYPE       only handles of these "
+			    "types (comma-separated):\n"
+			    "                        event, mutex, semaphore, "
+			    "file, pipe, socket, process\n");
+			out_columns_help(cmd_handles_cols, NCOLS);
+			return 0;
+		case 'n':
+			noheadings = true;
+			break;
+		case 'o':
+			ocols = optarg;
+			break;
+		case 'r':
+			raw = true;
+			break;
+		case 't':
+			tlist = optarg;
+			break;
+		default:
+			return wapictl_usage_error(&cmd_handles_entry, NULL);
+		}
+	}
+	if (optind != argc)
+		return wapictl_usage_error(&cmd_handles_entry,
+		    "unexpected argument '%s'", argv[optind]);
+	if (tlist != NULL) {
+		for (i = 0; i < WAPI_T_COUNT; i++)
+			types[i] = false;
+		if ((tlist = strdup(tlist)) == NULL)
+			err(WAPICTL_EXIT_ACCESS, "strdup");
+		for (tok = strtok_r(tlist, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			t = wcore_type_parse(tok);
+			if (t <= WAPI_T_FREE || t >= WAPI_T_COUNT) {
+				r = wapictl_usage_error(&cmd_handles_entry,
+				    "-t: unknown type '%s' (event, mutex, "
+				    "semaphore, file, pipe, socket, process)",
+				    tok);
+				free(tlist);
+				return r;
+			}
+			types[t] = true;
+		}
+		free(tlist);
+	}
+
+	out_columns_default(&spec, cmd_handles_defaults,
+	    sizeof(cmd_handles_defaults) / sizeof(cmd_handles_defaults[0]));
+	if (ctl->all_hosts && ocols == NULL) {
+		memmove(&spec.ids[1], &spec.ids[0],
+		    spec.nids * sizeof(spec.ids[0]));
+		spec.ids[0] = COL_HOST;
+		spec.nids++;
+	}
+	if (ocols != NULL && (r = out_columns_parse(&spec, ocols)) != 0)
+		return r;
+
+	if ((r = target_dir_open(ctl, true)) != 0)
+		return r;
+	if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI,
+	    &list)) != 0)
+		return r;
+	tb = out_table_new(ctl, "handles", &spec, raw, noheadings);
+	for (i = 0; i < list.n; i++) {
+		r = cmd_handles_file(ctl, &list.v[i], tb, &spec, types);
+		if (r == WAPICTL_EXIT_ACCESS || (r > rc && rc !=
+		    WAPICTL_EXIT_ACCESS))
+			rc = r;
+	}
+	if (!ctl->quiet)
+		out_print(tb);
+	else
+		scols_unref_table(tb);
+	target_free(&list);
+	return rc;
+}

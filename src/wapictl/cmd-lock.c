@@ -1,0 +1,182 @@
+/*
+ * wapictl lock: run a command while holding this host's table lock, like
+ * flock(1).  Attached clients block on their next change until it ends.
+ * The lock is the robust mutex in the file: if wapictl is killed, the next
+ * locker gets EOWNERDEAD and repairs, so clients recover without us.
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wapictl.h"
+
+static int	cmd_lock_exec(struct wapictl *, int, char **);
+static int	cmd_lock_run(struct wapictl *, const struct target_file *, int,
+		    char **);
+
+const struct cmd_entry cmd_lock_entry = {
+	.name = "lock",
+	.usage = "[-w SECONDS] [--] COMMAND [ARGS...]",
+	.help = "Run COMMAND while holding the table lock of this host's "
+	    "state file;\nexit with its exit status (128+N when killed by "
+	    "signal N).",
+	.exec = cmd_lock_exec,
+};
+
+static int
+cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
+    char **argv)
+{
+	struct wcore_status st;
+	const struct wapi_header *h;
+	void *map;
+	size_t len;
+	pid_t pid, w;
+	char why[512];
+	bool recovered = false;
+	int fd, e, status, rc;
+
+	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
+	if (fd < 0) {
+		warnx("%s: cannot open: %s", tf->shown, why);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
+		warnx("%s: cannot read: %s", tf->shown, strerror(e));
+		close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (!st.header_ok || st.verdict == WCORE_CORRUPT ||
+	    st.verdict == WCORE_INCOMPATIBLE) {
+		warnx("%s: %s (%s); cannot lock it; run 'wapictl validate'",
+		    tf->shown, wcore_verdict_name(st.verdict), st.reason);
+		close(fd);
+		return WAPICTL_EXIT_FINDINGS;
+	}
+	if ((e = wcore_map(fd, true, &map, &len, why, sizeof(why))) != 0) {
+		warnx("%s: cannot map: %s", tf->shown, why);
+		close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	h = map;
+	e = wcore_table_lock(map, wait_s < 0 ? -1 : wait_s * 1000, &recovered);
+	if (e == ETIMEDOUT || e == EBUSY) {
+		warnx("%s: table lock held by pid %" PRId32 "; not obtained "
+		    "within %d s", tf->shown, h->lock_holder_pid, wait_s);
+		munmap(map, len);
+		close(fd);
+		return WAPICTL_EXIT_BUSY;
+	}
+	if (e != 0) {
+		warnx("%s: table lock: %s%s", tf->shown, strerror(e),
+		    e == ENOTRECOVERABLE ? "; run 'wapictl validate'" : "");
+		munmap(map, len);
+		close(fd);
+		return e == ENOTRECOVERABLE ? WAPICTL_EXIT_FINDINGS :
+		    WAPICTL_EXIT_ACCESS;
+	}
+	if (recovered && !ctl->quiet)
+		warnx("%s: the previous holder of the table lock died; "
+		    "repaired", tf->shown);
+
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		e = errno;
+		wcore_table_unlock(map);
+		munmap(map, len);
+		close(fd);
+		warnx("fork: %s", strerror(e));
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (pid == 0) {
+		/* The fd is close-on-exec; the mapping goes with exec. */
+		execvp(argv[0], argv);
+		e = errno;
+		warnx("%s: %s", argv[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	wcore_table_unlock(map);
+	munmap(map, len);
+	close(fd);
+	if (w == -1) {
+		warn("waitpid");
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (WIFEXITED(status))
+		rc = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		rc = 128 + WTERMSIG(status);
+	else
+		rc = WAPICTL_EXIT_FINDINGS;
+	return rc;
+}
+
+static int
+cmd_lock_exec(struct wapictl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "wait",	required_argument,	NULL, 'w' },
+		{ "timeout",	required_argument,	NULL, 'w' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct target_list list;
+	int ch, r, wait_s = -1;
+
+	/* '+': the first non-option is COMMAND; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+hw:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			wapictl_cmd_usage(&cmd_lock_entry,
+			    "\n  -w, --wait SECONDS  give up (exit 3) when the "
+			    "lock is not obtained in time\n"
+			    "                      (default: wait as long as "
+			    "it takes; 0: try once)\n");
+			return 0;
+		case 'w':
+			if ((r = wapictl_seconds(&cmd_lock_entry, optarg,
+			    &wait_s)) != 0)
+				return r;
+			break;
+		default:
+			return wapictl_usage_error(&cmd_lock_entry, NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		return wapictl_usage_error(&cmd_lock_entry, "no COMMAND given");
+	if (!target_host_is_this(ctl))
+		return wapictl_usage_error(&cmd_lock_entry, "only this host's "
+		    "state can be locked (a lock means nothing across hosts); "
+		    "drop -H/-A");
+
+	if ((r = target_dir_open(ctl, false)) != 0)
+		return r;
+	if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI,
+	    &list)) != 0)
+		return r;
+	if (list.n == 0) {
+		char shown[PATH_MAX];
+
+		target_shown(ctl->dir, shown, sizeof(shown));
+		warnx("%s: no state file for host %s (%s); nothing to lock: "
+		    "no wapi process runs here", shown, ctl->host, WAPI_ABI);
+		target_free(&list);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	r = cmd_lock_run(ctl, &list.v[0], wait_s, argv);
+	target_free(&list);
+	return r;
+}

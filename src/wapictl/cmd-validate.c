@@ -1,0 +1,360 @@
+/*
+ * wapictl validate: the core's full validation of state files, every
+ * problem with its location.  A file some process holds is checked under
+ * its table lock (briefly: the bound is CMD_VALIDATE_LOCK_MS) so that a
+ * change in progress is not taken for corruption; a file nobody holds is
+ * mapped read-only and never locked or written.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libsmartcols.h>
+
+#include "wapictl.h"
+
+#define CMD_VALIDATE_LOCK_MS	2000
+#define CMD_VALIDATE_SHOWN	5	/* problems shown per file without -v */
+#define CMD_VALIDATE_LIMIT	100000	/* problems collected per file */
+
+enum {
+	COL_PATH, COL_RESULT, COL_PROBLEMS, COL_WHERE, COL_INDEX, COL_OFFSET,
+	COL_PROBLEM
+};
+
+static const struct out_column cmd_validate_cols[] = {
+	[COL_PATH] = { "PATH", 0.3, 0, SCOLS_JSON_STRING, "the file" },
+	[COL_RESULT] = { "RESULT", 8, 0, SCOLS_JSON_STRING,
+	    "ok, corrupt, incompatible, busy, unreadable" },
+	[COL_PROBLEMS] = { "PROBLEMS", 4, 0, SCOLS_JSON_NUMBER,
+	    "number of problems found in the file" },
+	[COL_WHERE] = { "WHERE", 8, 0, SCOLS_JSON_STRING,
+	    "region of the problem" },
+	[COL_INDEX] = { "INDEX", 4, 0, SCOLS_JSON_NUMBER,
+	    "entry index in the region" },
+	[COL_OFFSET] = { "OFFSET", 6, 0, SCOLS_JSON_NUMBER,
+	    "byte offset in the file" },
+	[COL_PROBLEM] = { "PROBLEM", 0.4, 0, SCOLS_JSON_STRING, "what is wrong" },
+};
+#define NCOLS (sizeof(cmd_validate_cols) / sizeof(cmd_validate_cols[0]))
+
+struct cmd_validate_ctx {
+	struct wapictl		*ctl;
+	bool			 verbose;
+	struct libscols_table	*tb;		/* -J */
+	struct out_spec		 spec;
+};
+
+static int	cmd_validate_exec(struct wapictl *, int, char **);
+static int	cmd_validate_fd(struct cmd_validate_ctx *, int, bool,
+		    const char *, const char *);
+static int	cmd_validate_run(struct cmd_validate_ctx *, int, bool,
+		    const char *, struct wcore_report *, bool *);
+static void	cmd_validate_print(struct cmd_validate_ctx *, const char *,
+		    const char *, const char *, const struct wcore_report *);
+
+const struct cmd_entry cmd_validate_entry = {
+	.name = "validate",
+	.usage = "[-v] [FILE...]",
+	.help = "Deep check of state files (default: the host's files in the "
+	    "directory);\nevery problem with its location.",
+	.exec = cmd_validate_exec,
+};
+
+/* One result: text lines, or JSON rows. */
+static void
+cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
+    const char *shown, const char *result, const struct wcore_report *r)
+{
+	struct libscols_line *ln;
+	const struct wcore_problem *p;
+	char buf[512];
+	size_t i, n;
+	bool ok = strcmp(result, "ok") == 0;
+
+	n = (c->verbose || r == NULL) ? (r ? r->count : 0) :
+	    (r->count < CMD_VALIDATE_SHOWN ? r->count : CMD_VALIDATE_SHOWN);
+	if (c->ctl->json) {
+		for (i = 0; i == 0 || i < n; i++) {
+			ln = out_line_new(c->tb);
+			out_cell(ln, &c->spec, COL_PATH, "%s", path);
+			out_cell(ln, &c->spec, COL_RESULT, "%s", result);
+			out_cell(ln, &c->spec, COL_PROBLEMS, "%zu",
+			    r ? r->count : 0);
+			if (i >= n)
+				break;
+			p = &r->problems[i];
+			out_cell(ln, &c->spec, COL_WHERE, "%s",
+			    wcore_where_name(p->where));
+			if (p->index >= 0)
+				out_cell(ln, &c->spec, COL_INDEX, "%" PRId64,
+				    p->index);
+			out_cell(ln, &c->spec, COL_OFFSET, "%" PRIu64,
+			    p->offset);
+			out_cell(ln, &c->spec, COL_PROBLEM, "%s", p->what);
+		}
+		return;
+	}
+	if (ok) {
+		if (!c->ctl->quiet)
+			printf("%s: ok\n", shown);
+		return;
+	}
+	if (r == NULL)
+		return;
+	printf("%s: %s: %zu%s problem%s\n", shown, result, r->count,
+	    r->limit && r->count >= r->limit ? "+" : "",
+	    r->count == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		wcore_problem_format(&r->problems[i], buf, sizeof(buf));
+		printf("  %s\n", buf);
+	}
+	if (n < r->count)
+		printf("  ... and %zu more (all of them with -v)\n",
+		    r->count - n);
+}
+
+/*
+ * Check one open file into r.  live: someone holds a lock byte, so the
+ * tables are checked under the table lock.  0, or an exit status.
+ */
+static int
+cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
+    const char *shown, struct wcore_report *r, bool *checked)
+{
+	struct stat sb;
+	uint8_t hbuf[WAPI_HEADER_SIZE];
+	ssize_t got;
+	size_t len;
+	void *map;
+	char why[512];
+	int e;
+
+	*checked = false;
+	if (fstat(fd, &sb) != 0) {
+		warn("%s", shown);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	memset(hbuf, 0, sizeof(hbuf));
+	got = pread(fd, hbuf, sizeof(hbuf), 0);
+	if (got < 0) {
+		warn("%s: read", shown);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	/* The header first: a bad one is never mapped. */
+	if (wcore_check_header(hbuf, (size_t)got, (uint64_t)sb.st_size, r) > 0)
+		return 0;
+	if ((e = wcore_map(fd, live, &map, &len, why, sizeof(why))) != 0) {
+		if (e == EINVAL || e == EBADMSG || e == EPROTO) {
+			/* The header changed between the read and the map. */
+			warnx("%s: %s", shown, why);
+			return WAPICTL_EXIT_FINDINGS;
+		}
+		warnx("%s: cannot map: %s", shown, why);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (live) {
+		e = wcore_table_lock(map, CMD_VALIDATE_LOCK_MS, NULL);
+		if (e == ETIMEDOUT || e == EBUSY) {
+			warnx("%s: table lock held by pid %" PRId32 " for more "
+			    "than %d ms; try again later", shown,
+			    ((const struct wapi_header *)map)->lock_holder_pid,
+			    CMD_VALIDATE_LOCK_MS);
+			munmap(map, len);
+			return WAPICTL_EXIT_BUSY;
+		}
+		if (e != 0) {
+			warnx("%s: table lock: %s", shown, strerror(e));
+			munmap(map, len);
+			return e == ENOTRECOVERABLE ? WAPICTL_EXIT_FINDINGS :
+			    WAPICTL_EXIT_ACCESS;
+		}
+	}
+	wcore_validate(map, len, r);
+	if (live)
+		wcore_table_unlock(map);
+	munmap(map, len);
+	*checked = true;
+	return 0;
+}
+
+static int
+cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
+    const char *path, const char *shown)
+{
+	struct wcore_report r;
+	struct wcore_status st;
+	bool live, checked;
+	int e, rc, tries;
+
+	memset(&r, 0, sizeof(r));
+	for (tries = 0; tries < 2; tries++) {
+		memset(&st, 0, sizeof(st));
+		if ((e = wcore_verdict(fd, c->ctl->host, &st)) != 0) {
+			warnx("%s: cannot read: %s", shown, strerror(e));
+			return WAPICTL_EXIT_ACCESS;
+		}
+		live = st.helper_byte_held || st.init_byte_held ||
+		    st.clients_live > 0 || st.verdict == WCORE_LIVE;
+		if (live && !writable) {
+			warnx("%s: in use and not writable by us: cannot take "
+			    "its table lock", shown);
+			return WAPICTL_EXIT_ACCESS;
+		}
+		wcore_report_free(&r);
+		memset(&r, 0, sizeof(r));
+		r.limit = c->verbose ? 0 : CMD_VALIDATE_LIMIT;
+		if ((rc = cmd_validate_run(c, fd, live, shown, &r, &checked))
+		    != 0) {
+			if (c->ctl->json)
+				cmd_validate_print(c, path, shown,
+				    rc == WAPICTL_EXIT_BUSY ? "busy" :
+				    "unreadable", NULL);
+			wcore_report_free(&r);
+			return rc;
+		}
+		/* Checked unlocked while someone attached: check again. */
+		if (live || r.count == 0 || !checked)
+			break;
+		memset(&st, 0, sizeof(st));
+		if (wcore_verdict(fd, c->ctl->host, &st) != 0 ||
+		    !(st.helper_byte_held || st.init_byte_held ||
+		    st.clients_live > 0))
+			break;
+	}
+	if (r.count == 0) {
+		cmd_validate_print(c, path, shown, "ok", &r);
+		rc = 0;
+	} else {
+		cmd_validate_print(c, path, shown,
+		    r.incompatible ? "incompatible" : "corrupt", &r);
+		rc = WAPICTL_EXIT_FINDINGS;
+	}
+	wcore_report_free(&r);
+	return rc;
+}
+
+static int
+cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "verbose",	no_argument,	NULL, 'v' },
+		{ "help",	no_argument,	NULL, 'h' },
+		{ NULL,		0,		NULL, 0 }
+	};
+	static const int defaults[] = { COL_PATH, COL_RESULT, COL_PROBLEMS,
+	    COL_WHERE, COL_INDEX, COL_OFFSET, COL_PROBLEM };
+	struct cmd_validate_ctx c;
+	struct target_list list;
+	char why[512], name[NAME_MAX + 1], dir[PATH_MAX], shown[PATH_MAX];
+	char path[PATH_MAX];
+	bool writable;
+	size_t i;
+	int ch, r, rc = 0, fd, dfd;
+
+	memset(&c, 0, sizeof(c));
+	c.ctl = ctl;
+	while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			wapictl_cmd_usage(&cmd_validate_entry,
+			    "\n  -v, --verbose  every problem (default: the "
+			    "first 5 per file)\n");
+			return 0;
+		case 'v':
+			c.verbose = true;
+			break;
+		default:
+			return wapictl_usage_error(&cmd_validate_entry, NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	c.spec.cols = cmd_validate_cols;
+	c.spec.ncols = NCOLS;
+	out_columns_default(&c.spec, defaults, sizeof(defaults) /
+	    sizeof(defaults[0]));
+	if (ctl->json)
+		c.tb = out_table_new(ctl, "validate", &c.spec, false, false);
+
+	if (argc > 0) {
+		for (i = 0; i < (size_t)argc; i++) {
+			target_shown(argv[i], shown, sizeof(shown));
+			writable = true;
+			fd = target_open_path(argv[i], true, &dfd, name, dir,
+			    sizeof(dir), why, sizeof(why));
+			if (fd == -EACCES || fd == -EROFS) {
+				writable = false;
+				fd = target_open_path(argv[i], false, &dfd,
+				    name, dir, sizeof(dir), why, sizeof(why));
+			}
+			if (fd < 0) {
+				warnx("%s: %s", argv[i], why);
+				if (ctl->json)
+					cmd_validate_print(&c, argv[i], shown,
+					    "unreadable", NULL);
+				rc = WAPICTL_EXIT_ACCESS;
+				continue;
+			}
+			r = cmd_validate_fd(&c, fd, writable, argv[i], shown);
+			if (r > rc)
+				rc = r;
+			close(fd);
+			close(dfd);
+		}
+	} else {
+		if ((r = target_dir_open(ctl, true)) != 0)
+			return r;
+		if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI,
+		    &list)) != 0)
+			return r;
+		if (list.n == 0 && !ctl->quiet && !ctl->json) {
+			target_shown(ctl->dir, shown, sizeof(shown));
+			printf("%s: no state file%s%s to validate\n", shown,
+			    ctl->all_hosts ? "" : " for host ",
+			    ctl->all_hosts ? "" : ctl->want_host);
+		}
+		for (i = 0; i < list.n; i++) {
+			writable = true;
+			fd = wcore_state_open(ctl->dirfd, list.v[i].de.name,
+			    true, why, sizeof(why));
+			if (fd == -EACCES || fd == -EROFS) {
+				writable = false;
+				fd = wcore_state_open(ctl->dirfd,
+				    list.v[i].de.name, false, why, sizeof(why));
+			}
+			if (fd < 0) {
+				warnx("%s: %s", list.v[i].shown, why);
+				if (ctl->json)
+					cmd_validate_print(&c, list.v[i].path,
+					    list.v[i].shown, "unreadable", NULL);
+				rc = WAPICTL_EXIT_ACCESS;
+				continue;
+			}
+			snprintf(path, sizeof(path), "%s", list.v[i].path);
+			r = cmd_validate_fd(&c, fd, writable, path,
+			    list.v[i].shown);
+			if (r > rc)
+				rc = r;
+			close(fd);
+		}
+		target_free(&list);
+	}
+	if (c.tb != NULL) {
+		if (!ctl->quiet)
+			out_print(c.tb);
+		else
+			scols_unref_table(c.tb);
+	}
+	return rc;
+}

@@ -1,0 +1,321 @@
+/*
+ * What a command looks at: the state directory (-d, or the core's rule),
+ * the host (-H, -A, or this host) and the files of that host in it, listed
+ * through the core's directory scan (which never follows a link).  Also the
+ * small words shared by the commands: durations and helper liveness.
+ */
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wapictl.h"
+
+struct target_scan {
+	struct wapictl		*ctl;
+	unsigned		 kinds;
+	struct target_list	*list;
+	size_t			 cap;
+};
+
+static int	target_scan_one(const struct wcore_dirent *, void *);
+
+int
+target_init(struct wapictl *ctl)
+{
+	char why[512];
+	int e;
+
+	if (ctl->dir_arg != NULL) {
+		if (strlcpy(ctl->dir, ctl->dir_arg, sizeof(ctl->dir)) >=
+		    sizeof(ctl->dir)) {
+			warnx("-d: directory name too long");
+			return WAPICTL_EXIT_USAGE;
+		}
+	} else if ((e = wcore_dir_path(ctl->dir, sizeof(ctl->dir), why,
+	    sizeof(why))) != 0) {
+		warnx("cannot find the state directory: %s", why);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if ((e = wcore_host_name(ctl->host, sizeof(ctl->host), why,
+	    sizeof(why))) != 0) {
+		/* Only matters when we need this host: -H or -A do not. */
+		if (ctl->host_arg == NULL && !ctl->all_hosts) {
+			warnx("%s; set WAPI_SHARED_HOSTNAME or use -H", why);
+			return WAPICTL_EXIT_USAGE;
+		}
+		ctl->host[0] = '\0';
+	}
+	ctl->want_host = ctl->host_arg != NULL ? ctl->host_arg : ctl->host;
+	return 0;
+}
+
+bool
+target_host_is_this(const struct wapictl *ctl)
+{
+	return !ctl->all_hosts && ctl->host[0] != '\0' &&
+	    strcmp(ctl->want_host, ctl->host) == 0;
+}
+
+/*
+ * Open the directory.  A missing directory is "nothing there" when
+ * missing_ok; anything else that stops us is exit 4 with the core's reason.
+ */
+int
+target_dir_open(struct wapictl *ctl, bool missing_ok)
+{
+	char why[512], shown[PATH_MAX];
+	int fd;
+
+	if (ctl->dirfd >= 0)
+		return 0;
+	fd = wcore_dir_open(ctl->dir, false, why, sizeof(why));
+	if (fd == -ENOENT && missing_ok) {
+		ctl->dir_missing = true;
+		return 0;
+	}
+	if (fd < 0) {
+		target_shown(ctl->dir, shown, sizeof(shown));
+		if (fd == -ENOENT)
+			warnx("%s: no such directory; no wapi process has run "
+			    "here (or use -d)", shown);
+		else
+			warnx("cannot use the state directory: %s; fix its "
+			    "owner and mode (0700) or use -d", why);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	ctl->dirfd = fd;
+	return 0;
+}
+
+static int
+target_scan_one(const struct wcore_dirent *de, void *arg)
+{
+	struct target_scan *s = arg;
+	struct target_file *tf, *nv;
+	unsigned want;
+
+	switch (de->parsed.kind) {
+	case WCORE_NAME_STATE:
+		want = TARGET_STATE;
+		break;
+	case WCORE_NAME_TEMP:
+		want = TARGET_TEMP;
+		break;
+	case WCORE_NAME_LEGACY_DATA:
+	case WCORE_NAME_LEGACY_SHARE:
+	case WCORE_NAME_LEGACY_SCRATCH:
+		want = TARGET_LEGACY;
+		break;
+	default:
+		return 0;
+	}
+	if ((s->kinds & want) == 0)
+		return 0;
+	if (want == TARGET_STATE && (s->kinds & TARGET_THIS_ABI) &&
+	    strcmp(de->parsed.abi, WAPI_ABI) != 0)
+		return 0;
+	if (!s->ctl->all_hosts && strcmp(de->parsed.host, s->ctl->want_host) != 0)
+		return 0;
+	if (s->list->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		nv = reallocarray(s->list->v, s->cap, sizeof(*nv));
+		if (nv == NULL)
+			return ENOMEM;
+		s->list->v = nv;
+	}
+	tf = &s->list->v[s->list->n++];
+	memset(tf, 0, sizeof(*tf));
+	tf->de = *de;
+	snprintf(tf->path, sizeof(tf->path), "%s/%s", s->ctl->dir, de->name);
+	target_shown(tf->path, tf->shown, sizeof(tf->shown));
+	return 0;
+}
+
+/* The files of the wanted host(s) of the given kinds, sorted by name. */
+int
+target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
+{
+	struct target_scan s;
+	char shown[PATH_MAX];
+	int e;
+
+	memset(list, 0, sizeof(*list));
+	if (ctl->dir_missing)
+		return 0;
+	s.ctl = ctl;
+	s.kinds = kinds;
+	s.list = list;
+	s.cap = 0;
+	if ((e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
+		target_shown(ctl->dir, shown, sizeof(shown));
+		warnx("%s: cannot list: %s", shown, strerror(e));
+		target_free(list);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	return 0;
+}
+
+void
+target_free(struct target_list *list)
+{
+	free(list->v);
+	list->v = NULL;
+	list->n = 0;
+}
+
+/* $HOME/x shown as ~/x in messages, as the user thinks of it. */
+void
+target_shown(const char *path, char *buf, size_t len)
+{
+	const char *home = getenv("HOME");
+	size_t n;
+
+	if (home != NULL && (n = strlen(home)) > 1 && strncmp(path, home, n) == 0 &&
+	    path[n] == '/')
+		snprintf(buf, len, "~%s", path + n);
+	else
+		strlcpy(buf, path, len);
+}
+
+/*
+ * Open a FILE named on the command line through its directory, with the
+ * core's checks (no link, ours, private, one link).  *dirfd receives the
+ * directory, name (NAME_MAX+1 bytes) the last component.
+ */
+int
+target_open_path(const char *path, bool writable, int *dirfd, char *name,
+    char *dirbuf, size_t dirlen, char *why, size_t whylen)
+{
+	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	const char *base, *dir;
+	int fd, dfd;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp) ||
+	    strlcpy(tmp2, path, sizeof(tmp2)) >= sizeof(tmp2)) {
+		snprintf(why, whylen, "name too long");
+		return -ENAMETOOLONG;
+	}
+	base = basename(tmp);
+	dir = dirname(tmp2);
+	if (strlen(base) > NAME_MAX) {
+		snprintf(why, whylen, "name too long");
+		return -ENAMETOOLONG;
+	}
+	strlcpy(name, base, NAME_MAX + 1);
+	strlcpy(dirbuf, dir, dirlen);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		fd = -errno;
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return fd;
+	}
+	fd = wcore_state_open(dfd, name, writable, why, whylen);
+	if (fd < 0) {
+		close(dfd);
+		return fd;
+	}
+	*dirfd = dfd;
+	return fd;
+}
+
+/* A duration the way a person reads it: 42s, 5m3s, 2h10m, 3d4h. */
+void
+target_duration(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%" PRId64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRId64 "h%" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRId64 "d%" PRId64 "h", s / 86400,
+		    s % 86400 / 3600);
+}
+
+/* DURATION: a number with s, m, h or d; a bare number is seconds. */
+int
+target_parse_duration(const char *s, int64_t *out)
+{
+	char num[32];
+	const char *e;
+	size_t n;
+	int64_t mult = 1;
+	long long v;
+
+	n = strlen(s);
+	if (n == 0 || n >= sizeof(num))
+		return EINVAL;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		if (num[n - 1] < '0' || num[n - 1] > '9')
+			return EINVAL;
+		n++;
+		break;
+	}
+	num[n - 1] = '\0';
+	v = strtonum(num, 0, INT64_MAX / 86400, &e);
+	if (e != NULL)
+		return EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+/*
+ * The helper's liveness in words, for HELPER-ALIVE and the messages:
+ * "-" (none recorded), "yes", "no" (not running), "dead(pid reused)",
+ * "unknown" (another host's PID, or no valid header).  Returns 1 when the
+ * recorded helper is dead, which is a finding.
+ */
+int
+target_helper_state(const struct wcore_status *st, const char **word)
+{
+	uint64_t start;
+
+	if (!st->header_ok || st->verdict == WCORE_FOREIGN) {
+		*word = "unknown";
+		return 0;
+	}
+	if (st->hdr.helper_pid <= 0) {
+		*word = "-";
+		return 0;
+	}
+	if (st->helper_alive == 1) {
+		*word = "yes";
+		return 0;
+	}
+	if (st->helper_alive < 0) {
+		*word = "unknown";
+		return 0;
+	}
+	if (wcore_proc_start(st->hdr.helper_pid, &start) == 0 &&
+	    start != st->hdr.helper_start)
+		*word = "dead(pid reused)";
+	else
+		*word = "no";
+	return 1;
+}
