@@ -84,7 +84,8 @@ struct wcore_dirent {
 };
 /* Call fn for every entry of dirfd whose name is one of ours (state, temp,
  * legacy), never following links; entries sorted by name.  fn returning
- * non-zero stops the walk and that value is returned. */
+ * non-zero stops the walk and that value is returned: use negative values,
+ * since the scan's own failures are positive errno values. */
 int wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 		   void *ctx);
 
@@ -108,7 +109,8 @@ int wcore_byte_held(int fd, off_t byte, int type);
 int wcore_boot_id(char out[40]);
 /* starttime (field 22) of /proc/PID/stat; ENOENT/ESRCH when gone. */
 int wcore_proc_start(pid_t pid, uint64_t *start);
-/* 1 when pid runs with that start time, 0 when not (gone or reused). */
+/* 1 when pid runs with that start time, 0 when not (gone, reused or a
+ * zombie), -1 when /proc cannot tell (hidepid): treat as maybe alive. */
 int wcore_pid_alive(pid_t pid, uint64_t start);
 
 /* Wall clock helpers. */
@@ -145,8 +147,11 @@ struct wcore_status {
 	int64_t mtime;
 };
 /* The verdict of an open state file (fd from wcore_state_open), for this
- * host name (a different header host is FOREIGN).  Reads the header with
- * pread, never maps. */
+ * host name (a different header host is FOREIGN; NULL skips the check).
+ * Reads the header with pread, never maps.  Returns 0 whenever it reached a
+ * verdict, an errno (verdict UNREADABLE, reason filled) when fstat/pread
+ * fail.  Locks held through fd's own open file description are invisible:
+ * pass a fresh descriptor. */
 int wcore_verdict(int fd, const char *this_host, struct wcore_status *out);
 
 /* --------------------------------------------------------------- format.c */
@@ -334,7 +339,9 @@ struct wcore_msg {
 };
 /* Send/receive one message with an optional descriptor (fd < 0: none;
  * *fd = -1 on receive when none came).  Receives use MSG_CMSG_CLOEXEC and
- * close any descriptor that arrives unasked.  Payload up to plen bytes. */
+ * close any descriptor that arrives unasked.  Payload up to plen bytes:
+ * EMSGSIZE when more came, EPROTO when the length field disagrees,
+ * ECONNRESET when the peer closed. */
 int wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
 		   int fd);
 int wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,

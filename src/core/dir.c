@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +164,23 @@ int
 wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 {
 	struct stat before, after;
+	char trimmed[PATH_MAX];
+	size_t len;
 	int fd, e;
 
+	/* "link/" would make lstat and O_NOFOLLOW follow the link. */
+	len = strlen(path);
+	if (len > 1 && path[len - 1] == '/') {
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		if (len >= sizeof(trimmed)) {
+			dir_why(why, whylen, "%s: path too long", path);
+			return -ENAMETOOLONG;
+		}
+		memcpy(trimmed, path, len);
+		trimmed[len] = '\0';
+		path = trimmed;
+	}
 	if (lstat(path, &before) != 0) {
 		e = errno;
 		if (e != ENOENT || !create) {

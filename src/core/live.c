@@ -337,8 +337,7 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 	if (fstat(fd, &st) != 0) {
 		e = errno;
 		out->verdict = WCORE_UNREADABLE;
-		live_reason(out, "fstat: %s",
-		    strerror(e));
+		live_reason(out, "fstat: %s", strerror(e));
 		return e;
 	}
 	out->size = st.st_size;
@@ -347,8 +346,7 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 	memset(&buf, 0, sizeof(buf));
 	if ((e = live_read_all(fd, buf.b, sizeof(buf.b), 0, &n)) != 0) {
 		out->verdict = WCORE_UNREADABLE;
-		live_reason(out,
-		    "cannot read the header: %s", strerror(e));
+		live_reason(out, "cannot read the header: %s", strerror(e));
 		return e;
 	}
 	problem[0] = '\0';
@@ -398,15 +396,12 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		snprintf(held, sizeof(held), "an attached process");
 
 	if (!out->header_ok) {
-		out->verdict = incompat ? WCORE_INCOMPATIBLE :
-		    WCORE_CORRUPT;
+		out->verdict = incompat ? WCORE_INCOMPATIBLE : WCORE_CORRUPT;
 		if (held[0] != '\0')
-			live_reason(out,
-			    "%s; but held by %s: in use, do not remove",
-			    problem, held);
+			live_reason(out, "%s; but held by %s: in use, do not "
+			    "remove", problem, held);
 		else
-			live_reason(out, "%s",
-			    problem);
+			live_reason(out, "%s", problem);
 		return 0;
 	}
 
@@ -422,18 +417,17 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		    wcore_now_s() - out->hdr.helper_heartbeat : -1;
 		if (held[0] != '\0') {
 			out->verdict = WCORE_LIVE;
-			live_reason(out,
-			    "held by %s on host %s", held, out->hdr.host);
+			live_reason(out, "held by %s on host %s", held,
+			    out->hdr.host);
 		} else {
 			out->verdict = WCORE_FOREIGN;
 			if (age >= 0)
-				live_reason(out,
-				    "belongs to host %s; last heartbeat "
-				    "%" PRId64 " s ago", out->hdr.host, age);
+				live_reason(out, "belongs to host %s; last "
+				    "heartbeat %" PRId64 " s ago", out->hdr.host,
+				    age);
 			else
-				live_reason(out,
-				    "belongs to host %s; no heartbeat "
-				    "recorded", out->hdr.host);
+				live_reason(out, "belongs to host %s; no "
+				    "heartbeat recorded", out->hdr.host);
 		}
 		return 0;
 	}
@@ -456,30 +450,29 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		/* A PID from another boot names nobody. */
 		out->verdict = WCORE_STALE_BOOT;
 		out->helper_alive = 0;
-		live_reason(out, "created in boot "
-		    "%.8s..., this is boot %.8s...", out->hdr.boot_id, boot);
+		live_reason(out, "created in boot %.8s..., this is boot "
+		    "%.8s...", out->hdr.boot_id, boot);
 		return 0;
 	}
 
 	out->verdict = WCORE_ORPHANED;
 	if (out->hdr.helper_pid <= 0)
-		live_reason(out,
-		    "no process holds it; no helper recorded");
+		live_reason(out, "no process holds it; no helper recorded");
 	else if (alive == 1)
-		live_reason(out, "no process holds "
-		    "it; helper pid %d is running but does not hold the "
+		live_reason(out, "no process holds it; "
+		    "helper pid %d is running but does not hold the "
 		    "helper lock", (int)out->hdr.helper_pid);
 	else if (alive < 0)
-		live_reason(out, "no process holds "
-		    "it; helper pid %d cannot be checked",
+		live_reason(out, "no process holds it; "
+		    "helper pid %d cannot be checked",
 		    (int)out->hdr.helper_pid);
 	else if (live_stat_fields(out->hdr.helper_pid, &state, &s) != 0 ||
 	    state == 'Z' || state == 'X' || state == 'x')
-		live_reason(out, "no process holds "
-		    "it; helper pid %d not running", (int)out->hdr.helper_pid);
+		live_reason(out, "no process holds it; "
+		    "helper pid %d not running", (int)out->hdr.helper_pid);
 	else
-		live_reason(out, "no process holds "
-		    "it; helper pid %d running with another start time (pid "
+		live_reason(out, "no process holds it; "
+		    "helper pid %d running with another start time (pid "
 		    "reused)", (int)out->hdr.helper_pid);
 	return 0;
 }

@@ -164,6 +164,12 @@ is_pow2(uint32_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
+static const char *
+article(const char *word)
+{
+	return strchr("aeiou", word[0]) != NULL ? "an" : "a";
+}
+
 /* NUL within n bytes, else -1. */
 static ssize_t
 cstrlen(const char *s, size_t n)
@@ -520,7 +526,8 @@ check_handles(struct vstate *v)
 			    "refs is 0 for a live %s", tn);
 		if (e.flags & ~type_flags[e.type])
 			problem(v, WCORE_W_HANDLES, i, off + EOFF(flags),
-			    "flags 0x%02x are not valid for a %s", e.flags, tn);
+			    "flags 0x%02x are not valid for %s %s", e.flags,
+			    article(tn), tn);
 		else if (e.flags & WAPI_HF_NAMED)
 			v->named_live++;
 		switch (e.type) {
@@ -586,8 +593,8 @@ check_freelist(struct vstate *v)
 	while (cur != 0) {
 		if (cur > v->hwm) {
 			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
-			    "link %u points at or above handle_hwm %u", cur,
-			    v->hwm);
+			    "link %u (slot %u) is at or above handle_hwm %u",
+			    cur, cur - 1, v->hwm);
 			return;
 		}
 		i = cur - 1;
@@ -599,7 +606,8 @@ check_freelist(struct vstate *v)
 		get_handle(v, i, &e);
 		if (e.type != WAPI_T_FREE) {
 			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
-			    "reaches slot %u, which holds a live %s", i,
+			    "reaches slot %u, which holds %s %s", i,
+			    article(wcore_type_name(e.type)),
 			    wcore_type_name(e.type));
 			return;
 		}
@@ -837,8 +845,9 @@ check_names(struct vstate *v)
 		for (b = a + 1; b < c.n && c.hs[b].hash == c.hs[a].hash; b++)
 			;
 		for (k = a + 1; k < b && k - a < 64; k++)
-			if (strcmp(name_at(v, c.hs[a].slot),
-			    name_at(v, c.hs[k].slot)) == 0)
+			/* Bounded: the map may change under a live file. */
+			if (strncmp(name_at(v, c.hs[a].slot),
+			    name_at(v, c.hs[k].slot), WAPI_NAME_MAX + 1) == 0)
 				problem(v, WCORE_W_NAMES, c.hs[k].slot,
 				    v->off[WAPI_R_NAMES] + (uint64_t)
 				    c.hs[k].slot * sizeof(struct
@@ -1049,6 +1058,7 @@ share_home(const void *p, uint32_t cap)
 static void
 share_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
+	static const char *const what[3] = { "read", "write", "delete" };
 	const struct wapi_share_entry *s = ep;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*s);
 	int k;
@@ -1057,15 +1067,15 @@ share_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		if (s->access[k] > s->opens) {
 			problem(v, WCORE_W_SHARES, p, off +
 			    offsetof(struct wapi_share_entry, access) + 4 * k,
-			    "%u opens but %u with access %d", s->opens,
-			    s->access[k], k);
+			    "%u opens but %u with %s access", s->opens,
+			    s->access[k], what[k]);
 			return;
 		}
 		if (s->denied[k] > s->opens) {
 			problem(v, WCORE_W_SHARES, p, off +
 			    offsetof(struct wapi_share_entry, denied) + 4 * k,
-			    "%u opens but %u denying share %d", s->opens,
-			    s->denied[k], k);
+			    "%u opens but %u not sharing %s", s->opens,
+			    s->denied[k], what[k]);
 			return;
 		}
 	}

@@ -131,10 +131,13 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 			return ENOMEM;
 		s->list->v = nv;
 	}
-	tf = &s->list->v[s->list->n++];
+	tf = &s->list->v[s->list->n];
 	memset(tf, 0, sizeof(*tf));
 	tf->de = *de;
-	snprintf(tf->path, sizeof(tf->path), "%s/%s", s->ctl->dir, de->name);
+	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", s->ctl->dir,
+	    de->name) >= (int)sizeof(tf->path))
+		return ENAMETOOLONG;
+	s->list->n++;
 	target_shown(tf->path, tf->shown, sizeof(tf->shown));
 	return 0;
 }

@@ -119,6 +119,7 @@ main(int argc, char **argv)
 	struct wapictl ctl;
 	const struct cmd_entry *const *c;
 	const char *bad;
+	char *argv0;
 	int ch, r;
 
 	setlocale(LC_ALL, "");
@@ -174,7 +175,10 @@ main(int argc, char **argv)
 
 	if ((r = target_init(&ctl)) != 0)
 		return r;
-	/* The command sees its name as argv[0], getopt style. */
+	/* The command sees "wapictl NAME" as argv[0], for getopt's messages. */
+	if (asprintf(&argv0, "%s %s", getprogname(), argv[0]) < 0)
+		err(WAPICTL_EXIT_ACCESS, "asprintf");
+	argv[0] = argv0;
 	optind = 0;
 	r = (*c)->exec(&ctl, argc, argv);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -184,5 +188,6 @@ main(int argc, char **argv)
 	}
 	if (ctl.dirfd >= 0)
 		close(ctl.dirfd);
+	free(argv0);
 	return r;
 }

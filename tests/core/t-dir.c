@@ -167,13 +167,16 @@ test_dir_open(void)
 	chmod(wapidir, 0700);
 
 	snprintf(path, sizeof(path), "%s/link", t_tmp);
-	symlink(wapidir, path);
+	t_ok(symlink(wapidir, path) == 0, "make a symlink to the dir");
 	why[0] = '\0';
 	fd = wcore_dir_open(path, true, why, sizeof(why));
 	T_INTEQ(fd, -ELOOP, "symlink to a good dir refused");
 	t_ok(strstr(why, "is a symbolic link") != NULL, "why: %s", why);
+	snprintf(path, sizeof(path), "%s/link//", t_tmp);
+	fd = wcore_dir_open(path, true, why, sizeof(why));
+	T_INTEQ(fd, -ELOOP, "symlink with trailing slashes refused");
 	snprintf(path, sizeof(path), "%s/dangling", t_tmp);
-	symlink("/nonexistent/wapi", path);
+	t_ok(symlink("/nonexistent/wapi", path) == 0, "make a dangling link");
 	fd = wcore_dir_open(path, true, why, sizeof(why));
 	T_INTEQ(fd, -ELOOP, "dangling symlink refused, not followed by mkdir");
 
@@ -253,7 +256,8 @@ test_dir_scan(void)
 	make_file(dfd, "shared_scratch-h-10-0", 0600);
 	make_file(dfd, "notes.txt", 0600);
 	make_file(dfd, "h.vax.state", 0600);
-	symlinkat("/etc/passwd", dfd, "link.x86_64.state");
+	t_ok(symlinkat("/etc/passwd", dfd, "link.x86_64.state") == 0,
+	    "make a symlink named like a state file");
 	mkdirat(dfd, "sub", 0700);
 
 	memset(&c, 0, sizeof(c));
@@ -316,7 +320,8 @@ test_state_open(void)
 	if (wfd >= 0)
 		close(wfd);
 
-	symlinkat("h.x86_64.state", dfd, "sl.x86_64.state");
+	t_ok(symlinkat("h.x86_64.state", dfd, "sl.x86_64.state") == 0,
+	    "make a symlink to a good state file");
 	why[0] = '\0';
 	fd = wcore_state_open(dfd, "sl.x86_64.state", false, why, sizeof(why));
 	T_INTEQ(fd, -ELOOP, "symlink refused");
@@ -339,7 +344,8 @@ test_state_open(void)
 	T_INTEQ(fd, -EINVAL, "directory refused (read-only)");
 
 	make_file(dfd, "hl.x86_64.state", 0600);
-	linkat(dfd, "hl.x86_64.state", dfd, "hl2", 0);
+	t_ok(linkat(dfd, "hl.x86_64.state", dfd, "hl2", 0) == 0,
+	    "make a hard link");
 	why[0] = '\0';
 	fd = wcore_state_open(dfd, "hl.x86_64.state", false, why, sizeof(why));
 	T_INTEQ(fd, -EMLINK, "hard-linked file refused");

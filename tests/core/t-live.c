@@ -67,7 +67,8 @@ hold(const char *path, off_t byte, int type, struct holder *h)
 			_exit(1);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(2);
-		(void)read(go[0], &c, 1);
+		if (read(go[0], &c, 1) < 0)
+			_exit(3);
 		_exit(0);
 	}
 	close(ready[1]);
@@ -210,12 +211,14 @@ test_proc(void)
 	if (child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "a) b (c) 9 9");
-		(void)write(ready[1], "r", 1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
 		for (;;)
 			pause();
 	}
 	close(ready[1]);
-	(void)read(ready[0], &c, 1);
+	if (read(ready[0], &c, 1) != 1)
+		t_ok(0, "child did not start");
 	close(ready[0]);
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
 	fd = open(path, O_RDONLY);

@@ -138,8 +138,11 @@ test_extra_fds(void)
 	struct cmsghdr *cm;
 	int sv[2], p[2], fds[3], fd, before, after;
 
-	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-	pipe2(p, O_CLOEXEC);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    pipe2(p, O_CLOEXEC) != 0) {
+		t_ok(0, "socketpair/pipe: %s", strerror(errno));
+		return;
+	}
 	before = count_fds();
 
 	/* Unasked descriptor: receiver passes fd == NULL. */
@@ -188,8 +191,11 @@ test_errors(void)
 	struct wcore_msg m, r;
 	int sv[2], p[2], fd, before;
 
-	socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-	pipe2(p, O_CLOEXEC);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    pipe2(p, O_CLOEXEC) != 0) {
+		t_ok(0, "socketpair/pipe: %s", strerror(errno));
+		return;
+	}
 	before = count_fds();
 
 	/* Short message, with a descriptor that must not leak. */
