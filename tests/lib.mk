@@ -1,4 +1,9 @@
 # C tests of libwapi: real processes, real kills.
-check_PROGRAMS += tests/lib/wapi-tclient
+LIBTEST_LDADD = src/lib/libwapi.la src/core/libwapicore.la $(BSD_LIBS)
+check_PROGRAMS += tests/lib/wapi-tclient tests/lib/t-attach
+EXTRA_DIST += tests/lib/tlib.h
 tests_lib_wapi_tclient_SOURCES = tests/lib/wapi-tclient.c
 tests_lib_wapi_tclient_LDADD = src/lib/libwapi.la $(BSD_LIBS)
+tests_lib_t_attach_SOURCES = tests/lib/t-attach.c tests/lib/tlib.h
+tests_lib_t_attach_LDADD = $(LIBTEST_LDADD)
+TESTS += tests/lib/t-attach

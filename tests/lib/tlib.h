@@ -92,13 +92,14 @@ t_state_path(void)
 static inline int
 t_helpers(pid_t *out, int max)
 {
-	char path[64], buf[512], want[128];
+	char path[300], buf[512], want[128];
 	struct dirent *d;
 	DIR *dp = opendir("/proc");
 	int n = 0, fd;
 	ssize_t len;
 
-	snprintf(want, sizeof(want), "wapi-helper: %s ", t_host);
+	/* Our host, or a scenario's host derived from it ("<host>-x"). */
+	snprintf(want, sizeof(want), "wapi-helper: %s", t_host);
 	if (dp == NULL)
 		return 0;
 	while ((d = readdir(dp)) != NULL) {
@@ -112,7 +113,8 @@ t_helpers(pid_t *out, int max)
 		if (len <= 0)
 			continue;
 		buf[len] = '\0';
-		if (strncmp(buf, want, strlen(want)) == 0) {
+		if (strncmp(buf, want, strlen(want)) == 0 &&
+		    (buf[strlen(want)] == ' ' || buf[strlen(want)] == '-')) {
 			/* A zombie has an empty cmdline, so this one runs. */
 			if (n < max)
 				out[n] = atoi(d->d_name);

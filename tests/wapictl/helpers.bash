@@ -1,0 +1,143 @@
+# Common setup of the wapictl suites: an isolated state directory and host
+# name per test, real clients started through wapi-tclient, and a teardown
+# that leaves no process behind (clients, helpers, mappers, lock holders).
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+: "${WAPICTL:?run through make check}"
+: "${top_builddir:?run through make check}"
+JQ=${JQ:-jq}
+
+wapictl_setup() {
+	export WAPI_SHARED_DIR="$BATS_TEST_TMPDIR/home"
+	mkdir -p "$WAPI_SHARED_DIR"
+	export WAPI_SHARED_HOSTNAME="t-$$-${BATS_TEST_NUMBER}"
+	export WAPI_HELPER_LINGER=0
+	unset MONO_SHARED_DIR MONO_SHARED_HOSTNAME WAPI_DISABLE_SHM
+	unset MONO_DISABLE_SHM WAPI_MAX_HANDLES
+	export HOME="$BATS_TEST_TMPDIR"	# messages show ~/... paths
+	D="$WAPI_SHARED_DIR/.wapi"
+	TCLIENT="$top_builddir/tests/lib/wapi-tclient"
+	MKSTATE="$top_builddir/tests/mkstate"
+	PATCH="$top_builddir/tests/wapictl/patchstate"
+	LEGACY="$top_builddir/tests/wapictl/mono-legacy"
+	case $(uname -m) in
+	i?86) ABI=i386 ;;
+	armv*) ABI=arm ;;
+	*) ABI=$(uname -m) ;;
+	esac
+	STATE="$D/$WAPI_SHARED_HOSTNAME.$ABI.state"
+	PIDFILE="$BATS_TEST_TMPDIR/pids"
+	: > "$PIDFILE"
+	SEMKEYS="$BATS_TEST_TMPDIR/semkeys"
+	: > "$SEMKEYS"
+}
+
+# Kill what the test started: recorded pids (clients, helpers, other
+# processes), then any helper still holding a file of this test.
+wapictl_teardown() {
+	local p
+	"$WAPICTL" stop --kill -w 2 >/dev/null 2>&1 || true
+	while read -r p; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done < "$PIDFILE"
+	while read -r p; do
+		[ -n "$p" ] && "$LEGACY" rm "$p" 2>/dev/null
+	done < "$SEMKEYS"
+	# Helpers of other host names used by the test.
+	for p in $(helper_pids_in "$D"); do
+		kill -9 "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# Helper pids recorded in every state file of a directory.
+helper_pids_in() {
+	"$WAPICTL" -d "$1" -A -J status -o HELPER 2>/dev/null |
+	    "$JQ" -r '.status[].helper // empty' 2>/dev/null
+}
+
+remember_pid() {
+	echo "$1" >> "$PIDFILE"
+}
+
+# wait_until CMD...: poll (bounded, not a timing assertion).
+wait_until() {
+	local i
+	for i in $(seq 1 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "gave up waiting for: $*" >&2
+	return 1
+}
+
+# start_client [tclient options]: CLIENT_PID and CLIENT_PATH of a live
+# client; it and its helper are remembered for the teardown.
+start_client() {
+	local out="$BATS_TEST_TMPDIR/client.$RANDOM$RANDOM"
+	"$TCLIENT" "$@" > "$out" 2> "$out.err" < /dev/null 3>&- &
+	remember_pid $!
+	wait_until grep -q '^ready' "$out" || {
+		cat "$out.err" >&2
+		return 1
+	}
+	read -r _ CLIENT_PID CLIENT_PATH < "$out"
+	remember_pid "$CLIENT_PID"
+	HELPER_PID=$(helper_of "$CLIENT_PATH")
+	[ -n "$HELPER_PID" ] && remember_pid "$HELPER_PID"
+	return 0
+}
+
+# The helper pid recorded in a state file (empty when none).
+helper_of() {
+	"$WAPICTL" -d "$(dirname "$1")" -A -J status -o PATH,HELPER 2>/dev/null |
+	    "$JQ" -r --arg p "$1" '.status[] | select(.path == $p) | .helper // empty'
+}
+
+# Kill -9 everything holding STATE: the crash a clean must recover from.
+crash_all() {
+	local p
+	while read -r p; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done < "$PIDFILE"
+	for p in $(helper_pids_in "$D"); do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait_until verdict_is "$1" orphaned stale-boot foreign corrupt
+}
+
+# verdict_is FILE VERDICT...: the file's verdict is one of them.
+verdict_is() {
+	local f=$1 v
+	shift
+	v=$("$WAPICTL" -d "$(dirname "$f")" -A -J status -o PATH,VERDICT 2>/dev/null |
+	    "$JQ" -r --arg p "$f" '.status[] | select(.path == $p) | .verdict')
+	for want in "$@"; do
+		[ "$v" = "$want" ] && return 0
+	done
+	return 1
+}
+
+# An orphaned state file made by a real client killed with -9.
+make_orphan() {
+	start_client -e "orphan-ev" -m "orphan-mx" "$@"
+	crash_all "$STATE"
+}
+
+# Flip one byte of FILE at OFFSET.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 0xff)))" |
+	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# Offset of handle slot N's type byte (the table's offset from the header).
+handle_offset() {
+	local off
+	# regions[0].offset is the 8 bytes at 176.
+	off=$(od -An -tu8 -j 176 -N8 "$1" | tr -d ' ')
+	echo $((off + 64 * $2))
+}
