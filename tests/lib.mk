@@ -7,3 +7,7 @@ tests_lib_wapi_tclient_LDADD = src/lib/libwapi.la $(BSD_LIBS)
 tests_lib_t_attach_SOURCES = tests/lib/t-attach.c tests/lib/tlib.h
 tests_lib_t_attach_LDADD = $(LIBTEST_LDADD)
 TESTS += tests/lib/t-attach
+check_PROGRAMS += tests/lib/t-fd
+tests_lib_t_fd_SOURCES = tests/lib/t-fd.c tests/lib/tlib.h
+tests_lib_t_fd_LDADD = $(LIBTEST_LDADD)
+TESTS += tests/lib/t-fd

@@ -3,5 +3,7 @@
 include tests/core-names.mk
 include tests/core-format.mk
 include tests/lib.mk
+include tests/sync.mk
+include tests/process.mk
 include tests/wapictl.mk
 include tests/docs.mk

@@ -166,14 +166,16 @@ int wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
 		 uint32_t shares, struct wcore_layout *out);
 /* Capacities from the environment (WAPI_MAX_HANDLES) or the defaults. */
 int wcore_layout_default(struct wcore_layout *out, char *why, size_t whylen);
-/* Initialise an empty (or truncated-to-0) file: ftruncate to the layout's
- * size (sparse), write the header (checksum, robust table lock, host, boot
+/* Initialise a file (a non-empty one is truncated to 0 first, so nothing
+ * old survives): ftruncate to the layout's size (sparse), write the header (checksum, robust table lock, host, boot
  * id, uid, time).  fd must be open O_RDWR. */
 int wcore_init(int fd, const struct wcore_layout *l, const char *host);
 /* Same on an existing mapping of a file already sized for l. */
 int wcore_init_map(void *map, const struct wcore_layout *l, const char *host);
 uint64_t wcore_checksum(const struct wapi_header *h);
-/* Map a whole file read/write (MAP_SHARED) after checking its header. */
+/* Map a whole file (MAP_SHARED; read-only when !writable) after checking
+ * its header: EINVAL with why = the first header problem, EFBIG when the
+ * size does not fit size_t. */
 int wcore_map(int fd, bool writable, void **map, size_t *len,
 	      char *why, size_t whylen);
 
@@ -270,6 +272,16 @@ int wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed);
  * through wake(index)), and the slot itself.  Returns references dropped. */
 size_t wcore_client_release(void *map, uint32_t slot,
 			    void (*wake)(void *map, uint32_t index));
+/* Win32 share modes on (dev, ino): account one more open with access and
+ * share bits (0x1 read, 0x2 write, 0x4 delete) if it is compatible with
+ * every existing open: 0, EBUSY (sharing violation) or ENOSPC. */
+int wcore_share_acquire(void *map, uint64_t dev, uint64_t ino,
+			unsigned access, unsigned share);
+void wcore_share_release(void *map, uint64_t dev, uint64_t ino,
+			 unsigned access, unsigned share);
+/* Count an open without the compatibility check (repair rebuilds). */
+int wcore_share_account(void *map, uint64_t dev, uint64_t ino,
+			unsigned access, unsigned share);
 /* Bump a handle's futex word after a change (the caller wakes). */
 static inline void
 wcore_handle_changed(struct wapi_handle_entry *e)
@@ -325,6 +337,8 @@ enum wcore_msg_type {
 	WCORE_MSG_SPAWN,	/* client -> helper: spawn request */
 	WCORE_MSG_TERMINATE,	/* client -> helper: handle, code */
 	WCORE_MSG_PING,
+	WCORE_MSG_RELEASE,	/* client -> helper: handle freed, drop its fd (no reply) */
+	WCORE_MSG_PROC_OPEN,	/* client -> helper: + pidfd of a non-child, handle */
 };
 
 struct wcore_msg {
@@ -344,6 +358,13 @@ struct wcore_msg {
  * ECONNRESET when the peer closed. */
 int wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
 		   int fd);
+/* The same with up to WCORE_MSG_MAX_FDS descriptors; recvv keeps at most
+ * maxfds of them (in fds, count in *nfds) and closes the rest. */
+#define WCORE_MSG_MAX_FDS 4
+int wcore_msg_sendv(int sock, const struct wcore_msg *m, const void *payload,
+		    const int *fds, int nfds);
+int wcore_msg_recvv(int sock, struct wcore_msg *m, void *payload, size_t plen,
+		    int *fds, int *nfds, int maxfds);
 int wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 		   int *fd);
 /* Peer credentials check: 0 when the peer is uid, EPERM otherwise. */

@@ -173,13 +173,16 @@ struct wapi_handle_entry {			/* 64 bytes */
 			uint32_t creator_client;	/* slot + 1 */
 			uint64_t dev;
 			uint64_t ino;
-			uint8_t  access;
-			uint8_t  share;
-			uint8_t  kind;
+			uint8_t  access;	/* WAPI_ACCESS_* */
+			uint8_t  share;		/* WAPI_SHARE_* */
+			uint8_t  kind;		/* WAPI_FDK_* */
 		} fd;
 		uint8_t raw[32];
 	} u;
 };
+
+/* wapi_handle_entry.u.fd.kind */
+#define WAPI_FDK_SHARES		0x01u	/* counted in the file-share table */
 
 struct wapi_nameidx_entry {		/* 8 bytes; linear probing */
 	uint32_t hash;
@@ -209,7 +212,7 @@ struct wapi_cref_entry {		/* 8 bytes; linear probing per client */
 	uint32_t count;
 };
 
-struct wapi_share_entry {		/* 48 bytes; linear probing on dev^ino */
+struct wapi_share_entry {		/* 48 bytes; home slot: wcore_share_home() (hash.h) */
 	uint64_t dev;
 	uint64_t ino;
 	uint32_t opens;		/* 0: empty */

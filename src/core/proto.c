@@ -35,19 +35,20 @@ wcore_sock_addr(struct sockaddr_un *addr, uid_t uid, dev_t dev, ino_t ino)
 }
 
 int
-wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
-    int fd)
+wcore_msg_sendv(int sock, const struct wcore_msg *m, const void *payload,
+    const int *fds, int nfds)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * WCORE_MSG_MAX_FDS)];
 	} c;
 	struct msghdr mh;
 	struct iovec iov[2];
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	if (m->len > 0 && payload == NULL)
+	if ((m->len > 0 && payload == NULL) || nfds < 0 ||
+	    nfds > WCORE_MSG_MAX_FDS)
 		return EINVAL;
 	memset(&mh, 0, sizeof(mh));
 	iov[0].iov_base = (void *)m;
@@ -56,15 +57,15 @@ wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
 	iov[1].iov_len = m->len;
 	mh.msg_iov = iov;
 	mh.msg_iovlen = m->len > 0 ? 2 : 1;
-	if (fd >= 0) {
+	if (nfds > 0) {
 		memset(&c, 0, sizeof(c));
 		mh.msg_control = c.buf;
-		mh.msg_controllen = sizeof(c.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
 	}
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -78,8 +79,15 @@ wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
 }
 
 int
-wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
-    int *fd)
+wcore_msg_send(int sock, const struct wcore_msg *m, const void *payload,
+    int fd)
+{
+	return wcore_msg_sendv(sock, m, payload, &fd, fd >= 0 ? 1 : 0);
+}
+
+int
+wcore_msg_recvv(int sock, struct wcore_msg *m, void *payload, size_t plen,
+    int *fds, int *nfds, int maxfds)
 {
 	union {
 		struct cmsghdr h;
@@ -88,12 +96,14 @@ wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 	struct msghdr mh;
 	struct iovec iov[2];
 	struct cmsghdr *cm;
-	int got = -1, one, e = 0;
+	int got = 0, one, e = 0, k;
 	size_t i, nfd;
 	ssize_t n;
 
-	if (fd != NULL)
-		*fd = -1;
+	if (nfds != NULL)
+		*nfds = 0;
+	if (fds == NULL || nfds == NULL)
+		maxfds = 0;
 	memset(&mh, 0, sizeof(mh));
 	memset(&c, 0, sizeof(c));
 	iov[0].iov_base = m;
@@ -110,7 +120,7 @@ wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 	if (n < 0)
 		return errno;
 
-	/* Keep the first descriptor if one was asked for; close the rest. */
+	/* Keep as many descriptors as were asked for; close the rest. */
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -118,8 +128,8 @@ wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 		for (i = 0; i < nfd; i++) {
 			memcpy(&one, CMSG_DATA(cm) + i * sizeof(int),
 			    sizeof(int));
-			if (got < 0 && fd != NULL)
-				got = one;
+			if (got < maxfds)
+				fds[got++] = one;
 			else
 				close(one);
 		}
@@ -132,13 +142,29 @@ wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 	else if ((size_t)n < sizeof(*m) || m->len != (size_t)n - sizeof(*m))
 		e = EPROTO;
 	if (e != 0) {
-		if (got >= 0)
-			close(got);
+		for (k = 0; k < got; k++) {
+			close(fds[k]);
+			fds[k] = -1;
+		}
 		return e;
 	}
-	if (fd != NULL)
-		*fd = got;
+	if (nfds != NULL)
+		*nfds = got;
 	return 0;
+}
+
+int
+wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
+    int *fd)
+{
+	int n = 0, r;
+
+	if (fd != NULL)
+		*fd = -1;
+	r = wcore_msg_recvv(sock, m, payload, plen, fd, &n, fd != NULL ? 1 : 0);
+	if (fd != NULL && (r != 0 || n == 0))
+		*fd = -1;
+	return r;
 }
 
 int

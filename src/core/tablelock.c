@@ -185,6 +185,9 @@ wcore_repair(void *map)
 		}
 	}
 	memset(ix, 0, (size_t)ixcap * sizeof(*ix));
+	memset(WCORE_SHARES(map), 0, (size_t)h->regions[WAPI_R_SHARES].capacity *
+	    sizeof(struct wapi_share_entry));
+	h->shares_used = 0;
 	h->handle_free_head = h->handle_free_tail = 0;
 	for (i = 0; i < hwm; i++) {
 		e = &tab[i];
@@ -194,6 +197,13 @@ wcore_repair(void *map)
 				fixes++;
 			e->refs = counts[i];
 			used++;
+			if (e->type == WAPI_T_FILE &&
+			    (e->u.fd.kind & WAPI_FDK_SHARES) &&
+			    wcore_share_account(map, e->u.fd.dev, e->u.fd.ino,
+			    e->u.fd.access, e->u.fd.share) != 0) {
+				e->u.fd.kind &= ~WAPI_FDK_SHARES;
+				fixes++;
+			}
 			if (e->flags & WAPI_HF_NAMED) {
 				len = strnlen(names[i].name, WAPI_NAME_MAX + 1);
 				if (len == 0 || len > WAPI_NAME_MAX ||

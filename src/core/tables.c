@@ -80,6 +80,9 @@ wcore_handle_free(void *map, uint32_t index)
 
 	if (e->flags & WAPI_HF_NAMED)
 		wcore_name_remove(map, index);
+	if (e->type == WAPI_T_FILE && (e->u.fd.kind & WAPI_FDK_SHARES))
+		wcore_share_release(map, e->u.fd.dev, e->u.fd.ino,
+		    e->u.fd.access, e->u.fd.share);
 	gen = e->generation + 1;
 	fut = e->futex + 1;
 	memset(e, 0, sizeof(*e));
@@ -400,4 +403,115 @@ wcore_now_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Position of (dev, ino) in the share table, or of the empty slot ending
+ * its probe sequence (*found false); cap when the table is full. */
+static uint32_t
+share_probe(const struct wapi_share_entry *t, uint32_t cap, uint64_t dev,
+	    uint64_t ino, bool *found)
+{
+	uint32_t i = wcore_share_home(dev, ino, cap), n;
+
+	*found = false;
+	for (n = 0; n < cap; n++) {
+		if (t[i].opens == 0)
+			return i;
+		if (t[i].dev == dev && t[i].ino == ino) {
+			*found = true;
+			return i;
+		}
+		i = wcore_probe_next(i, cap);
+	}
+	return cap;
+}
+
+int
+wcore_share_acquire(void *map, uint64_t dev, uint64_t ino, unsigned access,
+		    unsigned share)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
+	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, b;
+	bool found;
+
+	i = share_probe(t, cap, dev, ino, &found);
+	if (i == cap)
+		return ENOSPC;
+	e = &t[i];
+	if (found)
+		for (b = 0; b < 3; b++) {
+			/* Our access must be shared by every open, and every
+			 * open's access must be shared by us. */
+			if ((access & (1u << b)) && e->denied[b] != 0)
+				return EBUSY;
+			if (!(share & (1u << b)) && e->access[b] != 0)
+				return EBUSY;
+		}
+	return wcore_share_account(map, dev, ino, access, share);
+}
+
+int
+wcore_share_account(void *map, uint64_t dev, uint64_t ino, unsigned access,
+		    unsigned share)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
+	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, b;
+	bool found;
+
+	i = share_probe(t, cap, dev, ino, &found);
+	if (i == cap)
+		return ENOSPC;
+	e = &t[i];
+	if (!found) {
+		memset(e, 0, sizeof(*e));
+		e->dev = dev;
+		e->ino = ino;
+		h->shares_used++;
+	}
+	e->opens++;
+	for (b = 0; b < 3; b++) {
+		if (access & (1u << b))
+			e->access[b]++;
+		if (!(share & (1u << b)))
+			e->denied[b]++;
+	}
+	return 0;
+}
+
+void
+wcore_share_release(void *map, uint64_t dev, uint64_t ino, unsigned access,
+		    unsigned share)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
+	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, j, b, home;
+	bool found;
+
+	i = share_probe(t, cap, dev, ino, &found);
+	if (!found)
+		return;
+	e = &t[i];
+	for (b = 0; b < 3; b++) {
+		if ((access & (1u << b)) && e->access[b] > 0)
+			e->access[b]--;
+		if (!(share & (1u << b)) && e->denied[b] > 0)
+			e->denied[b]--;
+	}
+	if (--e->opens > 0)
+		return;
+	/* Backward-shift deletion, as in the other tables. */
+	memset(e, 0, sizeof(*e));
+	if (h->shares_used > 0)
+		h->shares_used--;
+	for (j = wcore_probe_next(i, cap); t[j].opens != 0;
+	    j = wcore_probe_next(j, cap)) {
+		home = wcore_share_home(t[j].dev, t[j].ino, cap);
+		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
+			t[i] = t[j];
+			memset(&t[j], 0, sizeof(t[j]));
+			i = j;
+		}
+	}
 }

@@ -256,8 +256,9 @@ check_capacities(struct vstate *v)
 		    g[WAPI_R_NAMEIDX].capacity, handles);
 	if (g[WAPI_R_NAMES].capacity != handles)
 		problem(v, WCORE_W_HEADER, WAPI_R_NAMES,
-		    ROFF(WAPI_R_NAMES, capacity), "names capacity %u is not the "
-		    "handle capacity %u", g[WAPI_R_NAMES].capacity, handles);
+		    ROFF(WAPI_R_NAMES, capacity), "names capacity %u is not "
+		    "the handle capacity %u", g[WAPI_R_NAMES].capacity,
+		    handles);
 	if (clients < 1 || clients > WAPI_MAX_CLIENTS)
 		problem(v, WCORE_W_HEADER, WAPI_R_CLIENTS,
 		    ROFF(WAPI_R_CLIENTS, capacity), "client capacity %u is "
@@ -604,6 +605,11 @@ check_freelist(struct vstate *v)
 			return;
 		}
 		get_handle(v, i, &e);
+		if (e.type >= WAPI_T_COUNT) {
+			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
+			    "reaches slot %u, of unknown type %u", i, e.type);
+			return;
+		}
 		if (e.type != WAPI_T_FREE) {
 			problem(v, WCORE_W_FREELIST, from, linkoff, "free list "
 			    "reaches slot %u, which holds %s %s", i,
@@ -902,16 +908,16 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 
 	c->total += x->count;
 	if (x->handle > v->hwm) {
-		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u refers "
-		    "to slot %u, at or above handle_hwm %u", c->client,
-		    x->handle - 1, v->hwm);
+		problem(v, WCORE_W_CREFS, t->index0 + p, off,
+		    "client %u refers to slot %u, at or above handle_hwm %u",
+		    c->client, x->handle - 1, v->hwm);
 		return;
 	}
 	i = x->handle - 1;
 	get_handle(v, i, &e);
 	if (!handle_live(&e)) {
-		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u refers "
-		    "to slot %u, which is %s", c->client, i,
+		problem(v, WCORE_W_CREFS, t->index0 + p, off,
+		    "client %u refers to slot %u, which is %s", c->client, i,
 		    e.type == WAPI_T_FREE ? "free" : "corrupt");
 		return;
 	}

@@ -23,25 +23,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "helper.h"
 
 #define HELPER_MAX_CONNS	(WAPI_MAX_CLIENTS + 16)
 #define HELPER_TICK_MS		1000
 #define HELPER_HEARTBEAT_S	2
 
-struct conn {
-	int fd;
-	pid_t pid;		/* from SO_PEERCRED */
-	int64_t slot;		/* -1 until HELLO */
-};
+#define HELPER_SPAWN_FDS	256
+#define HELPER_PAYLOAD		(256 * 1024)
 
-static struct conn conns[HELPER_MAX_CONNS];
-static struct pollfd pfds[HELPER_MAX_CONNS + 1];
+static struct helper_conn conns[HELPER_MAX_CONNS];
+static struct pollfd pfds[HELPER_MAX_CONNS + 1 + HELPER_SPAWN_FDS];
 static size_t nconns;
 static volatile sig_atomic_t helper_stop;
-static void *map;
+void *helper_map;
+int helper_statefd = -1;
 static size_t maplen;
-static int statefd = -1, dirfd_ = -1, lsock = -1;
+static int dirfd_ = -1, lsock = -1;
+static char payload[HELPER_PAYLOAD];
+
 static char host[WAPI_HOST_MAX + 1], base[NAME_MAX + 1];
 
 static void
@@ -70,15 +70,15 @@ helper_client_gone(int64_t slot, pid_t pid)
 
 	if (slot < 0)
 		return;
-	if (wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + slot, F_WRLCK, 2000) != 0)
+	if (wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot, F_WRLCK, 2000) != 0)
 		return;
-	if (wcore_table_lock(map, -1, NULL) == 0) {
-		c = &WCORE_CLIENTS(map)[slot];
+	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
+		c = &WCORE_CLIENTS(helper_map)[slot];
 		if (c->state == WAPI_CS_ATTACHED && c->pid == pid)
-			wcore_client_release(map, (uint32_t)slot, wcore_wake_handle);
-		wcore_table_unlock(map);
+			wcore_client_release(helper_map, (uint32_t)slot, wcore_wake_handle);
+		wcore_table_unlock(helper_map);
 	}
-	wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + slot, F_UNLCK, 0);
+	wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot, F_UNLCK, 0);
 }
 
 /* Slots marked attached whose byte is free: clients that died while no
@@ -86,21 +86,21 @@ helper_client_gone(int64_t slot, pid_t pid)
 static void
 helper_sweep(void)
 {
-	struct wapi_header *h = map;
-	struct wapi_client_entry *cl = WCORE_CLIENTS(map);
+	struct wapi_header *h = helper_map;
+	struct wapi_client_entry *cl = WCORE_CLIENTS(helper_map);
 	uint32_t cap = h->regions[WAPI_R_CLIENTS].capacity, i;
 
-	if (wcore_table_lock(map, 1000, NULL) != 0)
+	if (wcore_table_lock(helper_map, 1000, NULL) != 0)
 		return;
 	for (i = 0; i < cap; i++) {
 		if (cl[i].state == WAPI_CS_FREE)
 			continue;
-		if (wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + i, F_WRLCK, 0) != 0)
+		if (wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + i, F_WRLCK, 0) != 0)
 			continue;
-		wcore_client_release(map, i, wcore_wake_handle);
-		wcore_lock_byte(statefd, WAPI_LOCK_CLIENT0 + i, F_UNLCK, 0);
+		wcore_client_release(helper_map, i, wcore_wake_handle);
+		wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + i, F_UNLCK, 0);
 	}
-	wcore_table_unlock(map);
+	wcore_table_unlock(helper_map);
 }
 
 static void
@@ -115,7 +115,7 @@ helper_drop(size_t k)
 static void
 helper_accept(void)
 {
-	struct conn *c;
+	struct helper_conn *c;
 	pid_t pid;
 	int fd;
 
@@ -131,56 +131,86 @@ helper_accept(void)
 	c->fd = fd;
 	c->pid = pid;
 	c->slot = -1;
+	c->role = 0;
 	helper_title();
 }
 
-static void
-helper_reply(int fd, int error)
+void
+helper_reply(int fd, int error, int32_t value, const int *fds, int nfds)
 {
-	struct wcore_msg m = { .type = WCORE_MSG_OK, .error = error };
+	struct wcore_msg m = { .type = WCORE_MSG_OK, .error = error,
+	    .value = value };
 
-	wcore_msg_send(fd, &m, NULL, -1);
+	wcore_msg_sendv(fd, &m, NULL, fds, nfds);
 }
 
 /* Returns false when the connection must be closed. */
 static bool
 helper_message(size_t k)
 {
-	struct conn *c = &conns[k];
-	struct wapi_header *h = map;
+	struct helper_conn *c = &conns[k];
+	struct wapi_header *h = helper_map;
 	struct wcore_msg m;
-	int r;
+	int r, fds[WCORE_MSG_MAX_FDS], nfds = 0;
 
-	r = wcore_msg_recv(c->fd, &m, NULL, 0, NULL);
+	r = wcore_msg_recvv(c->fd, &m, payload, sizeof(payload), fds, &nfds,
+	    WCORE_MSG_MAX_FDS);
 	if (r == EAGAIN || r == EINTR)
 		return true;
 	if (r != 0) {
-		helper_client_gone(c->slot, c->pid);
+		/* Only the main connection's drop means the client died. */
+		if (c->role == 0)
+			helper_client_gone(c->slot, c->pid);
+		return false;
+	}
+	/* Only a client that said HELLO may ask for anything but STOP/PING. */
+	if (c->slot < 0 && m.type != WCORE_MSG_HELLO &&
+	    m.type != WCORE_MSG_STOP && m.type != WCORE_MSG_PING) {
+		while (nfds > 0)
+			close(fds[--nfds]);
+		helper_reply(c->fd, EPERM, 0, NULL, 0);
 		return false;
 	}
 	switch (m.type) {
+	case WCORE_MSG_DEPOSIT:
+	case WCORE_MSG_FETCH:
+	case WCORE_MSG_RELEASE:
+		deposit_message(c, &m, fds, nfds);
+		return true;
+	case WCORE_MSG_SPAWN:
+	case WCORE_MSG_TERMINATE:
+	case WCORE_MSG_PROC_OPEN:
+		spawn_message(c, &m, payload, m.len, fds, nfds);
+		return true;
+	default:
+		break;
+	}
+	while (nfds > 0)
+		close(fds[--nfds]);
+	switch (m.type) {
 	case WCORE_MSG_HELLO:
 		if (m.pid != c->pid || m.slot >= h->regions[WAPI_R_CLIENTS].capacity ||
-		    WCORE_CLIENTS(map)[m.slot].pid != c->pid) {
-			helper_reply(c->fd, EPERM);
+		    WCORE_CLIENTS(helper_map)[m.slot].pid != c->pid) {
+			helper_reply(c->fd, EPERM, 0, NULL, 0);
 			return false;
 		}
 		c->slot = m.slot;
-		helper_reply(c->fd, 0);
+		c->role = m.value == 1 ? 1 : 0;
+		helper_reply(c->fd, 0, 0, NULL, 0);
 		return true;
 	case WCORE_MSG_BYE:
 		/* The client released its slot itself. */
-		helper_reply(c->fd, 0);
+		helper_reply(c->fd, 0, 0, NULL, 0);
 		return false;
 	case WCORE_MSG_STOP:
-		helper_reply(c->fd, 0);
+		helper_reply(c->fd, 0, 0, NULL, 0);
 		helper_stop = 1;
 		return true;
 	case WCORE_MSG_PING:
-		helper_reply(c->fd, 0);
+		helper_reply(c->fd, 0, 0, NULL, 0);
 		return true;
 	default:
-		helper_reply(c->fd, EOPNOTSUPP);
+		helper_reply(c->fd, EOPNOTSUPP, 0, NULL, 0);
 		return true;
 	}
 }
@@ -191,9 +221,9 @@ helper_try_remove(void)
 {
 	struct stat a, b;
 
-	if (wcore_lock_byte(statefd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
+	if (wcore_lock_byte(helper_statefd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
 		return false;
-	if (fstat(statefd, &a) == 0 &&
+	if (fstat(helper_statefd, &a) == 0 &&
 	    fstatat(dirfd_, base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		unlinkat(dirfd_, base, 0);
@@ -220,24 +250,24 @@ helper_open(const char *path)
 	dirfd_ = wcore_dir_open(dirname(dir), false, why, sizeof(why));
 	if (dirfd_ < 0)
 		errx(1, "%s: %s", path, why);
-	statefd = wcore_state_open(dirfd_, base, true, why, sizeof(why));
-	if (statefd < 0)
+	helper_statefd = wcore_state_open(dirfd_, base, true, why, sizeof(why));
+	if (helper_statefd < 0)
 		errx(1, "%s: %s", path, why);
 	/* The helper byte decides: a second helper leaves quietly. */
-	if (wcore_lock_byte(statefd, WAPI_LOCK_HELPER, F_WRLCK, 0) != 0)
+	if (wcore_lock_byte(helper_statefd, WAPI_LOCK_HELPER, F_WRLCK, 0) != 0)
 		exit(0);
-	r = wcore_lock_byte(statefd, WAPI_LOCK_INIT, F_RDLCK, 5000);
+	r = wcore_lock_byte(helper_statefd, WAPI_LOCK_INIT, F_RDLCK, 5000);
 	if (r != 0)
 		errx(1, "%s: cannot take the init byte: %s", path, strerror(r));
 	{
 		struct stat now;
 
-		if (fstat(statefd, &now) != 0 || fstatat(dirfd_, base, &st,
+		if (fstat(helper_statefd, &now) != 0 || fstatat(dirfd_, base, &st,
 		    AT_SYMLINK_NOFOLLOW) != 0 || st.st_ino != now.st_ino ||
 		    st.st_dev != now.st_dev)
 			exit(0);	/* removed meanwhile: nobody needs us */
 	}
-	r = wcore_map(statefd, true, &map, &maplen, why, sizeof(why));
+	r = wcore_map(helper_statefd, true, &helper_map, &maplen, why, sizeof(why));
 	if (r != 0)
 		errx(1, "%s: %s", path, why);
 	lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -258,7 +288,7 @@ main(int argc, char *argv[])
 	int64_t idle_since, last_beat = 0, linger_ms = 2000, now;
 	const char *v, *errstr;
 	size_t k;
-	int n;
+	int n, nspawn;
 
 	setproctitle_init(argc, argv, environ);
 	if (argc != 2)
@@ -276,13 +306,15 @@ main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 
 	helper_open(argv[1]);
-	h = map;
+	h = helper_map;
 	h->helper_flags = 0;
 	wcore_proc_start(getpid(), &h->helper_start);
 	h->helper_heartbeat = wcore_now_s();
 	__atomic_store_n(&h->helper_pid, getpid(), __ATOMIC_RELEASE);
 	helper_title();
 	helper_sweep();
+	deposit_init();
+	spawn_init();
 
 	idle_since = wcore_now_mono_ns();
 	while (!helper_stop) {
@@ -293,10 +325,14 @@ main(int argc, char *argv[])
 			pfds[k + 1].events = POLLIN;
 			pfds[k + 1].revents = 0;
 		}
-		n = poll(pfds, nconns + 1, nconns == 0 && linger_ms < HELPER_TICK_MS ?
-		    (int)linger_ms / 4 + 1 : HELPER_TICK_MS);
+		nspawn = spawn_pollfds(&pfds[nconns + 1], HELPER_SPAWN_FDS);
+		n = poll(pfds, nconns + 1 + (size_t)nspawn, nconns == 0 &&
+		    linger_ms < HELPER_TICK_MS ? (int)linger_ms / 4 + 1 :
+		    HELPER_TICK_MS);
 		if (n < 0 && errno != EINTR)
 			err(1, "poll");
+		if (n > 0 && nspawn > 0)
+			spawn_ready(&pfds[nconns + 1], nspawn);
 		if (n > 0) {
 			for (k = nconns; k-- > 0;)
 				if (pfds[k + 1].revents != 0 && !helper_message(k))
@@ -309,6 +345,7 @@ main(int argc, char *argv[])
 			last_beat = wcore_now_s();
 			h->helper_heartbeat = last_beat;
 			helper_sweep();
+			deposit_sweep();
 		}
 		if (h->helper_flags & WAPI_HF_STOP)
 			helper_stop = 1;
@@ -325,6 +362,8 @@ main(int argc, char *argv[])
 		helper_try_remove();
 	for (k = 0; k < nconns; k++)
 		close(conns[k].fd);
+	spawn_fini();
+	deposit_fini();
 	if (h->helper_pid == getpid()) {
 		h->helper_pid = 0;
 		h->helper_start = 0;

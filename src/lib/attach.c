@@ -33,6 +33,7 @@
 
 struct wl_state wl = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.sockmu = PTHREAD_MUTEX_INITIALIZER,
 	.dirfd = -1,
 	.fd = -1,
 	.sock = -1,
@@ -65,6 +66,8 @@ wl_after_fork_child(void)
 	wl.sock = wl.fd = wl.dirfd = -1;
 	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
 	pthread_mutex_init(&wl.mu, NULL);
+	pthread_mutex_init(&wl.sockmu, NULL);
+	wl_fd_reset(true);
 }
 
 static void
@@ -371,8 +374,8 @@ wl_connect_once(const struct stat *st)
 	return s;
 }
 
-static int
-wl_connect_helper(char *why, size_t whylen)
+int
+wl_helper_connect(int role, char *why, size_t whylen)
 {
 	struct wapi_header *h = wl.map;
 	struct wcore_msg m = { 0 };
@@ -383,7 +386,7 @@ wl_connect_helper(char *why, size_t whylen)
 	int s, r;
 
 	if (fstat(wl.fd, &st) != 0)
-		return errno;
+		return -errno;
 	for (;;) {
 		s = wl_connect_once(&st);
 		if (s >= 0)
@@ -391,14 +394,14 @@ wl_connect_helper(char *why, size_t whylen)
 		if (s == -EPERM) {
 			snprintf(why, whylen, "the helper's socket belongs to "
 			    "another user");
-			return EPERM;
+			return -EPERM;
 		}
 		r = wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK);
 		if (r == 0 && !spawned) {
 			if ((r = wl_spawn_helper()) != 0) {
 				snprintf(why, whylen, "cannot start %s: %s",
 				    wl_helper_path(), strerror(r));
-				return r;
+				return -r;
 			}
 			spawned = true;
 		}
@@ -411,7 +414,7 @@ wl_connect_helper(char *why, size_t whylen)
 			else
 				snprintf(why, whylen, "the helper %s did not "
 				    "start", wl_helper_path());
-			return ETIMEDOUT;
+			return -ETIMEDOUT;
 		}
 		/* A helper that lost the race to another exits; a new one
 		 * may be needed again. */
@@ -425,6 +428,7 @@ wl_connect_helper(char *why, size_t whylen)
 	m.type = WCORE_MSG_HELLO;
 	m.slot = wl.slot;
 	m.pid = wl.pid;
+	m.value = role;
 	r = wcore_msg_send(s, &m, NULL, -1);
 	if (r == 0)
 		r = wcore_msg_recv(s, &m, NULL, 0, NULL);
@@ -433,10 +437,67 @@ wl_connect_helper(char *why, size_t whylen)
 	if (r != 0) {
 		close(s);
 		snprintf(why, whylen, "the helper refused us: %s", strerror(r));
-		return r;
+		return -r;
 	}
+	return s;
+}
+
+static int
+wl_connect_helper(char *why, size_t whylen)
+{
+	int s = wl_helper_connect(0, why, whylen);
+
+	if (s < 0)
+		return -s;
 	wl.sock = s;
 	return 0;
+}
+
+int
+wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
+	   int nsfds, int32_t *value, int *fds, int *nfds, int maxfds)
+{
+	struct wcore_msg req = *m, rep;
+	char why[256];
+	int r, tries, s, got = 0;
+
+	if (nfds != NULL)
+		*nfds = 0;
+	if (wl.mode != WL_SHARED)
+		return EOPNOTSUPP;
+	pthread_mutex_lock(&wl.sockmu);
+	for (tries = 0; tries < 2; tries++) {
+		if (wl.sock < 0) {
+			s = wl_helper_connect(0, why, sizeof(why));
+			if (s < 0) {
+				r = -s;
+				break;
+			}
+			wl.sock = s;
+		}
+		req.slot = wl.slot;
+		req.pid = wl.pid;
+		r = wcore_msg_sendv(wl.sock, &req, payload, sfds, nsfds);
+		if (r == 0)
+			r = wcore_msg_recvv(wl.sock, &rep, NULL, 0, fds, &got,
+			    fds != NULL ? maxfds : 0);
+		if (r == 0)
+			break;
+		/* The helper died (or was replaced): connect again. */
+		close(wl.sock);
+		wl.sock = -1;
+		if (r != EPIPE && r != ECONNRESET && r != ENOTCONN)
+			break;
+	}
+	pthread_mutex_unlock(&wl.sockmu);
+	if (r != 0)
+		return r;
+	if (nfds != NULL)
+		*nfds = got;
+	if (value != NULL)
+		*value = rep.value;
+	*m = rep;
+	return rep.error;
 }
 
 static void
@@ -560,6 +621,8 @@ wapi_shutdown(void)
 	struct wcore_msg m = { 0 };
 
 	pthread_mutex_lock(&wl.mu);
+	if (wl.mode != WL_NONE)
+		wl_fd_reset(false);
 	if (wl.mode == WL_SHARED) {
 		wl_release_slot();
 		if (wl.sock >= 0) {

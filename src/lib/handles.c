@@ -109,7 +109,8 @@ wl_handle_new(unsigned type, const char *name, uint32_t *index, bool *existed)
 int
 wapi_handle_close(wapi_handle_t h)
 {
-	bool freed;
+	bool freed, last;
+	unsigned type;
 	int64_t i;
 
 	wl_ensure();
@@ -119,10 +120,15 @@ wapi_handle_close(wapi_handle_t h)
 		wl_unlock();
 		return wl_ret(WAPI_EBADHANDLE);
 	}
+	type = WL_H(i)->type;
 	wcore_cref_sub(wl.map, wl.slot, (uint32_t)i, &freed);
 	if (freed)
 		wcore_wake_handle(wl.map, (uint32_t)i);
+	last = freed || wcore_cref_count(wl.map, wl.slot, (uint32_t)i) == 0;
 	wl_unlock();
+	if (last && (type == WAPI_T_FILE || type == WAPI_T_PIPE ||
+	    type == WAPI_T_SOCKET))
+		wl_fd_forget((uint32_t)i, freed);
 	return wl_ret(0);
 }
 

@@ -23,6 +23,7 @@ struct wl_state {
 	size_t len;
 	int dirfd, fd;			/* shared mode */
 	int sock;			/* connection to the helper, -1 */
+	pthread_mutex_t sockmu;		/* one request/reply at a time */
 	uint32_t slot;			/* our client slot */
 	pid_t pid;
 	uint64_t start;			/* our /proc starttime */
@@ -70,6 +71,27 @@ wapi_handle_t wl_number(uint32_t index);
 
 /* Wake the sleepers of a slot whose state changed (bumps its futex word). */
 void wl_changed(uint32_t index);
+
+/*
+ * One request to the helper and its reply (WCORE_MSG_OK: returns its
+ * error field, *value its value; up to maxfds descriptors into fds, *nfds
+ * how many).  A connection that broke (the helper died) is re-made once,
+ * starting a new helper if needed, and the request sent again.  Shared mode
+ * only; EPIPE-like errno when the helper cannot be reached.
+ */
+int wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
+	       int nsfds, int32_t *value, int *fds, int *nfds, int maxfds);
+/* Connect to the helper (starting it when its byte is free) and say HELLO
+ * for our slot; role 0: the main connection, 1: the deposit watcher.
+ * Returns the socket or -errno. */
+int wl_helper_connect(int role, char *why, size_t whylen);
+
+/* Descriptor handles (fd.c): forget this process's copy of slot index
+ * after its last reference here went; freed: the object is gone, tell the
+ * helper to close its copy. */
+void wl_fd_forget(uint32_t index, bool freed);
+/* Close every cached descriptor and stop the watcher (detach, fork). */
+void wl_fd_reset(bool in_child);
 
 /* Thread exit / process detach: abandon the mutexes this thread owns. */
 void wl_sync_thread_exit(void);

@@ -376,7 +376,7 @@ cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
 
 	out_columns_default(&spec, cmd_handles_defaults,
 	    sizeof(cmd_handles_defaults) / sizeof(cmd_handles_defaults[0]));
-	if (ctl->all_hosts && ocols == NULL) {
+	if (ctl->all_hosts && (ocols == NULL || *ocols == '+')) {
 		memmove(&spec.ids[1], &spec.ids[0],
 		    spec.nids * sizeof(spec.ids[0]));
 		spec.ids[0] = COL_HOST;

@@ -341,10 +341,11 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		break;
 	default:
 		if (dead) {
-			warnx("%s: helper pid %" PRId32 " is %s; run "
-			    "'wapictl stop --kill' and restart the clients",
-			    tf->shown, st.hdr.helper_pid,
-			    strcmp(alive, "no") == 0 ? "not running" : alive);
+			warnx("%s: helper pid %" PRId32 " is %s while %"
+			    PRIu32 " client%s still run without it; restart "
+			    "them", tf->shown, st.hdr.helper_pid,
+			    strcmp(alive, "no") == 0 ? "not running" : alive,
+			    st.clients_live, st.clients_live == 1 ? "" : "s");
 			rc = WAPICTL_EXIT_FINDINGS;
 		}
 		break;
@@ -407,7 +408,7 @@ cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
 
 	out_columns_default(&spec, cmd_status_defaults,
 	    sizeof(cmd_status_defaults) / sizeof(cmd_status_defaults[0]));
-	if (ctl->all_hosts && ocols == NULL) {
+	if (ctl->all_hosts && (ocols == NULL || *ocols == '+')) {
 		memmove(&spec.ids[1], &spec.ids[0],
 		    spec.nids * sizeof(spec.ids[0]));
 		spec.ids[0] = COL_HOST;

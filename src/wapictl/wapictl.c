@@ -127,7 +127,7 @@ main(int argc, char **argv)
 	ctl.dirfd = -1;
 
 	/* '+': options end at the command; its own options follow it. */
-	while ((ch = getopt_long(argc, argv, "+AHd:hJqV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+AH:d:hJqV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
 			ctl.all_hosts = true;

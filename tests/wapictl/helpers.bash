@@ -2,6 +2,7 @@
 # name per test, real clients started through wapi-tclient, and a teardown
 # that leaves no process behind (clients, helpers, mappers, lock holders).
 
+bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
 
@@ -52,10 +53,10 @@ wapictl_teardown() {
 	return 0
 }
 
-# Helper pids recorded in every state file of a directory.
+# Live helpers (pid and start time verified) of the state files of a directory.
 helper_pids_in() {
-	"$WAPICTL" -d "$1" -A -J status -o HELPER 2>/dev/null |
-	    "$JQ" -r '.status[].helper // empty' 2>/dev/null
+	"$WAPICTL" -d "$1" -A -J status -o HELPER,HELPER-ALIVE 2>/dev/null |
+	    "$JQ" -r '.status[] | select(."helper-alive" == "yes") | .helper // empty' 2>/dev/null
 }
 
 remember_pid() {
@@ -73,12 +74,22 @@ wait_until() {
 	return 1
 }
 
+# spawn OUT CMD...: start CMD detached from this shell's jobs (no "Killed"
+# noise, no descriptor of the test runner kept open), stdout to OUT, stderr
+# to OUT.err; prints its pid, which is remembered for the teardown.
+spawn() {
+	local out=$1 pid
+	shift
+	pid=$(sh -c '"$@" > "$0" 2> "$0.err" < /dev/null & echo $!' "$out" "$@" 3>&-)
+	remember_pid "$pid"
+	echo "$pid"
+}
+
 # start_client [tclient options]: CLIENT_PID and CLIENT_PATH of a live
 # client; it and its helper are remembered for the teardown.
 start_client() {
 	local out="$BATS_TEST_TMPDIR/client.$RANDOM$RANDOM"
-	"$TCLIENT" "$@" > "$out" 2> "$out.err" < /dev/null 3>&- &
-	remember_pid $!
+	spawn "$out" "$TCLIENT" "$@" > /dev/null
 	wait_until grep -q '^ready' "$out" || {
 		cat "$out.err" >&2
 		return 1
@@ -97,14 +108,15 @@ helper_of() {
 }
 
 # Kill -9 everything holding STATE: the crash a clean must recover from.
+# The helper goes first: it would remove the file when its last client dies.
 crash_all() {
 	local p
-	while read -r p; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done < "$PIDFILE"
 	for p in $(helper_pids_in "$D"); do
 		kill -9 "$p" 2>/dev/null
 	done
+	while read -r p; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done < "$PIDFILE"
 	wait_until verdict_is "$1" orphaned stale-boot foreign corrupt
 }
 

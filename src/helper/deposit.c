@@ -1,0 +1,166 @@
+/*
+ * Descriptor deposits: the helper keeps one duplicate of the descriptor of
+ * every file, pipe and socket handle, so that any attached process can
+ * fetch the same open file description by the handle's number.  A deposit
+ * is keyed by slot and remembered with the full handle number, so a reused
+ * slot never hands out another object's descriptor.  Deposits of handles
+ * that are gone are closed on RELEASE and by the periodic sweep.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+struct deposit {
+	uint32_t number;	/* 0: empty */
+	int fd;
+};
+
+static struct deposit *deps;
+static uint32_t ndeps;		/* capacity: the handle table's */
+static uint32_t nused;
+
+static bool
+deposit_table(void)
+{
+	const struct wapi_header *h = helper_map;
+
+	if (deps != NULL)
+		return true;
+	ndeps = h->regions[WAPI_R_HANDLES].capacity;
+	deps = calloc(ndeps, sizeof(*deps));
+	return deps != NULL;
+}
+
+/* The slot of number when it is a live descriptor handle that client slot
+ * references; -1 otherwise.  Caller holds the table lock. */
+static int64_t
+deposit_check(uint32_t number, int64_t slot)
+{
+	int64_t i = wcore_handle_slot(helper_map, number);
+	unsigned t;
+
+	if (i < 0)
+		return -1;
+	t = WCORE_HANDLES(helper_map)[i].type;
+	if (t != WAPI_T_FILE && t != WAPI_T_PIPE && t != WAPI_T_SOCKET)
+		return -1;
+	if (wcore_cref_count(helper_map, (uint32_t)slot, (uint32_t)i) == 0)
+		return -1;
+	return i;
+}
+
+static void
+deposit_drop(uint32_t i)
+{
+	if (deps[i].number == 0)
+		return;
+	close(deps[i].fd);
+	deps[i].number = 0;
+	deps[i].fd = -1;
+	nused--;
+}
+
+void
+deposit_message(struct helper_conn *c, const struct wcore_msg *m, int *fds,
+		int nfds)
+{
+	int64_t i;
+	int k, err = 0;
+
+	if (!deposit_table()) {
+		err = ENOMEM;
+		goto out;
+	}
+	if (wcore_table_lock(helper_map, 2000, NULL) != 0) {
+		err = EAGAIN;
+		goto out;
+	}
+	i = deposit_check(m->handle, c->slot);
+	switch (m->type) {
+	case WCORE_MSG_DEPOSIT:
+		if (i < 0 || nfds != 1)
+			err = i < 0 ? EBADF : EINVAL;
+		else if (deps[i].number == m->handle)
+			err = 0;	/* already here: keep the first */
+		else {
+			if (deps[i].number != 0)
+				deposit_drop((uint32_t)i);	/* stale */
+			deps[i].number = m->handle;
+			deps[i].fd = fds[0];
+			nfds = 0;	/* kept */
+			nused++;
+			WCORE_HANDLES(helper_map)[i].flags |= WAPI_HF_DEPOSITED;
+		}
+		break;
+	case WCORE_MSG_FETCH:
+		if (i < 0)
+			err = EBADF;
+		else if (deps[i].number != m->handle)
+			err = ENOENT;	/* not (yet) deposited again */
+		break;
+	case WCORE_MSG_RELEASE:
+		/* The handle is gone: drop the copy, no reply. */
+		i = m->handle & WAPI_HANDLE_INDEX_MASK;
+		if (i >= 1 && i <= ndeps && deps[i - 1].number == m->handle &&
+		    wcore_handle_slot(helper_map, m->handle) < 0)
+			deposit_drop((uint32_t)(i - 1));
+		wcore_table_unlock(helper_map);
+		goto done;
+	}
+	wcore_table_unlock(helper_map);
+	if (m->type == WCORE_MSG_FETCH && err == 0) {
+		helper_reply(c->fd, 0, 0, &deps[i].fd, 1);
+		goto done;
+	}
+out:
+	helper_reply(c->fd, err, 0, NULL, 0);
+done:
+	for (k = 0; k < nfds; k++)
+		close(fds[k]);
+}
+
+void
+deposit_sweep(void)
+{
+	uint32_t i;
+
+	if (deps == NULL || nused == 0)
+		return;
+	if (wcore_table_lock(helper_map, 1000, NULL) != 0)
+		return;
+	for (i = 0; i < ndeps; i++)
+		if (deps[i].number != 0 &&
+		    wcore_handle_slot(helper_map, deps[i].number) < 0)
+			deposit_drop(i);
+	wcore_table_unlock(helper_map);
+}
+
+/* A new helper holds nothing: clear the marks its predecessor left, so
+ * that wapictl shows which descriptors are deposited again. */
+void
+deposit_init(void)
+{
+	struct wapi_header *h = helper_map;
+	uint32_t i;
+
+	if (wcore_table_lock(helper_map, 2000, NULL) != 0)
+		return;
+	for (i = 0; i < h->handle_hwm; i++)
+		WCORE_HANDLES(helper_map)[i].flags &= ~WAPI_HF_DEPOSITED;
+	wcore_table_unlock(helper_map);
+}
+
+void
+deposit_fini(void)
+{
+	uint32_t i;
+
+	if (deps == NULL)
+		return;
+	for (i = 0; i < ndeps; i++)
+		deposit_drop(i);
+	free(deps);
+	deps = NULL;
+}

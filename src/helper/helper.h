@@ -1,0 +1,46 @@
+/*
+ * wapi-helper internals shared by its files: the main loop (helper.c),
+ * descriptor deposits (deposit.c) and processes (spawn.c).
+ */
+#ifndef WAPI_HELPER_H
+#define WAPI_HELPER_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.h"
+
+struct helper_conn {
+	int fd;
+	pid_t pid;		/* from SO_PEERCRED */
+	int64_t slot;		/* client slot, -1 until HELLO */
+	int role;		/* HELLO value: 0 main, 1 deposit watcher */
+};
+
+extern void *helper_map;	/* the state file, mapped read/write */
+extern int helper_statefd;
+
+/* One reply: WCORE_MSG_OK with error and value, and descriptors. */
+void helper_reply(int fd, int error, int32_t value, const int *fds, int nfds);
+
+/* deposit.c: descriptors of file, pipe and socket handles. */
+void deposit_message(struct helper_conn *c, const struct wcore_msg *m,
+		     int *fds, int nfds);
+/* Close the deposits whose handle is gone (freed or reused). */
+void deposit_sweep(void);
+void deposit_init(void);
+void deposit_fini(void);
+
+/* spawn.c: process handles.  spawn_pollfds fills up to max pollfds the
+ * main loop must watch (returns how many); spawn_ready gets them back with
+ * revents.  spawn_message handles WCORE_MSG_SPAWN, _TERMINATE, _PROC_OPEN
+ * (fds: what came with the message; spawn_message owns and closes them). */
+void spawn_init(void);
+int spawn_pollfds(struct pollfd *p, int max);
+void spawn_ready(const struct pollfd *p, int n);
+void spawn_message(struct helper_conn *c, const struct wcore_msg *m,
+		   const void *payload, size_t len, int *fds, int nfds);
+void spawn_fini(void);
+
+#endif

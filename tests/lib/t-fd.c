@@ -1,0 +1,520 @@
+/*
+ * Descriptor handles across processes: one open file description shared
+ * by number, pipes, sockets, Win32 share modes, helper and holder deaths,
+ * and no descriptor leaks.
+ */
+#include <sys/socket.h>
+
+#include "tlib.h"
+
+static char file[600];
+
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the DIR's own descriptor */
+}
+
+static void
+use_host(const char *suffix)
+{
+	char h[64];
+
+	snprintf(h, sizeof(h), "%.40s-%s", t_host, suffix);
+	setenv("WAPI_SHARED_HOSTNAME", h, 1);
+}
+
+static pid_t
+helper_pid(void)
+{
+	char p[700];
+	struct wapi_header h;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/.wapi/%s.%s.state", t_dir,
+	    getenv("WAPI_SHARED_HOSTNAME"), WAPI_ABI);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return -1;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		h.helper_pid = -1;
+	close(fd);
+	return h.helper_pid;
+}
+
+struct pass {
+	struct t_gate num, go, done;
+	wapi_handle_t h, h2;
+};
+
+static void
+send_num(struct t_gate *g, wapi_handle_t h)
+{
+	if (write(g->fd[1], &h, sizeof(h)) != (ssize_t)sizeof(h))
+		exit(99);
+}
+
+static wapi_handle_t
+recv_num(struct t_gate *g)
+{
+	wapi_handle_t h = 0;
+
+	if (read(g->fd[0], &h, sizeof(h)) != (ssize_t)sizeof(h))
+		return 0;
+	return h;
+}
+
+static void
+pass_init(struct pass *p)
+{
+	t_gate_init(&p->num);
+	t_gate_init(&p->go);
+	t_gate_init(&p->done);
+}
+
+/* ---- A writes abc, B writes def through the same description ---- */
+
+static int
+a_open_write(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t h;
+	int fd, before = count_fds();
+
+	if (wapi_file_open(file, O_RDWR | O_CREAT | O_TRUNC, 0600,
+	    WAPI_ACCESS_READ | WAPI_ACCESS_WRITE,
+	    WAPI_SHARE_READ | WAPI_SHARE_WRITE, &h) != 0)
+		return 1;
+	if (wapi_fd_get(h, &fd) != 0 || write(fd, "abc", 3) != 3)
+		return 2;
+	send_num(&p->num, h);
+	t_gate_pass(&p->go);
+	wapi_handle_close(h);
+	wapi_shutdown();
+	/* The library's own descriptors are gone after shutdown. */
+	return count_fds() == before ? 0 : 3;
+}
+
+static int
+b_write(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t h = recv_num(&p->num);
+	int fd, fd2, before = count_fds();
+
+	if (wapi_handle_ref(h) != 0)
+		return 1;
+	if (wapi_fd_get(h, &fd) != 0 || write(fd, "def", 3) != 3)
+		return 2;
+	if (wapi_fd_get(h, &fd2) != 0 || fd2 != fd)
+		return 3;	/* later calls return the cached copy */
+	wapi_handle_close(h);
+	wapi_shutdown();
+	return count_fds() == before ? 0 : 4;
+}
+
+static void
+read_file(char *buf, size_t len)
+{
+	int fd = open(file, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+static void
+test_shared_offset(void)
+{
+	struct pass p;
+	pid_t a, b;
+	char buf[64];
+
+	use_host("offset");
+	pass_init(&p);
+	a = t_fork(a_open_write, &p);
+	b = t_fork(b_write, &p);
+	T_EQ(t_wait(b), 0, "B adopts the number, writes def through wapi_fd_get, no fd leak");
+	t_gate_open(&p.go, 'x');
+	T_EQ(t_wait(a), 0, "A opened, wrote abc, closed, no fd leak");
+	read_file(buf, sizeof(buf));
+	T_OK(strcmp(buf, "abcdef") == 0, "the file holds abcdef (one shared offset): '%s'", buf);
+}
+
+/* ---- a pipe made in A, used by B and C ---- */
+
+static int
+a_pipe(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t r, w;
+
+	if (wapi_pipe_create(&r, &w) != 0)
+		return 1;
+	send_num(&p->num, r);
+	send_num(&p->num, w);
+	t_gate_pass(&p->go);
+	return 0;
+}
+
+static int
+b_pipe_write(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t w = p->h2;
+	int fd;
+
+	if (wapi_handle_ref(w) != 0 || wapi_fd_get(w, &fd) != 0)
+		return 1;
+	return write(fd, "through the pipe", 16) == 16 ? 0 : 2;
+}
+
+static int
+c_pipe_read(void *arg)
+{
+	struct pass *p = arg;
+	char buf[32] = { 0 };
+	int fd;
+
+	if (wapi_handle_ref(p->h) != 0 || wapi_fd_get(p->h, &fd) != 0)
+		return 1;
+	return read(fd, buf, 16) == 16 && memcmp(buf, "through the pipe", 16) == 0 ?
+	    0 : 2;
+}
+
+static void
+test_pipe(void)
+{
+	struct pass p;
+	pid_t a;
+
+	use_host("pipe");
+	pass_init(&p);
+	a = t_fork(a_pipe, &p);
+	p.h = recv_num(&p.num);
+	p.h2 = recv_num(&p.num);
+	T_EQ(t_wait(t_fork(b_pipe_write, &p)), 0, "B writes into the pipe's write end by number");
+	T_EQ(t_wait(t_fork(c_pipe_read, &p)), 0, "C reads it from the read end by number");
+	t_gate_open(&p.go, 'x');
+	t_wait(a);
+}
+
+/* ---- a connected socket imported in A, used by B ---- */
+
+static int sv[2];
+
+static int
+a_socket(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t h;
+
+	close(sv[1]);
+	if (wapi_fd_import(sv[0], &h) != 0)
+		return 1;
+	close(sv[0]);	/* the handle keeps its own duplicate */
+	send_num(&p->num, h);
+	t_gate_pass(&p->go);
+	return 0;
+}
+
+static int
+b_socket(void *arg)
+{
+	struct pass *p = arg;
+	struct wapi_handle_info info;
+	int fd;
+
+	close(sv[0]);
+	close(sv[1]);
+	if (wapi_handle_ref(p->h) != 0 || wapi_fd_get(p->h, &fd) != 0)
+		return 1;
+	if (wapi_handle_info(p->h, &info) != 0 || info.type != WAPI_TYPE_SOCKET)
+		return 2;
+	return send(fd, "hello", 5, 0) == 5 ? 0 : 3;
+}
+
+static void
+test_socket(void)
+{
+	struct pass p;
+	char buf[8] = { 0 };
+	pid_t a;
+
+	use_host("sock");
+	pass_init(&p);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		exit(99);
+	a = t_fork(a_socket, &p);
+	p.h = recv_num(&p.num);
+	T_EQ(t_wait(t_fork(b_socket, &p)), 0, "B sends through A's imported socket by number");
+	T_OK(recv(sv[1], buf, 5, 0) == 5 && memcmp(buf, "hello", 5) == 0,
+	    "the peer receives what B sent");
+	close(sv[0]);
+	close(sv[1]);
+	t_gate_open(&p.go, 'x');
+	t_wait(a);
+}
+
+/* ---- share modes across two processes ---- */
+
+static const unsigned accesses[] = { 1, 2, 3, 4, 7 };
+static const unsigned shares[] = { 0, 1, 2, 3, 4, 7 };
+#define NA (sizeof(accesses) / sizeof(accesses[0]))
+#define NS (sizeof(shares) / sizeof(shares[0]))
+
+struct holdshare { struct pass p; unsigned acc, sh; };
+
+static int
+holder_share(void *arg)
+{
+	struct holdshare *hs = arg;
+	wapi_handle_t h;
+	int r;
+
+	r = wapi_file_open(file, O_RDWR | O_CREAT, 0600, hs->acc, hs->sh, &h);
+	t_gate_open(&hs->p.num, r == 0 ? 'o' : 'e');
+	t_gate_pass(&hs->p.go);
+	return 0;
+}
+
+/* Tries every (access, share) against the holder's; returns mismatches. */
+static int
+tryer_share(void *arg)
+{
+	struct holdshare *hs = arg;
+	wapi_handle_t h;
+	size_t i, j;
+	int r, bad = 0;
+	bool want;
+
+	for (i = 0; i < NA; i++)
+		for (j = 0; j < NS; j++) {
+			want = (accesses[i] & ~hs->sh) == 0 &&
+			    (hs->acc & ~shares[j]) == 0;
+			r = wapi_file_open(file, O_RDWR, 0, accesses[i],
+			    shares[j], &h);
+			if (r == 0)
+				wapi_handle_close(h);
+			if ((r == 0) != want || (r != 0 && r != WAPI_ESHARING_VIOLATION)) {
+				printf("# holder %u/%u, open %u/%u: %s\n", hs->acc,
+				    hs->sh, accesses[i], shares[j], wapi_strerror(r));
+				bad++;
+			}
+		}
+	return bad;
+}
+
+static void
+test_share_matrix(void)
+{
+	struct holdshare hs;
+	size_t i, j;
+	int bad = 0;
+	pid_t a;
+
+	use_host("share");
+	for (i = 0; i < NA; i++)
+		for (j = 0; j < NS; j++) {
+			memset(&hs, 0, sizeof(hs));
+			pass_init(&hs.p);
+			hs.acc = accesses[i];
+			hs.sh = shares[j];
+			a = t_fork(holder_share, &hs);
+			if (t_gate_pass(&hs.p.num) != 'o')
+				bad += 100;
+			bad += t_wait(t_fork(tryer_share, &hs));
+			t_gate_open(&hs.p.go, 'x');
+			t_wait(a);
+		}
+	T_EQ(bad, 0, "share-mode matrix: 30 holders x 30 opens across two processes");
+}
+
+static int
+try_exclusive(void *arg)
+{
+	wapi_handle_t h;
+
+	(void)arg;
+	return wapi_file_open(file, O_RDWR, 0, 7, 0, &h) == 0 ? 0 : 1;
+}
+
+static void
+test_share_freed_on_kill(void)
+{
+	struct holdshare hs = { .acc = 3, .sh = 0 };
+	pid_t a;
+	int i, r = 1;
+
+	use_host("sharekill");
+	pass_init(&hs.p);
+	a = t_fork(holder_share, &hs);
+	t_gate_pass(&hs.p.num);
+	T_EQ(t_wait(t_fork(try_exclusive, NULL)), 1, "an exclusive open is refused while A holds the file");
+	kill(a, SIGKILL);
+	t_wait(a);
+	for (i = 0; i < 100 && r != 0; i++) {
+		r = t_wait(t_fork(try_exclusive, NULL));
+		if (r != 0)
+			t_msleep(10);
+	}
+	T_EQ(r, 0, "after kill -9 of A its share entry is freed (within a second)");
+}
+
+/* ---- the helper killed between deposit and fetch ---- */
+
+static int
+a_deposit(void *arg)
+{
+	struct pass *p = arg;
+	wapi_handle_t h;
+	int fd;
+
+	if (wapi_file_open(file, O_RDWR | O_CREAT | O_TRUNC, 0600, 3, 3, &h) != 0)
+		return 1;
+	if (wapi_fd_get(h, &fd) != 0 || write(fd, "12", 2) != 2)
+		return 2;
+	send_num(&p->num, h);
+	t_gate_pass(&p->go);
+	return 0;
+}
+
+static int
+b_fetch(void *arg)
+{
+	struct pass *p = arg;
+	int fd, r;
+
+	if (wapi_handle_ref(p->h) != 0)
+		return 1;
+	r = wapi_fd_get(p->h, &fd);
+	if (r != 0) {
+		printf("# fetch: %s\n", wapi_strerror(r));
+		return 2;
+	}
+	return write(fd, "34", 2) == 2 ? 0 : 3;
+}
+
+static void
+test_helper_killed(void)
+{
+	struct pass p;
+	char buf[16];
+	pid_t a, hp;
+
+	use_host("hkill");
+	pass_init(&p);
+	a = t_fork(a_deposit, &p);
+	p.h = recv_num(&p.num);
+	hp = helper_pid();
+	T_OK(hp > 0 && kill(hp, SIGKILL) == 0, "killed the helper after A deposited");
+	t_msleep(50);
+	T_EQ(t_wait(t_fork(b_fetch, &p)), 0,
+	    "B still fetches: A deposited it again with the new helper");
+	read_file(buf, sizeof(buf));
+	T_OK(strcmp(buf, "1234") == 0, "and writes at the shared offset: '%s'", buf);
+	t_gate_open(&p.go, 'x');
+	t_wait(a);
+}
+
+struct holder_gone { struct pass p; wapi_handle_t h; };
+
+static int
+b_hold_ref(void *arg)
+{
+	struct pass *p = arg;
+	int fd, r;
+
+	if (wapi_handle_ref(p->h) != 0)
+		return 1;
+	t_gate_open(&p->done, 'r');
+	t_gate_pass(&p->go);	/* A and the helper are dead now */
+	r = wapi_fd_get(p->h, &fd);
+	return r == WAPI_EGONE ? 0 : 10 + (r % 100);
+}
+
+static void
+test_holder_killed(void)
+{
+	struct pass p;
+	pid_t a, b, hp;
+
+	use_host("holder");
+	pass_init(&p);
+	a = t_fork(a_deposit, &p);
+	p.h = recv_num(&p.num);
+	b = t_fork(b_hold_ref, &p);
+	t_gate_pass(&p.done);
+	/* A dies before B fetched: the helper still has the copy. */
+	kill(a, SIGKILL);
+	t_wait(a);
+	T_EQ(t_wait(t_fork(b_fetch, &p)), 0,
+	    "holder killed before the fetch: the helper's copy still serves it");
+	hp = helper_pid();
+	kill(hp, SIGKILL);
+	t_msleep(50);
+	t_gate_open(&p.go, 'x');
+	T_EQ(t_wait(b), 0, "with the holder and the helper dead, the fetch fails with WAPI_EGONE");
+}
+
+/* ---- private mode ---- */
+
+static int
+private_fd(void *arg)
+{
+	wapi_handle_t h, r, w;
+	int fd, rfd, wfd;
+	char c = 0;
+
+	(void)arg;
+	setenv("WAPI_DISABLE_SHM", "1", 1);
+	if (wapi_is_shared())
+		return 1;
+	if (wapi_file_open(file, O_RDWR | O_CREAT, 0600, 3, 0, &h) != 0 ||
+	    wapi_fd_get(h, &fd) != 0)
+		return 2;
+	if (wapi_file_open(file, O_RDWR, 0, 1, 7, &r) != WAPI_ESHARING_VIOLATION)
+		return 3;
+	if (wapi_pipe_create(&r, &w) != 0 || wapi_fd_get(r, &rfd) != 0 ||
+	    wapi_fd_get(w, &wfd) != 0)
+		return 4;
+	if (write(wfd, "p", 1) != 1 || read(rfd, &c, 1) != 1 || c != 'p')
+		return 5;
+	wapi_handle_close(h);
+	if (wapi_fd_get(h, &fd) != WAPI_EBADHANDLE)
+		return 6;
+	return 0;
+}
+
+static void
+test_private(void)
+{
+	T_EQ(t_wait(t_fork(private_fd, NULL)), 0,
+	    "private mode: files with share modes, pipes, fd_get, close");
+}
+
+int
+main(void)
+{
+	t_setup("fd");
+	snprintf(file, sizeof(file), "%s/data", t_dir);
+	test_shared_offset();
+	test_pipe();
+	test_socket();
+	test_share_matrix();
+	test_share_freed_on_kill();
+	test_helper_killed();
+	test_holder_killed();
+	test_private();
+	return t_done();
+}
