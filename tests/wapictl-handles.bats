@@ -59,8 +59,7 @@ teardown() { wapictl_teardown; }
 
 @test "with the table lock held elsewhere it says so and shows a snapshot" {
 	start_client -e ev-a
-	spawn "$BATS_TEST_TMPDIR/lock.out" "$WAPICTL" lock -- sh -c 'echo held; exec sleep 1000' > /dev/null
-	wait_until grep -q held "$BATS_TEST_TMPDIR/lock.out"
+	hold_lock
 	run -0 "$WAPICTL" handles -o NAME
 	assert_output --partial "table lock busy"
 	assert_output --partial "ev-a"

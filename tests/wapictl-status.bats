@@ -155,15 +155,12 @@ teardown() { wapictl_teardown; }
 
 @test "the table lock holder is shown in LOCK" {
 	start_client
-	"$WAPICTL" lock -- sh -c 'echo held > "$0"; exec sleep 1000' "$BATS_TEST_TMPDIR/held" 3>&- &
-	local lockpid=$!
-	remember_pid $lockpid
-	wait_until test -e "$BATS_TEST_TMPDIR/held"
+	hold_lock
 	run -0 --separate-stderr "$WAPICTL" -J status
-	run "$JQ" -e --argjson p "$lockpid" '.status[0].lock == $p' <<< "$output"
+	run "$JQ" -e --argjson p "$LOCKPID" '.status[0].lock == $p' <<< "$output"
 	assert_success
-	pkill -9 -P "$lockpid" sleep 2> /dev/null || true
-	wait "$lockpid" || true
+	kill "$LOCKPID"
+	wait_until sh -c '! kill -0 '"$LOCKPID"' 2> /dev/null'
 	run -0 --separate-stderr "$WAPICTL" -J status
 	run "$JQ" -e '.status[0].lock == null' <<< "$output"
 	assert_success

@@ -54,7 +54,15 @@ helper_on_term(int sig)
 static void
 helper_title(void)
 {
-	setproctitle("%s %zu client%s", host, nconns, nconns == 1 ? "" : "s");
+	static uint32_t shown = UINT32_MAX;
+	uint32_t n = 0;
+
+	if (helper_map != NULL)
+		n = ((struct wapi_header *)helper_map)->clients_used;
+	if (n == shown)
+		return;
+	shown = n;
+	setproctitle("%s %u client%s", host, n, n == 1 ? "" : "s");
 }
 
 /*
@@ -346,6 +354,7 @@ main(int argc, char *argv[])
 			h->helper_heartbeat = last_beat;
 			helper_sweep();
 			deposit_sweep();
+			helper_title();
 		}
 		if (h->helper_flags & WAPI_HF_STOP)
 			helper_stop = 1;

@@ -19,7 +19,10 @@
 
 #include "wapictl.h"
 
+static volatile sig_atomic_t cmd_lock_child;
+
 static int	cmd_lock_exec(struct wapictl *, int, char **);
+static void	cmd_lock_forward(int);
 static int	cmd_lock_run(struct wapictl *, const struct target_file *, int,
 		    char **);
 
@@ -32,6 +35,17 @@ const struct cmd_entry cmd_lock_entry = {
 	.exec = cmd_lock_exec,
 };
 
+/* SIGTERM, SIGINT, SIGHUP go to COMMAND; we unlock once it has ended. */
+static void
+cmd_lock_forward(int sig)
+{
+	int save = errno;
+
+	if (cmd_lock_child > 0)
+		kill((pid_t)cmd_lock_child, sig);
+	errno = save;
+}
+
 static int
 cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
     char **argv)
@@ -40,10 +54,13 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	const struct wapi_header *h;
 	void *map;
 	size_t len;
+	struct sigaction sa, old[3];
+	sigset_t block, prev;
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	pid_t pid, w;
 	char why[512];
 	bool recovered = false;
-	int fd, e, status, rc;
+	int fd, e, status, rc, i;
 
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
 	if (fd < 0) {
@@ -88,9 +105,22 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 		warnx("%s: the previous holder of the table lock died; "
 		    "repaired", tf->shown);
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_lock_forward;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (i = 0; i < 3; i++) {
+		sigaction(sigs[i], &sa, &old[i]);
+		sigaddset(&block, sigs[i]);
+	}
+	/* Blocked until the child's pid is known, so none is lost. */
+	sigprocmask(SIG_BLOCK, &block, &prev);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		e = errno;
+		for (i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		sigprocmask(SIG_SETMASK, &prev, NULL);
 		wcore_table_unlock(map);
 		munmap(map, len);
 		close(fd);
@@ -98,15 +128,23 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 		return WAPICTL_EXIT_ACCESS;
 	}
 	if (pid == 0) {
+		for (i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		sigprocmask(SIG_SETMASK, &prev, NULL);
 		/* The fd is close-on-exec; the mapping goes with exec. */
 		execvp(argv[0], argv);
 		e = errno;
 		warnx("%s: %s", argv[0], strerror(e));
 		_exit(e == ENOENT ? 127 : 126);
 	}
+	cmd_lock_child = pid;
+	sigprocmask(SIG_SETMASK, &prev, NULL);
 	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
 		;
+	cmd_lock_child = 0;
 	wcore_table_unlock(map);
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
 	munmap(map, len);
 	close(fd);
 	if (w == -1) {

@@ -575,6 +575,44 @@ test_clean_detach(void)
 	t_wait(pa);
 }
 
+/* A helper byte held by a process that does not listen (as a helper in
+ * another network namespace would look): the client cannot reach it. */
+static void
+test_helper_unreachable(void)
+{
+	struct hold a = { .name = "unreach.ev" };
+	struct t_gate ready, go;
+	struct wapi_header hdr;
+	pid_t pa, fake;
+
+	use_host("unreach");
+	t_gate_init(&a.ready); t_gate_init(&a.go);
+	pa = t_fork(child_hold, &a);
+	t_gate_pass(&a.ready);
+	read_header(&hdr);
+	kill(hdr.helper_pid, SIGKILL);
+	t_msleep(50);
+	t_gate_init(&ready);
+	t_gate_init(&go);
+	fake = fork();
+	if (fake == 0) {
+		int fd = open(cur_path(), O_RDWR);
+
+		if (wcore_lock_byte(fd, WAPI_LOCK_HELPER, F_WRLCK, 1000) != 0)
+			_exit(1);
+		t_gate_open(&ready, 'x');
+		t_gate_pass(&go);
+		_exit(0);
+	}
+	t_gate_pass(&ready);
+	refused("a helper whose byte is held but who does not answer: fallback",
+	    "not answering");
+	t_gate_open(&go, 'x');
+	t_wait(fake);
+	t_gate_open(&a.go, 'x');
+	t_wait(pa);
+}
+
 int
 main(void)
 {
@@ -589,5 +627,6 @@ main(void)
 	test_private();
 	test_lock_holder_killed();
 	test_clean_detach();
+	test_helper_unreachable();
 	return t_done();
 }

@@ -12,6 +12,14 @@
 
 #include "tlib.h"
 
+/* T_EQ with a printf-style message. */
+#define TS_EQ(a, b, ...) do {						\
+	long long ts_a_ = (long long)(a), ts_b_ = (long long)(b);	\
+	char ts_m_[256];						\
+	snprintf(ts_m_, sizeof(ts_m_), __VA_ARGS__);			\
+	T_OK(ts_a_ == ts_b_, "%s (got %lld, want %lld)", ts_m_, ts_a_, ts_b_); \
+} while (0)
+
 /* True when peers are threads (WAPI_DISABLE_SHM set). */
 static bool ts_private;
 

@@ -153,3 +153,12 @@ handle_offset() {
 	off=$(od -An -tu8 -j 176 -N8 "$1" | tr -d ' ')
 	echo $((off + 64 * $2))
 }
+
+# hold_lock: a `wapictl lock` holding the table lock until killed; LOCKPID
+# is wapictl, its command (a sleep) is remembered for the teardown too.
+hold_lock() {
+	local out="$BATS_TEST_TMPDIR/lock.$RANDOM$RANDOM"
+	LOCKPID=$(spawn "$out" "$WAPICTL" lock -- sh -c 'echo held $$; exec sleep 1000')
+	wait_until grep -q held "$out" || return 1
+	remember_pid "$(awk '{ print $2 }' "$out")"
+}

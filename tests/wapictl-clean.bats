@@ -1,0 +1,263 @@
+#!/usr/bin/env bats
+# wapictl clean: removes only orphaned, stale-boot, unheld corrupt state,
+# old temporaries and unmapped legacy files; never through a link, never a
+# swapped file, never a live file; explains each decision.
+
+load wapictl/helpers
+
+setup() { wapictl_setup; }
+teardown() {
+	[ -n "${LOOPSTOP:-}" ] && touch "$LOOPSTOP"
+	wapictl_teardown
+}
+
+@test "an orphaned file (kill -9 of everything) is removed; a second run finds nothing" {
+	make_orphan
+	run -0 "$WAPICTL" clean
+	assert_line --partial "removed ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: orphaned"
+	assert_output --partial "removed 1 file, kept 0"
+	[ ! -e "$STATE" ]
+	run -0 "$WAPICTL" clean
+	assert_output --partial "removed 0 files, kept 0"
+	run -0 "$WAPICTL" -q clean
+	assert_output ""
+}
+
+@test "-n says what it would do and why, and changes nothing" {
+	make_orphan
+	local before
+	before=$(stat -c '%i %Y %s' "$STATE")
+	run -0 "$WAPICTL" clean -n
+	assert_output --partial "would-remove ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: orphaned: no process holds it"
+	assert_output --partial "would remove 1 file, kept 0"
+	assert_equal "$(stat -c '%i %Y %s' "$STATE")" "$before"
+	run -0 "$WAPICTL" clean --dry-run
+	[ -e "$STATE" ]
+}
+
+@test "a live file is kept, with the reason, exit 0" {
+	start_client -e ev
+	run -0 "$WAPICTL" clean
+	assert_output --partial "kept ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: live: held by"
+	[ -e "$STATE" ]
+	run -0 "$WAPICTL" clean -n
+	assert_output --partial "would-keep"
+	run -0 "$WAPICTL" -q clean
+	assert_output ""
+}
+
+@test "a stale-boot file is removed" {
+	make_orphan
+	"$PATCH" "$STATE" boot 00000000-1111-2222-3333-444444444444
+	run -0 "$WAPICTL" clean
+	assert_output --partial ": stale-boot: created in boot 00000000"
+	[ ! -e "$STATE" ]
+}
+
+@test "a corrupt file nobody holds is removed" {
+	make_orphan
+	truncate -s 1000 "$STATE"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "removed"
+	assert_output --partial "corrupt"
+	[ ! -e "$STATE" ]
+}
+
+@test "a corrupt file a process holds is kept: exit 1, said on stderr even with -q" {
+	start_client -e ev
+	flip_byte "$STATE" 60
+	run -1 --separate-stderr "$WAPICTL" -q clean
+	assert_output ""
+	[[ $stderr == *"kept ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: corrupt"* ]]
+	[[ $stderr == *"held by"* ]]
+	[ -e "$STATE" ]
+}
+
+@test "another host's file: kept unless --force-host and a heartbeat older than --older-than" {
+	WAPI_SHARED_HOSTNAME=far start_client -e far
+	local far="$D/far.$ABI.state"
+	# held by its processes: live, kept even with --force-host
+	run -0 "$WAPICTL" -A clean --force-host --older-than 0
+	assert_output --partial "kept"
+	crash_all "$far"
+	run -0 "$WAPICTL" -A clean
+	assert_output --partial "another host's file is removed only with --force-host --older-than"
+	[ -e "$far" ]
+	run -0 "$WAPICTL" -H far clean
+	[ -e "$far" ]
+	"$PATCH" "$far" heartbeat 172800
+	run -0 "$WAPICTL" -A clean --force-host --older-than 7d
+	assert_output --partial "not older than 7d"
+	[ -e "$far" ]
+	run -0 "$WAPICTL" -A clean --force-host --older-than 1d
+	assert_output --partial "removed"
+	[ ! -e "$far" ]
+}
+
+@test "--older-than keeps a recently active orphan (exit 1), removes an old one" {
+	make_orphan
+	"$PATCH" "$STATE" heartbeat 30
+	run -1 "$WAPICTL" clean --older-than 1h
+	assert_output --partial "not older than 1h"
+	[ -e "$STATE" ]
+	"$PATCH" "$STATE" heartbeat 7200
+	run -0 "$WAPICTL" clean --older-than 90m
+	[ ! -e "$STATE" ]
+	make_orphan
+	"$PATCH" "$STATE" heartbeat 100
+	run -0 "$WAPICTL" clean --older-than 90
+	[ ! -e "$STATE" ]
+}
+
+@test "temporaries older than a minute are removed, fresh ones kept" {
+	mkdir -m 700 "$D"
+	local old="$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.OLD123" new="$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.NEW123"
+	"$MKSTATE" "$old"
+	"$MKSTATE" "$new"
+	touch -d '2 minutes ago' "$old"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "removed ~/home/.wapi/.$WAPI_SHARED_HOSTNAME.$ABI.state.OLD123: temporary"
+	assert_output --partial "kept ~/home/.wapi/.$WAPI_SHARED_HOSTNAME.$ABI.state.NEW123: temporary: creation temporary modified"
+	[ ! -e "$old" ]
+	[ -e "$new" ]
+	run -0 "$WAPICTL" clean --older-than 1h
+	[ -e "$new" ]
+}
+
+@test "a temporary left as a second name of a live file: only the name goes" {
+	start_client -e ev
+	local tmp="$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.LINKED"
+	ln "$STATE" "$tmp"
+	touch -h -d '2 minutes ago' "$tmp"
+	touch "$STATE"	# same inode: keep the age check honest
+	touch -d '2 minutes ago' "$tmp"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "second name of"
+	[ ! -e "$tmp" ]
+	[ -e "$STATE" ]
+	run -0 "$WAPICTL" status -o VERDICT -n
+	assert_output "live"
+}
+
+@test "a symbolic link in the directory is never followed nor removed through" {
+	mkdir -m 700 "$D" "$BATS_TEST_TMPDIR/outside"
+	local target="$BATS_TEST_TMPDIR/outside/victim.state"
+	"$MKSTATE" "$target"	# an orphan: removable if it were followed
+	ln -s "$target" "$STATE"
+	ln -s "$target" "$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.SYMLNK"
+	touch -h -d '2 minutes ago' "$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.SYMLNK"
+	ln -s "$target" "$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0"
+	run -1 "$WAPICTL" clean
+	assert_output --partial "symbolic link"
+	[ -e "$target" ]
+	[ -L "$STATE" ]
+	[ -L "$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.SYMLNK" ]
+	[ -L "$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0" ]
+	run -0 "$WAPICTL" validate "$target"
+}
+
+@test "a file swapped between the check and the removal is not removed" {
+	make_orphan
+	local fifo="$BATS_TEST_TMPDIR/pause" other="$BATS_TEST_TMPDIR/home/.wapi/other.tmp"
+	mkfifo "$fifo"
+	"$MKSTATE" "$other"
+	local ino
+	ino=$(stat -c %i "$other")
+	WAPICTL_TEST_PAUSE_FIFO="$fifo" spawn "$BATS_TEST_TMPDIR/clean.out" "$WAPICTL" clean > /dev/null
+	# Opening the FIFO waits for clean to reach its pause; closing it
+	# (when sh exits) lets clean go on, after the swap.
+	timeout 60 sh -c 'exec 5> "$0"; mv "$1" "$2"' "$fifo" "$other" "$STATE"
+	wait_until grep -q 'removed .* file' "$BATS_TEST_TMPDIR/clean.out"
+	run cat "$BATS_TEST_TMPDIR/clean.out"
+	assert_output --partial "replaced by another file while being checked; not removed"
+	assert_output --partial "removed 0 files"
+	assert_equal "$(stat -c %i "$STATE")" "$ino"
+}
+
+@test "clean looping while clients start and stop never removes a live file" {
+	LOOPSTOP="$BATS_TEST_TMPDIR/stop"
+	spawn "$BATS_TEST_TMPDIR/loop.out" sh -c \
+	    'while [ ! -e "$1" ]; do "$0" -q clean; done' "$WAPICTL" "$LOOPSTOP" > /dev/null
+	spawn "$BATS_TEST_TMPDIR/churn.out" sh -c \
+	    'while [ ! -e "$1" ]; do "$0" -w 0 > /dev/null 2>&1; done' "$TCLIENT" "$LOOPSTOP" > /dev/null
+	local i p
+	for i in $(seq 1 15); do
+		start_client -e "loop$i"
+		for p in "$CLIENT_PID" "$HELPER_PID"; do
+			[ -n "$p" ] || continue
+			# the file it maps is still the file under its name
+			run grep -F "$STATE" "/proc/$p/maps"
+			assert_success
+			refute_output --partial "(deleted)"
+		done
+		run -0 "$WAPICTL" status -o VERDICT -n
+		assert_output "live"
+		kill -TERM "$CLIENT_PID"
+		wait_until sh -c '! kill -0 '"$CLIENT_PID"' 2> /dev/null'
+	done
+	touch "$LOOPSTOP"
+	run cat "$BATS_TEST_TMPDIR/loop.out.err"
+	refute_output --partial "cannot remove"
+}
+
+@test "legacy Mono files: kept while a process maps them, removed with their semaphore set when not" {
+	mkdir -m 700 "$D"
+	local data="$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0"
+	local share="$D/shared_fileshare-$WAPI_SHARED_HOSTNAME-Linux-x86_64-16-12-0"
+	local key mapper
+	key=$("$LEGACY" create "$data")
+	echo "$key" >> "$SEMKEYS"
+	: > "$share"
+	chmod 600 "$share"
+	mapper=$(spawn "$BATS_TEST_TMPDIR/map.out" "$LEGACY" map "$data")
+	wait_until grep -q ready "$BATS_TEST_TMPDIR/map.out"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "kept ~/home/.wapi/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0: legacy: Mono shared_data file mapped by pid $mapper"
+	assert_output --partial "removed ~/home/.wapi/shared_fileshare-"
+	[ -e "$data" ]
+	"$LEGACY" exists "$key"
+	kill -9 "$mapper"
+	wait_until sh -c '! kill -0 '"$mapper"' 2> /dev/null'
+	run -0 "$WAPICTL" clean -n
+	assert_output --partial "would-remove"
+	assert_output --partial "with its semaphore set (key 0x"
+	"$LEGACY" exists "$key"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "removed ~/home/.wapi/shared_data-"
+	[ ! -e "$data" ]
+	run "$LEGACY" exists "$key"
+	assert_failure
+	run -0 "$WAPICTL" clean
+	assert_output --partial "removed 0 files, kept 0"
+}
+
+@test "a legacy semaphore set that is not Mono's (not 8 semaphores) is left alone" {
+	mkdir -m 700 "$D"
+	local data="$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0" key
+	key=$("$LEGACY" create "$data" 3)
+	echo "$key" >> "$SEMKEYS"
+	run -0 "$WAPICTL" clean
+	assert_output --partial "not Mono's 8: kept"
+	[ ! -e "$data" ]
+	"$LEGACY" exists "$key"
+}
+
+@test "another host's legacy file is kept: its processes are not visible here" {
+	mkdir -m 700 "$D"
+	local data="$D/shared_data-farhost-Linux-x86_64-328-12-0" key
+	key=$("$LEGACY" create "$data")
+	echo "$key" >> "$SEMKEYS"
+	run -0 "$WAPICTL" -A clean
+	assert_output --partial "of host farhost; removed only with --force-host --older-than"
+	[ -e "$data" ]
+}
+
+@test "JSON: one row per file with path, verdict, action and reason" {
+	make_orphan
+	run -0 --separate-stderr "$WAPICTL" -J clean -n
+	run "$JQ" -e --arg p "$STATE" '.clean == [{"path": $p, "verdict": "orphaned", "action": "would-remove", "reason": .clean[0].reason}] and (.clean[0].reason | length > 0)' <<< "$output"
+	assert_success
+	run -0 --separate-stderr "$WAPICTL" -J clean
+	run "$JQ" -e '.clean[0].action == "removed"' <<< "$output"
+	assert_success
+}
