@@ -11,7 +11,7 @@ _wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose
 _wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type
 	-h --help'
 _wapictl_validate_opts='-v --verbose -h --help'
-_wapictl_lock_opts='-w --wait -h --help'
+_wapictl_lock_opts='-w --wait --timeout -h --help'
 _wapictl_clean_opts='-n --dry-run --older-than --force-host -h --help'
 _wapictl_stop_opts='-w --wait --kill -h --help'
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
@@ -63,7 +63,7 @@ _wapictl_hosts()
 # "$2" the current word; a leading + (add to the default columns) is kept.
 _wapictl_list()
 {
-	local words=$1 cur=$2 head= plus=
+	local words=$1 cur=$2 head='' plus=''
 	if [[ $cur == +* ]]; then
 		plus=+
 		cur=${cur#+}
@@ -72,16 +72,16 @@ _wapictl_list()
 		head=${cur%,*},
 		cur=${cur##*,}
 	fi
-	COMPREPLY=($(compgen -P "$plus$head" -W "$words" -- "${cur^^}"))
+	mapfile -t COMPREPLY < <(compgen -P "$plus$head" -W "$words" -- "${cur^^}")
 	[[ ${#COMPREPLY[@]} -eq 0 ]] &&
-	    COMPREPLY=($(compgen -P "$plus$head" -W "$words" -- "$cur"))
+	    mapfile -t COMPREPLY < <(compgen -P "$plus$head" -W "$words" -- "$cur")
 	# More may follow a comma: do not end the word with a space.
 	compopt -o nospace 2>/dev/null
 }
 
 _wapictl()
 {
-	local cur prev cmd= i cmdi=0
+	local cur prev cmd='' i cmdi=0
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -117,19 +117,19 @@ _wapictl()
 	if [[ -z $cmd ]]; then
 		case $prev in
 		-d|--dir)
-			COMPREPLY=($(compgen -d -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 			compopt -o filenames 2>/dev/null
 			return
 			;;
 		-H|--host)
-			COMPREPLY=($(compgen -W "$(_wapictl_hosts)" -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -W "$(_wapictl_hosts)" -- "$cur")
 			return
 			;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "$_wapictl_global_opts" -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -W "$_wapictl_global_opts" -- "$cur")
 		else
-			COMPREPLY=($(compgen -W "$_wapictl_commands" -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -W "$_wapictl_commands" -- "$cur")
 		fi
 		return
 	fi
@@ -154,7 +154,7 @@ _wapictl()
 		;;
 	validate)
 		if [[ $cur != -* ]]; then
-			COMPREPLY=($(compgen -f -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			compopt -o filenames 2>/dev/null
 			return
 		fi
@@ -183,19 +183,19 @@ _wapictl()
 			esac
 		done
 		if ((i < COMP_CWORD)); then
-			COMPREPLY=($(compgen -f -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			compopt -o filenames 2>/dev/null
 			return
 		fi
 		if [[ $cur != -* || ${COMP_WORDS[COMP_CWORD-1]} == -- ]]; then
-			COMPREPLY=($(compgen -c -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u)
 			return
 		fi
 		;;
 	clean)
 		case $prev in
 		--older-than)
-			COMPREPLY=($(compgen -W '90s 30m 1h 12h 1d 7d 30d' -- "$cur"))
+			mapfile -t COMPREPLY < <(compgen -W '90s 30m 1h 12h 1d 7d 30d' -- "$cur")
 			return
 			;;
 		esac
@@ -214,7 +214,7 @@ _wapictl()
 
 	local opts=_wapictl_${cmd}_opts
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "${!opts}" -- "$cur"))
+		mapfile -t COMPREPLY < <(compgen -W "${!opts}" -- "$cur")
 	fi
 }
 

@@ -90,20 +90,21 @@ complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 # validate
 set c '__fish_seen_subcommand_from validate'
 complete -c wapictl -n $c -F
-complete -c wapictl -n $c -s v -l verbose -d 'Also name the files that are sound'
+complete -c wapictl -n $c -s v -l verbose -d 'Print every problem, not only the first five'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 
 # lock
 set c '__fish_seen_subcommand_from lock'
 complete -c wapictl -n $c -s w -l wait -x -d 'Seconds to wait for the lock'
+complete -c wapictl -n $c -l timeout -x -d 'Seconds to wait for the lock (same as --wait)'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 complete -c wapictl -n $c -a '(__fish_complete_subcommand --fcs-skip=2)'
 
 # clean
 set c '__fish_seen_subcommand_from clean'
 complete -c wapictl -n $c -s n -l dry-run -d 'Say what would be done, change nothing'
-complete -c wapictl -n $c -l older-than -x -a '90s 30m 1h 12h 1d 7d 30d' -d 'With --force-host: heartbeat older than'
-complete -c wapictl -n $c -l force-host -d "Also remove other hosts' files"
+complete -c wapictl -n $c -l older-than -x -a '90s 30m 1h 12h 1d 7d 30d' -d 'Only files inactive for longer than this'
+complete -c wapictl -n $c -l force-host -d "Also remove other hosts' files (needs --older-than)"
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 
 # stop

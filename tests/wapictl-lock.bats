@@ -87,3 +87,41 @@ teardown() { wapictl_teardown; }
 	run -1 "$WAPICTL" lock true
 	assert_output --partial "corrupt"
 }
+
+@test "status does not show a dead holder as holding the lock" {
+	start_client -e ev
+	hold_lock
+	kill -9 "$LOCKPID"
+	wait_until pid_gone "$LOCKPID"
+	run -0 --separate-stderr "$WAPICTL" -J status -o LOCK,REASON
+	run "$JQ" -e --arg p "$LOCKPID" '.status[0].lock == null and (.status[0].reason | contains("table lock left by dead pid " + $p))' <<< "$output"
+	assert_success
+}
+
+@test "SIGTERM to wapictl lock goes to COMMAND; the lock is released" {
+	start_client -e ev
+	hold_lock
+	kill -TERM "$LOCKPID"
+	wait_until pid_gone "$LOCKPID"
+	run -0 --separate-stderr "$WAPICTL" -J status -o LOCK,REASON
+	run "$JQ" -e '.status[0].lock == null and (.status[0].reason | contains("dead") | not)' <<< "$output"
+	assert_success
+	run -0 "$WAPICTL" lock -w 0 true
+	refute_output --partial "died"
+}
+
+@test "a client that needs the table meanwhile waits until COMMAND ends" {
+	start_client -e first
+	hold_lock
+	local out="$BATS_TEST_TMPDIR/second.out"
+	spawn "$out" "$TCLIENT" -e second > /dev/null
+	# Not ready while the lock is held (a slow machine only makes it
+	# later, never earlier: this cannot pass by luck).
+	sleep 1
+	run grep -c '^ready' "$out"
+	assert_output 0
+	kill -TERM "$LOCKPID"
+	wait_until grep -q '^ready' "$out"
+	run -0 "$WAPICTL" handles -o NAME -n
+	assert_line "second"
+}

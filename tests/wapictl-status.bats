@@ -48,7 +48,7 @@ teardown() { wapictl_teardown; }
 	assert_output --partial "EVENTS"
 	assert_output --regexp "SLOT +PID +ALIVE"
 	run -0 --separate-stderr "$WAPICTL" -J status -v
-	run "$JQ" -se --argjson pid "$CLIENT_PID" '.[0].status[0].events == 5 and .[0].status[0].mutexes == 1 and .[0].status[0].semaphores == 1 and (.[1].clients | map(select(.pid == $pid and .alive == "yes")) | length) == 1' <<< "$output"
+	run "$JQ" -e --argjson pid "$CLIENT_PID" 'keys_unsorted == ["status","clients"] and .status[0].events == 5 and .status[0].mutexes == 1 and .status[0].semaphores == 1 and (.clients | map(select(.pid == $pid and .alive == "yes")) | length) == 1' <<< "$output"
 	assert_success
 }
 
@@ -160,7 +160,7 @@ teardown() { wapictl_teardown; }
 	run "$JQ" -e --argjson p "$LOCKPID" '.status[0].lock == $p' <<< "$output"
 	assert_success
 	kill "$LOCKPID"
-	wait_until sh -c '! kill -0 '"$LOCKPID"' 2> /dev/null'
+	wait_until pid_gone "$LOCKPID"
 	run -0 --separate-stderr "$WAPICTL" -J status
 	run "$JQ" -e '.status[0].lock == null' <<< "$output"
 	assert_success
@@ -174,4 +174,21 @@ teardown() { wapictl_teardown; }
 	run -1 "$WAPICTL" -q status
 	assert_output --partial "orphaned"
 	refute_output --partial "VERDICT"
+}
+
+@test "another format version: incompatible, reported but not a finding" {
+	make_orphan
+	"$PATCH" "$STATE" version 99
+	run -0 "$WAPICTL" status -o VERDICT,REASON -n
+	assert_output --partial "incompatible"
+	run -1 "$WAPICTL" validate "$STATE"
+	assert_output --partial "incompatible"
+}
+
+@test "a file open to group or others: unreadable, exit 4, with the reason" {
+	make_orphan
+	chmod 644 "$STATE"
+	run -4 "$WAPICTL" status -o VERDICT,REASON -n
+	assert_output --partial "unreadable"
+	assert_output --partial "accessible by group or others"
 }

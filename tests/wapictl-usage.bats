@@ -165,3 +165,16 @@ teardown() { wapictl_teardown; }
 	WAPI_SHARED_DIR= MONO_SHARED_DIR="$BATS_TEST_TMPDIR/mono" run -1 "$WAPICTL" status -n -o PATH
 	assert_output --partial "/mono/.wapi/"
 }
+
+@test "long global options: --host, --all-hosts, --json, --quiet" {
+	mkdir -m 700 "$D"
+	"$MKSTATE" -H farhost "$D/farhost.$ABI.state"
+	run -0 --separate-stderr "$WAPICTL" --host farhost --json status -o HOST,VERDICT
+	run "$JQ" -e '.status == [{"host": "farhost", "verdict": "foreign"}]' <<< "$output"
+	assert_success
+	run -0 --separate-stderr "$WAPICTL" --all-hosts --json status -o HOST
+	run "$JQ" -e '.status == [{"host": "farhost"}]' <<< "$output"
+	assert_success
+	run -0 "$WAPICTL" --quiet --all-hosts status
+	assert_output ""
+}

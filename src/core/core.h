@@ -113,7 +113,7 @@ int wcore_proc_start(pid_t pid, uint64_t *start);
  * zombie), -1 when /proc cannot tell (hidepid): treat as maybe alive. */
 int wcore_pid_alive(pid_t pid, uint64_t start);
 
-/* Wall clock helpers. */
+/* Wall clock helpers (coarse: jiffies resolution, cheap). */
 int64_t wcore_now_ns(void);
 int64_t wcore_now_s(void);
 
@@ -282,11 +282,16 @@ void wcore_share_release(void *map, uint64_t dev, uint64_t ino,
 /* Count an open without the compatibility check (repair rebuilds). */
 int wcore_share_account(void *map, uint64_t dev, uint64_t ino,
 			unsigned access, unsigned share);
+/* Mutex ownership by a client slot (see tables.c for the window between
+ * taking the lock word and recording the owner), and abandonment: the
+ * next acquirer gets WAPI_WAIT_ABANDONED.  The caller wakes the waiters. */
+bool wcore_mutex_owned_by(const struct wapi_handle_entry *e, uint32_t slot);
+void wcore_mutex_abandon(struct wapi_handle_entry *e);
 /* Bump a handle's futex word after a change (the caller wakes). */
 static inline void
 wcore_handle_changed(struct wapi_handle_entry *e)
 {
-	__atomic_add_fetch(&e->futex, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&e->futex, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Futex operations on words of the (shared) mapping: never FUTEX_PRIVATE,

@@ -143,7 +143,8 @@ struct wapi_handle_entry {			/* 64 bytes */
 		uint32_t mwaiters;	/* live: sleepers of multi-object waits */
 	};
 	uint32_t name_hash;	/* 20 when NAMED */
-	int64_t  changed;	/* 24 ns, CLOCK_REALTIME */
+	int64_t  changed;	/* 24 ns, CLOCK_REALTIME: created, freed,
+				   abandoned (not every set/release) */
 	union {			/* 32 .. 64 */
 		struct {
 			uint32_t signalled;
@@ -151,11 +152,19 @@ struct wapi_handle_entry {			/* 64 bytes */
 			uint32_t pulse_tokens;	/* auto reset: waiters a pulse may still release */
 		} event;
 		struct {
-			int32_t  owner_pid;	/* 0: not owned */
-			int32_t  owner_tid;
-			uint64_t owner_start;
-			uint32_t recursion;	/* >= 1 while owned */
+			/* One 64-bit word changed with compare-and-swap:
+			 * the owner's thread id and the recursion count
+			 * (both 0 when free). */
+			union {
+				uint64_t lockword;
+				struct {
+					int32_t  owner_tid;
+					uint32_t recursion;
+				};
+			};
+			int32_t  owner_pid;	/* written by the owner after */
 			uint32_t owner_client;	/* client slot + 1 */
+			uint64_t owner_start;
 		} mutex;
 		struct {
 			int32_t count;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,29 @@
 #define SPAWN_DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, without PATH */
 
 static int spawn_count(const char *const *v, uint32_t *n, size_t *bytes);
+static int spawn_umask(uint32_t *out);
+
+/* umask(2) can only be read by changing it, which races with other
+ * threads: /proc tells without touching it. */
+static int
+spawn_umask(uint32_t *out)
+{
+	char buf[2048], *p;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return EIO;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nUmask:")) == NULL)
+		return ENOENT;
+	*out = (uint32_t)strtoul(p + 7, NULL, 8) & 0777;
+	return 0;
+}
 
 static int
 spawn_count(const char *const *v, uint32_t *n, size_t *bytes)
@@ -54,8 +78,10 @@ wcore_spawn_pack(const char *const argv[], const char *const envp[],
 	*buf = NULL;
 	*len = 0;
 	if (argv == NULL || argv[0] == NULL || stdio_mask > 7 ||
-	    (flags & ~(WCORE_SPAWN_CWD | WCORE_SPAWN_CWDFD)) != 0)
+	    (flags & ~WCORE_SPAWN_FLAGS) != 0)
 		return EINVAL;
+	if ((flags & WCORE_SPAWN_UMASK) && spawn_umask(&h.umask) != 0)
+		flags &= ~WCORE_SPAWN_UMASK;
 	if ((r = spawn_count(argv, &h.argc, &bytes)) != 0 ||
 	    (r = spawn_count(envp, &h.envc, &bytes)) != 0)
 		return r;
@@ -117,7 +143,8 @@ wcore_spawn_unpack(const void *buf, size_t len, struct wcore_spawn_req *out)
 	if (h.magic != WCORE_SPAWN_MAGIC || h.strbytes != len - sizeof(h) ||
 	    h.argc == 0 || h.argc > WCORE_SPAWN_MAX_ARGS ||
 	    h.envc > WCORE_SPAWN_MAX_ARGS || h.stdio_mask > 7 ||
-	    (h.flags & ~(WCORE_SPAWN_CWD | WCORE_SPAWN_CWDFD)) != 0)
+	    (h.flags & ~WCORE_SPAWN_FLAGS) != 0 || h.umask > 0777 ||
+	    h.reserved != 0)
 		return EPROTO;
 	/* Every string takes at least one byte: no huge arrays for nothing. */
 	if ((uint64_t)h.argc + h.envc + ((h.flags & WCORE_SPAWN_CWD) ? 1 : 0) >
@@ -145,6 +172,7 @@ wcore_spawn_unpack(const void *buf, size_t len, struct wcore_spawn_req *out)
 	}
 	out->flags = h.flags;
 	out->stdio_mask = h.stdio_mask;
+	out->umask = h.umask;
 	return 0;
 bad:
 	wcore_spawn_req_free(out);
@@ -324,18 +352,24 @@ spawn_close_from(int lo, int keep)
 /* The child, between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
 spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
-	    int dirfd, const int stdio[3], int errfd)
+	    int dirfd, int cmask, const int stdio[3], int errfd)
 {
 	struct sigaction sa;
+	unsigned long ksa[8];
 	sigset_t none;
 	int tmp[3], i, fd, e, seen_eacces = 0, last = ENOENT;
 	char **c;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	for (i = 1; i < NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			sigaction(i, &sa, NULL);	/* fails harmlessly for 32, 33 */
+	for (i = 1; i < NSIG; i++) {
+		if (i == SIGKILL || i == SIGSTOP || sigaction(i, &sa, NULL) == 0)
+			continue;
+		/* glibc refuses its own signals (32, 33), yet they may come
+		 * ignored through exec: all-zero is SIG_DFL in any layout. */
+		memset(ksa, 0, sizeof(ksa));
+		syscall(SYS_rt_sigaction, i, ksa, NULL, (size_t)(_NSIG / 8));
+	}
 	/* The error pipe out of the way of 0..2 (the caller may lack one). */
 	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
 		_exit(127);
@@ -344,6 +378,8 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 		spawn_fail(errfd, errno);
 	if (cwd != NULL && chdir(cwd) != 0)
 		spawn_fail(errfd, errno);
+	if (cmask >= 0)
+		umask((mode_t)cmask & 0777);
 	/* Copies above 2 first, so that no dup2 overwrites a source. */
 	for (i = 0; i < 3; i++) {
 		tmp[i] = -1;
@@ -396,7 +432,7 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 
 int
 wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
-		  int dirfd, const int stdio[3], uint32_t handle,
+		  int dirfd, int cmask, const int stdio[3], uint32_t handle,
 		  pid_t *pid, int *pidfd)
 {
 	struct spawn_plan pl;
@@ -422,7 +458,7 @@ wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
 	child = _Fork();
 	if (child == 0) {
 		close(p[0]);
-		spawn_child(&pl, argv, cwd, dirfd, stdio, p[1]);
+		spawn_child(&pl, argv, cwd, dirfd, cmask, stdio, p[1]);
 	}
 	r = child < 0 ? errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -24,14 +24,17 @@
 #include <sys/types.h>
 
 #define WCORE_SPAWN_MAGIC	0x57535031u	/* "WSP1" */
-/* Whole payload, header included; the helper's receive buffer is 256 KiB
- * with the message header.  A socket may refuse less (SO_SNDBUF). */
-#define WCORE_SPAWN_MAX		(256u * 1024u - 64u)
+/* Whole payload, header included: under the helper's 256 KiB receive
+ * buffer and under what a unix socket takes in one message by default
+ * (net.core.wmem_default, 208 KiB), so that no request is refused there. */
+#define WCORE_SPAWN_MAX		(200u * 1024u)
 #define WCORE_SPAWN_MAX_ARGS	65536u	/* argc and envc, each */
 
 /* wcore_spawn_hdr.flags */
 #define WCORE_SPAWN_CWD		0x1u	/* a cwd string follows envp */
 #define WCORE_SPAWN_CWDFD	0x2u	/* a directory descriptor comes last */
+#define WCORE_SPAWN_UMASK	0x4u	/* umask holds the caller's umask */
+#define WCORE_SPAWN_FLAGS	0x7u
 
 struct wcore_spawn_hdr {
 	uint32_t magic;
@@ -40,6 +43,8 @@ struct wcore_spawn_hdr {
 	uint32_t argc;		/* >= 1 */
 	uint32_t envc;
 	uint32_t strbytes;	/* bytes of strings after this header */
+	uint32_t umask;		/* 0..0777, when WCORE_SPAWN_UMASK */
+	uint32_t reserved;	/* 0 */
 };
 
 /* An unpacked request.  The arrays are malloc'd and NULL-terminated; the
@@ -47,14 +52,16 @@ struct wcore_spawn_hdr {
 struct wcore_spawn_req {
 	uint32_t flags;
 	uint32_t stdio_mask;
+	uint32_t umask;
 	char **argv;
 	char **envp;
 	const char *cwd;	/* NULL when none */
 };
 
 /* Pack argv (argv[0] required), envp (NULL: none), cwd (NULL: none) into a
- * malloc'd payload.  EINVAL, E2BIG (over WCORE_SPAWN_MAX or too many
- * strings), ENOMEM. */
+ * malloc'd payload; with WCORE_SPAWN_UMASK in flags, the caller's umask
+ * (from /proc/self/status; the flag is dropped when it cannot be read).
+ * EINVAL, E2BIG (over WCORE_SPAWN_MAX or too many strings), ENOMEM. */
 int wcore_spawn_pack(const char *const argv[], const char *const envp[],
 		     const char *cwd, uint32_t stdio_mask, uint32_t flags,
 		     void **buf, size_t *len);
@@ -80,15 +87,15 @@ int wcore_spawn_nfds(const struct wcore_spawn_req *r);
 /*
  * Fork and exec argv with envp (plus WAPI_PROCESS_HANDLE=handle when
  * handle != 0), in cwd (relative to dirfd when dirfd >= 0, else to the
- * current directory; NULL: dirfd or unchanged), argv[0] looked up in
- * envp's PATH as execvp(3) does.  The child gets stdio[0..2] as its
+ * current directory; NULL: dirfd or unchanged), with umask cmask (-1:
+ * unchanged), argv[0] looked up in envp's PATH as execvp(3) does.  The child gets stdio[0..2] as its
  * descriptors 0..2, default signal dispositions, an empty signal mask, no
  * other descriptor.  Returns 0 with *pid (and *pidfd when pidfd != NULL, a
  * CLOEXEC pidfd), or the precise errno of the failure to start (ENOENT,
  * EACCES, ENOTDIR, ...), the child already reaped.
  */
 int wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
-		      int dirfd, const int stdio[3], uint32_t handle,
+		      int dirfd, int cmask, const int stdio[3], uint32_t handle,
 		      pid_t *pid, int *pidfd);
 
 /* When pid started, in ns since the epoch (CLOCK_REALTIME, to the clock

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,6 +307,39 @@ wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed)
 	return 0;
 }
 
+/*
+ * Whether client slot owns mutex e.  The owner takes the lock word first
+ * and writes owner_client right after; a client killed in between left a
+ * lock word naming a thread that no longer exists: that counts as its.
+ */
+bool
+wcore_mutex_owned_by(const struct wapi_handle_entry *e, uint32_t slot)
+{
+	uint64_t w = __atomic_load_n(&e->u.mutex.lockword, __ATOMIC_ACQUIRE);
+	char path[64];
+	int32_t tid;
+
+	if (w == 0)
+		return false;
+	if (e->u.mutex.owner_client != 0)
+		return e->u.mutex.owner_client == slot + 1;
+	memcpy(&tid, &w, sizeof(tid));	/* the owner_tid half */
+	snprintf(path, sizeof(path), "/proc/%d", (int)tid);
+	return tid > 0 && access(path, F_OK) != 0;
+}
+
+void
+wcore_mutex_abandon(struct wapi_handle_entry *e)
+{
+	e->u.mutex.owner_pid = 0;
+	e->u.mutex.owner_client = 0;
+	e->u.mutex.owner_start = 0;
+	__atomic_fetch_or(&e->flags, WAPI_HF_ABANDONED, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_RELEASE);
+	e->changed = wcore_now_ns();
+	wcore_handle_changed(e);
+}
+
 size_t
 wcore_client_release(void *map, uint32_t slot,
 		     void (*wake)(void *map, uint32_t index))
@@ -320,16 +354,9 @@ wcore_client_release(void *map, uint32_t slot,
 	/* Mutexes first: a waiter must see them abandoned, not freed. */
 	for (i = 0; i < h->handle_hwm; i++) {
 		e = &tab[i];
-		if (e->type != WAPI_T_MUTEX || e->u.mutex.owner_client != slot + 1)
+		if (e->type != WAPI_T_MUTEX || !wcore_mutex_owned_by(e, slot))
 			continue;
-		e->u.mutex.owner_pid = 0;
-		e->u.mutex.owner_tid = 0;
-		e->u.mutex.owner_start = 0;
-		e->u.mutex.recursion = 0;
-		e->u.mutex.owner_client = 0;
-		e->flags |= WAPI_HF_ABANDONED;
-		e->changed = wcore_now_ns();
-		wcore_handle_changed(e);
+		wcore_mutex_abandon(e);
 		if (wake != NULL)
 			wake(map, i);
 	}

@@ -557,12 +557,12 @@ check_handles(struct vstate *v)
 				    off + EOFF(u.mutex.owner_pid),
 				    "mutex owner pid %d is negative",
 				    e.u.mutex.owner_pid);
-			else if ((e.u.mutex.owner_pid == 0) !=
+			else if ((e.u.mutex.owner_tid == 0) !=
 			    (e.u.mutex.recursion == 0))
 				problem(v, WCORE_W_HANDLES, i,
 				    off + EOFF(u.mutex.recursion),
-				    "mutex recursion %u with owner pid %d",
-				    e.u.mutex.recursion, e.u.mutex.owner_pid);
+				    "mutex recursion %u with owner thread %d",
+				    e.u.mutex.recursion, e.u.mutex.owner_tid);
 			else if (e.u.mutex.owner_client > clients)
 				problem(v, WCORE_W_HANDLES, i,
 				    off + EOFF(u.mutex.owner_client),

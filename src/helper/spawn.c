@@ -1,20 +1,619 @@
-/* Process handles in the helper (being written: issue 6). */
-#include <unistd.h>
+/*
+ * Process handles in the helper.  The helper is the parent of every process
+ * spawned through wapi (so it alone can read their exit status), reaps them
+ * through a signalfd for SIGCHLD (it has no other children: it was started
+ * by a double fork), and watches the pidfds of processes opened by pid,
+ * whose exit status Unix does not give to a non-parent.  When a process
+ * ends it records the exit code and time in the handle slot and wakes every
+ * waiter, under the table lock and only if the slot still holds that handle
+ * number; a slot freed or reused meanwhile changes nothing, the process is
+ * reaped all the same.
+ *
+ * A process opened by pid that is one of our children is "linked": its
+ * exit code comes from our reap, not from its pidfd.  A helper that starts
+ * after another one died adopts the processes the slots still show running
+ * as opened ones (their parent is gone, so their status is lost).
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "helper.h"
+#include "spawnmsg.h"
+#include "wapi.h"
 
-void spawn_init(void) { }
-int spawn_pollfds(struct pollfd *p, int max) { (void)p; (void)max; return 0; }
-void spawn_ready(const struct pollfd *p, int n) { (void)p; (void)n; }
-void spawn_fini(void) { }
+#define SPAWN_SWEEP_NS		(2 * 1000000000LL)
+#define SPAWN_MAX_POLL		1024
+#define SPAWN_ADOPT_SLACK_NS	(30 * 1000000000LL)	/* pid reuse guard */
+
+struct sp_rec {
+	pid_t pid;
+	int pidfd;		/* opened, not linked: watched; else -1 */
+	uint32_t number;	/* the handle */
+	uint32_t idx;		/* its slot */
+	bool child;		/* ours: reaped through SIGCHLD */
+	bool done;		/* to drop at the next compaction */
+};
+
+static struct sp_rec *recs;
+static size_t nrecs, caprecs;
+static int sigfd = -1;
+static int pollmap[SPAWN_MAX_POLL];	/* pollfd position -> record, -1: sigfd */
+static struct pollfd *extra;		/* pidfds beyond the poll set */
+static size_t *extramap;
+static size_t nextra_cap;
+static int64_t last_sweep;
+
+static int sp_reserve(void);
+static void sp_exit(uint32_t number, pid_t pid, int code, bool force);
+
+static int
+sp_reserve(void)
+{
+	struct sp_rec *n;
+	size_t cap;
+
+	if (nrecs < caprecs)
+		return 0;
+	cap = caprecs == 0 ? 64 : caprecs * 2;
+	if ((n = reallocarray(recs, cap, sizeof(*n))) == NULL)
+		return ENOMEM;
+	recs = n;
+	caprecs = cap;
+	return 0;
+}
+
+static void
+sp_compact(void)
+{
+	size_t k = 0, j;
+
+	for (j = 0; j < nrecs; j++)
+		if (!recs[j].done)
+			recs[k++] = recs[j];
+	nrecs = k;
+}
+
+static void
+sp_done(struct sp_rec *r)
+{
+	if (r->pidfd >= 0)
+		close(r->pidfd);
+	r->pidfd = -1;
+	r->done = true;
+}
+
+/* The live PROCESS slot of number that client c references; lock held. */
+static int64_t
+sp_slot(const struct helper_conn *c, uint32_t number)
+{
+	int64_t i = wcore_handle_slot(helper_map, number);
+
+	if (i < 0 || WCORE_HANDLES(helper_map)[i].type != WAPI_T_PROCESS ||
+	    c->slot < 0 ||
+	    wcore_cref_count(helper_map, (uint32_t)c->slot, (uint32_t)i) == 0)
+		return -1;
+	return i;
+}
+
+static void
+sp_wake(uint32_t idx)
+{
+	struct wapi_handle_entry *e = &WCORE_HANDLES(helper_map)[idx];
+
+	e->changed = wcore_now_ns();
+	wcore_handle_changed(e);
+	wcore_wake_handle(helper_map, idx);
+}
+
+/* Record the end of process pid of handle number (if the slot still holds
+ * it): code, unless a terminate asked for another (or force). */
+static void
+sp_exit(uint32_t number, pid_t pid, int code, bool force)
+{
+	struct wapi_handle_entry *e;
+	int64_t i;
+
+	if (wcore_table_lock(helper_map, -1, NULL) != 0)
+		return;
+	i = wcore_handle_slot(helper_map, number);
+	if (i >= 0) {
+		e = &WCORE_HANDLES(helper_map)[i];
+		if (e->type == WAPI_T_PROCESS && !(e->flags & WAPI_HF_EXITED) &&
+		    e->u.proc.pid == pid) {
+			if (force || !(e->u.proc.pflags & WCORE_PF_TERMINATE))
+				e->u.proc.status = code;
+			e->u.proc.exit = wcore_now_ns();
+			e->flags |= WAPI_HF_EXITED;
+			sp_wake((uint32_t)i);
+		}
+	}
+	wcore_table_unlock(helper_map);
+}
+
+/* The code a terminate asked for on any handle of the process whose records
+ * are marked (in group), or dflt. */
+static int
+sp_group_code(const bool *in, int dflt)
+{
+	struct wapi_handle_entry *e;
+	size_t k;
+	int64_t i;
+
+	if (wcore_table_lock(helper_map, -1, NULL) != 0)
+		return dflt;
+	for (k = 0; k < nrecs; k++) {
+		if (!in[k] || (i = wcore_handle_slot(helper_map,
+		    recs[k].number)) < 0)
+			continue;
+		e = &WCORE_HANDLES(helper_map)[i];
+		if (e->type == WAPI_T_PROCESS && e->u.proc.pid == recs[k].pid &&
+		    (e->u.proc.pflags & WCORE_PF_TERMINATE) &&
+		    !(e->flags & WAPI_HF_EXITED)) {
+			dflt = e->u.proc.status;
+			break;
+		}
+	}
+	wcore_table_unlock(helper_map);
+	return dflt;
+}
+
+/* Reap every child that ended; no zombie stays.  All the handles of one
+ * child (its own and those opened on it) get the same code. */
+static void
+sp_reap(void)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	size_t k;
+	bool *in;
+	int st, code;
+
+	while (read(sigfd, &si, sizeof(si)) > 0)
+		;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		code = wcore_spawn_code(st, WAPI_EXIT_SIGNAL_BASE);
+		if ((in = calloc(nrecs + 1, sizeof(*in))) == NULL)
+			continue;	/* reaped all the same */
+		for (k = 0; k < nrecs; k++)
+			in[k] = recs[k].pid == pid && !recs[k].done &&
+			    recs[k].pidfd < 0;
+		code = sp_group_code(in, code);
+		for (k = 0; k < nrecs; k++)
+			if (in[k]) {
+				sp_exit(recs[k].number, recs[k].pid, code, true);
+				sp_done(&recs[k]);
+			}
+		free(in);
+	}
+}
+
+static bool
+sp_child_running(pid_t pid)
+{
+	size_t k;
+
+	for (k = 0; k < nrecs; k++)
+		if (recs[k].child && !recs[k].done && recs[k].pid == pid)
+			return true;
+	return false;
+}
+
+/* Forget opened processes whose handle is gone: nobody waits for them. */
+static void
+sp_sweep(void)
+{
+	size_t k;
+	int64_t i;
+
+	if (wcore_table_lock(helper_map, 1000, NULL) != 0)
+		return;
+	for (k = 0; k < nrecs; k++) {
+		if (recs[k].child || recs[k].done)
+			continue;
+		i = wcore_handle_slot(helper_map, recs[k].number);
+		if (i < 0 || (uint32_t)i != recs[k].idx)
+			sp_done(&recs[k]);
+	}
+	wcore_table_unlock(helper_map);
+}
+
+void
+spawn_init(void)
+{
+	struct wapi_header *h = helper_map;
+	struct wapi_handle_entry *e;
+	sigset_t set;
+	int64_t started;
+	uint32_t i;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	last_sweep = wcore_now_mono_ns();
+	/* Adopt what a dead helper left running (opened: status lost). */
+	if (wcore_table_lock(helper_map, 5000, NULL) != 0)
+		return;
+	for (i = 0; i < h->handle_hwm && i < h->regions[WAPI_R_HANDLES].capacity;
+	    i++) {
+		e = &WCORE_HANDLES(helper_map)[i];
+		if (e->type != WAPI_T_PROCESS || e->refs == 0 ||
+		    (e->flags & WAPI_HF_EXITED) || e->u.proc.pid <= 0)
+			continue;
+		fd = pidfd_open(e->u.proc.pid, 0);
+		started = fd >= 0 ? wcore_proc_start_ns(e->u.proc.pid) : -1;
+		if (fd >= 0 && e->u.proc.start != 0 && (started < 0 ||
+		    started > e->u.proc.start + SPAWN_ADOPT_SLACK_NS ||
+		    started < e->u.proc.start - SPAWN_ADOPT_SLACK_NS)) {
+			close(fd);	/* that pid is another process now */
+			fd = -1;
+		}
+		if (fd < 0 || sp_reserve() != 0) {
+			if (fd >= 0)
+				close(fd);
+			if (!(e->u.proc.pflags & WCORE_PF_TERMINATE))
+				e->u.proc.status = WAPI_EXIT_UNKNOWN;
+			e->u.proc.exit = wcore_now_ns();
+			e->flags |= WAPI_HF_EXITED;
+			sp_wake(i);
+			continue;
+		}
+		recs[nrecs++] = (struct sp_rec){ .pid = e->u.proc.pid,
+		    .pidfd = fd, .number = wcore_handle_number(i, e->generation),
+		    .idx = i };
+	}
+	wcore_table_unlock(helper_map);
+}
+
+/* Check the pidfds that did not fit in the poll set, without waiting. */
+static void
+sp_check_extra(size_t from)
+{
+	struct pollfd *np;
+	size_t *nm, n = 0, k, cap;
+
+	for (k = from; k < nrecs; k++)
+		if (recs[k].pidfd >= 0 && !recs[k].done)
+			n++;
+	if (n == 0)
+		return;
+	if (n > nextra_cap) {
+		cap = n * 2;
+		if ((np = reallocarray(extra, cap, sizeof(*np))) == NULL)
+			return;
+		extra = np;
+		if ((nm = reallocarray(extramap, cap, sizeof(*nm))) == NULL)
+			return;
+		extramap = nm;
+		nextra_cap = cap;
+	}
+	for (n = 0, k = from; k < nrecs; k++)
+		if (recs[k].pidfd >= 0 && !recs[k].done) {
+			extra[n].fd = recs[k].pidfd;
+			extra[n].events = POLLIN;
+			extra[n].revents = 0;
+			extramap[n++] = k;
+		}
+	if (poll(extra, n, 0) <= 0)
+		return;
+	for (k = 0; k < n; k++)
+		if (extra[k].revents != 0) {
+			sp_exit(recs[extramap[k]].number, recs[extramap[k]].pid,
+			    WAPI_EXIT_UNKNOWN, false);
+			sp_done(&recs[extramap[k]]);
+		}
+}
+
+int
+spawn_pollfds(struct pollfd *p, int max)
+{
+	int64_t now = wcore_now_mono_ns();
+	size_t k;
+	int n = 0;
+
+	if (now - last_sweep >= SPAWN_SWEEP_NS) {
+		last_sweep = now;
+		sp_sweep();
+	}
+	sp_compact();
+	if (max > SPAWN_MAX_POLL)
+		max = SPAWN_MAX_POLL;
+	if (sigfd >= 0 && n < max) {
+		p[n].fd = sigfd;
+		p[n].events = POLLIN;
+		p[n].revents = 0;
+		pollmap[n++] = -1;
+	}
+	for (k = 0; k < nrecs; k++) {
+		if (recs[k].pidfd < 0)
+			continue;
+		if (n == max) {
+			sp_check_extra(k);
+			break;
+		}
+		p[n].fd = recs[k].pidfd;
+		p[n].events = POLLIN;
+		p[n].revents = 0;
+		pollmap[n++] = (int)k;
+	}
+	return n;
+}
+
+void
+spawn_ready(const struct pollfd *p, int n)
+{
+	struct sp_rec *r;
+	int i;
+
+	for (i = 0; i < n && i < SPAWN_MAX_POLL; i++) {
+		if (p[i].revents == 0)
+			continue;
+		if (pollmap[i] < 0) {
+			if (p[i].fd == sigfd)
+				sp_reap();
+			continue;
+		}
+		if ((size_t)pollmap[i] >= nrecs)
+			continue;
+		r = &recs[pollmap[i]];
+		if (r->done || r->pidfd != p[i].fd)
+			continue;
+		sp_exit(r->number, r->pid, WAPI_EXIT_UNKNOWN, false);
+		sp_done(r);
+	}
+}
+
+void
+spawn_fini(void)
+{
+	size_t k;
+
+	/* Children keep running (the process of a handle outlives us). */
+	for (k = 0; k < nrecs; k++)
+		if (recs[k].pidfd >= 0)
+			close(recs[k].pidfd);
+	free(recs);
+	free(extra);
+	free(extramap);
+	recs = NULL;
+	extra = NULL;
+	extramap = NULL;
+	nrecs = caprecs = nextra_cap = 0;
+	if (sigfd >= 0)
+		close(sigfd);
+	sigfd = -1;
+}
+
+static void
+sp_spawn(struct helper_conn *c, const struct wcore_msg *m, const void *payload,
+	 size_t len, int *fds, int nfds)
+{
+	struct wcore_spawn_req req;
+	struct wapi_handle_entry *e;
+	int stdio[3], dirfd = -1, k = 0, i, r;
+	int64_t idx;
+	pid_t pid = 0;
+
+	if ((r = wcore_spawn_unpack(payload, len, &req)) != 0) {
+		helper_reply(c->fd, r, 0, NULL, 0);
+		return;
+	}
+	if (nfds != wcore_spawn_nfds(&req)) {
+		r = EPROTO;
+		goto out;
+	}
+	if ((r = wcore_table_lock(helper_map, -1, NULL)) != 0)
+		goto out;
+	idx = sp_slot(c, m->handle);
+	if (idx >= 0) {
+		e = &WCORE_HANDLES(helper_map)[idx];
+		if (e->u.proc.pid != 0 || (e->flags & WAPI_HF_EXITED) ||
+		    !(e->u.proc.pflags & WCORE_PF_CHILD))
+			idx = -1;	/* not a fresh handle for a spawn */
+	}
+	wcore_table_unlock(helper_map);
+	if (idx < 0) {
+		r = WAPI_EBADHANDLE;
+		goto out;
+	}
+	for (i = 0; i < 3; i++)
+		stdio[i] = (req.stdio_mask & (1u << i)) ? fds[k++] :
+		    WCORE_SPAWN_NULL;
+	if (req.flags & WCORE_SPAWN_CWDFD)
+		dirfd = fds[k++];
+	/* Room for the record first: a child we could not track would
+	 * never be reaped. */
+	if ((r = sp_reserve()) != 0)
+		goto out;
+	r = wcore_spawn_start(req.argv, req.envp, req.cwd, dirfd,
+	    (req.flags & WCORE_SPAWN_UMASK) ? (int)req.umask : -1, stdio,
+	    m->handle, &pid, NULL);
+	if (r != 0)
+		goto out;
+	recs[nrecs++] = (struct sp_rec){ .pid = pid, .pidfd = -1,
+	    .number = m->handle, .idx = (uint32_t)idx, .child = true };
+	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
+		if (wcore_handle_slot(helper_map, m->handle) == idx) {
+			e = &WCORE_HANDLES(helper_map)[idx];
+			e->u.proc.pid = pid;
+			e->u.proc.start = wcore_now_ns();
+			sp_wake((uint32_t)idx);
+		}
+		wcore_table_unlock(helper_map);
+	}
+out:
+	wcore_spawn_req_free(&req);
+	while (nfds > 0)
+		close(fds[--nfds]);
+	helper_reply(c->fd, r, r == 0 ? pid : 0, NULL, 0);
+}
+
+/* The pid a pidfd refers to (its fdinfo), 0 when it ended, -1 when fd is
+ * not a pidfd. */
+static pid_t
+sp_pidfd_pid(int fd)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	long v;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nPid:\t")) == NULL)
+		return -1;
+	v = strtol(p + 6, NULL, 10);
+	return v > 0 ? (pid_t)v : 0;
+}
+
+static void
+sp_open(struct helper_conn *c, const struct wcore_msg *m, int *fds, int nfds)
+{
+	struct wapi_handle_entry *e;
+	pid_t pid = -1, e_pid = 0;
+	int64_t idx = -1;
+	int r = 0;
+
+	if (nfds != 1 || (pid = sp_pidfd_pid(fds[0])) < 0) {
+		r = EPROTO;
+		goto out;
+	}
+	if ((r = sp_reserve()) != 0 ||
+	    (r = wcore_table_lock(helper_map, -1, NULL)) != 0)
+		goto out;
+	idx = sp_slot(c, m->handle);
+	if (idx >= 0) {
+		e = &WCORE_HANDLES(helper_map)[idx];
+		e_pid = e->u.proc.pid;
+		if ((e->flags & WAPI_HF_EXITED) || e_pid <= 0 ||
+		    !(e->u.proc.pflags & WCORE_PF_OPENED))
+			idx = -1;
+		else if (pid != 0 && e_pid != pid)
+			idx = -2;	/* the descriptor is not that process */
+	}
+	wcore_table_unlock(helper_map);
+	if (idx < 0) {
+		r = idx == -2 ? EPROTO : WAPI_EBADHANDLE;
+		goto out;
+	}
+	if (pid == 0) {			/* ended already */
+		sp_exit(m->handle, e_pid, WAPI_EXIT_UNKNOWN, false);
+		goto out;
+	}
+	recs[nrecs] = (struct sp_rec){ .pid = pid, .pidfd = fds[0],
+	    .number = m->handle, .idx = (uint32_t)idx };
+	/* Our own child: its real exit code will come from the reap. */
+	if (sp_child_running(pid)) {
+		close(fds[0]);
+		recs[nrecs].pidfd = -1;
+	}
+	nrecs++;
+	nfds = 0;
+out:
+	while (nfds > 0)
+		close(fds[--nfds]);
+	helper_reply(c->fd, r, 0, NULL, 0);
+}
+
+static void
+sp_terminate(struct helper_conn *c, const struct wcore_msg *m)
+{
+	struct wapi_handle_entry *e;
+	struct sp_rec *r = NULL;
+	uint32_t oldflags;
+	int64_t idx;
+	size_t k;
+	int err = 0;
+
+	if (wcore_table_lock(helper_map, -1, NULL) != 0) {
+		helper_reply(c->fd, EIO, 0, NULL, 0);
+		return;
+	}
+	idx = sp_slot(c, m->handle);
+	if (idx < 0) {
+		wcore_table_unlock(helper_map);
+		helper_reply(c->fd, WAPI_EBADHANDLE, 0, NULL, 0);
+		return;
+	}
+	e = &WCORE_HANDLES(helper_map)[idx];
+	for (k = 0; k < nrecs; k++)
+		if (recs[k].number == m->handle && !recs[k].done &&
+		    recs[k].pid == e->u.proc.pid) {
+			r = &recs[k];
+			break;
+		}
+	if ((e->flags & WAPI_HF_EXITED) ||
+	    (e->u.proc.pflags & WCORE_PF_TERMINATE)) {
+		/* Ended, or ending: the first code stays. */
+		wcore_table_unlock(helper_map);
+		helper_reply(c->fd, 0, 0, NULL, 0);
+		return;
+	}
+	if (r == NULL) {
+		/* Not ours to watch (a spawn not yet recorded). */
+		wcore_table_unlock(helper_map);
+		helper_reply(c->fd, ESRCH, 0, NULL, 0);
+		return;
+	}
+	oldflags = e->u.proc.pflags;
+	/* The code first, so that the reap records it. */
+	e->u.proc.pflags |= WCORE_PF_TERMINATE;
+	e->u.proc.status = m->value;
+	wcore_table_unlock(helper_map);
+	/* A child (or a handle linked to one) is unreaped, so its pid is
+	 * still its own; an opened process is signalled through its pidfd. */
+	if (r->pidfd < 0 ? kill(r->pid, SIGKILL) : pidfd_send_signal(r->pidfd,
+	    SIGKILL, NULL, 0))
+		err = errno;
+	if (err == ESRCH)
+		err = 0;	/* ended meanwhile: its pidfd will tell */
+	if (err != 0 && wcore_table_lock(helper_map, -1, NULL) == 0) {
+		if (wcore_handle_slot(helper_map, m->handle) == idx &&
+		    !(e->flags & WAPI_HF_EXITED)) {
+			e->u.proc.pflags = oldflags;
+			e->u.proc.status = WAPI_STILL_ACTIVE;
+		}
+		wcore_table_unlock(helper_map);
+	}
+	helper_reply(c->fd, err, 0, NULL, 0);
+}
 
 void
 spawn_message(struct helper_conn *c, const struct wcore_msg *m,
 	      const void *payload, size_t len, int *fds, int nfds)
 {
-	(void)m; (void)payload; (void)len;
-	while (nfds > 0)
-		close(fds[--nfds]);
-	helper_reply(c->fd, EOPNOTSUPP, 0, NULL, 0);
+	switch (m->type) {
+	case WCORE_MSG_SPAWN:
+		sp_spawn(c, m, payload, len, fds, nfds);
+		return;
+	case WCORE_MSG_PROC_OPEN:
+		sp_open(c, m, fds, nfds);
+		return;
+	case WCORE_MSG_TERMINATE:
+		while (nfds > 0)
+			close(fds[--nfds]);
+		sp_terminate(c, m);
+		return;
+	default:
+		while (nfds > 0)
+			close(fds[--nfds]);
+		helper_reply(c->fd, EOPNOTSUPP, 0, NULL, 0);
+	}
 }

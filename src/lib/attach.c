@@ -68,6 +68,7 @@ wl_after_fork_child(void)
 	pthread_mutex_init(&wl.mu, NULL);
 	pthread_mutex_init(&wl.sockmu, NULL);
 	wl_fd_reset(true);
+	wl_locals_reset();
 }
 
 static void
@@ -635,9 +636,11 @@ wapi_shutdown(void)
 		}
 		wl_close_shared();
 	} else if (wl.mode == WL_PRIVATE) {
+		wl_proc_reset(false);
 		munmap(wl.map, wl.len);
 		wl.map = NULL;
 	}
+	wl_locals_reset();
 	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&wl.mu);
 }

@@ -1,10 +1,11 @@
 /*
  * The handle table as this process sees it: numbers, references, names.
- * Every change runs under the table lock; the references a process holds
+ * Every change of the tables runs under the table lock; the references a process holds
  * are counted in its client block, so that the helper can drop them all
  * when the process dies.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wapi-int.h"
@@ -15,14 +16,59 @@ wl_number(uint32_t index)
 	return wcore_handle_number(index, WL_H(index)->generation);
 }
 
+/*
+ * This process's references by slot: the number and how many.  Changed
+ * under the table lock together with the client block in the file (which
+ * is what the helper reads when we die); read without any lock on the hot
+ * paths, where a number we do not hold simply does not match.
+ */
+struct wl_local {
+	wapi_handle_t number;	/* 0: none */
+	uint32_t refs;
+};
+
+static struct wl_local *wl_locals;
+static uint32_t wl_nlocals;
+
 int64_t
 wl_slot_of(wapi_handle_t h)
 {
-	int64_t i = wcore_handle_slot(wl.map, h);
+	uint32_t i = (h & WAPI_HANDLE_INDEX_MASK) - 1;
 
-	if (i < 0 || wcore_cref_count(wl.map, wl.slot, (uint32_t)i) == 0)
+	if (i >= __atomic_load_n(&wl_nlocals, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&wl_locals[i].number, __ATOMIC_ACQUIRE) != h)
 		return -1;
 	return i;
+}
+
+void
+wl_locals_reset(void)
+{
+	__atomic_store_n(&wl_nlocals, 0, __ATOMIC_RELEASE);
+	free(wl_locals);
+	wl_locals = NULL;
+}
+
+/* Our references to slot index changed by delta (+1 or -1). */
+static void
+wl_local_count(uint32_t index, int delta)
+{
+	struct wl_local *l;
+	uint32_t cap;
+
+	if (wl_locals == NULL) {
+		cap = ((struct wapi_header *)wl.map)->regions[WAPI_R_HANDLES].capacity;
+		wl_locals = calloc(cap, sizeof(*wl_locals));
+		if (wl_locals == NULL)
+			abort();	/* 8 bytes a slot; nothing sane follows */
+		__atomic_store_n(&wl_nlocals, cap, __ATOMIC_RELEASE);
+	}
+	l = &wl_locals[index];
+	if (delta > 0) {
+		l->refs++;
+		__atomic_store_n(&l->number, wl_number(index), __ATOMIC_RELEASE);
+	} else if (l->refs > 0 && --l->refs == 0)
+		__atomic_store_n(&l->number, 0, __ATOMIC_RELEASE);
 }
 
 void
@@ -48,6 +94,8 @@ wl_ref_new(uint32_t index)
 {
 	int r = wcore_cref_add(wl.map, wl.slot, index);
 
+	if (r == 0)
+		wl_local_count(index, +1);
 	return r == ENOSPC ? WAPI_EFULL : r;
 }
 
@@ -121,6 +169,7 @@ wapi_handle_close(wapi_handle_t h)
 		return wl_ret(WAPI_EBADHANDLE);
 	}
 	type = WL_H(i)->type;
+	wl_local_count((uint32_t)i, -1);
 	wcore_cref_sub(wl.map, wl.slot, (uint32_t)i, &freed);
 	if (freed)
 		wcore_wake_handle(wl.map, (uint32_t)i);
@@ -184,7 +233,10 @@ wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
 		break;
 	case WAPI_T_PROCESS:
 		out->pid = e->u.proc.pid;
-		out->exit_code = e->u.proc.status;
+		/* During a terminate the slot already holds the code asked
+		 * for: the process is still active until it is reaped. */
+		out->exit_code = (e->flags & WAPI_HF_EXITED) ?
+		    e->u.proc.status : WAPI_STILL_ACTIVE;
 		out->signalled = (e->flags & WAPI_HF_EXITED) != 0;
 		break;
 	default:

@@ -1,19 +1,26 @@
 /*
  * Events, mutexes, semaphores and the waits on them (Win32 semantics).
  *
- * Object state lives in the handle slot and changes only under the table
- * lock, which makes a wait on several objects (any or all) atomic without a
- * second lock.  A waiter that must sleep records the slot's futex word,
- * counts itself in the slot's waiters (and mwaiters for a multi-object
- * wait), drops the lock and sleeps on the word(s); every change bumps the
- * word and wakes: one sleeper when a single waiter can take what was
- * released and no multi-object waiter watches the slot, else all of them.
- * A woken waiter re-checks under the lock, so a wake is never lost: either
- * it takes the object or someone else already did.
+ * Fast paths are lock-free: each object's state is one word in its slot
+ * changed with atomics (an event's signalled flag, a semaphore's count, a
+ * mutex's lock word = owner thread + recursion), so set, release, an
+ * uncontended acquire and a signalled wait are a few atomic instructions in
+ * shared memory, with no lock and no system call.
  *
- * A pulse releases only the waiters present at the time: each sleeper
- * remembers the event's pulse_seq; one that finds it moved counts the event
- * as signalled once (auto reset: while pulse_tokens lasts).
+ * Sleeping: a waiter counts itself in the slot's waiters (and mwaiters for
+ * a multi-object wait), reads the slot's futex word, tries once more and
+ * sleeps on the word(s) (futex_waitv for several).  Every change that can
+ * release a waiter bumps the word and, when someone waits, wakes: as many
+ * as the change can satisfy when only single-object waiters watch, all of
+ * them when a multi-object waiter does.  Waiter: waiters++, read word, look;
+ * changer: change, word++, read waiters — sequentially consistent, so one of
+ * the two always sees the other and no wake is lost.
+ *
+ * Wait-all takes the objects one by one and puts back what it took when one
+ * is gone, under the table lock so that two wait-alls never undo each other
+ * forever.  A pulse releases only the waiters present: each waiter keeps the
+ * event's pulse_seq from the start of its wait; one that finds it moved
+ * counts the event as signalled once (auto reset: while pulse_tokens lasts).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -28,11 +35,20 @@
 #define SYS_futex_waitv 449
 #endif
 
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define CAS(p, o, n)	__atomic_compare_exchange_n((p), (o), (n), false, \
+			    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)
+
 struct wl_waiter {
 	uint32_t idx;
 	uint32_t futex;		/* value seen before sleeping */
-	uint32_t pulse_seq;	/* events: pulse generation seen */
+	uint32_t pulse_seq;	/* events: pulse generation at the start */
+	int taken;		/* wait-all: 0, 1 taken, 2 taken abandoned */
+	uint64_t prev_word;	/* wait-all: a mutex's word before we took it */
 };
+
+enum { TAKE_NO = 0, TAKE_OK, TAKE_ABANDONED };
 
 static pthread_key_t wl_owner_key;
 static pthread_once_t wl_owner_once = PTHREAD_ONCE_INIT;
@@ -59,12 +75,52 @@ wl_note_owner(void)
 		pthread_setspecific(wl_owner_key, (void *)1);
 }
 
+static uint64_t
+mutex_word(int32_t tid, uint32_t recursion)
+{
+	struct wapi_handle_entry e;
+
+	e.u.mutex.owner_tid = tid;
+	e.u.mutex.recursion = recursion;
+	return e.u.mutex.lockword;
+}
+
+static int32_t
+word_tid(uint64_t w)
+{
+	struct wapi_handle_entry e;
+
+	e.u.mutex.lockword = w;
+	return e.u.mutex.owner_tid;
+}
+
+static uint32_t
+word_recursion(uint64_t w)
+{
+	struct wapi_handle_entry e;
+
+	e.u.mutex.lockword = w;
+	return e.u.mutex.recursion;
+}
+
+/* After a change to slot e that may release n waiters (INT32_MAX: all). */
+static void
+wl_wake(struct wapi_handle_entry *e, int n)
+{
+	wcore_handle_changed(e);
+	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) == 0)
+		return;
+	if (LOAD(&e->mwaiters) != 0)
+		n = INT32_MAX;
+	wcore_futex_wake(&e->futex, n);
+}
+
 void
 wl_sync_thread_exit(void)
 {
 	struct wapi_header *h;
 	struct wapi_handle_entry *e;
-	pid_t pid = wl.pid, tid = wcore_gettid();
+	pid_t tid = wcore_gettid();
 	uint32_t i;
 
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_NONE)
@@ -73,105 +129,145 @@ wl_sync_thread_exit(void)
 	h = wl.map;
 	for (i = 0; i < h->handle_hwm; i++) {
 		e = WL_H(i);
-		if (e->type != WAPI_T_MUTEX || e->u.mutex.owner_pid != pid ||
-		    e->u.mutex.owner_tid != tid)
+		if (e->type != WAPI_T_MUTEX || e->u.mutex.owner_pid != wl.pid ||
+		    word_tid(LOAD(&e->u.mutex.lockword)) != tid)
 			continue;
-		memset(&e->u.mutex, 0, sizeof(e->u.mutex));
-		e->flags |= WAPI_HF_ABANDONED;
-		wl_changed(i);
+		wcore_mutex_abandon(e);
+		wl_wake(e, INT32_MAX);
 	}
 	wl_unlock();
-}
-
-/* Wake after a change to slot i; n: how many a single waiter's success
- * can use (INT32_MAX: everyone must look). */
-static void
-wl_wake(uint32_t i, int n)
-{
-	struct wapi_handle_entry *e = WL_H(i);
-
-	e->changed = wcore_now_ns();
-	wcore_handle_changed(e);
-	if (__atomic_load_n(&e->waiters, __ATOMIC_RELAXED) == 0)
-		return;
-	if (e->mwaiters != 0)
-		n = INT32_MAX;
-	wcore_futex_wake(&e->futex, n);
 }
 
 static bool
 wl_pulsed(const struct wapi_handle_entry *e, const struct wl_waiter *w)
 {
-	if (w == NULL || e->u.event.pulse_seq == w->pulse_seq)
+	if (w == NULL || LOAD(&e->u.event.pulse_seq) == w->pulse_seq)
 		return false;
-	return (e->flags & WAPI_HF_MANUAL_RESET) || e->u.event.pulse_tokens > 0;
+	return (e->flags & WAPI_HF_MANUAL_RESET) ||
+	    LOAD(&e->u.event.pulse_tokens) > 0;
 }
 
-/* Could the caller take slot e now (without taking it)? */
+/* Could the caller take e now?  (For wait-all's look before it takes.) */
 static bool
 wl_ready(const struct wapi_handle_entry *e, const struct wl_waiter *w)
 {
+	uint64_t mw;
+
 	switch (e->type) {
 	case WAPI_T_EVENT:
-		return e->u.event.signalled != 0 || wl_pulsed(e, w);
+		return LOAD(&e->u.event.signalled) != 0 || wl_pulsed(e, w);
 	case WAPI_T_MUTEX:
-		return e->u.mutex.owner_pid == 0 ||
-		    (e->u.mutex.owner_pid == wl.pid &&
-		    e->u.mutex.owner_tid == wcore_gettid() &&
-		    e->u.mutex.recursion < UINT32_MAX);
+		mw = LOAD(&e->u.mutex.lockword);
+		return mw == 0 || (word_tid(mw) == wcore_gettid() &&
+		    e->u.mutex.owner_pid == wl.pid);
 	case WAPI_T_SEMAPHORE:
-		return e->u.sem.count > 0;
+		return LOAD(&e->u.sem.count) > 0;
 	case WAPI_T_PROCESS:
-		return (e->flags & WAPI_HF_EXITED) != 0;
+		return (LOAD(&e->flags) & WAPI_HF_EXITED) != 0;
 	default:
 		return false;
 	}
 }
 
-/* Take a ready object: 0, or 1 when it was an abandoned mutex. */
 static int
-wl_take(uint32_t i, const struct wl_waiter *w)
+wl_take_mutex(struct wapi_handle_entry *e, struct wl_waiter *w)
 {
-	struct wapi_handle_entry *e = WL_H(i);
-	int abandoned = 0;
+	pid_t tid = wcore_gettid();
+	uint64_t cur = LOAD(&e->u.mutex.lockword);
+
+	if (w != NULL)
+		w->prev_word = cur;
+	if (cur != 0) {
+		if (word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid ||
+		    word_recursion(cur) == UINT32_MAX)
+			return TAKE_NO;
+		/* Only the owner thread changes an owned word. */
+		STORE(&e->u.mutex.lockword, mutex_word(tid,
+		    word_recursion(cur) + 1));
+		return TAKE_OK;
+	}
+	if (!CAS(&e->u.mutex.lockword, &cur, mutex_word(tid, 1)))
+		return TAKE_NO;
+	e->u.mutex.owner_pid = wl.pid;
+	e->u.mutex.owner_client = wl.slot + 1;
+	e->u.mutex.owner_start = wl.start;
+	wl_note_owner();
+	if (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
+	    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED)
+		return TAKE_ABANDONED;
+	return TAKE_OK;
+}
+
+/* Take e if it can be taken now: TAKE_NO, TAKE_OK or TAKE_ABANDONED. */
+static int
+wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
+{
+	uint32_t one, tok;
+	int32_t c;
 
 	switch (e->type) {
 	case WAPI_T_EVENT:
-		if (e->u.event.signalled == 0) {
-			/* Released by a pulse that happened while we slept. */
-			if (!(e->flags & WAPI_HF_MANUAL_RESET))
-				e->u.event.pulse_tokens--;
-		} else if (!(e->flags & WAPI_HF_MANUAL_RESET)) {
-			e->u.event.signalled = 0;
-			e->changed = wcore_now_ns();
-		}
-		break;
+		if (e->flags & WAPI_HF_MANUAL_RESET)
+			return LOAD(&e->u.event.signalled) != 0 ||
+			    wl_pulsed(e, w) ? TAKE_OK : TAKE_NO;
+		one = 1;
+		if (CAS(&e->u.event.signalled, &one, 0))
+			return TAKE_OK;
+		if (w == NULL || LOAD(&e->u.event.pulse_seq) == w->pulse_seq)
+			return TAKE_NO;
+		/* Released by a pulse that came while we waited. */
+		tok = LOAD(&e->u.event.pulse_tokens);
+		while (tok > 0)
+			if (CAS(&e->u.event.pulse_tokens, &tok, tok - 1))
+				return TAKE_OK;
+		return TAKE_NO;
+	case WAPI_T_SEMAPHORE:
+		c = LOAD(&e->u.sem.count);
+		while (c > 0)
+			if (CAS(&e->u.sem.count, &c, c - 1))
+				return TAKE_OK;
+		return TAKE_NO;
 	case WAPI_T_MUTEX:
-		if (e->u.mutex.owner_pid != 0) {
-			e->u.mutex.recursion++;
-			break;
+		return wl_take_mutex(e, w);
+	case WAPI_T_PROCESS:
+		return (LOAD(&e->flags) & WAPI_HF_EXITED) ? TAKE_OK : TAKE_NO;
+	default:
+		return TAKE_NO;
+	}
+}
+
+/* Put back what a wait-all took when it could not take everything. */
+static void
+wl_untake(struct wapi_handle_entry *e, struct wl_waiter *w)
+{
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		if (!(e->flags & WAPI_HF_MANUAL_RESET)) {
+			STORE(&e->u.event.signalled, 1);
+			wl_wake(e, 1);
 		}
-		e->u.mutex.owner_pid = wl.pid;
-		e->u.mutex.owner_tid = wcore_gettid();
-		e->u.mutex.owner_start = wl.start;
-		e->u.mutex.owner_client = wl.slot + 1;
-		e->u.mutex.recursion = 1;
-		if (e->flags & WAPI_HF_ABANDONED) {
-			e->flags &= ~WAPI_HF_ABANDONED;
-			abandoned = 1;
-		}
-		wl_note_owner();
-		e->changed = wcore_now_ns();
 		break;
 	case WAPI_T_SEMAPHORE:
-		e->u.sem.count--;
-		e->changed = wcore_now_ns();
+		__atomic_add_fetch(&e->u.sem.count, 1, __ATOMIC_SEQ_CST);
+		wl_wake(e, 1);
+		break;
+	case WAPI_T_MUTEX:
+		if (w->prev_word != 0) {
+			STORE(&e->u.mutex.lockword, w->prev_word);
+			break;
+		}
+		e->u.mutex.owner_pid = 0;
+		e->u.mutex.owner_client = 0;
+		e->u.mutex.owner_start = 0;
+		if (w->taken == TAKE_ABANDONED)
+			__atomic_fetch_or(&e->flags, WAPI_HF_ABANDONED,
+			    __ATOMIC_SEQ_CST);
+		STORE(&e->u.mutex.lockword, 0);
+		wl_wake(e, 1);
 		break;
 	default:
 		break;
 	}
-	(void)w;
-	return abandoned;
 }
 
 /* ------------------------------------------------------------ creation */
@@ -216,26 +312,24 @@ wl_open(unsigned type, const char *name, wapi_handle_t *out)
 	return wl_ret(r);
 }
 
-/* Resolve h to a slot of type (any type when type is 0); lock held on
- * success only. */
-static int
-wl_begin(wapi_handle_t h, unsigned type, uint32_t *idx)
+/* The slot of a handle of ours of the given type, without a lock. */
+static struct wapi_handle_entry *
+wl_obj(wapi_handle_t h, unsigned type, int *err)
 {
+	struct wapi_handle_entry *e;
 	int64_t i;
 
 	wl_ensure();
-	wl_lock();
-	i = wl_slot_of(h);
-	if (i < 0) {
-		wl_unlock();
-		return WAPI_EBADHANDLE;
+	if ((i = wl_slot_of(h)) < 0) {
+		*err = WAPI_EBADHANDLE;
+		return NULL;
 	}
-	if (type != 0 && WL_H(i)->type != type) {
-		wl_unlock();
-		return WAPI_ETYPE;
+	e = WL_H(i);
+	if (e->type != type) {
+		*err = WAPI_ETYPE;
+		return NULL;
 	}
-	*idx = (uint32_t)i;
-	return 0;
+	return e;
 }
 
 struct wl_event_arg { int manual, initial; };
@@ -269,17 +363,12 @@ int
 wapi_event_set(wapi_handle_t h)
 {
 	struct wapi_handle_entry *e;
-	uint32_t i;
-	int r;
+	int r = 0;
 
-	if ((r = wl_begin(h, WAPI_T_EVENT, &i)) != 0)
+	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	e = WL_H(i);
-	if (e->u.event.signalled == 0) {
-		e->u.event.signalled = 1;
-		wl_wake(i, (e->flags & WAPI_HF_MANUAL_RESET) ? INT32_MAX : 1);
-	}
-	wl_unlock();
+	if (__atomic_exchange_n(&e->u.event.signalled, 1, __ATOMIC_SEQ_CST) == 0)
+		wl_wake(e, (e->flags & WAPI_HF_MANUAL_RESET) ? INT32_MAX : 1);
 	return wl_ret(0);
 }
 
@@ -287,18 +376,11 @@ int
 wapi_event_reset(wapi_handle_t h)
 {
 	struct wapi_handle_entry *e;
-	uint32_t i;
-	int r;
+	int r = 0;
 
-	if ((r = wl_begin(h, WAPI_T_EVENT, &i)) != 0)
+	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	e = WL_H(i);
-	if (e->u.event.signalled != 0) {
-		e->u.event.signalled = 0;
-		e->changed = wcore_now_ns();
-		wcore_handle_changed(e);
-	}
-	wl_unlock();
+	STORE(&e->u.event.signalled, 0);
 	return wl_ret(0);
 }
 
@@ -306,19 +388,16 @@ int
 wapi_event_pulse(wapi_handle_t h)
 {
 	struct wapi_handle_entry *e;
-	uint32_t i;
-	int r;
+	int r = 0;
 
-	if ((r = wl_begin(h, WAPI_T_EVENT, &i)) != 0)
+	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	e = WL_H(i);
-	e->u.event.signalled = 0;
-	if (e->waiters != 0) {
-		e->u.event.pulse_seq++;
-		e->u.event.pulse_tokens = 1;
-		wl_wake(i, (e->flags & WAPI_HF_MANUAL_RESET) ? INT32_MAX : 1);
+	STORE(&e->u.event.signalled, 0);
+	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
+		STORE(&e->u.event.pulse_tokens, 1);
+		__atomic_add_fetch(&e->u.event.pulse_seq, 1, __ATOMIC_SEQ_CST);
+		wl_wake(e, (e->flags & WAPI_HF_MANUAL_RESET) ? INT32_MAX : 1);
 	}
-	wl_unlock();
 	return wl_ret(0);
 }
 
@@ -329,14 +408,8 @@ wl_mutex_init(struct wapi_handle_entry *e, const void *p)
 {
 	const struct wl_mutex_arg *a = p;
 
-	if (a->owned) {
-		e->u.mutex.owner_pid = wl.pid;
-		e->u.mutex.owner_tid = wcore_gettid();
-		e->u.mutex.owner_start = wl.start;
-		e->u.mutex.owner_client = wl.slot + 1;
-		e->u.mutex.recursion = 1;
-		wl_note_owner();
-	}
+	if (a->owned)
+		wl_take_mutex(e, NULL);
 }
 
 int
@@ -357,21 +430,27 @@ int
 wapi_mutex_release(wapi_handle_t h)
 {
 	struct wapi_handle_entry *e;
-	uint32_t i;
-	int r;
+	uint64_t cur;
+	pid_t tid;
+	int r = 0;
 
-	if ((r = wl_begin(h, WAPI_T_MUTEX, &i)) != 0)
+	if ((e = wl_obj(h, WAPI_T_MUTEX, &r)) == NULL)
 		return wl_ret(r);
-	e = WL_H(i);
-	if (e->u.mutex.owner_pid != wl.pid ||
-	    e->u.mutex.owner_tid != wcore_gettid() || e->u.mutex.recursion == 0)
-		r = WAPI_ENOT_OWNER;
-	else if (--e->u.mutex.recursion == 0) {
-		memset(&e->u.mutex, 0, sizeof(e->u.mutex));
-		wl_wake(i, 1);
+	tid = wcore_gettid();
+	cur = LOAD(&e->u.mutex.lockword);
+	if (cur == 0 || word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid)
+		return wl_ret(WAPI_ENOT_OWNER);
+	if (word_recursion(cur) > 1) {
+		STORE(&e->u.mutex.lockword, mutex_word(tid,
+		    word_recursion(cur) - 1));
+		return wl_ret(0);
 	}
-	wl_unlock();
-	return wl_ret(r);
+	e->u.mutex.owner_pid = 0;
+	e->u.mutex.owner_client = 0;
+	e->u.mutex.owner_start = 0;
+	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_SEQ_CST);
+	wl_wake(e, 1);
+	return wl_ret(0);
 }
 
 struct wl_sem_arg { int32_t initial, max; };
@@ -406,24 +485,23 @@ int
 wapi_semaphore_release(wapi_handle_t h, int32_t count, int32_t *previous)
 {
 	struct wapi_handle_entry *e;
-	uint32_t i;
-	int r;
+	int32_t c, max;
+	int r = 0;
 
 	if (count < 1)
 		return wl_ret(WAPI_EINVAL);
-	if ((r = wl_begin(h, WAPI_T_SEMAPHORE, &i)) != 0)
+	if ((e = wl_obj(h, WAPI_T_SEMAPHORE, &r)) == NULL)
 		return wl_ret(r);
-	e = WL_H(i);
-	if (count > e->u.sem.max - e->u.sem.count)
-		r = WAPI_ETOO_MANY_POSTS;
-	else {
-		if (previous != NULL)
-			*previous = e->u.sem.count;
-		e->u.sem.count += count;
-		wl_wake(i, count);
-	}
-	wl_unlock();
-	return wl_ret(r);
+	max = e->u.sem.max;
+	c = LOAD(&e->u.sem.count);
+	do {
+		if (count > max - c)
+			return wl_ret(WAPI_ETOO_MANY_POSTS);
+	} while (!CAS(&e->u.sem.count, &c, c + count));
+	if (previous != NULL)
+		*previous = c;
+	wl_wake(e, count);
+	return wl_ret(0);
 }
 
 /* ---------------------------------------------------------------- waits */
@@ -454,7 +532,7 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 	if (r >= 0)
 		return 0;
 	if (errno == ENOSYS) {
-		/* Before Linux 5.16: watch the first object, re-check
+		/* Before Linux 5.16: sleep on the first object and look at
 		 * the others at least every millisecond. */
 		int64_t soon = wcore_now_mono_ns() + 1000000;
 
@@ -467,6 +545,53 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 	return errno;
 }
 
+/* Wait-all: take every object or none (under the table lock, so that two
+ * wait-alls do not undo each other's attempts forever). */
+static int
+wl_take_all(struct wl_waiter *w, size_t n)
+{
+	size_t k, j;
+	int first_ab = -1;
+
+	for (k = 0; k < n; k++)
+		if (!wl_ready(WL_H(w[k].idx), &w[k]))
+			return -1;
+	wl_lock();
+	for (k = 0; k < n; k++) {
+		w[k].taken = wl_take(WL_H(w[k].idx), &w[k]);
+		if (w[k].taken == TAKE_NO)
+			break;
+		if (w[k].taken == TAKE_ABANDONED && first_ab < 0)
+			first_ab = (int)k;
+	}
+	if (k < n) {
+		for (j = k; j-- > 0;)
+			wl_untake(WL_H(w[j].idx), &w[j]);
+		wl_unlock();
+		return -1;
+	}
+	wl_unlock();
+	return first_ab >= 0 ? WAPI_WAIT_ABANDONED_0 + first_ab :
+	    WAPI_WAIT_OBJECT_0;
+}
+
+static int
+wl_try(struct wl_waiter *w, size_t n, int wait_all)
+{
+	size_t k;
+	int t;
+
+	if (wait_all)
+		return wl_take_all(w, n);
+	for (k = 0; k < n; k++) {
+		t = wl_take(WL_H(w[k].idx), &w[k]);
+		if (t != TAKE_NO)
+			return (t == TAKE_ABANDONED ? WAPI_WAIT_ABANDONED_0 :
+			    WAPI_WAIT_OBJECT_0) + (int)k;
+	}
+	return -1;
+}
+
 static int
 wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 {
@@ -474,99 +599,76 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	struct wapi_handle_entry *e;
 	int64_t deadline = -1, slot;
 	size_t k, j;
-	int r, ab, first_ab;
-	bool all_ready, timed_out = false;
+	int r, got;
+	bool timed_out = false;
 
 	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
 		wl_last_error = WAPI_EINVAL;
 		return WAPI_WAIT_FAILED;
 	}
-	if (timeout_ms != WAPI_INFINITE && timeout_ms != 0)
-		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
 	wl_ensure();
-	wl_lock();
 	for (k = 0; k < n; k++) {
 		slot = wl_slot_of(hs[k]);
 		if (slot < 0) {
-			r = WAPI_EBADHANDLE;
-			goto fail;
+			wl_last_error = WAPI_EBADHANDLE;
+			return WAPI_WAIT_FAILED;
 		}
 		w[k].idx = (uint32_t)slot;
 		e = WL_H(slot);
 		if (e->type != WAPI_T_EVENT && e->type != WAPI_T_MUTEX &&
 		    e->type != WAPI_T_SEMAPHORE && e->type != WAPI_T_PROCESS) {
-			r = WAPI_ETYPE;
-			goto fail;
+			wl_last_error = WAPI_ETYPE;
+			return WAPI_WAIT_FAILED;
 		}
-		w[k].pulse_seq = e->u.event.pulse_seq;
+		w[k].pulse_seq = LOAD(&e->u.event.pulse_seq);
 		if (wait_all)
 			for (j = 0; j < k; j++)
 				if (w[j].idx == w[k].idx) {
-					r = WAPI_EINVAL;
-					goto fail;
+					wl_last_error = WAPI_EINVAL;
+					return WAPI_WAIT_FAILED;
 				}
 	}
+	if ((got = wl_try(w, n, wait_all)) >= 0)
+		goto done;
+	if (timeout_ms == 0)
+		goto timeout;
+	if (timeout_ms != WAPI_INFINITE)
+		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
 	for (;;) {
-		if (wait_all) {
-			all_ready = true;
-			for (k = 0; k < n && all_ready; k++)
-				all_ready = wl_ready(WL_H(w[k].idx), &w[k]);
-			if (all_ready) {
-				first_ab = -1;
-				for (k = 0; k < n; k++)
-					if (wl_take(w[k].idx, &w[k]) && first_ab < 0)
-						first_ab = (int)k;
-				wl_unlock();
-				wl_last_error = 0;
-				return first_ab >= 0 ?
-				    WAPI_WAIT_ABANDONED_0 + first_ab :
-				    WAPI_WAIT_OBJECT_0;
-			}
-		} else {
-			for (k = 0; k < n; k++) {
-				if (!wl_ready(WL_H(w[k].idx), &w[k]))
-					continue;
-				ab = wl_take(w[k].idx, &w[k]);
-				wl_unlock();
-				wl_last_error = 0;
-				return (ab ? WAPI_WAIT_ABANDONED_0 :
-				    WAPI_WAIT_OBJECT_0) + (int)k;
-			}
-		}
-		if (timeout_ms == 0 || timed_out) {
-			wl_unlock();
-			wl_last_error = 0;
-			return WAPI_WAIT_TIMEOUT;
-		}
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
-			w[k].futex = __atomic_load_n(&e->futex, __ATOMIC_ACQUIRE);
-			__atomic_add_fetch(&e->waiters, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
 			if (n > 1)
-				e->mwaiters++;
+				__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
+			w[k].futex = __atomic_load_n(&e->futex, __ATOMIC_SEQ_CST);
 		}
-		wl_unlock();
-		r = wl_sleep(w, n, deadline);
-		wl_lock();
+		got = wl_try(w, n, wait_all);
+		r = got >= 0 || timed_out ? 0 : wl_sleep(w, n, deadline);
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
-			__atomic_sub_fetch(&e->waiters, 1, __ATOMIC_RELAXED);
-			if (n > 1 && e->mwaiters > 0)
-				e->mwaiters--;
+			__atomic_sub_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
+			if (n > 1)
+				__atomic_sub_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
 		}
+		if (got >= 0)
+			goto done;
+		if (timed_out)
+			goto timeout;
 		if (r == ETIMEDOUT)
 			timed_out = true;	/* one last look, then give up */
 		/* The objects may have been closed by another thread. */
 		for (k = 0; k < n; k++)
-			if (WL_H(w[k].idx)->type == WAPI_T_FREE) {
-				r = WAPI_EBADHANDLE;
-				goto fail;
+			if (wl_slot_of(hs[k]) != (int64_t)w[k].idx) {
+				wl_last_error = WAPI_EBADHANDLE;
+				return WAPI_WAIT_FAILED;
 			}
 	}
-fail:
-	wl_unlock();
-	wl_last_error = r;
-	return WAPI_WAIT_FAILED;
+done:
+	wl_last_error = 0;
+	return got;
+timeout:
+	wl_last_error = 0;
+	return WAPI_WAIT_TIMEOUT;
 }
 
 int

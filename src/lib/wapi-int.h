@@ -56,8 +56,10 @@ wl_ret(int err)
 }
 
 /* Slot of live handle h that this process references, or -1 (EBADHANDLE).
- * Caller holds the lock. */
+ * Needs no lock: it reads this process's own reference table. */
 int64_t wl_slot_of(wapi_handle_t h);
+/* Forget this process's reference table (detach, fork). */
+void wl_locals_reset(void);
 
 /* Create a handle of type, optionally named, with one reference of ours.
  * On an existing name of the same type: references it and sets *existed.
@@ -92,6 +94,10 @@ int wl_helper_connect(int role, char *why, size_t whylen);
 void wl_fd_forget(uint32_t index, bool freed);
 /* Close every cached descriptor and stop the watcher (detach, fork). */
 void wl_fd_reset(bool in_child);
+
+/* Private-mode process handles (process.c): stop the reaper thread before
+ * the private map goes away (detach), or forget it (fork child). */
+void wl_proc_reset(bool in_child);
 
 /* Thread exit / process detach: abandon the mutexes this thread owns. */
 void wl_sync_thread_exit(void);

@@ -151,19 +151,26 @@ cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
 	int fd, e;
 
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
+	if (fd == -ENOENT)
+		return;		/* removed since the listing: not ours to report */
 	if (fd < 0) {
 		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
 		cmd_clean_why(res, "%s; never followed nor removed: look at it "
 		    "and remove it by hand if it is not needed", why);
 		res->finding = true;
+		/* Refused by the core's checks: a finding; else an I/O error. */
 		if (fd != -ELOOP && fd != -EINVAL && fd != -EMLINK &&
-		    fd != -EPERM)
+		    fd != -EPERM && fd != -EACCES)
 			res->failed = true;
 		return;
 	}
-	if (fstat(fd, &sb) != 0 || (e = wcore_verdict(fd, ctl->host, &st)) != 0) {
+	if (fstat(fd, &sb) != 0)
+		e = errno;
+	else
+		e = wcore_verdict(fd, ctl->host, &st);
+	if (e != 0) {
 		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
-		cmd_clean_why(res, "cannot read: %s", strerror(errno));
+		cmd_clean_why(res, "cannot read: %s", strerror(e));
 		res->failed = res->finding = true;
 		close(fd);
 		return;
@@ -285,6 +292,10 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 		return;
 	}
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
+	if (fd == -ENOENT) {
+		res->verdict = NULL;	/* its creator linked or removed it */
+		return;
+	}
 	if (fd < 0) {
 		cmd_clean_why(res, "%s; not removed", why);
 		res->finding = true;
@@ -323,8 +334,10 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_file *tf,
 	int64_t age;
 	int e;
 
-	res->verdict = wcore_verdict_name(WCORE_LEGACY);
 	legacy_inspect(ctl->dirfd, &tf->de, &li);
+	if (li.gone)
+		return;
+	res->verdict = wcore_verdict_name(WCORE_LEGACY);
 	age = wcore_now_s() - tf->de.mtime;
 	if (ctl->host[0] == '\0' || strcmp(tf->de.parsed.host, ctl->host) != 0) {
 		/* Another host's processes do not show in our /proc. */
@@ -395,14 +408,14 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 		switch (ch) {
 		case 'h':
 			wapictl_cmd_usage(&cmd_clean_entry,
-			    "\n  -n, --dry-run            say what would be "
+			    "\n  -n, --dry-run              say what would be "
 			    "done and why; change nothing\n"
-			    "      --older-than DURATION  only files inactive "
-			    "for longer (90s, 30m, 12h, 7d;\n"
-			    "                           a bare number is "
+			    "      --older-than DURATION  only files inactive for "
+			    "longer: 90s, 30m, 12h, 7d\n"
+			    "                             (a bare number is "
 			    "seconds)\n"
-			    "      --force-host         also other hosts' files "
-			    "(needs --older-than)\n");
+			    "      --force-host           also other hosts' "
+			    "files (needs --older-than)\n");
 			return 0;
 		case 'n':
 			o.dry_run = true;
@@ -452,6 +465,8 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			cmd_clean_legacy(ctl, &list.v[i], &o, &res);
 			break;
 		}
+		if (res.verdict == NULL)
+			continue;	/* gone since the listing */
 		if (res.removed) {
 			removed++;
 			action = "removed";
@@ -472,6 +487,9 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			out_cell(ln, &spec, COL_VERDICT, "%s", res.verdict);
 			out_cell(ln, &spec, COL_ACTION, "%s", action);
 			out_cell(ln, &spec, COL_REASON, "%s", res.why);
+			if ((res.finding || res.failed) && ctl->quiet)
+				warnx("%s %s: %s: %s", action, list.v[i].shown,
+				    res.verdict, res.why);
 		} else if (res.finding || res.failed)
 			warnx("%s %s: %s: %s", action, list.v[i].shown,
 			    res.verdict, res.why);

@@ -219,6 +219,8 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 		fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why,
 		    sizeof(why));
 	}
+	if (fd == -ENOENT)
+		return 0;	/* removed since the listing */
 	if (fd < 0) {
 		warnx("%s: cannot read: %s", tf->shown, why);
 		return WAPICTL_EXIT_ACCESS;

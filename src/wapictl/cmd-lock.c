@@ -165,7 +165,7 @@ cmd_lock_exec(struct wapictl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "wait",	required_argument,	NULL, 'w' },
-		{ "timeout",	required_argument,	NULL, 'w' },
+		{ "timeout",	required_argument,	NULL, 'w' },	/* flock(1) */
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};

@@ -221,6 +221,8 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 	struct legacy_info li;
 	const char *alive = "-";
 	char why[512], d[32];
+	uint64_t lock_start;
+	bool lock_dead;
 	int fd, e, rc = 0, dead;
 	int64_t now = wcore_now_s();
 
@@ -255,6 +257,10 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_LEGACY));
 		legacy_inspect(ctl->dirfd, &tf->de, &li);
+		if (li.gone) {
+			scols_table_remove_line(o->tb, ln);
+			return 0;
+		}
 		out_cell(ln, spec, COL_REASON, "%s", li.reason);
 		if (ctl->json)
 			out_cell(ln, spec, COL_AGE, "%" PRId64,
@@ -270,6 +276,11 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 
 	out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why, sizeof(why));
+	if (fd == -ENOENT) {
+		/* Removed since the listing (a helper leaving): not there. */
+		scols_table_remove_line(o->tb, ln);
+		return 0;
+	}
 	if (fd < 0) {
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_UNREADABLE));
@@ -288,7 +299,19 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		return WAPICTL_EXIT_ACCESS;
 	}
 	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(st.verdict));
-	out_cell(ln, spec, COL_REASON, "%s", st.reason);
+	/* A holder that died left its pid: the robust mutex recovers. */
+	lock_dead = false;
+	if (st.lock_held && st.verdict != WCORE_FOREIGN) {
+		e = wcore_proc_start(st.lock_pid, &lock_start);
+		lock_dead = e == ESRCH ||
+		    (e == 0 && wcore_pid_alive(st.lock_pid, lock_start) == 0);
+	}
+	if (lock_dead)
+		out_cell(ln, spec, COL_REASON, "%s; table lock left by dead pid "
+		    "%" PRId32 " (recovered at its next use)", st.reason,
+		    st.lock_pid);
+	else
+		out_cell(ln, spec, COL_REASON, "%s", st.reason);
 	dead = target_helper_state(&st, &alive);
 	out_cell(ln, spec, COL_HELPER_ALIVE, "%s", alive);
 	if (st.header_ok) {
@@ -319,7 +342,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		}
 		out_cell(ln, spec, COL_BOOT, "%.36s", st.hdr.boot_id);
 	}
-	if (st.lock_held)
+	if (st.lock_held && !lock_dead)
 		out_cell(ln, spec, COL_LOCK, "%" PRId32, st.lock_pid);
 	if (o->verbose && st.header_ok && (st.verdict == WCORE_LIVE ||
 	    st.verdict == WCORE_ORPHANED || st.verdict == WCORE_STALE_BOOT))
@@ -443,14 +466,17 @@ cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
 			rc = r;
 	}
 	if (!ctl->quiet) {
-		out_print(o.tb);
-		if (verbose && (ctl->json || scols_table_get_nlines(o.ctb) > 0)) {
-			if (!ctl->json)
-				putchar('\n');
+		if (verbose && ctl->json)
+			out_print_json_pair(o.tb, o.ctb);
+		else if (verbose && scols_table_get_nlines(o.ctb) > 0) {
+			out_print(o.tb);
+			putchar('\n');
 			fflush(stdout);
 			out_print(o.ctb);
-		} else
+		} else {
+			out_print(o.tb);
 			scols_unref_table(o.ctb);
+		}
 	} else {
 		scols_unref_table(o.tb);
 		scols_unref_table(o.ctb);

@@ -112,6 +112,8 @@ cmd_stop_file(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	int fd, e;
 
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why, sizeof(why));
+	if (fd == -ENOENT)
+		return 0;	/* removed since the listing: nobody to stop */
 	if (fd < 0) {
 		warnx("%s: cannot open: %s", tf->shown, why);
 		return WAPICTL_EXIT_ACCESS;

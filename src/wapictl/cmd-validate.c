@@ -333,6 +333,8 @@ cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
 				fd = wcore_state_open(ctl->dirfd,
 				    list.v[i].de.name, false, why, sizeof(why));
 			}
+			if (fd == -ENOENT)
+				continue;	/* removed since the listing */
 			if (fd < 0) {
 				warnx("%s: %s", list.v[i].shown, why);
 				if (ctl->json)

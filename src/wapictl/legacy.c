@@ -163,6 +163,10 @@ legacy_inspect(int dirfd, const struct wcore_dirent *de,
 
 	/* The key: read through the core's safe open, never via a link. */
 	fd = wcore_state_open(dirfd, de->name, false, why, sizeof(why));
+	if (fd == -ENOENT) {
+		li->gone = true;
+		return;
+	}
 	if (fd < 0) {
 		li->mapped_by = -1;
 		snprintf(li->reason, sizeof(li->reason), "Mono %s file: %s",

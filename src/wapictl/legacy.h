@@ -23,6 +23,7 @@ struct legacy_info {
 	int	sem_key;
 	int	semid;		/* -1: no such set */
 	bool	sem_removable;	/* ours, 8 semaphores, no waiters */
+	bool	gone;		/* removed since the listing */
 	char	reason[384];
 };
 

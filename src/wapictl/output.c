@@ -16,6 +16,7 @@
 #include "wapictl.h"
 
 static int	out_column_find(const struct out_spec *, const char *, size_t);
+static char	*out_json_inner(struct libscols_table *, size_t *);
 
 static int
 out_column_find(const struct out_spec *spec, const char *name, size_t len)
@@ -163,4 +164,47 @@ out_print(struct libscols_table *tb)
 	r = scols_print_table(tb);
 	scols_unref_table(tb);
 	return r;
+}
+
+/* A table as JSON text, without its outer braces. */
+static char *
+out_json_inner(struct libscols_table *tb, size_t *len)
+{
+	char *buf = NULL, *b, *e;
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &n)) == NULL)
+		err(WAPICTL_EXIT_ACCESS, "open_memstream");
+	scols_table_set_stream(tb, f);
+	scols_print_table(tb);
+	scols_unref_table(tb);
+	if (fclose(f) != 0 || buf == NULL)
+		err(WAPICTL_EXIT_ACCESS, "open_memstream");
+	if ((b = strchr(buf, '{')) == NULL || (e = strrchr(buf, '}')) == NULL ||
+	    e < b)
+		errx(WAPICTL_EXIT_ACCESS, "libsmartcols: unexpected JSON");
+	while (e > b + 1 && (e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	*len = (size_t)(e - (b + 1));
+	memmove(buf, b + 1, *len);
+	return buf;
+}
+
+/*
+ * Two tables as one JSON document, {"first": [...], "second": [...]}, so
+ * that -J stays a single object whose first key is the command name.
+ */
+int
+out_print_json_pair(struct libscols_table *first, struct libscols_table *second)
+{
+	char *a, *b;
+	size_t la, lb;
+
+	a = out_json_inner(first, &la);
+	b = out_json_inner(second, &lb);
+	printf("{%.*s,%.*s\n}\n", (int)la, a, (int)lb, b);
+	free(a);
+	free(b);
+	return 0;
 }

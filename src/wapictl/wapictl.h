@@ -113,6 +113,7 @@ struct libscols_line *out_line_new(struct libscols_table *);
 void	out_cell(struct libscols_line *, const struct out_spec *, int,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
 int	out_print(struct libscols_table *);
+int	out_print_json_pair(struct libscols_table *, struct libscols_table *);
 bool	out_has(const struct out_spec *, int);
 
 #endif

@@ -306,7 +306,7 @@ CASE(c_mutex_recursion)
 }
 CASE(c_mutex_unowned_recursion)
 {
-	HE(m, TF_S_MUTEX)->u.mutex.owner_pid = 0;
+	HE(m, TF_S_MUTEX)->u.mutex.owner_tid = 0;
 	x->where = WCORE_W_HANDLES;
 	x->index = TF_S_MUTEX;
 	x->off = EO(TF_S_MUTEX, u.mutex.recursion);

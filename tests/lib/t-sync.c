@@ -8,7 +8,8 @@
  * A peer is a forked child in shared mode (a fresh client: it adopts the
  * numbers it is given with wapi_handle_ref, or opens by name) and a thread
  * in private mode (-p, or WAPI_DISABLE_SHM set), where the very same tests
- * run inside one process.  A test knows that a peer sleeps in a wait by
+ * run inside one process (t-sync-private is this program built to run as
+ * with -p).  A test knows that a peer sleeps in a wait by
  * the waiter count of the handle's slot, never by how long it waited.
  */
 #include <limits.h>
@@ -1449,6 +1450,103 @@ t_wait_all_atomic(void)
 	wapi_handle_close(s);
 }
 
+/* Peer: release semaphore h[0] (role 0) or take and give back h[1]
+ * (role 1) until flag[0]; counts its successes in val[role]. */
+static int
+p_sem_churn(void *arg)
+{
+	struct job *j = arg;
+	struct shm *s = S;
+	int n = 0;
+
+	if (adopt(j) != 0)
+		return 1;
+	ts_store(&s->flag[1 + j->all], 1);
+	while (!ts_load(&s->flag[0])) {
+		if (j->all == 0)
+			n += wapi_semaphore_release(j->h[0], 1, NULL) == 0;
+		else if (wapi_wait(j->h[1], 0) == WAPI_WAIT_OBJECT_0)
+			n += wapi_semaphore_release(j->h[1], 1, NULL) == 0;
+	}
+	j->ret[0] = n;
+	unadopt(j);
+	return 0;
+}
+
+#define UNTAKE_FILL 16
+
+/*
+ * Wait-all takes all or nothing, atomically also for everyone else: a
+ * wait-all on [S (1 of 1), F..., T] that finds T gone after it looked must
+ * not make S visible as taken, nor let a release that meets a full S pass.
+ * Peers: one releases S without end (it must fail, ETOO_MANY_POSTS,
+ * except while the wait-all really holds S), one takes and gives back T.
+ * The fillers F (plenty of counts) keep the wait-all busy between S and
+ * T.  A count above the maximum proves a non-atomic take-and-undo.
+ */
+static void
+t_wait_all_untake(void)
+{
+	struct wapi_handle_info in;
+	struct ts_peer rel, tog;
+	wapi_handle_t s, t, hs[UNTAKE_FILL + 2];
+	int64_t end;
+	int k, got = 0, tries = 0, over = 0, high = 0, r;
+
+	reset_shm();
+	T_EQ(wapi_semaphore_create(NULL, 1, 1, &s), 0, "semaphore S 1 of 1");
+	T_EQ(wapi_semaphore_create(NULL, 1, 1, &t), 0, "semaphore T 1 of 1");
+	hs[0] = s;
+	for (k = 1; k <= UNTAKE_FILL; k++)
+		wapi_semaphore_create(NULL, 1000, 1000, &hs[k]);
+	hs[UNTAKE_FILL + 1] = t;
+	for (k = 0; k < 2; k++) {
+		S->job[k].h[0] = s;
+		S->job[k].h[1] = t;
+		S->job[k].n = 2;
+		S->job[k].all = k;	/* the role */
+	}
+	ts_peer_start(&rel, p_sem_churn, &S->job[0]);
+	ts_peer_start(&tog, p_sem_churn, &S->job[1]);
+	T_OK(ts_await(&S->flag[1], 1) && ts_await(&S->flag[2], 1),
+	    "a peer releases S, another churns T");
+	/* Bounded in time and in tries: a correct library never fails it,
+	 * a non-atomic one shows within a second, most times at once. */
+	end = wcore_now_mono_ns() + 2000000000LL;
+	while (over == 0 && tries < 3000000 && wcore_now_mono_ns() < end) {
+		tries++;
+		r = wapi_wait_multiple(hs, UNTAKE_FILL + 2, 1, 0);
+		if (r != WAPI_WAIT_OBJECT_0) {
+			/* Nobody holds S now but the releaser's pass. */
+			if (wapi_handle_info(s, &in) == 0 && in.count > 1) {
+				over++;
+				high = in.count;
+			}
+			continue;
+		}
+		got++;
+		for (k = 1; k <= UNTAKE_FILL; k++)
+			wapi_semaphore_release(hs[k], 1, NULL);
+		wapi_semaphore_release(t, 1, NULL);
+		wapi_semaphore_release(s, 1, NULL);	/* may meet a full S */
+	}
+	ts_store(&S->flag[0], 1);
+	T_EQ(ts_peer_join(&rel), 0, "releaser ran");
+	T_EQ(ts_peer_join(&tog), 0, "churner ran");
+	printf("# %d wait-all polls, %d took all; peer releases that passed: "
+	    "%d\n", tries, got, S->job[0].ret[0]);
+	TS_EQ(over, 0, "S (maximum 1) never above its maximum (count %d seen)",
+	    high);
+	for (k = 1; k <= UNTAKE_FILL; k++) {
+		if (sem_count(hs[k]) != 1000)
+			break;
+		wapi_handle_close(hs[k]);
+	}
+	T_EQ(k, UNTAKE_FILL + 1, "fillers all back to 1000");
+	wapi_handle_close(s);
+	wapi_handle_close(t);
+}
+
 static void
 t_wait_all_duplicates(void)
 {
@@ -1689,6 +1787,7 @@ static const struct {
 	{ "name-generation", t_name_generation },
 	{ "wait-any-lowest", t_wait_any_lowest },
 	{ "wait-all-atomic", t_wait_all_atomic },
+	{ "wait-all-untake", t_wait_all_untake },
 	{ "wait-all-duplicates", t_wait_all_duplicates },
 	{ "wait-counts", t_wait_counts },
 	{ "wait-poll-timeout", t_wait_poll_and_timeout },
@@ -1713,6 +1812,10 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
+#ifdef TSYNC_PRIVATE
+	/* t-sync-private: the same tests, in private mode. */
+	setenv("WAPI_DISABLE_SHM", "1", 1);
+#endif
 	t_setup(getenv("WAPI_DISABLE_SHM") ? "t-sync-p" : "t-sync");
 	ts_private = getenv("WAPI_DISABLE_SHM") != NULL &&
 	    *getenv("WAPI_DISABLE_SHM") != '\0' &&
@@ -1721,6 +1824,12 @@ main(int argc, char *argv[])
 	S = ts_shared(sizeof(*S));
 	/* Before the first call: any message the library has is counted. */
 	wapi_set_message_handler(count_message, NULL);
+	if (!ts_private && !wapi_is_shared()) {
+		/* Every sharing test would wait for peers it cannot see. */
+		printf("Bail out! not attached: %s\n", last_message);
+		t_cleanup();
+		return 1;
+	}
 	printf("# %s mode\n", ts_private ? "private (peers are threads)" :
 	    "shared (peers are processes)");
 	for (k = 0; k < sizeof(tests) / sizeof(tests[0]); k++) {

@@ -108,15 +108,17 @@ helper_of() {
 }
 
 # Kill -9 everything holding STATE: the crash a clean must recover from.
-# The helper goes first: it would remove the file when its last client dies.
+# Everything is stopped first, then killed: a helper that saw its last
+# client die would remove the file, which is not what a crash leaves.
 crash_all() {
-	local p
-	for p in $(helper_pids_in "$D"); do
-		kill -9 "$p" 2>/dev/null
+	local p pids
+	pids="$(helper_pids_in "$D") $(cat "$PIDFILE")"
+	for p in $pids; do
+		kill -STOP "$p" 2> /dev/null
 	done
-	while read -r p; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done < "$PIDFILE"
+	for p in $pids; do
+		kill -9 "$p" 2> /dev/null
+	done
 	wait_until verdict_is "$1" orphaned stale-boot foreign corrupt
 }
 
@@ -161,4 +163,12 @@ hold_lock() {
 	LOCKPID=$(spawn "$out" "$WAPICTL" lock -- sh -c 'echo held $$; exec sleep 1000')
 	wait_until grep -q held "$out" || return 1
 	remember_pid "$(awk '{ print $2 }' "$out")"
+}
+
+# pid_gone PID: not running (a zombie counts as gone: in a container nobody
+# may reap the double-forked helper).
+pid_gone() {
+	local s
+	s=$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null) || return 0
+	[ -z "$s" ] || [ "$s" = Z ] || [ "$s" = X ]
 }

@@ -8,6 +8,7 @@
  *	patchstate FILE heartbeat AGO		heartbeat AGO seconds ago
  *	patchstate FILE gen SLOT N		generation of handle slot SLOT
  *	patchstate FILE type SLOT N		type byte of handle slot SLOT
+ *	patchstate FILE version N		format version (=> incompatible)
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -62,6 +63,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[2], "helper") == 0 && argc == 5) {
 		h->helper_pid = (int32_t)num(argv[3], 0, INT32_MAX);
 		h->helper_start = (uint64_t)num(argv[4], 0, LLONG_MAX);
+	} else if (strcmp(argv[2], "version") == 0) {
+		h->version = (uint32_t)num(argv[3], 0, UINT32_MAX);
+		h->checksum = wcore_checksum(h);
 	} else if (strcmp(argv[2], "heartbeat") == 0) {
 		h->helper_heartbeat = wcore_now_s() - num(argv[3], 0,
 		    1LL << 40);

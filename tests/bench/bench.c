@@ -1,0 +1,1684 @@
+/*
+ * wapi-bench -- libwapi, wapi-helper and wapictl against the limits of this
+ * machine (issue 9).  Every wapi figure is measured in the same run as the
+ * system primitive it is compared with, the two interleaved batch by batch
+ * so that a noisy neighbour hurts both alike.
+ *
+ *	wapi-bench -e EMPTY -a ATTACH -c WAPICTL -t SCRATCH [-o PREFIX] [-q]
+ *	    [-s SECTIONS]
+ *
+ * EMPTY is an empty C program, ATTACH one that calls wapi_init and
+ * wapi_shutdown, SCRATCH an empty directory (best on tmpfs) for the state
+ * files that wapictl reads; the environment names this run's state (WAPI_SHARED_DIR,
+ * WAPI_SHARED_HOSTNAME, WAPI_HELPER): tests/bench/run-bench.sh sets it up.
+ * The table goes to stdout, PREFIX.tsv and PREFIX.json get the same rows.
+ * -q: fewer repetitions (a smoke run); -s: a comma-separated subset of
+ * base,sync,name,pingpong,fd,spawn,attach,tools,contention.
+ *
+ * A figure is the time of a batch of operations divided by its size;
+ * each batch is repeated and the table shows min/median/max of those.
+ */
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include <dlfcn.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "wapi.h"
+
+extern char **environ;
+
+#define MAXREPS		64
+#define MAXROWS		64
+#define NHOLDERS	10	/* processes holding the 100,000 names */
+#define FD_BATCH	100	/* descriptors fetched per batch */
+#define WAPI_HANDLES_1M	1048576
+
+struct samples {
+	int n;
+	double v[MAXREPS];
+};
+
+struct op {
+	const char *id;
+	int64_t (*fn)(void *ctx, long n);	/* ns for n operations */
+	void *ctx;
+	long n;
+	struct samples s;
+};
+
+struct row {
+	char id[32];
+	char op[64];
+	char unit[8];
+	double min, med, max;		/* NAN: not measured */
+	char base[40];
+	double base_med;		/* NAN: no baseline */
+	double ratio;			/* NAN: none */
+	char target[40];
+	char verdict[48];
+};
+
+static struct row rows[MAXROWS];
+static int nrows;
+static int reps_spawn = 21;
+static int reps = 31, reps_slow = 11, reps_tools = 7, reps_cont = 5;
+static long cont_ms = 200;
+static bool quick;
+static const char *sections;
+static const char *empty_prog, *attach_prog, *wapictl, *scratch;
+
+static pid_t kids[256];
+static int nkids;
+static pid_t main_pid;
+static int semid = -1;
+
+/* ------------------------------------------------------------ utilities */
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool
+section(const char *name)
+{
+	const char *p = sections;
+	size_t len = strlen(name);
+
+	if (p == NULL)
+		return true;
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == sections || p[-1] == ',') &&
+		    (p[len] == '\0' || p[len] == ','))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static void
+wcheck(int r, const char *what)
+{
+	if (r != 0)
+		errx(1, "%s: %s", what, wapi_strerror(r));
+}
+
+static pid_t
+track(pid_t pid)
+{
+	if (pid < 0)
+		err(1, "fork");
+	if (pid > 0 && nkids < (int)(sizeof(kids) / sizeof(kids[0])))
+		kids[nkids++] = pid;
+	return pid;
+}
+
+static void
+reap(pid_t pid)
+{
+	int i;
+
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	for (i = 0; i < nkids; i++)
+		if (kids[i] == pid)
+			kids[i] = kids[--nkids];
+}
+
+/* Kill whatever child is left (an error path, a signal). */
+static void
+cleanup(void)
+{
+	/* Children run atexit handlers too: only the parent cleans up. */
+	if (getpid() != main_pid)
+		return;
+	while (nkids > 0) {
+		kill(kids[nkids - 1], SIGKILL);
+		reap(kids[nkids - 1]);
+	}
+	if (semid >= 0)
+		semctl(semid, 0, IPC_RMID);
+	semid = -1;
+}
+
+static void
+on_signal(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void *
+shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		err(1, "mmap");
+	return p;
+}
+
+static long
+futex(uint32_t *w, int op, uint32_t val)
+{
+	/* Not FUTEX_PRIVATE: the words are shared between processes. */
+	return syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+static void
+rd(int fd, void *buf, size_t len)
+{
+	ssize_t r;
+
+	while ((r = read(fd, buf, len)) < 0 && errno == EINTR)
+		;
+	if (r != (ssize_t)len)
+		errx(1, "short read from a bench child (%zd)", r);
+}
+
+static void
+wr(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		err(1, "write to a bench child");
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+summary(const struct samples *s, double *min, double *med, double *max)
+{
+	double v[MAXREPS];
+	int n = s->n;
+
+	if (n == 0) {
+		*min = *med = *max = NAN;
+		return;
+	}
+	memcpy(v, s->v, (size_t)n * sizeof(v[0]));
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	*min = v[0];
+	*max = v[n - 1];
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double
+median(const struct samples *s)
+{
+	double a, b, c;
+
+	summary(s, &a, &b, &c);
+	return b;
+}
+
+static void
+add(struct samples *s, double v)
+{
+	if (s->n < MAXREPS)
+		s->v[s->n++] = v;
+}
+
+/* One warm-up batch each, then reps rounds of one batch of every op. */
+static void
+run_group(struct op *ops, int nops, int nreps)
+{
+	int r, i;
+
+	for (i = 0; i < nops; i++)
+		ops[i].fn(ops[i].ctx, ops[i].n);
+	for (r = 0; r < nreps; r++)
+		for (i = 0; i < nops; i++)
+			add(&ops[i].s, (double)ops[i].fn(ops[i].ctx, ops[i].n) /
+			    (double)ops[i].n);
+}
+
+static struct row *
+row_new(const char *id, const char *op, const char *unit)
+{
+	struct row *r;
+
+	if (nrows == MAXROWS)
+		errx(1, "too many rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->op, sizeof(r->op), "%s", op);
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	r->min = r->med = r->max = r->base_med = r->ratio = NAN;
+	snprintf(r->verdict, sizeof(r->verdict), "-");
+	return r;
+}
+
+/* A row from samples, with an optional baseline row's median. */
+static struct row *
+row_add(const char *id, const char *op, const char *unit,
+	const struct samples *s, const char *base, double base_med)
+{
+	struct row *r = row_new(id, op, unit);
+
+	summary(s, &r->min, &r->med, &r->max);
+	if (base != NULL) {
+		snprintf(r->base, sizeof(r->base), "%s", base);
+		r->base_med = base_med;
+		r->ratio = r->med / base_med;
+	}
+	return r;
+}
+
+static void
+row_target(struct row *r, const char *target, bool ok)
+{
+	snprintf(r->target, sizeof(r->target), "%s", target);
+	snprintf(r->verdict, sizeof(r->verdict), "%s", ok ? "ok" : "MISS");
+}
+
+static void
+row_na(const char *id, const char *op, const char *target, const char *why)
+{
+	struct row *r = row_new(id, op, "ns");
+
+	snprintf(r->target, sizeof(r->target), "%s", target);
+	snprintf(r->verdict, sizeof(r->verdict), "%s", why);
+}
+
+/* ------------------------------------------------------------- output */
+
+static void
+fmt_val(char *buf, size_t len, const char *unit, double v)
+{
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else if (strcmp(unit, "ops/s") == 0)
+		snprintf(buf, len, "%.2f M/s", v / 1e6);
+	else if (strcmp(unit, "ns") != 0)
+		snprintf(buf, len, v >= 100 ? "%.0f %s" : "%.3g %s", v, unit);
+	else if (v < 10000)
+		snprintf(buf, len, "%.0f ns", v);
+	else if (v < 10000000)
+		snprintf(buf, len, "%.1f us", v / 1000);
+	else
+		snprintf(buf, len, "%.1f ms", v / 1000000);
+}
+
+static void
+print_table(FILE *f)
+{
+	char a[24], b[24], c[24], d[24], ratio[16], base[64];
+	int i;
+
+	fprintf(f, "%-44s %10s %10s %10s  %-34s %6s  %-24s %s\n", "operation",
+	    "min", "median", "max", "baseline (median, same run)", "ratio",
+	    "target", "verdict");
+	for (i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+
+		fmt_val(a, sizeof(a), r->unit, r->min);
+		fmt_val(b, sizeof(b), r->unit, r->med);
+		fmt_val(c, sizeof(c), r->unit, r->max);
+		fmt_val(d, sizeof(d), r->unit, r->base_med);
+		if (r->base[0] != '\0')
+			snprintf(base, sizeof(base), "%s %s", r->base, d);
+		else
+			snprintf(base, sizeof(base), "-");
+		if (isnan(r->ratio))
+			snprintf(ratio, sizeof(ratio), "-");
+		else
+			snprintf(ratio, sizeof(ratio), "%.2f", r->ratio);
+		fprintf(f, "%-44s %10s %10s %10s  %-34s %6s  %-24s %s\n", r->op,
+		    a, b, c, base, ratio, r->target[0] ? r->target : "-",
+		    r->verdict);
+	}
+}
+
+static void
+json_num(FILE *f, const char *key, double v, const char *sep)
+{
+	if (isnan(v))
+		fprintf(f, "\"%s\": null%s", key, sep);
+	else
+		fprintf(f, "\"%s\": %.6g%s", key, v, sep);
+}
+
+/* Our strings hold no quote, backslash or control character. */
+static void
+write_files(const char *prefix)
+{
+	char path[PATH_MAX], date[32];
+	struct utsname u;
+	time_t now = time(NULL);
+	FILE *f;
+	int i;
+
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if (uname(&u) != 0)
+		snprintf(u.release, sizeof(u.release), "unknown");
+	snprintf(path, sizeof(path), "%s.tsv", prefix);
+	if ((f = fopen(path, "w")) == NULL)
+		err(1, "%s", path);
+	fprintf(f, "id\toperation\tunit\tmin\tmedian\tmax\tbaseline\t"
+	    "baseline_median\tratio\ttarget\tverdict\n");
+	for (i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+
+		fprintf(f, "%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%s\t%.6g\t%.6g\t%s\t%s\n",
+		    r->id, r->op, r->unit, r->min, r->med, r->max,
+		    r->base[0] ? r->base : "-", r->base_med, r->ratio,
+		    r->target[0] ? r->target : "-", r->verdict);
+	}
+	if (fclose(f) != 0)
+		err(1, "%s", path);
+
+	snprintf(path, sizeof(path), "%s.json", prefix);
+	if ((f = fopen(path, "w")) == NULL)
+		err(1, "%s", path);
+	fprintf(f, "{\n  \"bench\": {\n    \"date\": \"%s\",\n"
+	    "    \"kernel\": \"%s\",\n    \"cpus\": %ld,\n"
+	    "    \"quick\": %s,\n    \"results\": [\n", date, u.release,
+	    sysconf(_SC_NPROCESSORS_ONLN), quick ? "true" : "false");
+	for (i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+
+		fprintf(f, "      { \"id\": \"%s\", \"operation\": \"%s\", "
+		    "\"unit\": \"%s\", ", r->id, r->op, r->unit);
+		json_num(f, "min", r->min, ", ");
+		json_num(f, "median", r->med, ", ");
+		json_num(f, "max", r->max, ", ");
+		if (r->base[0] != '\0')
+			fprintf(f, "\"baseline\": \"%s\", ", r->base);
+		else
+			fprintf(f, "\"baseline\": null, ");
+		json_num(f, "baseline_median", r->base_med, ", ");
+		json_num(f, "ratio", r->ratio, ", ");
+		fprintf(f, "\"target\": \"%s\", \"verdict\": \"%s\" }%s\n",
+		    r->target, r->verdict, i + 1 < nrows ? "," : "");
+	}
+	fprintf(f, "    ]\n  }\n}\n");
+	if (fclose(f) != 0)
+		err(1, "%s", path);
+}
+
+/* ------------------------------------------------- in-process baselines */
+
+static pthread_mutex_t *robust;
+
+static void
+robust_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (pthread_mutex_init(m, &a) != 0)
+		errx(1, "pthread_mutex_init");
+	pthread_mutexattr_destroy(&a);
+}
+
+static void
+robust_lock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m) == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+}
+
+static int64_t
+b_robust(void *ctx, long n)
+{
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		robust_lock(robust);
+		pthread_mutex_unlock(robust);
+	}
+	return now_ns() - t;
+}
+
+static void
+sem_op(int delta)
+{
+	struct sembuf sb = { 0, (short)delta, SEM_UNDO };
+
+	while (semop(semid, &sb, 1) != 0)
+		if (errno != EINTR)
+			err(1, "semop");
+}
+
+static int64_t
+b_semop(void *ctx, long n)
+{
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		sem_op(-1);
+		sem_op(1);
+	}
+	return now_ns() - t;
+}
+
+/* ---------------------------------------------- uncontended wapi calls */
+
+static int64_t
+w_event(void *ctx, long n)
+{
+	wapi_handle_t h = *(wapi_handle_t *)ctx;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		wapi_event_set(h);
+		if (wapi_wait(h, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+			errx(1, "event wait failed");
+	}
+	return now_ns() - t;
+}
+
+static int64_t
+w_mutex(void *ctx, long n)
+{
+	wapi_handle_t h = *(wapi_handle_t *)ctx;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		if (wapi_wait(h, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+			errx(1, "mutex wait failed");
+		wapi_mutex_release(h);
+	}
+	return now_ns() - t;
+}
+
+static int64_t
+w_create(void *ctx, long n)
+{
+	wapi_handle_t h;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		wcheck(wapi_event_create(NULL, 0, 0, &h), "wapi_event_create");
+		wapi_handle_close(h);
+	}
+	return now_ns() - t;
+}
+
+static void
+bench_sync(double *robust_med)
+{
+	wapi_handle_t ev, mx;
+	struct op ops[5] = {
+		{ "robust", b_robust, NULL, 50000, { 0 } },
+		{ "semop", b_semop, NULL, 1000, { 0 } },
+		{ "event", w_event, &ev, 5000, { 0 } },
+		{ "mutex", w_mutex, &mx, 5000, { 0 } },
+		{ "create", w_create, NULL, 5000, { 0 } },
+	};
+	struct row *r;
+	double base;
+
+	wcheck(wapi_event_create(NULL, 0, 0, &ev), "wapi_event_create");
+	wcheck(wapi_mutex_create(NULL, 0, &mx), "wapi_mutex_create");
+	run_group(ops, 5, reps + 20);
+	base = *robust_med = median(&ops[0].s);
+	row_add("base_robust_mutex", "robust pshared mutex lock+unlock", "ns",
+	    &ops[0].s, NULL, 0);
+	row_add("base_semop_undo", "SysV semop lock+unlock (SEM_UNDO)", "ns",
+	    &ops[1].s, "robust mutex pair", base);
+	r = row_add("event_set_wait", "event set+wait (auto-reset)", "ns",
+	    &ops[2].s, "robust mutex pair", base);
+	row_target(r, "<=100 ns, <=3x", r->med <= 100 && r->ratio <= 3);
+	r = row_add("mutex_wait_release", "mutex acquire+release", "ns",
+	    &ops[3].s, "robust mutex pair", base);
+	row_target(r, "<=100 ns, <=3x", r->med <= 100 && r->ratio <= 3);
+	r = row_add("event_create_close", "create+close unnamed event", "ns",
+	    &ops[4].s, NULL, 0);
+	row_target(r, "<=300 ns", r->med <= 300);
+	wapi_handle_close(ev);
+	wapi_handle_close(mx);
+}
+
+/* -------------------------------------------------- cross-process pairs */
+
+struct pp {
+	uint32_t a, b;		/* raw futex words */
+	uint32_t stop;
+	int fds[4];		/* pipes / socket ends */
+	wapi_handle_t ea, eb;
+	pid_t pid;
+};
+
+static int64_t
+b_futex_pp(void *ctx, long n)
+{
+	struct pp *p = ctx;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		__atomic_store_n(&p->a, 1, __ATOMIC_RELEASE);
+		futex(&p->a, FUTEX_WAKE, 1);
+		while (__atomic_load_n(&p->b, __ATOMIC_ACQUIRE) == 0)
+			futex(&p->b, FUTEX_WAIT, 0);
+		p->b = 0;
+	}
+	return now_ns() - t;
+}
+
+static void
+c_futex_pp(struct pp *p)
+{
+	for (;;) {
+		while (__atomic_load_n(&p->a, __ATOMIC_ACQUIRE) == 0)
+			futex(&p->a, FUTEX_WAIT, 0);
+		p->a = 0;
+		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+			_exit(0);
+		__atomic_store_n(&p->b, 1, __ATOMIC_RELEASE);
+		futex(&p->b, FUTEX_WAKE, 1);
+	}
+}
+
+/* Pipes and stream sockets: fds[0] ours, fds[1] the child's writes... */
+static int64_t
+b_bytes_rt(void *ctx, long n)
+{
+	struct pp *p = ctx;
+	char c = 'x';
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		wr(p->fds[1], &c, 1);
+		rd(p->fds[2], &c, 1);
+	}
+	return now_ns() - t;
+}
+
+static void
+c_bytes_rt(struct pp *p)
+{
+	char c;
+
+	for (;;) {
+		if (read(p->fds[0], &c, 1) != 1 || c == 'q')
+			_exit(0);
+		wr(p->fds[3], &c, 1);
+	}
+}
+
+static int64_t
+b_scm_rt(void *ctx, long n)
+{
+	struct pp *p = ctx;
+	char c = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int64_t t = now_ns();
+	int fd;
+
+	while (n-- > 0) {
+		wr(p->fds[0], &c, 1);
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		if (recvmsg(p->fds[0], &mh, MSG_CMSG_CLOEXEC) != 1)
+			err(1, "recvmsg");
+		cm = CMSG_FIRSTHDR(&mh);
+		if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+			errx(1, "no descriptor received");
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		close(fd);
+	}
+	return now_ns() - t;
+}
+
+static void
+c_scm_rt(struct pp *p)
+{
+	char c, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int fd = p->fds[2];
+
+	for (;;) {
+		if (read(p->fds[1], &c, 1) != 1 || c == 'q')
+			_exit(0);
+		memset(&mh, 0, sizeof(mh));
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+		if (sendmsg(p->fds[1], &mh, 0) != 1)
+			err(1, "sendmsg");
+	}
+}
+
+static int64_t
+w_event_pp(void *ctx, long n)
+{
+	struct pp *p = ctx;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		wapi_event_set(p->ea);
+		if (wapi_wait(p->eb, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+			errx(1, "ping-pong wait failed");
+	}
+	return now_ns() - t;
+}
+
+static void
+c_event_pp(struct pp *p)
+{
+	wapi_handle_t a, b;
+
+	/* A fresh client: it opens the events by name. */
+	wcheck(wapi_event_open("bench-pp-a", &a), "wapi_event_open");
+	wcheck(wapi_event_open("bench-pp-b", &b), "wapi_event_open");
+	for (;;) {
+		if (wapi_wait(a, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+			errx(1, "ping-pong child: wait failed");
+		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+			exit(0);
+		wapi_event_set(b);
+	}
+}
+
+static struct pp *
+pp_start(void (*child)(struct pp *), int kind)
+{
+	struct pp *p = shared_alloc(sizeof(*p));
+	int a[2], b[2];
+
+	memset(p->fds, -1, sizeof(p->fds));
+	if (kind == 1) {		/* two pipes */
+		if (pipe(a) != 0 || pipe(b) != 0)
+			err(1, "pipe");
+		/* child reads fds[0], writes fds[3]; we write 1, read 2 */
+		p->fds[0] = a[0], p->fds[1] = a[1];
+		p->fds[2] = b[0], p->fds[3] = b[1];
+	} else if (kind == 2) {		/* a stream socket, both ways */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, a) != 0)
+			err(1, "socketpair");
+		p->fds[0] = a[1], p->fds[3] = a[1];
+		p->fds[1] = a[0], p->fds[2] = a[0];
+	} else if (kind == 3) {		/* seqpacket + a descriptor to pass */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, a) != 0 ||
+		    pipe(b) != 0)
+			err(1, "socketpair");
+		p->fds[0] = a[0], p->fds[1] = a[1], p->fds[2] = b[0];
+		p->fds[3] = b[1];
+	}
+	if ((p->pid = track(fork())) == 0) {
+		child(p);
+		_exit(0);
+	}
+	return p;
+}
+
+static void
+pp_stop(struct pp *p, int kind)
+{
+	char q = 'q';
+	int i;
+
+	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
+	if (kind == 0) {
+		__atomic_store_n(&p->a, 1, __ATOMIC_RELEASE);
+		futex(&p->a, FUTEX_WAKE, 1);
+	} else if (kind == 4)
+		wapi_event_set(p->ea);
+	else
+		wr(kind == 3 ? p->fds[0] : p->fds[1], &q, 1);
+	reap(p->pid);
+	for (i = 0; i < 4; i++)
+		if (p->fds[i] >= 0 && (i == 0 || p->fds[i] != p->fds[i - 1]))
+			close(p->fds[i]);
+	munmap(p, sizeof(*p));
+}
+
+static void
+bench_pingpong(void)
+{
+	struct pp *fx, *pi, *us, *sc, *ev;
+	wapi_handle_t ea, eb;
+	struct op ops[5];
+	struct row *r;
+	long n = quick ? 200 : 500;
+
+	wcheck(wapi_event_create("bench-pp-a", 0, 0, &ea), "wapi_event_create");
+	wcheck(wapi_event_create("bench-pp-b", 0, 0, &eb), "wapi_event_create");
+	fx = pp_start(c_futex_pp, 0);
+	pi = pp_start(c_bytes_rt, 1);
+	us = pp_start(c_bytes_rt, 2);
+	sc = pp_start(c_scm_rt, 3);
+	ev = pp_start(c_event_pp, 4);
+	ev->ea = ea;
+	ev->eb = eb;
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct op){ "futex", b_futex_pp, fx, n, { 0 } };
+	ops[1] = (struct op){ "pipe", b_bytes_rt, pi, n, { 0 } };
+	ops[2] = (struct op){ "unix", b_bytes_rt, us, n, { 0 } };
+	ops[3] = (struct op){ "scm", b_scm_rt, sc, n / 2, { 0 } };
+	ops[4] = (struct op){ "event", w_event_pp, ev, n, { 0 } };
+	run_group(ops, 5, reps);
+	pp_stop(fx, 0);
+	pp_stop(pi, 1);
+	pp_stop(us, 2);
+	pp_stop(sc, 3);
+	pp_stop(ev, 4);
+	wapi_handle_close(ea);
+	wapi_handle_close(eb);
+	row_add("base_futex_pingpong", "raw futex ping-pong round trip", "ns",
+	    &ops[0].s, NULL, 0);
+	row_add("base_pipe_rt", "pipe round trip", "ns", &ops[1].s, NULL, 0);
+	row_add("base_unix_rt", "unix-socket round trip", "ns", &ops[2].s,
+	    NULL, 0);
+	row_add("base_scm_rights_rt", "SCM_RIGHTS round trip", "ns", &ops[3].s,
+	    NULL, 0);
+	r = row_add("event_pingpong", "event ping-pong round trip (2 procs)",
+	    "ns", &ops[4].s, "raw futex ping-pong", median(&ops[0].s));
+	row_target(r, "<=1.3x", r->ratio <= 1.3);
+}
+
+/* ------------------------------------------------------- open by name */
+
+struct remote {
+	int cmd, res;
+	pid_t pid;
+};
+
+static char (*names)[24];
+static uint32_t *order;
+
+static void
+name_of(char *buf, size_t len, long i)
+{
+	snprintf(buf, len, "bench-name-%07ld", i);
+}
+
+static int64_t
+open_batch(long nnames, long n)
+{
+	static long k;
+	wapi_handle_t h;
+	int64_t t = now_ns();
+
+	while (n-- > 0) {
+		wcheck(wapi_event_open(names[order[k++ % nnames]], &h),
+		    "wapi_event_open");
+		wapi_handle_close(h);
+	}
+	return now_ns() - t;
+}
+
+/*
+ * Holder processes: nh fresh clients that create nnames named events
+ * between them (one client holds at most refs_per_client handles) and keep
+ * them alive until holders_stop.  dir and maxh (may be NULL) and host set
+ * the state file they use.
+ */
+struct holders {
+	pid_t pid[128];
+	int nh;
+	int hold;		/* closing it releases them */
+};
+
+static void
+holders_start(struct holders *hs, int nh, long nnames, const char *dir,
+	      const char *host, const char *maxh)
+{
+	int ready[2], hold[2], i;
+	char name[32], c;
+	wapi_handle_t h;
+	long j;
+
+	if (pipe(ready) != 0 || pipe(hold) != 0)
+		err(1, "pipe");
+	hs->nh = nh;
+	for (i = 0; i < nh; i++) {
+		if ((hs->pid[i] = fork()) < 0)
+			err(1, "fork");
+		if (hs->pid[i] == 0) {
+			close(hold[1]);
+			if (dir != NULL)
+				setenv("WAPI_SHARED_DIR", dir, 1);
+			if (maxh != NULL)
+				setenv("WAPI_MAX_HANDLES", maxh, 1);
+			setenv("WAPI_SHARED_HOSTNAME", host, 1);
+			for (j = i; j < nnames; j += nh) {
+				name_of(name, sizeof(name), j);
+				wcheck(wapi_event_create(name, 1, 0, &h),
+				    "holder: wapi_event_create");
+			}
+			wr(ready[1], "r", 1);
+			(void)!read(hold[0], &c, 1);
+			exit(0);
+		}
+	}
+	close(hold[0]);
+	close(ready[1]);
+	for (i = 0; i < nh; i++)
+		rd(ready[0], &c, 1);
+	close(ready[0]);
+	hs->hold = hold[1];
+}
+
+static void
+holders_stop(struct holders *hs)
+{
+	int i;
+
+	close(hs->hold);
+	for (i = 0; i < hs->nh; i++)
+		waitpid(hs->pid[i], NULL, 0);
+}
+
+/* A child attached to its own state file with nnames live names. */
+static void
+remote_main(const char *host, long nnames, int cmd, int res)
+{
+	struct holders hs;
+	int64_t n, t;
+	long j;
+
+	setenv("WAPI_SHARED_HOSTNAME", host, 1);
+	setenv("WAPI_MAX_HANDLES", "262144", 1);
+	names = calloc((size_t)nnames, sizeof(*names));
+	order = calloc((size_t)nnames, sizeof(*order));
+	if (names == NULL || order == NULL)
+		err(1, "calloc");
+	for (j = 0; j < nnames; j++) {
+		name_of(names[j], sizeof(names[j]), j);
+		order[j] = (uint32_t)j;
+	}
+	/* A random visiting order: a real program's names are not hot. */
+	srandom(42);
+	for (j = nnames - 1; j > 0; j--) {
+		long x = random() % (j + 1);
+		uint32_t tmp = order[j];
+
+		order[j] = order[x];
+		order[x] = tmp;
+	}
+	holders_start(&hs, nnames > 1000 ? NHOLDERS : 1, nnames, NULL, host,
+	    NULL);
+	if (!wapi_is_shared())
+		errx(1, "%s: not attached to shared state", host);
+	wr(res, "r", 1);
+	for (;;) {
+		rd(cmd, &n, sizeof(n));
+		if (n <= 0)
+			break;
+		t = open_batch(nnames, n);
+		wr(res, &t, sizeof(t));
+	}
+	holders_stop(&hs);
+	exit(0);
+}
+
+static struct remote *
+remote_start(const char *host, long nnames)
+{
+	struct remote *rm = calloc(1, sizeof(*rm));
+	int c[2], r[2];
+	char ch;
+
+	if (rm == NULL || pipe(c) != 0 || pipe(r) != 0)
+		err(1, "pipe");
+	if ((rm->pid = track(fork())) == 0) {
+		close(c[1]);
+		close(r[0]);
+		remote_main(host, nnames, c[0], r[1]);
+	}
+	close(c[0]);
+	close(r[1]);
+	rm->cmd = c[1];
+	rm->res = r[0];
+	rd(rm->res, &ch, 1);
+	return rm;
+}
+
+static int64_t
+remote_batch(void *ctx, long n)
+{
+	struct remote *rm = ctx;
+	int64_t v = n, t;
+
+	wr(rm->cmd, &v, sizeof(v));
+	rd(rm->res, &t, sizeof(t));
+	return t;
+}
+
+static void
+remote_stop(struct remote *rm)
+{
+	int64_t z = 0;
+
+	wr(rm->cmd, &z, sizeof(z));
+	reap(rm->pid);
+	close(rm->cmd);
+	close(rm->res);
+	free(rm);
+}
+
+static void
+bench_names(void)
+{
+	char host[64];
+	struct remote *small, *big;
+	struct op ops[2];
+	struct row *r;
+	long nbig = quick ? 20000 : 100000;
+	int64_t t;
+
+	snprintf(host, sizeof(host), "bench-n100-%d", (int)getpid());
+	t = now_ns();
+	small = remote_start(host, 100);
+	snprintf(host, sizeof(host), "bench-n100k-%d", (int)getpid());
+	big = remote_start(host, nbig);
+	fprintf(stderr, "wapi-bench: %ld live names created in %.2f s\n", nbig,
+	    (double)(now_ns() - t) / 1e9);
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct op){ "n100", remote_batch, small, 2000, { 0 } };
+	ops[1] = (struct op){ "n100k", remote_batch, big, 2000, { 0 } };
+	run_group(ops, 2, reps);
+	remote_stop(small);
+	remote_stop(big);
+	row_add("open_name_100", "open by name+close, 100 names", "ns",
+	    &ops[0].s, NULL, 0);
+	r = row_add("open_name_100k", quick ? "open by name+close, 20k names" :
+	    "open by name+close, 100k names", "ns", &ops[1].s,
+	    "same, 100 names", median(&ops[0].s));
+	row_target(r, "<=1 us, <=2x", r->med <= 1000 && r->ratio <= 2);
+}
+
+/* ------------------------------------------------- descriptor handles */
+
+struct fdsrc {
+	wapi_handle_t h[FD_BATCH];
+	uint32_t ready;
+	int go[2];
+	pid_t pid;
+};
+
+static int64_t
+w_fd_first(void *ctx, long n)
+{
+	struct fdsrc *s = ctx;
+	int64_t t;
+	long i;
+	int fd;
+
+	for (i = 0; i < n; i++)
+		wcheck(wapi_handle_ref(s->h[i]), "wapi_handle_ref");
+	t = now_ns();
+	for (i = 0; i < n; i++)
+		wcheck(wapi_fd_get(s->h[i], &fd), "wapi_fd_get (first)");
+	t = now_ns() - t;
+	/* Our last reference: the cached copy goes, the next batch fetches
+	 * again. */
+	for (i = 0; i < n; i++)
+		wapi_handle_close(s->h[i]);
+	return t;
+}
+
+static int64_t
+w_fd_later(void *ctx, long n)
+{
+	wapi_handle_t h = *(wapi_handle_t *)ctx;
+	int64_t t = now_ns();
+	int fd;
+
+	while (n-- > 0)
+		if (wapi_fd_get(h, &fd) != 0)
+			errx(1, "wapi_fd_get failed");
+	return now_ns() - t;
+}
+
+static void
+bench_fd(void)
+{
+	struct fdsrc *s = shared_alloc(sizeof(*s));
+	struct op ops[3];
+	struct pp *sc;
+	struct row *r;
+	wapi_handle_t own;
+	int p[2], i, fd;
+	char c;
+
+	if (pipe(s->go) != 0 || pipe(p) != 0)
+		err(1, "pipe");
+	if ((s->pid = track(fork())) == 0) {
+		close(s->go[1]);
+		for (i = 0; i < FD_BATCH; i++)
+			wcheck(wapi_fd_import(p[0], &s->h[i]), "wapi_fd_import");
+		__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+		futex(&s->ready, FUTEX_WAKE, 1);
+		(void)!read(s->go[0], &c, 1);
+		exit(0);
+	}
+	close(s->go[0]);
+	while (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE) == 0)
+		futex(&s->ready, FUTEX_WAIT, 0);
+	wcheck(wapi_fd_import(p[1], &own), "wapi_fd_import");
+	if (wapi_fd_get(own, &fd) != 0)
+		errx(1, "wapi_fd_get");
+	sc = pp_start(c_scm_rt, 3);
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct op){ "scm", b_scm_rt, sc, FD_BATCH, { 0 } };
+	ops[1] = (struct op){ "first", w_fd_first, s, FD_BATCH, { 0 } };
+	ops[2] = (struct op){ "later", w_fd_later, &own, 20000, { 0 } };
+	run_group(ops, 3, reps);
+	pp_stop(sc, 3);
+	close(s->go[1]);
+	reap(s->pid);
+	wapi_handle_close(own);
+	close(p[0]);
+	close(p[1]);
+	munmap(s, sizeof(*s));
+	r = row_add("fd_get_first", "first wapi_fd_get (other process's fd)",
+	    "ns", &ops[1].s, "SCM_RIGHTS round trip", median(&ops[0].s));
+	row_target(r, "<=2x", r->ratio <= 2);
+	r = row_add("fd_get_later", "later wapi_fd_get (cached)", "ns",
+	    &ops[2].s, NULL, 0);
+	row_target(r, "<=50 ns", r->med <= 50);
+}
+
+/* ------------------------------------------------ processes and attach */
+
+/* Resolved at run time: the process calls are being written (issue 6). */
+typedef int (*spawn_fn)(const char *const[], const char *const[], const char *,
+    const wapi_handle_t[3], wapi_handle_t *, pid_t *);
+typedef int (*exit_code_fn)(wapi_handle_t, int *);
+
+static exit_code_fn exit_code;
+
+struct prog {
+	const char *path;
+	char **envp;
+	spawn_fn wspawn;
+	int want;		/* expected exit status */
+};
+
+static void
+wait_ok(pid_t pid, int want, const char *path)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			err(1, "waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
+		errx(1, "%s: exit status %#x", path, st);
+}
+
+static int64_t
+b_posix_spawn(void *ctx, long n)
+{
+	struct prog *p = ctx;
+	char *argv[] = { (char *)p->path, NULL };
+	int64_t t = now_ns();
+	pid_t pid;
+	int r;
+
+	while (n-- > 0) {
+		r = posix_spawn(&pid, p->path, NULL, NULL, argv,
+		    p->envp != NULL ? p->envp : environ);
+		if (r != 0)
+			errc(1, r, "posix_spawn %s", p->path);
+		wait_ok(pid, p->want, p->path);
+	}
+	return now_ns() - t;
+}
+
+static int64_t
+b_fork_exec(void *ctx, long n)
+{
+	struct prog *p = ctx;
+	char *argv[] = { (char *)p->path, NULL };
+	int64_t t = now_ns();
+	pid_t pid;
+
+	while (n-- > 0) {
+		if ((pid = fork()) < 0)
+			err(1, "fork");
+		if (pid == 0) {
+			execve(p->path, argv, environ);
+			_exit(127);
+		}
+		wait_ok(pid, 0, p->path);
+	}
+	return now_ns() - t;
+}
+
+static int64_t
+w_spawn(void *ctx, long n)
+{
+	struct prog *p = ctx;
+	const char *argv[] = { p->path, NULL };
+	wapi_handle_t h;
+	int64_t t = now_ns();
+	int code;
+
+	while (n-- > 0) {
+		wcheck(p->wspawn(argv, NULL, NULL, NULL, &h, NULL),
+		    "wapi_process_spawn");
+		if (wapi_wait(h, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+			errx(1, "process wait failed");
+		if (exit_code != NULL && (exit_code(h, &code) != 0 || code != 0))
+			errx(1, "spawned process: exit code %d", code);
+		wapi_handle_close(h);
+	}
+	return now_ns() - t;
+}
+
+/* Is wapi_process_spawn there, and does it work? */
+static spawn_fn
+spawn_probe(char *why, size_t len)
+{
+	const char *argv[] = { empty_prog, NULL };
+	spawn_fn f;
+	wapi_handle_t h;
+	void *sym;
+	int r;
+
+	sym = dlsym(RTLD_DEFAULT, "wapi_process_exit_code");
+	memcpy(&exit_code, &sym, sizeof(exit_code));
+	sym = dlsym(RTLD_DEFAULT, "wapi_process_spawn");
+	memcpy(&f, &sym, sizeof(f));
+	if (f == NULL) {
+		snprintf(why, len, "n/a (not implemented)");
+		return NULL;
+	}
+	r = f(argv, NULL, NULL, NULL, &h, NULL);
+	if (r != 0) {
+		snprintf(why, len, r == EOPNOTSUPP || r == ENOSYS ?
+		    "n/a (not implemented)" : "n/a (fails: %s)", wapi_strerror(r));
+		return NULL;
+	}
+	r = wapi_wait(h, 10000);
+	wapi_handle_close(h);
+	if (r != WAPI_WAIT_OBJECT_0) {
+		snprintf(why, len, "n/a (wait fails)");
+		return NULL;
+	}
+	return f;
+}
+
+/* The environment with WAPI_SHARED_HOSTNAME=host. */
+static char **
+env_with_host(const char *host)
+{
+	static char *env[512], var[128];
+	int i, n = 0;
+
+	snprintf(var, sizeof(var), "WAPI_SHARED_HOSTNAME=%s", host);
+	env[n++] = var;
+	for (i = 0; environ[i] != NULL && n < 511; i++)
+		if (strncmp(environ[i], "WAPI_SHARED_HOSTNAME=", 21) != 0)
+			env[n++] = environ[i];
+	env[n] = NULL;
+	return env;
+}
+
+static void
+bench_spawn(double *empty_med, int which)
+{
+	struct prog empty = { empty_prog, NULL, NULL, 0 };
+	struct prog attach = { attach_prog, NULL, NULL, 0 };
+	struct prog wsp = { empty_prog, NULL, NULL, 0 };
+	struct op ops[4];
+	struct row *r;
+	char why[40];
+	int nops = 3;
+	double base;
+
+	wsp.wspawn = spawn_probe(why, sizeof(why));
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct op){ "posix_spawn", b_posix_spawn, &empty, 4, { 0 } };
+	ops[1] = (struct op){ "fork_exec", b_fork_exec, &empty, 4, { 0 } };
+	ops[2] = (struct op){ "attach", b_posix_spawn, &attach, 4, { 0 } };
+	if (wsp.wspawn != NULL)
+		ops[nops++] = (struct op){ "wspawn", w_spawn, &wsp, 4, { 0 } };
+	run_group(ops, nops, reps_spawn);
+	base = *empty_med = median(&ops[0].s);
+	if (which & 1) {
+		row_add("base_posix_spawn", "posix_spawn+waitpid (empty program)",
+		    "ns", &ops[0].s, NULL, 0);
+		row_add("base_exec_empty", "fork+exec+wait, empty program",
+		    "ns", &ops[1].s, NULL, 0);
+		if (wsp.wspawn != NULL) {
+			r = row_add("spawn_wait", "spawn via helper + wapi_wait",
+			    "ns", &ops[3].s, "posix_spawn+waitpid", base);
+			row_target(r, "<=1.5x", r->ratio <= 1.5);
+		} else
+			row_na("spawn_wait", "spawn via helper + wapi_wait",
+			    "<=1.5x", why);
+	}
+	if (which & 2) {
+		double amin, amed, amax, emin, emed, emax;
+
+		/* The two series' order statistics, subtracted: single
+		 * differences would mostly measure the noise. */
+		summary(&ops[2].s, &amin, &amed, &amax);
+		summary(&ops[0].s, &emin, &emed, &emax);
+		r = row_new("attach_detach", "attach+detach, new process, minus exec",
+		    "ns");
+		r->min = amin - emin;
+		r->med = amed - emed;
+		r->max = amax - emax;
+		snprintf(r->base, sizeof(r->base), "spawn of empty program");
+		r->base_med = base;
+		row_target(r, "<=1.5 ms over exec", r->med <= 1500000);
+	}
+}
+
+
+
+static void
+bench_cold(double empty_med)
+{
+	struct prog attach = { attach_prog, NULL, NULL, 0 };
+	struct samples s = { 0 };
+	struct row *r;
+	char host[64];
+	int i;
+
+	for (i = 0; i < reps_slow; i++) {
+		snprintf(host, sizeof(host), "bench-cold-%d-%d", (int)getpid(), i);
+		attach.envp = env_with_host(host);
+		add(&s, (double)b_posix_spawn(&attach, 1));
+	}
+	r = row_add("cold_attach", "cold attach (starts the helper, incl. exec)",
+	    "ns", &s, isnan(empty_med) ? NULL : "spawn of empty program",
+	    empty_med);
+	row_target(r, "<=20 ms", r->med <= 20000000);
+}
+
+/* ------------------------------------------------------------- wapictl */
+
+/* Run argv with output to /dev/null; wall time, peak RSS (KiB), status. */
+static int64_t
+run_tool(char *const argv[], const char *envadd, long *rss_kib, int *status)
+{
+	struct rusage ru;
+	int64_t t = now_ns();
+	pid_t pid;
+	int nul;
+
+	if ((pid = fork()) < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		dup2(nul, 1);
+		if (getenv("BENCH_TOOL_STDERR") == NULL)
+			dup2(nul, 2);
+		if (envadd != NULL)
+			putenv((char *)envadd);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (wait4(pid, status, 0, &ru) < 0)
+		if (errno != EINTR)
+			err(1, "wait4");
+	t = now_ns() - t;
+	*rss_kib = ru.ru_maxrss;
+	return t;
+}
+
+static void
+bench_tools(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256], host[32], fname[128];
+	struct samples st = { 0 }, rss = { 0 }, va = { 0 };
+	struct wcore_layout l;
+	struct row *r;
+	long nfiles = quick ? 2000 : 10000, i, kib;
+	int64_t t;
+	int fd, e, status;
+
+	snprintf(dir, sizeof(dir), "%s/status", scratch);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/status/.wapi", scratch);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		err(1, "%s", dir);
+	if ((e = wcore_layout(16, WAPI_DEFAULT_CLIENTS, WAPI_DEFAULT_CLIENT_REFS,
+	    WAPI_DEFAULT_SHARES, &l)) != 0)
+		errc(1, e, "wcore_layout");
+	t = now_ns();
+	/* What `mkstate -c 16 -H host-N` makes, without 10,000 execs. */
+	for (i = 0; i < nfiles; i++) {
+		snprintf(host, sizeof(host), "host-%05ld", i);
+		if (wcore_state_name(fname, sizeof(fname), host, WAPI_ABI) != 0)
+			errx(1, "state name");
+		snprintf(path, sizeof(path), "%s/%s", dir, fname);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			err(1, "%s", path);
+		if ((e = wcore_init(fd, &l, host)) != 0)
+			errc(1, e, "wcore_init %s", path);
+		close(fd);
+	}
+	fprintf(stderr, "wapi-bench: %ld state files made in %.2f s\n", nfiles,
+	    (double)(now_ns() - t) / 1e9);
+	{
+		char *argv[] = { (char *)wapictl, "-d", dir, "-A", "status", NULL };
+
+		run_tool(argv, NULL, &kib, &status);	/* warm the cache */
+		if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+			errx(1, "wapictl status -A: status %#x", status);
+		for (i = 0; i < reps_tools; i++) {
+			add(&st, (double)run_tool(argv, NULL, &kib, &status));
+			add(&rss, (double)kib / 1024);
+		}
+	}
+	r = row_add("status_10k", quick ? "wapictl status -A, 2,000 files" :
+	    "wapictl status -A, 10,000 files", "ns", &st, NULL, 0);
+	row_target(r, "<=250 ms", r->med <= 250000000);
+	r = row_add("status_10k_rss", "  peak RSS of the above", "MiB", &rss,
+	    NULL, 0);
+	row_target(r, "<=16 MiB", r->max <= 16);
+
+	/* A file a real workload filled: every slot of 1,048,576 used and
+	 * named, held by 80 clients (on the scratch directory: 500 MB of
+	 * state pages should not be written back to a disk meanwhile). */
+	snprintf(dir, sizeof(dir), "%s/v1m", scratch);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/.wapi/bench-v1m.%s.state", dir,
+	    WAPI_ABI);
+	{
+		char *argv[] = { (char *)wapictl, "validate", path, NULL };
+		struct holders hs;
+		long nh = 80, per = WAPI_HANDLES_1M / nh;
+
+		t = now_ns();
+		holders_start(&hs, (int)nh, per * nh, dir, "bench-v1m",
+		    "1048576");
+		fprintf(stderr, "wapi-bench: %ld handles made by %ld clients "
+		    "in %.2f s\n", per * nh, nh, (double)(now_ns() - t) / 1e9);
+		run_tool(argv, NULL, &kib, &status);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+			errx(1, "wapictl validate: status %#x", status);
+		if (WEXITSTATUS(status) != 0)
+			fprintf(stderr, "wapi-bench: wapictl validate found "
+			    "problems in a live state file (exit 1)\n");
+		for (i = 0; i < reps_tools; i++)
+			add(&va, (double)run_tool(argv, NULL, &kib, &status));
+		holders_stop(&hs);
+	}
+	r = row_add("validate_1m", "wapictl validate, 1,048,576 handles", "ns",
+	    &va, NULL, 0);
+	row_target(r, "<=200 ms", r->med <= 200000000);
+}
+
+/* ---------------------------------------------------------- contention */
+
+enum ckind { C_ROBUST, C_WMUTEX, C_SEMOP, C_WSEM, C_KINDS };
+
+struct cont {
+	uint32_t ready, start;
+	uint32_t stop;
+	long count[8];
+	pthread_mutex_t m;
+};
+
+static void
+cont_child(struct cont *c, int kind, int me)
+{
+	wapi_handle_t h = 0;
+	long n = 0;
+
+	if (kind == C_WMUTEX)
+		wcheck(wapi_mutex_open("bench-cont-mutex", &h), "wapi_mutex_open");
+	else if (kind == C_WSEM)
+		wcheck(wapi_semaphore_open("bench-cont-sem", &h),
+		    "wapi_semaphore_open");
+	__atomic_add_fetch(&c->ready, 1, __ATOMIC_RELEASE);
+	futex(&c->ready, FUTEX_WAKE, 1);
+	while (__atomic_load_n(&c->start, __ATOMIC_ACQUIRE) == 0)
+		futex(&c->start, FUTEX_WAIT, 0);
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		switch (kind) {
+		case C_ROBUST:
+			robust_lock(&c->m);
+			pthread_mutex_unlock(&c->m);
+			break;
+		case C_SEMOP:
+			sem_op(-1);
+			sem_op(1);
+			break;
+		case C_WMUTEX:
+			if (wapi_wait(h, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+				errx(1, "contended mutex wait failed");
+			wapi_mutex_release(h);
+			break;
+		default:
+			if (wapi_wait(h, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+				errx(1, "contended semaphore wait failed");
+			wapi_semaphore_release(h, 1, NULL);
+			break;
+		}
+		n++;
+	}
+	c->count[me] = n;
+	if (kind == C_WMUTEX || kind == C_WSEM)
+		exit(0);
+	_exit(0);
+}
+
+/* Operations per second of nproc processes hammering one object. */
+static double
+cont_trial(struct cont *c, int kind, int nproc)
+{
+	struct timespec d = { cont_ms / 1000, (cont_ms % 1000) * 1000000 };
+	pid_t pid[8];
+	int64_t t;
+	uint32_t v;
+	long sum = 0;
+	int i;
+
+	c->ready = c->start = c->stop = 0;
+	memset(c->count, 0, sizeof(c->count));
+	for (i = 0; i < nproc; i++)
+		if ((pid[i] = track(fork())) == 0)
+			cont_child(c, kind, i);
+	while ((v = __atomic_load_n(&c->ready, __ATOMIC_ACQUIRE)) <
+	    (uint32_t)nproc)
+		futex(&c->ready, FUTEX_WAIT, v);
+	t = now_ns();
+	__atomic_store_n(&c->start, 1, __ATOMIC_RELEASE);
+	futex(&c->start, FUTEX_WAKE, INT_MAX);
+	nanosleep(&d, NULL);
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+	t = now_ns() - t;
+	for (i = 0; i < nproc; i++) {
+		reap(pid[i]);
+		sum += c->count[i];
+	}
+	return (double)sum * 1e9 / (double)t;
+}
+
+static void
+bench_contention(void)
+{
+	static const int counts[4] = { 1, 2, 4, 8 };
+	static const char *const label[C_KINDS] = {
+		"robust mutex", "wapi mutex", "SysV semop", "wapi semaphore"
+	};
+	struct samples s[C_KINDS][4];
+	struct cont *c = shared_alloc(sizeof(*c));
+	wapi_handle_t mx, sm;
+	struct row *r;
+	char op[64], tg[32];
+	double pct;
+	int k, i, rep;
+
+	memset(s, 0, sizeof(s));
+	robust_init(&c->m);
+	wcheck(wapi_mutex_create("bench-cont-mutex", 0, &mx), "wapi_mutex_create");
+	wcheck(wapi_semaphore_create("bench-cont-sem", 1, 1, &sm),
+	    "wapi_semaphore_create");
+	for (rep = 0; rep < reps_cont; rep++)
+		for (i = 0; i < 4; i++)
+			for (k = 0; k < C_KINDS; k++)
+				add(&s[k][i], cont_trial(c, k, counts[i]));
+	for (k = C_WMUTEX; k < C_KINDS; k += 2) {
+		for (i = 0; i < 4; i++) {
+			snprintf(op, sizeof(op), "%s, %d process%s", label[k],
+			    counts[i], counts[i] > 1 ? "es" : "");
+			snprintf(tg, sizeof(tg), "%s_%d",
+			    k == C_WMUTEX ? "contention_mutex" :
+			    "contention_sem", counts[i]);
+			row_add(tg, op, "ops/s", &s[k][i], label[k - 1],
+			    median(&s[k - 1][i]));
+		}
+		snprintf(op, sizeof(op), "%s: 8 vs 2 processes", label[k]);
+		pct = 100 * median(&s[k][3]) / median(&s[k][1]);
+		r = row_new(k == C_WMUTEX ? "contention_mutex_8v2" :
+		    "contention_sem_8v2", op, "%");
+		r->min = r->max = r->med = pct;
+		snprintf(r->base, sizeof(r->base), "%s", label[k - 1]);
+		r->base_med = 100 * median(&s[k - 1][3]) / median(&s[k - 1][1]);
+		r->ratio = pct / r->base_med;
+		row_target(r, ">=50%", pct >= 50);
+	}
+	wapi_handle_close(mx);
+	wapi_handle_close(sm);
+	munmap(c, sizeof(*c));
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: wapi-bench -e EMPTY -a ATTACH -c WAPICTL "
+	    "-t SCRATCH [-o PREFIX] [-q] [-s SECTIONS]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *prefix = "bench-results";
+	double robust_med = NAN, empty_med = NAN;
+	int64_t t0 = now_ns();
+	int ch;
+
+	while ((ch = getopt(argc, argv, "a:c:e:o:qs:t:")) != -1) {
+		switch (ch) {
+		case 'a':
+			attach_prog = optarg;
+			break;
+		case 'c':
+			wapictl = optarg;
+			break;
+		case 'e':
+			empty_prog = optarg;
+			break;
+		case 'o':
+			prefix = optarg;
+			break;
+		case 'q':
+			quick = true;
+			break;
+		case 's':
+			sections = optarg;
+			break;
+		case 't':
+			scratch = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind || empty_prog == NULL || attach_prog == NULL ||
+	    wapictl == NULL || scratch == NULL)
+		usage();
+	if (quick) {
+		reps = reps_spawn = 5;
+		reps_slow = reps_tools = 3;
+		reps_cont = 2;
+		cont_ms = 100;
+	}
+	main_pid = getpid();
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	robust = shared_alloc(sizeof(*robust));
+	robust_init(robust);
+	if ((semid = semget(IPC_PRIVATE, 1, 0600)) < 0 ||
+	    semctl(semid, 0, SETVAL, 1) != 0)
+		err(1, "semget");
+	if (wapi_init(0) != 0 || !wapi_is_shared())
+		errx(1, "not attached to shared state (see the messages above)");
+
+	if (section("base") || section("sync"))
+		bench_sync(&robust_med);
+	if (section("name"))
+		bench_names();
+	if (section("pingpong"))
+		bench_pingpong();
+	if (section("fd"))
+		bench_fd();
+	if (section("spawn") || section("attach"))
+		bench_spawn(&empty_med, (section("spawn") ? 1 : 0) |
+		    (section("attach") ? 2 : 0));
+	if (section("attach"))
+		bench_cold(empty_med);
+	if (section("tools"))
+		bench_tools();
+	if (section("contention"))
+		bench_contention();
+
+	cleanup();
+	printf("\n");
+	print_table(stdout);
+	printf("\n(%d rows in %.0f s; %s.tsv and %s.json have the same)\n",
+	    nrows, (double)(now_ns() - t0) / 1e9, prefix, prefix);
+	write_files(prefix);
+	return 0;
+}

@@ -1,0 +1,497 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# The documentation and the shell completions against the code: mandoc lint
+# of every page; every command, long option and column of src/wapictl/*.c
+# in wapictl(1) and in the three completions; the bash completion run for
+# real; the zsh and fish ones parsed and run when those shells exist; the
+# offsets of wapi-state(5) compared with format.h by a compiled program; the
+# patch recipe of wapi-state(5) run on a real state file.
+
+setup_file() {
+	: "${top_srcdir:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+	: "${top_builddir:=$top_srcdir}"
+	export top_srcdir top_builddir
+	local d=$BATS_FILE_TMPDIR src=$top_srcdir/src/wapictl
+
+	# Commands: the .name of each cmd-*.c entry.
+	sed -n 's/^[[:space:]]*\.name[[:space:]]*=[[:space:]]*"\([a-z-]*\)".*/\1/p' \
+	    "$src"/cmd-*.c | sort -u >"$d/commands"
+	# Long options: every struct option row of every file.
+	grep -ohE '\{[[:space:]]*"[a-z][a-z-]*",[[:space:]]*(no|required|optional)_argument' \
+	    "$src"/*.c | sed -E 's/^\{[[:space:]]*"([^"]*)".*/\1/' |
+	    sort -u >"$d/longopts"
+	# Columns that -o accepts: the cmd_<name>_cols[] table of each command.
+	local c
+	for c in $(cat "$d/commands"); do
+		awk -v t="cmd_${c//-/_}_cols[]" '
+		    index($0, "struct out_column " t) { f = 1; next }
+		    f && /^};/ { f = 0 }
+		    f' "$src/cmd-$c.c" |
+		    grep -oE '\{[[:space:]]*"[A-Z][A-Z-]*"' |
+		    tr -d '{" \t' >"$d/columns.$c"
+	done
+	# Object types: the core's names, without "free".
+	sed -n '/type_names\[WAPI_T_COUNT\]/,/^};/p' "$top_srcdir/src/core/format.c" |
+	    grep -oE '"[a-z]+"' | tr -d '"' | grep -vx free >"$d/types"
+}
+
+setup() {
+	bats_load_library bats-support
+	bats_load_library bats-assert
+	man=$top_srcdir/man
+	comp=$top_srcdir/completions
+	lists=$BATS_FILE_TMPDIR
+}
+
+# Words of a list file, one per line, must each satisfy a check.
+each() {
+	local file=$1 w missing=
+	shift
+	while read -r w; do
+		[ -n "$w" ] || continue
+		"$@" "$w" || missing="$missing $w"
+	done <"$file"
+	if [ -n "$missing" ]; then
+		echo "missing:$missing" >&2
+		return 1
+	fi
+}
+
+# A whole word in a file; mdoc writes options as \-\-name, so a leading
+# dash is allowed before it, a trailing one is not.
+has_word() {
+	local file=$1 w=$2
+	sed 's/\\-/-/g; s/\\&//g' "$file" |
+	    grep -qE -- "(^|[^A-Za-z0-9])$w([^A-Za-z0-9-]|\$)"
+}
+
+@test "the lists taken from the code are not empty" {
+	run wc -l "$lists/commands" "$lists/longopts" "$lists/types" \
+	    "$lists/columns.status" "$lists/columns.handles"
+	assert_success
+	run cat "$lists/commands"
+	assert_line status
+	assert_line clean
+	run cat "$lists/longopts"
+	assert_line older-than
+	run cat "$lists/columns.status"
+	assert_line HELPER-ALIVE
+	run cat "$lists/types"
+	assert_line semaphore
+}
+
+@test "mandoc -Tlint -Wstyle finds nothing in any page" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	# Our pages cross-reference each other: let mandoc find them.
+	local mp=$BATS_TEST_TMPDIR/manpath page sec out bad=
+	for page in "$man"/*.[1-8]; do
+		sec=${page##*.}
+		mkdir -p "$mp/man$sec"
+		ln -s "$page" "$mp/man$sec/"
+	done
+	for page in "$man"/wapictl.1 "$man"/libwapi.3 "$man"/wapi-state.5 \
+	    "$man"/wapi-helper.8; do
+		[ -f "$page" ] || { bad="$bad ${page##*/}(missing)"; continue; }
+		out=$(MANPATH="$mp:$(manpath 2>/dev/null || echo /usr/share/man)" \
+		    mandoc -Tlint -Wstyle "$page" 2>&1 |
+		    grep -v 'outdated mandoc.db' || true)
+		# A page of another package that this machine lacks is not
+		# our fault; report it, but fail only on the rest.
+		if grep -q 'referenced manual not found' <<<"$out"; then
+			grep 'referenced manual not found' <<<"$out" |
+			    grep -vE 'Xr (wapictl 1|libwapi 3|wapi-state 5|wapi-helper 8)' |
+			    sed 's/^/# not installed here: /' >&3 || true
+			grep 'referenced manual not found' <<<"$out" |
+			    grep -E 'Xr (wapictl 1|libwapi 3|wapi-state 5|wapi-helper 8)' &&
+			    bad="$bad ${page##*/}"
+			out=$(grep -v 'referenced manual not found' <<<"$out" || true)
+		fi
+		if [ -n "$out" ]; then
+			echo "$out" >&2
+			bad="$bad ${page##*/}"
+		fi
+	done
+	[ -z "$bad" ] || fail "mandoc complains about:$bad"
+}
+
+@test "every page is listed in man/local.mk" {
+	local page
+	for page in "$man"/*.[1-8]; do
+		grep -q "man/${page##*/}" "$top_srcdir/man/local.mk" ||
+		    fail "${page##*/} is not in dist_man_MANS"
+	done
+}
+
+@test "wapictl(1) documents every command, long option and column" {
+	local c
+	each "$lists/commands" has_word "$man/wapictl.1"
+	each "$lists/longopts" has_word "$man/wapictl.1"
+	# -o takes the columns of status and handles in capitals; the other
+	# commands' columns show up as JSON keys, in lower case.
+	for c in $(cat "$lists/commands"); do
+		case $c in
+		status|handles)
+			each "$lists/columns.$c" has_word "$man/wapictl.1" ;;
+		*)
+			tr 'A-Z' 'a-z' <"$lists/columns.$c" >"$BATS_TEST_TMPDIR/keys"
+			each "$BATS_TEST_TMPDIR/keys" has_word "$man/wapictl.1" ;;
+		esac
+	done
+	each "$lists/types" has_word "$man/wapictl.1"
+}
+
+@test "wapictl(1) documents every verdict and exit status" {
+	local v
+	for v in live orphaned stale-boot corrupt incompatible foreign \
+	    temporary legacy unreadable; do
+		grep -q "\"$v\"" "$top_srcdir/src/core/live.c" ||
+		    fail "verdict $v is not in live.c any more"
+		has_word "$man/wapictl.1" "$v" || fail "verdict $v"
+	done
+	for v in 0 1 2 3 4; do
+		sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$man/wapictl.1" |
+		    grep -qx "\.It $v" || fail "exit status $v"
+	done
+	grep -q 'WAPICTL_EXIT_ACCESS[[:space:]]*4' "$top_srcdir/src/wapictl/wapictl.h"
+	# The regions that validate names in its problems.
+	sed -n '/where_names\[\] = {/,/^};/p' "$top_srcdir/src/core/validate.c" |
+	    grep -oE '"[a-z-]+"' | tr -d '"' >"$BATS_TEST_TMPDIR/where"
+	[ -s "$BATS_TEST_TMPDIR/where" ]
+	each "$BATS_TEST_TMPDIR/where" has_word "$man/wapictl.1"
+}
+
+@test "each completion has every command, long option, column and type" {
+	local f c
+	for f in wapictl.bash _wapictl wapictl.fish; do
+		each "$lists/commands" has_word "$comp/$f" || fail "$f: commands"
+		each "$lists/longopts" has_word "$comp/$f" || fail "$f: options"
+		for c in status handles; do
+			each "$lists/columns.$c" has_word "$comp/$f" ||
+			    fail "$f: $c columns"
+		done
+		each "$lists/types" has_word "$comp/$f" || fail "$f: types"
+	done
+}
+
+@test "the bash completion's lists are exactly the code's" {
+	# Source it and compare the variables themselves with the code.
+	run bash -c '
+	    source "$1/wapictl.bash"
+	    printf "%s\n" $_wapictl_commands | sort >"$2/b.commands"
+	    printf "%s\n" $_wapictl_status_columns >"$2/b.status"
+	    printf "%s\n" $_wapictl_handles_columns >"$2/b.handles"
+	    printf "%s\n" $_wapictl_types >"$2/b.types"' _ "$comp" \
+	    "$BATS_TEST_TMPDIR"
+	assert_success
+	diff -u "$lists/commands" "$BATS_TEST_TMPDIR/b.commands"
+	diff -u "$lists/columns.status" "$BATS_TEST_TMPDIR/b.status"
+	diff -u "$lists/columns.handles" "$BATS_TEST_TMPDIR/b.handles"
+	diff -u "$lists/types" "$BATS_TEST_TMPDIR/b.types"
+}
+
+# Run the bash completion on a command line; the last word is the one
+# being completed.  Prints COMPREPLY, one per line.
+bash_complete() {
+	bash --norc --noprofile -c '
+	    source "$1"; shift
+	    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+	    COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+	    _wapictl
+	    printf "%s\n" "${COMPREPLY[@]}"' _ "$comp/wapictl.bash" "$@"
+}
+
+@test "bash completes the commands" {
+	run bash_complete wapictl ''
+	assert_success
+	for c in $(cat "$lists/commands"); do
+		assert_line "$c"
+	done
+	run bash_complete wapictl st
+	assert_output "$(printf 'status\nstop')"
+	run bash_complete wapictl -q -d /tmp v
+	assert_output validate
+	run bash_complete wapictl --dir = /tmp -H somehost cl
+	assert_output clean
+}
+
+@test "bash completes the options, globally and per command" {
+	run bash_complete wapictl --a
+	assert_output --all-hosts
+	run bash_complete wapictl clean --
+	assert_line --dry-run
+	assert_line --older-than
+	assert_line --force-host
+	run bash_complete wapictl stop --k
+	assert_output --kill
+	run bash_complete wapictl status -
+	assert_line -o
+	assert_line --noheadings
+	assert_line --verbose
+}
+
+@test "bash completes the columns of status -o" {
+	run bash_complete wapictl status -o ''
+	assert_success
+	while read -r c; do assert_line "$c"; done <"$lists/columns.status"
+	run bash_complete wapictl status -o HELPER-
+	assert_output HELPER-ALIVE
+	run bash_complete wapictl status -o PATH,verd
+	assert_output PATH,VERDICT
+	run bash_complete wapictl status --output = +HEART
+	assert_output +HEARTBEAT
+	run bash_complete wapictl handles -o SIG
+	assert_output SIGNALLED
+}
+
+@test "bash completes the types of handles -t" {
+	run bash_complete wapictl handles -t ''
+	assert_success
+	while read -r t; do assert_line "$t"; done <"$lists/types"
+	run bash_complete wapictl handles -t event,se
+	assert_output event,semaphore
+	run bash_complete wapictl handles --type = mu
+	assert_output mutex
+}
+
+@test "bash completes -H with the hosts of the state files in the directory" {
+	mkdir -p "$BATS_TEST_TMPDIR/w/.wapi"
+	: >"$BATS_TEST_TMPDIR/w/.wapi/build7.example.org.x86_64.state"
+	: >"$BATS_TEST_TMPDIR/w/.wapi/other.i386.state"
+	: >"$BATS_TEST_TMPDIR/w/.wapi/shared_data-x-Linux-x86_64-328-12-0"
+	WAPI_SHARED_DIR=$BATS_TEST_TMPDIR/w run bash_complete wapictl -H ''
+	assert_output "$(printf 'build7.example.org\nother')"
+	run bash_complete wapictl -d "$BATS_TEST_TMPDIR/w/.wapi" --host b
+	assert_output build7.example.org
+}
+
+@test "bash completes the command that lock runs" {
+	run bash_complete wapictl lock -w 5 -- ech
+	assert_line echo
+	run bash_complete wapictl -H h clean --older-than ''
+	assert_line 7d
+}
+
+@test "the zsh completion parses and completes" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	run zsh -n "$comp/_wapictl"
+	assert_success
+	zsh -fc 'zmodload zsh/zpty' 2>/dev/null || skip "no zsh/zpty module"
+	# Drive an interactive zsh through a pseudo-terminal, as a person
+	# would: type, press TAB twice, read the listing.  Polls for the
+	# expected words; there is no timing assertion.
+	cat >"$BATS_TEST_TMPDIR/zc.zsh" <<'EOF'
+zmodload zsh/zpty
+zpty z 'TERM=dumb zsh -f -i'
+zpty -w z "PS1='%% '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; LISTMAX=1000"
+zpty -n -w z "$2"$'\t\t'
+local out= chunk i
+for i in {1..300}; do
+  while zpty -rt z chunk 2>/dev/null; do out+=$chunk; done
+  [[ $out == *$3* ]] && break
+  sleep 0.1
+done
+zpty -d z
+print -r -- "${out//$'\r'/}"
+EOF
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl st' 'stop'
+	assert_output --partial 'status'
+	assert_output --partial 'stop'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o HELPER-' 'HELPER-ALIVE'
+	assert_output --partial 'HELPER-ALIVE'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl handles --type=' 'semaphore'
+	assert_output --partial 'semaphore'
+	assert_output --partial 'process'
+}
+
+@test "the fish completion parses and completes" {
+	command -v fish >/dev/null || skip "fish is not installed"
+	run fish -n "$comp/wapictl.fish"
+	assert_success
+	fish_complete() {
+		fish --no-config -c "source '$comp/wapictl.fish'; complete -C '$1'" |
+		    cut -f1
+	}
+	run fish_complete 'wapictl st'
+	assert_line status
+	assert_line stop
+	run fish_complete 'wapictl status -o HELPER-'
+	assert_output HELPER-ALIVE
+	run fish_complete 'wapictl handles -t event,se'
+	assert_output event,semaphore
+	run fish_complete 'wapictl clean --'
+	assert_line --force-host
+	assert_line --older-than
+	run fish_complete 'wapictl stop --'
+	assert_line --kill
+	assert_line --wait
+}
+
+@test "completions/local.mk installs each completion where its shell looks" {
+	local mk=$top_srcdir/completions/local.mk
+	grep -q 'bashcompletiondir = $(bashcompdir)' "$mk"
+	grep -q 'zshcompletiondir = $(datadir)/zsh/site-functions' "$mk"
+	grep -q 'fishcompletiondir = $(datadir)/fish/vendor_completions.d' "$mk"
+	grep -q 'completions/_wapictl' "$mk"
+	grep -q 'completions/wapictl.fish' "$mk"
+}
+
+@test "the systemd units in contrib run wapictl -q clean, as wapictl(1) shows" {
+	local svc=$top_srcdir/contrib/wapi-clean.service
+	local tmr=$top_srcdir/contrib/wapi-clean.timer
+	grep -qx 'ExecStart=wapictl -q clean' "$svc"
+	grep -qx 'WantedBy=timers.target' "$tmr"
+	# Every line the page quotes from the units is in them.
+	local line
+	sed -n '/^\[Service\]$/,/^\.Ed$/p; /^\[Timer\]$/,/^\.Ed$/p' \
+	    "$man/wapictl.1" | grep -v '^\.Ed$' | while read -r line; do
+		[ -z "$line" ] && continue
+		grep -qxF -- "$line" "$svc" "$tmr" ||
+		    { echo "not in contrib: $line" >&2; return 1; }
+	done
+	grep -q 'contrib/wapi-clean.service' "$top_srcdir/completions/local.mk"
+}
+
+@test "wapi-state(5) gives every field at the offset and size of format.h" {
+	local cc=${CC:-cc}
+	command -v "$cc" >/dev/null || skip "no C compiler to check offsets"
+	local prog=$BATS_TEST_TMPDIR/offsets
+	# Each table after a comment '.\" struct NAME' has rows
+	# '.It OFFSET Ta SIZE Ta Va FIELD Ta ...'.
+	awk '
+	    /^\.\\" struct [a-z_]+$/ { s = $3; next }
+	    /^\.El/ { s = "" }
+	    s != "" && $1 == ".It" && $2 ~ /^[0-9]+$/ && $3 == "Ta" &&
+	    $4 ~ /^[0-9]+$/ && $6 == "Va" {
+		f = $7; sub(/\[.*/, "", f)
+		printf "\tCHECK(%s, %s, %s, %s);\n", s, f, $2, $4
+		n++
+	    }
+	    END { if (n < 60) exit 1 }
+	' "$man/wapi-state.5" >"$prog.rows"
+	{
+		printf '#include <stddef.h>\n#include <stdio.h>\n'
+		printf '#include "format.h"\n'
+		printf 'static int bad;\n'
+		printf '#define CHECK(s, f, o, z) do { '
+		printf 'if (offsetof(struct s, f) != (o) || '
+		printf 'sizeof(((struct s *)0)->f) != (z)) { '
+		printf 'printf("%%s.%%s: page says %%d+%%d, format.h %%zu+%%zu\\n", '
+		printf '#s, #f, o, z, offsetof(struct s, f), '
+		printf 'sizeof(((struct s *)0)->f)); bad = 1; } } while (0)\n'
+		printf 'int main(void) {\n'
+		cat "$prog.rows"
+		printf '\treturn bad;\n}\n'
+	} >"$prog.c"
+	run "$cc" -std=gnu11 -I"$top_srcdir/src/core" -o "$prog" "$prog.c"
+	assert_success
+	run "$prog"
+	assert_success
+	# Every member of the header is in the page.
+	local m
+	for m in $(sed -n '/^struct wapi_header {/,/^};/p' \
+	    "$top_srcdir/src/core/format.h" |
+	    grep -oE '^[[:space:]]+(char|u?int[0-9]+_t|uint8_t)[[:space:]]+[a-z_0-9]+' |
+	    awk '{ print $2 }'); do
+		grep -q "Va $m Ta" "$man/wapi-state.5" || fail "header field $m"
+	done
+}
+
+@test "the patch recipes of wapi-state(5) work on a real state file" {
+	local mkstate=$top_builddir/tests/mkstate
+	[ -x "$mkstate" ] || skip "tests/mkstate is not built"
+	[ -x "${WAPICTL:-}" ] || skip "WAPICTL is not set"
+	local dir=$BATS_TEST_TMPDIR/w host=docs-test
+	mkdir -m 700 "$dir" "$dir/.wapi"
+	export WAPI_SHARED_DIR=$dir WAPI_SHARED_HOSTNAME=$host
+	local abi
+	case $(uname -m) in
+	x86_64) abi=x86_64 ;;
+	i?86) abi=i386 ;;
+	aarch64|arm64) abi=aarch64 ;;
+	*) skip "ABI tag of $(uname -m) not guessed here" ;;
+	esac
+	local f=$dir/.wapi/$host.$abi.state
+	run "$mkstate" -H "$host" "$f"
+	assert_success
+	run --separate-stderr "$WAPICTL" status -o VERDICT -n
+	assert_output orphaned
+	# Run the page's own shell text: the literal block after "Patch an
+	# immutable field", with mdoc escapes undone.
+	sed -n '/^Patch an immutable field/,/^\.Ed$/p' "$man/wapi-state.5" |
+	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g' >"$BATS_TEST_TMPDIR/patch.sh"
+	grep -q 'seek=128' "$BATS_TEST_TMPDIR/patch.sh"
+	run env PATH="$(dirname "$WAPICTL"):$PATH" f="$f" bash -e "$BATS_TEST_TMPDIR/patch.sh"
+	assert_output --partial stale-boot
+	run --separate-stderr "$WAPICTL" status -o VERDICT -n
+	assert_output stale-boot
+	run "$WAPICTL" validate "$f"
+	assert_success
+	# The mutable-field recipe: clear helper_flags, no checksum needed.
+	sed -n '/^Patch a mutable field/,/^\.Ed$/p' "$man/wapi-state.5" |
+	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g' >"$BATS_TEST_TMPDIR/patch2.sh"
+	run env f="$f" bash -e "$BATS_TEST_TMPDIR/patch2.sh"
+	assert_success
+	run "$WAPICTL" validate "$f"
+	assert_success
+	# Reading fields as the page shows: the handle capacity at 176 + 16.
+	run od -A n -t u4 -j 192 -N 4 "$f"
+	assert_output --regexp '^ +[0-9]+$'
+	[ "${output// /}" -ge 16 ]
+}
+
+@test "the example of libwapi(3) builds, and two processes share its event" {
+	local cc=${CC:-cc} lib=$top_builddir/src/lib/.libs
+	command -v "$cc" >/dev/null || skip "no C compiler"
+	[ -e "$lib/libwapi.so" ] || skip "libwapi.so is not built"
+	# A sanitizer build of the library needs its runtime loaded first.
+	if readelf -d "$lib/libwapi.so" 2>/dev/null | grep -q 'asan\|ubsan'; then
+		skip "libwapi is built with a sanitizer"
+	fi
+	local ex=$BATS_TEST_TMPDIR/event
+	sed -n '/^One process creates a named manual-reset event/,/^\.Ed$/p' \
+	    "$man/libwapi.3" |
+	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g' >"$ex.c"
+	run "$cc" -std=gnu11 -Wall -Wextra -Werror -I"$top_srcdir/src" \
+	    -o "$ex" "$ex.c" -L"$lib" -lwapi -Wl,-rpath,"$lib"
+	assert_success
+	mkdir -m 700 "$BATS_TEST_TMPDIR/w"
+	export WAPI_SHARED_DIR=$BATS_TEST_TMPDIR/w WAPI_SHARED_HOSTNAME=docs-ex
+	export WAPI_HELPER_LINGER=0
+	"$ex" >"$BATS_TEST_TMPDIR/waiter.out" 2>&1 3>&- &
+	local waiter=$! i
+	# The setter may start before the event exists: try again until the
+	# waiter has made it (no timing is asserted).
+	for i in $(seq 300); do
+		"$ex" set 2>/dev/null 3>&- && break
+		kill -0 "$waiter" 2>/dev/null || break
+		sleep 0.1
+	done
+	local rc=0
+	wait "$waiter" || rc=$?
+	[ "$rc" -eq 0 ] ||
+	    fail "the waiter exited $rc: $(cat "$BATS_TEST_TMPDIR/waiter.out")"
+	run cat "$BATS_TEST_TMPDIR/waiter.out"
+	assert_output ''
+}
+
+@test "libwapi(3) has every call and constant of wapi.h, and the variables" {
+	local h=$top_srcdir/src/wapi.h w
+	grep -oE '\bwapi_[a-z_]+\(' "$h" | tr -d '(' | sort -u >"$BATS_TEST_TMPDIR/calls"
+	[ -s "$BATS_TEST_TMPDIR/calls" ]
+	while read -r w; do
+		grep -qE "^\.(Fn|Fo) $w( |\$)" "$man/libwapi.3" ||
+		    fail "$w has no synopsis in libwapi(3)"
+		grep -qE "^\.Nm $w( ,)?\$" "$man/libwapi.3" ||
+		    fail "$w is not in the NAME of libwapi(3)"
+	done <"$BATS_TEST_TMPDIR/calls"
+	grep -oE '\bWAPI_[A-Z0-9_]+' "$h" | sort -u |
+	    grep -vx 'WAPI_H' | grep -v '_$' >"$BATS_TEST_TMPDIR/consts"
+	each "$BATS_TEST_TMPDIR/consts" has_word "$man/libwapi.3"
+	for w in WAPI_SHARED_DIR MONO_SHARED_DIR WAPI_SHARED_HOSTNAME \
+	    MONO_SHARED_HOSTNAME WAPI_DISABLE_SHM MONO_DISABLE_SHM \
+	    WAPI_MAX_HANDLES WAPI_HELPER WAPI_HELPER_LINGER WAPI_PROCESS_HANDLE; do
+		grep -q "^\.It Ev $w\( ,\|\$\)\|Ev $w\$\|, Ev $w" "$man/libwapi.3" ||
+		    fail "$w is not under ENVIRONMENT in libwapi(3)"
+	done
+	grep -q '^\.It Ev WAPI_HELPER_LINGER$' "$man/wapi-helper.8"
+}

@@ -1,0 +1,308 @@
+/*
+ * Fuzz entry point for state file images: everything the core does with
+ * bytes it did not write.  The image is copied into a buffer of exactly
+ * its length (under ASan the allocator's redzone starts at the last byte;
+ * in a plain build a PROT_NONE page follows the last page), so a read past
+ * the length the core was given is a crash, not a quiet success.
+ *
+ * Steps, each on the bytes as given and again with a true checksum (a
+ * mutated byte of the immutable part would otherwise stop every input at
+ * the checksum, and the region checks behind it would go unfuzzed):
+ *   wcore_check_header on the header alone and on the whole image;
+ *   wcore_validate with and without a problem limit;
+ *   wcore_verdict and wcore_map through a memfd (the pread paths);
+ *   when the header is sound: wcore_repair on a private copy, twice (the
+ *   second pass must find nothing left to fix);
+ *   when the file validates clean: name lookups, handle numbers, and the
+ *   release of every attached client, after which it must still validate.
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "fuzz.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FUZZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_ASAN 1
+#endif
+#endif
+
+struct fbuf {
+	unsigned char *p;
+	size_t len, maplen;
+};
+
+void
+fuzz_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "fuzz finding: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+/* A writable buffer of exactly len bytes, 64-byte aligned like a map. */
+static struct fbuf
+fbuf_new(const void *data, size_t len)
+{
+	struct fbuf b = { NULL, len, 0 };
+#ifdef FUZZ_ASAN
+	void *p;
+
+	if (posix_memalign(&p, 64, len ? len : 1) != 0)
+		fuzz_fail("out of memory (%zu bytes)", len);
+	b.p = p;
+#else
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t body = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+
+	b.maplen = body + (size_t)pg;
+	b.p = mmap(NULL, b.maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b.p == MAP_FAILED)
+		fuzz_fail("mmap %zu bytes: %s", b.maplen, strerror(errno));
+	if (mprotect(b.p + body, (size_t)pg, PROT_NONE) != 0)
+		fuzz_fail("mprotect: %s", strerror(errno));
+#endif
+	if (len > 0)
+		memcpy(b.p, data, len);
+	return b;
+}
+
+static void
+fbuf_free(struct fbuf *b)
+{
+#ifdef FUZZ_ASAN
+	free(b->p);
+#else
+	munmap(b->p, b->maplen);
+#endif
+	b->p = NULL;
+}
+
+/* What every report must satisfy, whatever the input. */
+static void
+report_check(struct wcore_report *r, size_t added, const char *step)
+{
+	char line[400];
+	size_t i;
+
+	if (r->count > added)
+		fuzz_fail("%s: %zu problems stored but %zu reported", step,
+		    r->count, added);
+	if (r->limit != 0 && r->count > r->limit)
+		fuzz_fail("%s: %zu problems stored past the limit %zu", step,
+		    r->count, r->limit);
+	for (i = 0; i < r->count; i++) {
+		if ((unsigned)r->problems[i].where > WCORE_W_FREELIST)
+			fuzz_fail("%s: problem %zu has where %d", step, i,
+			    (int)r->problems[i].where);
+		if (memchr(r->problems[i].what, '\0',
+		    sizeof(r->problems[i].what)) == NULL)
+			fuzz_fail("%s: problem %zu is not terminated", step, i);
+		wcore_problem_format(&r->problems[i], line, sizeof(line));
+		if (strcmp(wcore_where_name(r->problems[i].where), "?") == 0)
+			fuzz_fail("%s: problem %zu has no region name", step, i);
+	}
+	wcore_report_free(r);
+}
+
+static size_t
+run_check_header(const void *p, size_t len, uint64_t size, size_t limit)
+{
+	struct wcore_report r;
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.limit = limit;
+	n = wcore_check_header(p, len, size, &r);
+	report_check(&r, n, "wcore_check_header");
+	return n;
+}
+
+static size_t
+run_validate(const void *p, size_t len, size_t limit)
+{
+	struct wcore_report r;
+	size_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.limit = limit;
+	n = wcore_validate(p, len, &r);
+	report_check(&r, n, "wcore_validate");
+	return n;
+}
+
+/* The descriptor paths: wcore_verdict (pread) and wcore_map (pread, mmap,
+ * check again).  One memfd for the whole run. */
+static void
+run_fd(const unsigned char *p, size_t len)
+{
+	static int fd = -1;
+	struct wcore_status st;
+	char why[256];
+	size_t mlen, off;
+	ssize_t w;
+	void *map;
+
+	if (fd < 0 && (fd = memfd_create("fuzz-state", MFD_CLOEXEC)) < 0)
+		fuzz_fail("memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)len) != 0)
+		fuzz_fail("ftruncate: %s", strerror(errno));
+	for (off = 0; off < len; off += (size_t)w)
+		if ((w = pwrite(fd, p + off, len - off, (off_t)off)) <= 0)
+			fuzz_fail("pwrite: %s", strerror(errno));
+	if (wcore_verdict(fd, "fuzz-host", &st) == 0) {
+		if ((unsigned)st.verdict >= WCORE_VERDICT_COUNT)
+			fuzz_fail("verdict %d out of range", (int)st.verdict);
+		if (memchr(st.reason, '\0', sizeof(st.reason)) == NULL)
+			fuzz_fail("verdict reason not terminated");
+		if (st.header_ok && (st.verdict == WCORE_CORRUPT ||
+		    st.verdict == WCORE_INCOMPATIBLE))
+			fuzz_fail("verdict %s with a sound header",
+			    wcore_verdict_name(st.verdict));
+		if (!st.header_ok && st.verdict != WCORE_CORRUPT &&
+		    st.verdict != WCORE_INCOMPATIBLE)
+			fuzz_fail("verdict %s without a sound header",
+			    wcore_verdict_name(st.verdict));
+	}
+	why[0] = '\0';
+	if (wcore_map(fd, false, &map, &mlen, why, sizeof(why)) == 0) {
+		if (mlen != len)
+			fuzz_fail("wcore_map mapped %zu of %zu bytes", mlen, len);
+		run_validate(map, mlen, 0);
+		munmap(map, mlen);
+	} else if (why[0] == '\0' || memchr(why, '\0', sizeof(why)) == NULL)
+		fuzz_fail("wcore_map failed without a reason");
+}
+
+static void
+nowake(void *map, uint32_t index)
+{
+	(void)map;
+	(void)index;
+}
+
+/* On a file that validates clean: the table operations the library and
+ * the helper run on such a file must keep it clean. */
+static void
+run_tables(unsigned char *map, size_t len, const uint8_t *data, size_t dlen)
+{
+	struct wapi_header *h = (struct wapi_header *)(void *)map;
+	struct wapi_handle_entry *e;
+	const char *name;
+	uint32_t i, number, ncl;
+	size_t n;
+	int64_t s;
+
+	for (i = 0; i < h->handle_hwm; i++) {
+		e = &WCORE_HANDLES(map)[i];
+		if (e->type == WAPI_T_FREE)
+			continue;
+		number = wcore_handle_number(i, e->generation);
+		if (e->refs != 0 && wcore_handle_slot(map, number) != i)
+			fuzz_fail("live slot %u: number 0x%08x not found", i,
+			    number);
+		if (wcore_handle_slot(map, number ^ (1u << 21)) >= 0)
+			fuzz_fail("slot %u: a stale number is accepted", i);
+		if (!(e->flags & WAPI_HF_NAMED))
+			continue;
+		name = WCORE_NAMES(map)[i].name;
+		n = strnlen(name, WAPI_NAME_MAX + 1);
+		s = wcore_name_find(map, name, n, wcore_name_hash(name, n));
+		if (s < 0)
+			fuzz_fail("named slot %u (\"%.40s\") not found by name",
+			    i, name);
+	}
+	/* Arbitrary numbers from the input: an answer or -1, never a fault. */
+	for (n = 0; n + 4 <= dlen && n < 64; n += 4) {
+		memcpy(&number, data + n, 4);
+		s = wcore_handle_slot(map, number);
+		if (s >= 0 && (uint64_t)s >= h->handle_hwm)
+			fuzz_fail("wcore_handle_slot(0x%08x) = %lld, above hwm",
+			    number, (long long)s);
+	}
+	/* Every client dies: what the helper does for each. */
+	ncl = h->regions[WAPI_R_CLIENTS].capacity;
+	for (i = 0; i < ncl; i++)
+		if (WCORE_CLIENTS(map)[i].state == WAPI_CS_ATTACHED)
+			wcore_client_release(map, i, nowake);
+	if (run_validate(map, len, 0) != 0) {
+		struct wcore_report r;
+		char line[400];
+
+		memset(&r, 0, sizeof(r));
+		r.limit = 1;
+		wcore_validate(map, len, &r);
+		wcore_problem_format(&r.problems[0], line, sizeof(line));
+		fuzz_fail("a clean file is no longer clean after every client "
+		    "was released: %s", line);
+	}
+}
+
+/* The image with a true checksum, and what a sound header allows. */
+static void
+run_sound(const uint8_t *data, size_t len)
+{
+	struct wapi_header *h;
+	struct fbuf b;
+	size_t fixes;
+
+	b = fbuf_new(data, len);
+	h = (struct wapi_header *)(void *)b.p;
+	h->checksum = wcore_checksum(h);
+	run_check_header(b.p, WAPI_HEADER_SIZE, len, 0);
+	run_validate(b.p, len, 0);
+	run_validate(b.p, len, 3);
+	if (run_check_header(b.p, len, len, 0) != 0) {
+		fbuf_free(&b);
+		return;
+	}
+	if (run_validate(b.p, len, 0) == 0) {
+		struct fbuf c = fbuf_new(b.p, len);
+
+		run_tables(c.p, len, data + WAPI_HEADER_SIZE,
+		    len - WAPI_HEADER_SIZE);
+		fbuf_free(&c);
+	}
+	/* Repair must cope with anything behind a sound header. */
+	wcore_repair(b.p);
+	run_validate(b.p, len, 0);
+	if ((fixes = wcore_repair(b.p)) != 0) {
+		fuzz_fail("wcore_repair is not idempotent: the second pass "
+		    "made %zu fixes", fixes);
+	}
+	fbuf_free(&b);
+}
+
+void
+fuzz_state_one(const uint8_t *data, size_t len)
+{
+	struct fbuf a;
+
+	a = fbuf_new(data, len);
+	run_check_header(a.p, len < WAPI_HEADER_SIZE ? len : WAPI_HEADER_SIZE,
+	    len, 0);
+	run_check_header(a.p, len, len, 1);
+	run_validate(a.p, len, 0);
+	fbuf_free(&a);
+	run_fd(data, len);
+	if (len >= WAPI_HEADER_SIZE &&
+	    memcmp(data, WAPI_MAGIC, sizeof(((struct wapi_header *)0)->magic))
+	    == 0)
+		run_sound(data, len);
+}

@@ -1,0 +1,35 @@
+/*
+ * The fuzz entry points, shared by the libFuzzer targets (clang,
+ * `make fuzz`) and by t-fuzz-replay (gcc, `make check`), so that every
+ * regression input and seed runs through exactly the code that found it.
+ *
+ * An entry point returns normally for any input; a broken rule of the core
+ * (an out-of-bounds read, a round trip that does not hold, a repair that
+ * is not idempotent) ends the process through abort() or a sanitizer.
+ */
+#ifndef WAPI_FUZZ_H
+#define WAPI_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A state file image: header check, validation, verdict, map, repair. */
+void fuzz_state_one(const uint8_t *data, size_t len);
+/* Arbitrary bytes as a directory entry, host, ABI tag and object name. */
+void fuzz_names_one(const uint8_t *data, size_t len);
+
+/* Print what broke and abort: a finding, never a normal outcome. */
+void fuzz_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * The seed corpus, made in memory: small real state files (wcore_layout +
+ * wcore_init_map, populated like tests/mkstate -p) and names.  kind is
+ * "state" or "names"; fn is called once per seed.  Returns the number of
+ * seeds, or -1 when one could not be made.
+ */
+typedef void fuzz_seed_fn(const char *kind, const char *name,
+    const void *data, size_t len, void *ctx);
+int fuzz_seeds(fuzz_seed_fn *fn, void *ctx);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * The seed corpus, made in memory.  State files come from the core's own
+ * writer (wcore_layout + wcore_init_map) with the smallest capacities, so a
+ * whole file is 32-64 KiB (tests/mkstate keeps the default 1,024 clients x
+ * 16,384 references: 128 MiB), populated by the independent builder of
+ * tests/core/tfmt.h like `mkstate -p`.  Names cover every kind that
+ * wcore_name_parse knows and the UTF-8 corner cases.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/tfmt.h"
+#include "fuzz.h"
+
+#define SEED_PID 4242
+
+/* A zeroed, initialised image for the given capacities (free with free). */
+static void *
+seed_image(uint32_t handles, uint32_t clients, uint32_t rpc, uint32_t shares,
+    size_t *len)
+{
+	struct wcore_layout l;
+	void *map;
+
+	if (wcore_layout(handles, clients, rpc, shares, &l) != 0)
+		return NULL;
+	if ((map = calloc(1, (size_t)l.file_size)) == NULL)
+		return NULL;
+	if (wcore_init_map(map, &l, "seed-host") != 0) {
+		free(map);
+		return NULL;
+	}
+	*len = (size_t)l.file_size;
+	return map;
+}
+
+static int
+seed_states(fuzz_seed_fn *fn, void *ctx)
+{
+	char name[32];
+	void *m;
+	size_t len;
+	uint32_t i, c;
+	int n = 0;
+
+	/* 1. fresh, nothing in it */
+	if ((m = seed_image(16, 2, 16, 16, &len)) == NULL)
+		return -1;
+	fn("state", "fresh", m, len, ctx), n++;
+	/* 2. the header alone, and one byte short of a header */
+	fn("state", "header-only", m, WAPI_HEADER_SIZE, ctx), n++;
+	fn("state", "header-short", m, WAPI_HEADER_SIZE - 1, ctx), n++;
+	free(m);
+
+	/* 3. populated like mkstate -p: every type, owned mutex, two clients,
+	 * free list, a share entry */
+	if ((m = seed_image(16, 2, 16, 16, &len)) == NULL)
+		return -1;
+	tf_populate(m, SEED_PID);
+	fn("state", "populated", m, len, ctx), n++;
+	/* 4. the same one byte short: the size disagrees with the header */
+	fn("state", "populated-short", m, len - 1, ctx), n++;
+	free(m);
+
+	/* 5. a full handle table, all named, one client holding them */
+	if ((m = seed_image(16, 1, 32, 4, &len)) == NULL)
+		return -1;
+	c = tf_attach(m, SEED_PID);
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), i % 2 ? "n\xc3\xa9-%u" : "n-%u", i);
+		tf_event(m, name, i % 3 == 0, i % 2 == 0);
+		tf_ref(m, c, i, 1 + i % 3);
+	}
+	fn("state", "full-named", m, len, ctx), n++;
+	free(m);
+
+	/* 6. a half-done change: a slot allocated, not yet referenced, a
+	 * name inserted in the index only (what repair undoes) */
+	if ((m = seed_image(32, 4, 8, 4, &len)) == NULL)
+		return -1;
+	tf_populate(m, SEED_PID);
+	i = tf_alloc(m, WAPI_T_MUTEX);
+	TF_HDR(m)->dirty = 1;
+	tf_nameidx_put(m, wcore_name_hash("half", 4), i + 1);
+	fn("state", "half-done", m, len, ctx), n++;
+	free(m);
+
+	/* 7. nobody attached, objects left over (an orphan's tables) */
+	if ((m = seed_image(16, 2, 16, 16, &len)) == NULL)
+		return -1;
+	tf_sem(m, "left-over", 1, 3);
+	tf_mutex(m, NULL, 0, 0, 0);
+	WCORE_HANDLES(m)[0].refs = 2;
+	WCORE_HANDLES(m)[1].refs = 1;
+	fn("state", "orphan-tables", m, len, ctx), n++;
+	free(m);
+	return n;
+}
+
+static const char *const seed_names[] = {
+	"build7.example.org.x86_64.state",
+	"h.aarch64.state",
+	".build7.example.org.x86_64.state.Ab3xYz",
+	"shared_data-build7-Linux-x86_64-328-12-0",
+	"shared_fileshare-build7-Linux-x86_64-24-12-0",
+	"shared_scratch-build7-1-0",
+	"shared_data-5",
+	"shared_data-my-host-name-Linux-i686-328-12-3",
+	"x86_64",
+	"s\xc3\xa9maphore-\xe2\x82\xac",
+	"\xf0\x9f\x98\x80 emoji",
+	"\xed\xa0\x80 surrogate",
+	"\xc0\xaf overlong",
+	"\xf4\x90\x80\x80 above",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	"..",
+	"a/b.x86_64.state",
+	".hidden.x86_64.state",
+	NULL
+};
+
+int
+fuzz_seeds(fuzz_seed_fn *fn, void *ctx)
+{
+	char label[16];
+	int n, i;
+
+	if ((n = seed_states(fn, ctx)) < 0)
+		return -1;
+	for (i = 0; seed_names[i] != NULL; i++, n++) {
+		snprintf(label, sizeof(label), "name-%02d", i);
+		fn("names", label, seed_names[i], strlen(seed_names[i]), ctx);
+	}
+	return n;
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/env bats
+# Hostile input (issue 8): state directories, state files, host names and
+# environments that an attacker, a crash or a confused admin could leave.
+# Every case goes through wapictl status, validate and clean -n (bounded:
+# a hang or a crash fails), and through a real client (tests/lib/
+# wapi-tclient), which must either fall back to private handles with one
+# clear line naming the file, or recover a file nobody holds.  Each case
+# also checks that nothing outside the state directory changed: a sentinel
+# tree ($OUT) and the directory around ~/.wapi are compared before/after.
+# HOSTILE_TABLE=FILE collects one "case|tool|exit|message" row per run.
+
+load wapictl/helpers
+load hostile/lib
+
+setup() {
+	hostile_setup
+}
+
+teardown() {
+	hostile_teardown
+}
+
+# ------------------------------------------------------ the state directory
+
+@test "~/.wapi is a symlink to a directory outside: refused, never followed" {
+	mkdir -m 0700 "$OUT/real"
+	"$MKSTATE" -p "$OUT/real/$WAPI_SHARED_HOSTNAME.$ABI.state"
+	ln -s "$OUT/real" "$D"
+	refused_dir "is a symbolic link"
+	[ -L "$D" ]
+}
+
+@test "~/.wapi is owned by another user: refused" {
+	need_root "to chown the directory to nobody"
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"
+	chown nobody "$D"
+	refused_dir "is owned by uid [0-9]+, not $(id -u)"
+	[ -f "$STATE" ]
+}
+
+@test "~/.wapi has mode 0777: refused and left as it is" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"
+	chmod 0777 "$D"
+	refused_dir "is writable by group or others \(mode 0777\)"
+	[ "$(stat -c %a "$D")" = 777 ]
+	[ -f "$STATE" ]
+}
+
+# ------------------------------------------------- the state file's inode
+
+@test "state file is a symlink to a file outside: not followed, not removed through" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$OUT/victim.state"
+	chmod 0600 "$OUT/victim.state"
+	ln -s "$OUT/victim.state" "$STATE"
+	refused_file "$WAPI_SHARED_HOSTNAME\.$ABI\.state is a symbolic link"
+	tool 1 "kept .*unreadable: .*symbolic link; never followed nor removed" clean
+	assert_outside_unchanged
+	[ -f "$OUT/victim.state" ]
+}
+
+@test "state file is a FIFO: nothing hangs" {
+	mkdir -m 0700 "$D"
+	mkfifo -m 0600 "$STATE"
+	refused_file "is not a regular file \(a FIFO\)"
+	[ -p "$STATE" ]
+}
+
+@test "state file is a directory: refused" {
+	mkdir -m 0700 "$D" "$STATE"
+	touch "$STATE/inside"
+	refused_file "is not a regular file \(a directory\)"
+	[ -f "$STATE/inside" ]
+}
+
+@test "state file is a hard link to a file outside: never re-initialised through" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$OUT/victim.state"
+	chmod 0600 "$OUT/victim.state"
+	ln "$OUT/victim.state" "$STATE"
+	refused_file "has 2 links \(a hard link elsewhere could alias it\)"
+	tool 1 "kept .*unreadable: .*2 links" clean
+	assert_outside_unchanged
+}
+
+@test "state file is owned by another user: refused" {
+	need_root "to chown the file to nobody"
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"
+	chown nobody "$STATE"
+	refused_file "is owned by uid [0-9]+, not $(id -u)"
+	[ "$(stat -c %U "$STATE")" = nobody ]
+}
+
+@test "state file has mode 0666: refused, and clean exits as for other refusals" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"
+	chmod 0666 "$STATE"
+	# clean: 1, "something left that clean had to keep", like a symlink,
+	# a FIFO, a directory, a hard link or another owner.
+	refused_file "is accessible by group or others \(mode 0666\)" 1
+	[ "$(stat -c %a "$STATE")" = 666 ]
+}
+
+@test "validate tells what to do next about a file it refuses" {
+	mkdir -m 0700 "$D"
+	mkfifo -m 0600 "$STATE"
+	# status and clean say "check it with ls -l, remove it by hand";
+	# validate, which a person runs to learn more, should too.
+	tool 4 "is not a regular file \(a FIFO\).*(ls -l|by hand|remove)" validate
+}
+
+# ------------------------------------------------------------- truncation
+
+@test "state file truncated to 0 bytes: corrupt, recovered by the next client" {
+	real_orphan
+	truncate -s 0 "$STATE"
+	corrupt_unheld "file is 0 bytes, shorter than (its|the) 4096-byte header"
+}
+
+@test "state file truncated to half a header: corrupt, recovered" {
+	real_orphan
+	truncate -s 2048 "$STATE"
+	corrupt_unheld "file is 2048 bytes, shorter than (its|the) 4096-byte header"
+}
+
+@test "state file one byte short: corrupt, recovered" {
+	real_orphan
+	truncate -s $(($(stat -c %s "$STATE") - 1)) "$STATE"
+	corrupt_unheld "file is [0-9]+ bytes but its header says [0-9]+"
+}
+
+# ------------------------------------------------------- header fields lie
+
+@test "header: a region offset past the end of the file" {
+	patched region.0.offset=0x10000000000 checksum
+	corrupt_unheld "handles region \[1099511627776, \+[0-9]+\) ends past the end of the file"
+}
+
+@test "header: overlapping regions" {
+	real_orphan
+	"$PATCHF" "$STATE" region.1.offset="$("$PATCHF" "$STATE" get region.0.offset)" checksum
+	corrupt_unheld "name index region overlaps the handles region"
+}
+
+@test "header: a capacity of 2^32-1" {
+	patched region.0.capacity=0xffffffff checksum
+	corrupt_unheld "handles region size [0-9]+ does not match 4294967295 entries" \
+	    "handle capacity 4294967295 is outside \[16, 2097151\]"
+}
+
+@test "header: a region whose end overflows 64 bits" {
+	patched region.4.offset=0xfffffffffffff000 checksum
+	corrupt_unheld "client refs region \[18446744073709547520, \+[0-9]+\) ends past the end of the file"
+}
+
+@test "header: clients x refs per client that wraps to 0 in 32 bits" {
+	# 1024 clients * 4194304 = 2^32: a 32-bit product would be 0 and
+	# agree with a capacity and size of 0.
+	patched refs_per_client=0x400000 region.4.capacity=0 region.4.size=0 checksum
+	corrupt_unheld "refs_per_client 4194304 is outside \[1, 1048576\]" \
+	    "client refs capacity 0 is not 1024 clients \* 4194304 refs"
+}
+
+@test "header lies while a process holds the file: kept, client goes private" {
+	patched region.0.offset=0x10000000000 checksum
+	hold 1 r
+	snap_before
+	tool 1 "corrupt \(.*ends past the end of the file.*held by an attached process: in use, do not remove\)" status
+	tool 1 "corrupt: 1 problem.*ends past the end of the file" validate
+	clean_dry 1 "would-keep [^ ]*\.state: corrupt: .*(in use|held)"
+	client_private "corrupt: .*ends past the end of the file.*in use by another process"
+	tool 1 "kept [^ ]*\.state: corrupt" clean
+	[ -f "$STATE" ]
+	assert_outside_unchanged
+}
+
+# ------------------------------------------------------ names and tables
+
+@test "an unterminated object name" {
+	patched "name.0=$(printf 'A%.0s' $(seq 1 261))"
+	tables_unheld "names\[0\] @[0-9]+: name is not NUL-terminated"
+}
+
+@test "invalid UTF-8 in an object name" {
+	patched 'name.0=orphan-\xc0\xaf\x00'
+	tables_unheld "names\[0\] @[0-9]+: name: is not valid UTF-8 \(overlong encoding\)"
+}
+
+@test "a name index entry pointing at a free slot" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"	# slots 3 and 6 are free (tests/core/tfmt.h)
+	pos=$("$PATCHF" "$STATE" find-nameidx 0)
+	"$PATCHF" "$STATE" "nameidx.$pos.handle=4"
+	tables_unheld "name-index\[$pos\] @[0-9]+: entry points at slot 3, which is free"
+}
+
+@test "a cyclic free list" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"	# free list: slot 3 -> slot 6
+	[ "$("$PATCHF" "$STATE" get handle_free_head)" = 4 ]
+	"$PATCHF" "$STATE" handle.6.next_free=4
+	tables_unheld "free-list\[6\] @[0-9]+: free list cycles back to slot 3"
+}
+
+# -------------------------------------------------- host names and HOME
+
+@test "host name with '/': refused, never a path" {
+	mkdir -m 0700 "$D"
+	export WAPI_SHARED_HOSTNAME="a/b"
+	refused_host "contains a character other than"
+}
+
+@test "host name '..': refused" {
+	mkdir -m 0700 "$D"
+	export WAPI_SHARED_HOSTNAME=".."
+	refused_host "starts with '\.'"
+}
+
+@test "host name of 200 characters: refused" {
+	mkdir -m 0700 "$D"
+	WAPI_SHARED_HOSTNAME=$(printf 'h%.0s' $(seq 1 200))
+	export WAPI_SHARED_HOSTNAME
+	refused_host "is longer than 64 characters"
+}
+
+# A 4,000-character HOME under $BATS_TEST_TMPDIR/deep (components of 249).
+long_home() {
+	local p="$BATS_TEST_TMPDIR/deep" seg
+	seg=$(printf 'd%.0s' $(seq 1 249))
+	while [ ${#p} -lt 4000 ]; do p="$p/$seg"; done
+	p=${p:0:4000}
+	p=${p%/}
+	unset WAPI_SHARED_DIR MONO_SHARED_DIR
+	export HOME="$p"
+	D="$HOME/.wapi"
+	STATE="$D/$WAPI_SHARED_HOSTNAME.$ABI.state"
+}
+
+@test "HOME of 4,000 characters that does not exist: clear fallback, nothing created" {
+	long_home
+	[ ${#HOME} -ge 3990 ]
+	SNAP_ROOTS=("$OUT")
+	snap_before
+	tool 0 "" status
+	tool 0 "nothing to clean" clean -n
+	client_private "does not exist|No such file"
+	[ ! -e "$BATS_TEST_TMPDIR/deep" ]
+	assert_outside_unchanged
+}
+
+@test "HOME of 4,000 characters that exists: works" {
+	long_home
+	mkdir -p "$HOME"
+	SNAP_ROOTS=("$OUT")
+	snap_before
+	tool 0 "" status
+	client_recovers
+	tool 0 "" validate
+	# HOME holds the state directory and nothing else.
+	[ "$(ls -A "$HOME")" = .wapi ]
+	assert_outside_unchanged
+}
+
+# -------------------------------------------------- the helper's socket
+
+@test "another uid connecting to the helper's socket is turned away" {
+	need_root "to connect as nobody (setpriv)"
+	command -v setpriv > /dev/null || skip "setpriv (util-linux) is missing"
+	start_client -e sock-ev
+	local name
+	name=$(python3 -c 'import os, sys
+s = os.stat(sys.argv[1])
+print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	# The name is right: the owner gets through.
+	run timeout 20 python3 "$HOSTILE/peer" --connect-only "$name"
+	assert_output "connected"
+	snap_before
+	# /usr/bin/python3: another user may not reach a python of root's.
+	run timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    /usr/bin/python3 "$HOSTILE/peer" "$name"
+	record "peer as uid 65534" "$status" "" "$output"
+	[ "$status" = 0 ] || fail "peer failed (exit $status): $output"
+	[[ "$output" =~ ^(closed|refused.*|reply\ [0-9]+\ -?[1-9][0-9]*)$ ]] ||
+	    fail "the helper served another uid: $output"
+	# It keeps serving its own user.
+	run_client
+	[[ "$output" =~ ^ready\ [0-9]+\ (.*)$ ]]
+	[ "${BASH_REMATCH[1]}" = "$STATE" ] ||
+	    fail "a client could not attach after the intrusion: $output $stderr"
+	tool 0 "live +[0-9]+ +yes" status
+	assert_outside_unchanged
+}
+
+@test "garbage on the helper's socket from its own user: it keeps serving" {
+	start_client -e garbage-ev
+	[ -n "$HELPER_PID" ]
+	local name msg z24 z28
+	name=$(python3 -c 'import os, sys
+s = os.stat(sys.argv[1])
+print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	z24=$(printf '0%.0s' $(seq 1 48))
+	z28=$(printf '0%.0s' $(seq 1 56))
+	snap_before
+	# struct wcore_msg, little-endian: type len slot pid handle value
+	# error reserved.  A short packet; a HELLO whose payload length is
+	# 4 GiB; an unknown type; a HELLO for client slot 2^32-1; a FETCH of
+	# handle 0xffffffff; a SPAWN announcing a payload it does not carry.
+	for msg in 010203 "01000000ffffffff$z24" "e7030000$z28" \
+	    "0100000000000000ffffffff${z24:0:40}" \
+	    "06000000000000000000000000000000ffffffff${z24:0:24}" \
+	    "0700000008000000${z24}"; do
+		run timeout 20 python3 "$HOSTILE/peer" --send "$msg" "$name"
+		record "peer --send ${msg:0:16}..." "$status" "" "$output"
+		[ "$status" != 124 ] || fail "peer hung on $msg"
+		kill -0 "$HELPER_PID" || fail "the helper died on $msg"
+	done
+	run_client
+	[[ "$output" =~ ^ready\ [0-9]+\ (.*)$ ]]
+	[ "${BASH_REMATCH[1]}" = "$STATE" ] ||
+	    fail "a client could not attach after the garbage: $output $stderr"
+	tool 0 "live +$HELPER_PID +yes" status
+	assert_outside_unchanged
+}
