@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -148,21 +149,56 @@ wcore_name_insert(void *map, uint32_t index, const char *name, size_t len,
 	return 0;
 }
 
-/* Backward-shift deletion (see hash.h): no tombstones to validate. */
-static void
-nameidx_delete_at(struct wapi_nameidx_entry *ix, uint32_t cap, uint32_t i)
+/*
+ * Backward-shift deletion (see hash.h), one routine for the three tables:
+ * empty slot i, then pull back every later entry of the run whose home
+ * allows it, so that no tombstone is ever left to validate.
+ */
+static uint32_t
+nameidx_home(const void *e, uint32_t cap)
 {
-	uint32_t j, home;
+	return wcore_nameidx_home(((const struct wapi_nameidx_entry *)e)->hash, cap);
+}
 
-	ix[i].handle = 0;
-	ix[i].hash = 0;
-	for (j = wcore_probe_next(i, cap); ix[j].handle != 0;
+static uint32_t
+cref_home(const void *e, uint32_t cap)
+{
+	return wcore_cref_home(((const struct wapi_cref_entry *)e)->handle, cap);
+}
+
+static uint32_t
+share_home(const void *e, uint32_t cap)
+{
+	const struct wapi_share_entry *s = e;
+
+	return wcore_share_home(s->dev, s->ino, cap);
+}
+
+/* A slot is empty when its 32-bit key field at keyoff is 0. */
+static bool
+slot_empty(const unsigned char *e, size_t keyoff)
+{
+	uint32_t key;
+
+	memcpy(&key, e + keyoff, sizeof(key));
+	return key == 0;
+}
+
+static void
+probe_delete(void *table, size_t size, size_t keyoff, uint32_t cap,
+	     uint32_t i, uint32_t (*home)(const void *, uint32_t))
+{
+	unsigned char *t = table;
+	uint32_t j, h;
+
+	memset(t + (size_t)i * size, 0, size);
+	for (j = wcore_probe_next(i, cap);
+	    !slot_empty(t + (size_t)j * size, keyoff);
 	    j = wcore_probe_next(j, cap)) {
-		home = wcore_nameidx_home(ix[j].hash, cap);
-		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
-			ix[i] = ix[j];
-			ix[j].handle = 0;
-			ix[j].hash = 0;
+		h = home(t + (size_t)j * size, cap);
+		if (wcore_probe_dist(h, i, cap) < wcore_probe_dist(h, j, cap)) {
+			memcpy(t + (size_t)i * size, t + (size_t)j * size, size);
+			memset(t + (size_t)j * size, 0, size);
 			i = j;
 		}
 	}
@@ -180,7 +216,9 @@ wcore_name_remove(void *map, uint32_t index)
 	i = wcore_nameidx_home(e->name_hash, cap);
 	for (n = 0; n < cap && ix[i].handle != 0; n++) {
 		if (ix[i].handle == index + 1) {
-			nameidx_delete_at(ix, cap, i);
+			probe_delete(ix, sizeof(*ix),
+			    offsetof(struct wapi_nameidx_entry, handle), cap, i,
+			    nameidx_home);
 			if (h->names_used > 0)
 				h->names_used--;
 			break;
@@ -259,25 +297,6 @@ wcore_cref_add(void *map, uint32_t slot, uint32_t index)
 	return 0;
 }
 
-static void
-cref_delete_at(struct wapi_cref_entry *b, uint32_t cap, uint32_t i)
-{
-	uint32_t j, home;
-
-	b[i].handle = 0;
-	b[i].count = 0;
-	for (j = wcore_probe_next(i, cap); b[j].handle != 0;
-	    j = wcore_probe_next(j, cap)) {
-		home = wcore_cref_home(b[j].handle, cap);
-		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
-			b[i] = b[j];
-			b[j].handle = 0;
-			b[j].count = 0;
-			i = j;
-		}
-	}
-}
-
 int
 wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed)
 {
@@ -292,7 +311,8 @@ wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed)
 	if (!found)
 		return ENOENT;
 	if (--b[i].count == 0) {
-		cref_delete_at(b, cap, i);
+		probe_delete(b, sizeof(*b),
+		    offsetof(struct wapi_cref_entry, handle), cap, i, cref_home);
 		if (c->refs_used > 0)
 			c->refs_used--;
 	}
@@ -513,7 +533,7 @@ wcore_share_release(void *map, uint64_t dev, uint64_t ino, unsigned access,
 {
 	struct wapi_header *h = HDR(map);
 	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
-	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, j, b, home;
+	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, b;
 	bool found;
 
 	i = share_probe(t, cap, dev, ino, &found);
@@ -528,17 +548,8 @@ wcore_share_release(void *map, uint64_t dev, uint64_t ino, unsigned access,
 	}
 	if (--e->opens > 0)
 		return;
-	/* Backward-shift deletion, as in the other tables. */
-	memset(e, 0, sizeof(*e));
 	if (h->shares_used > 0)
 		h->shares_used--;
-	for (j = wcore_probe_next(i, cap); t[j].opens != 0;
-	    j = wcore_probe_next(j, cap)) {
-		home = wcore_share_home(t[j].dev, t[j].ino, cap);
-		if (wcore_probe_dist(home, i, cap) < wcore_probe_dist(home, j, cap)) {
-			t[i] = t[j];
-			memset(&t[j], 0, sizeof(t[j]));
-			i = j;
-		}
-	}
+	probe_delete(t, sizeof(*t), offsetof(struct wapi_share_entry, opens),
+	    cap, i, share_home);
 }

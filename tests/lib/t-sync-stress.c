@@ -6,7 +6,9 @@
  *     the acquisitions, and no two holders are ever inside at once;
  *   - the semaphore never has more than SEM_MAX holders, and no count is
  *     lost or gained.
- * Three rounds: calm; with participants killed (SIGKILL) while frozen at a
+ * First two processes play ping-pong with two events, then three rounds:
+ * calm (waits without a timeout: a lost wakeup hangs it, which a deadline
+ * reports); with participants killed (SIGKILL) while frozen at a
  * known point, where every count is exact; with participants killed at any
  * moment (inside the library too), where what a victim was doing is known
  * to within the call it was in.  After each kill every live participant is
@@ -29,6 +31,8 @@
 #define SEM_MAX		3
 #define WAIT_MS		20	/* workers' waits: a freeze needs them back */
 #define KILLS		6	/* per killing round */
+#define ROUND_MS	60000	/* a round still running after this hung */
+#define PINGPONG	20000	/* round trips */
 
 enum { ST_NONE = 0, ST_TAKING, ST_HELD, ST_RELEASING };
 
@@ -48,6 +52,7 @@ struct pstate {
 
 struct shared {
 	char sem_name[64], mtx_name[64];
+	uint32_t wait_ms;		/* workers' wait timeout */
 	int total, tickets;
 	long counter;			/* guarded by the mutex */
 	int mtx_acq, abandoned_seen;
@@ -120,7 +125,7 @@ worker_thread(void *arg)
 		checkpoint(ps);
 		for (;;) {
 			ts_store(&ts->sem, ST_TAKING);
-			r = wapi_wait(w->sem, WAIT_MS);
+			r = wapi_wait(w->sem, S->wait_ms);
 			if (r == WAPI_WAIT_OBJECT_0)
 				break;
 			ts_store(&ts->sem, ST_NONE);
@@ -139,7 +144,7 @@ worker_thread(void *arg)
 		checkpoint(ps);
 		for (;;) {
 			ts_store(&ts->mtx, ST_TAKING);
-			r = wapi_wait(w->mtx, WAIT_MS);
+			r = wapi_wait(w->mtx, S->wait_ms);
 			if (r == WAPI_WAIT_OBJECT_0 || r == WAPI_WAIT_ABANDONED_0)
 				break;
 			ts_store(&ts->mtx, ST_NONE);
@@ -241,7 +246,7 @@ start_worker(int slot)
 struct round {
 	int kills, kills_holding, kills_maybe_holding, kills_maybe_taking;
 	int sem_lost, sem_maybe, sem_deficit, gave_back;
-	int audit_failures, survivors_failed, not_finished;
+	int audit_failures, survivors_failed, not_finished, hung;
 	char why[200];
 };
 
@@ -414,6 +419,7 @@ run_round(const char *title, int total, int mode)
 {
 	struct round rd;
 	pid_t pids[NPROC], pid, vpid;
+	int64_t deadline;
 	wapi_handle_t sem, mtx;
 	int k, st, live, v, r, expect;
 	static int round_no;
@@ -423,8 +429,11 @@ run_round(const char *title, int total, int mode)
 	round_no++;
 	snprintf(S->sem_name, sizeof(S->sem_name), "t-sync-stress sem %d", round_no);
 	snprintf(S->mtx_name, sizeof(S->mtx_name), "t-sync-stress mutex %d", round_no);
-	/* With kills, the work goes on until the kills are made. */
+	/* With kills, the work goes on until the kills are made.  The calm
+	 * round waits without a timeout: a lost wakeup hangs it. */
 	S->total = mode == 0 ? total : INT32_MAX / 2;
+	S->wait_ms = mode == 0 ? WAPI_INFINITE : WAIT_MS;
+	deadline = wcore_now_mono_ns() + ROUND_MS * 1000000LL;
 	printf("# round %d: %s, %d x %d threads, %d acquisitions\n", round_no,
 	    title, NPROC, NTHR, total);
 	T_EQ(wapi_semaphore_create(S->sem_name, SEM_MAX, SEM_MAX, &sem), 0,
@@ -475,7 +484,15 @@ run_round(const char *title, int total, int mode)
 			pids[v] = start_worker(v);
 			continue;
 		}
-		pid = waitpid(-1, &st, 0);
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid == 0) {
+			if (wcore_now_mono_ns() > deadline) {
+				rd.hung = 1;
+				break;
+			}
+			t_msleep(2);
+			continue;
+		}
 		if (pid < 0)
 			break;
 		for (k = 0; k < NPROC; k++)
@@ -493,6 +510,17 @@ run_round(const char *title, int total, int mode)
 			waitpid(pids[k], &st, 0);
 		}
 
+	if (rd.hung) {
+		struct wapi_handle_info a, b;
+
+		wapi_handle_info(sem, &a);
+		wapi_handle_info(mtx, &b);
+		printf("# hung: %d tickets taken; semaphore count %d, %d "
+		    "sleepers; mutex owner %d/%d, %d sleepers\n",
+		    ts_load(&S->tickets), a.count, ts_waiters(sem), b.owner_pid,
+		    b.owner_tid, ts_waiters(mtx));
+	}
+	T_EQ(rd.hung, 0, "the round ended (no lost wakeup, no deadlock)");
 	T_EQ(rd.not_finished, 0, "every participant finished");
 	T_EQ(rd.survivors_failed, 0, "the survivors all exited 0");
 	T_EQ(S->errors, 0, "no unexpected result from the library");
@@ -557,6 +585,94 @@ run_round(const char *title, int total, int mode)
 	T_EQ(wapi_handle_close(mtx), 0, "close the mutex");
 }
 
+struct pingpong { int done_a, done_b, bad; };
+
+/* One side of the ping-pong: ping sets "a" and waits "b"; the other
+ * waits on [never, a] (a multi-object sleep) and sets "b". */
+static int
+pingpong_side(int ping, struct pingpong *pp)
+{
+	wapi_handle_t a, b, never, hs[2];
+	int k, r;
+
+	if (wapi_event_open("t-sync-stress ping", &a) != 0 ||
+	    wapi_event_open("t-sync-stress pong", &b) != 0 ||
+	    wapi_event_open("t-sync-stress never", &never) != 0)
+		return 3;
+	hs[0] = never;
+	hs[1] = a;
+	for (k = 0; k < PINGPONG; k++) {
+		if (ping) {
+			wapi_event_set(a);
+			r = wapi_wait(b, WAPI_INFINITE);
+			if (r != WAPI_WAIT_OBJECT_0)
+				ts_inc(&pp->bad);
+			ts_inc(&pp->done_a);
+		} else {
+			r = wapi_wait_multiple(hs, 2, 0, WAPI_INFINITE);
+			if (r != WAPI_WAIT_OBJECT_0 + 1)
+				ts_inc(&pp->bad);
+			ts_inc(&pp->done_b);
+			wapi_event_set(b);
+		}
+	}
+	wapi_shutdown();
+	return 0;
+}
+
+/* Two processes hand two auto-reset events back and forth with no
+ * timeout: a lost wakeup stops them, which the deadline reports. */
+static void
+run_pingpong(void)
+{
+	struct pingpong *pp = (struct pingpong *)S;
+	wapi_handle_t a, b, never;
+	pid_t pid[2], parent = getpid();
+	int64_t deadline;
+	int k, st, left = 2, failed = 0;
+
+	memset(S, 0, sizeof(*S));
+	printf("# ping-pong: %d round trips between 2 processes\n", PINGPONG);
+	T_EQ(wapi_event_create("t-sync-stress ping", 0, 0, &a), 0, "ping event");
+	T_EQ(wapi_event_create("t-sync-stress pong", 0, 0, &b), 0, "pong event");
+	T_EQ(wapi_event_create("t-sync-stress never", 1, 0, &never), 0,
+	    "an event never set");
+	fflush(stdout);
+	for (k = 0; k < 2; k++) {
+		pid[k] = fork();
+		if (pid[k] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(98);
+			_exit(pingpong_side(k == 0, pp));
+		}
+	}
+	deadline = wcore_now_mono_ns() + ROUND_MS * 1000000LL;
+	while (left > 0 && wcore_now_mono_ns() < deadline) {
+		for (k = 0; k < 2; k++) {
+			if (pid[k] <= 0 || waitpid(pid[k], &st, WNOHANG) != pid[k])
+				continue;
+			failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+			pid[k] = 0;
+			left--;
+		}
+		t_msleep(2);
+	}
+	for (k = 0; k < 2; k++)
+		if (pid[k] > 0) {
+			kill(pid[k], SIGKILL);
+			waitpid(pid[k], &st, 0);
+		}
+	TS_EQ(left, 0, "ping-pong ended (stuck at %d / %d round trips?)",
+	    ts_load(&pp->done_a), ts_load(&pp->done_b));
+	T_EQ(failed, 0, "both sides exited 0");
+	T_EQ(ts_load(&pp->done_a), PINGPONG, "all round trips made");
+	T_EQ(ts_load(&pp->bad), 0, "every wait returned the expected object");
+	wapi_handle_close(a);
+	wapi_handle_close(b);
+	wapi_handle_close(never);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -591,7 +707,8 @@ main(int argc, char *argv[])
 		t_cleanup();
 		return 1;
 	}
-	run_round("calm", 4000, 0);
+	run_pingpong();
+	run_round("calm, waits without timeout", 4000, 0);
 	run_round("kills of frozen participants", 3000, 1);
 	run_round("kills at any moment", 3000, 2);
 	wapi_shutdown();
