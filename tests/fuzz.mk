@@ -63,7 +63,8 @@ fuzz:
 	rm -rf $$d/seeds; $$d/seedgen $$d/seeds; \
 	found=0; \
 	for t in state names; do \
-		c=$$d/corpus-$$t; mkdir -p $$c $$d/findings-$$t; \
+		c=$$d/corpus-$$t; rm -rf $$d/findings-$$t; \
+		mkdir -p $$c $$d/findings-$$t; \
 		cp $$d/seeds/$$t/* $$c/; \
 		if ls $(top_srcdir)/tests/fuzz/regress/$$t/* >/dev/null 2>&1; then \
 			cp $(top_srcdir)/tests/fuzz/regress/$$t/* $$c/; fi; \
@@ -84,7 +85,15 @@ fuzz:
 			grep -E 'ERROR|fuzz finding|SUMMARY|runtime error' $$d/fuzz-$$t.log | head -n 5 | \
 			    sed 's/^/fuzz:   /'; \
 			for f in $$d/findings-$$t/*; do \
-				[ -e "$$f" ] && echo "fuzz:   keep it: cp $$f $(top_srcdir)/tests/fuzz/regress/$$t/"; \
+				[ -e "$$f" ] || continue; known=; \
+				for r in $(top_srcdir)/tests/fuzz/regress/$$t/*; do \
+					[ -f "$$r" ] && cmp -s "$$f" "$$r" && known=$$r; \
+				done; \
+				if [ -n "$$known" ]; then \
+					echo "fuzz:   known, still failing: $$known"; \
+				else \
+					echo "fuzz:   new: keep it: cp $$f $(top_srcdir)/tests/fuzz/regress/$$t/NAME"; \
+				fi; \
 			done; \
 		fi; \
 	done; \

@@ -162,9 +162,11 @@ wl_create(const char *name, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot create a temporary: %s", strerror(r));
 		return -r;
 	}
-	r = wcore_init(fd, &l, wl.host);
-	if (r == 0 && fsync(fd) != 0)
-		r = errno;
+	/* Held from before the first byte is written until we attach, so
+	 * that nobody (wapictl clean) ever sees the new file unheld. */
+	r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
+	if (r == 0)
+		r = wcore_init(fd, &l, wl.host);
 	if (r == 0 && linkat(wl.dirfd, tmp, wl.dirfd, name, 0) != 0)
 		r = errno;
 	unlinkat(wl.dirfd, tmp, 0);

@@ -85,8 +85,8 @@ struct row {
 static struct row rows[MAXROWS];
 static int nrows;
 static int reps_spawn = 21;
-static int reps = 31, reps_slow = 11, reps_tools = 7, reps_cont = 5;
-static long cont_ms = 200;
+static int reps = 31, reps_slow = 11, reps_tools = 7, reps_cont = 7;
+static long cont_ms = 250;
 static bool quick;
 static const char *sections;
 static const char *empty_prog, *attach_prog, *wapictl, *scratch;
@@ -834,7 +834,7 @@ static uint32_t *order;
 static void
 name_of(char *buf, size_t len, long i)
 {
-	snprintf(buf, len, "bench-name-%07ld", i);
+	snprintf(buf, len, "bench-name-%07u", (unsigned)i);
 }
 
 static int64_t

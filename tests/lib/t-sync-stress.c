@@ -200,6 +200,10 @@ worker_main(int slot)
 	wapi_handle_t sem, mtx;
 	int k;
 
+	int64_t t0 = wcore_now_mono_ns();
+	wapi_init(0);
+	if (getenv("TS_VERBOSE") && wcore_now_mono_ns() - t0 > 500000000)
+		printf("# slow attach: %.3f s\n", (wcore_now_mono_ns() - t0) / 1e9), fflush(stdout);
 	if (wapi_semaphore_open(S->sem_name, &sem) != 0 ||
 	    wapi_mutex_open(S->mtx_name, &mtx) != 0) {
 		bad(-4, wapi_last_error());
@@ -277,6 +281,9 @@ freeze_all(const pid_t *pids)
 		if (pids[k] <= 0)
 			continue;
 		c.ps = &S->p[k];
+		if (getenv("TS_VERBOSE") && !t_until(frozen_cond, &c, 500))
+			printf("# slow freeze: pid %d ready %d frozen %d exited %d\n",
+			    pids[k], S->p[k].ready, S->p[k].frozen, S->p[k].exited);
 		ok &= t_until(frozen_cond, &c, TS_LONG);
 	}
 	return ok;
@@ -419,7 +426,7 @@ run_round(const char *title, int total, int mode)
 {
 	struct round rd;
 	pid_t pids[NPROC], pid, vpid;
-	int64_t deadline;
+	int64_t deadline, t0, tk[4];
 	wapi_handle_t sem, mtx;
 	int k, st, live, v, r, expect;
 	static int round_no;
@@ -433,7 +440,8 @@ run_round(const char *title, int total, int mode)
 	 * round waits without a timeout: a lost wakeup hangs it. */
 	S->total = mode == 0 ? total : INT32_MAX / 2;
 	S->wait_ms = mode == 0 ? WAPI_INFINITE : WAIT_MS;
-	deadline = wcore_now_mono_ns() + ROUND_MS * 1000000LL;
+	t0 = wcore_now_mono_ns();
+	deadline = t0 + ROUND_MS * 1000000LL;
 	printf("# round %d: %s, %d x %d threads, %d acquisitions\n", round_no,
 	    title, NPROC, NTHR, total);
 	T_EQ(wapi_semaphore_create(S->sem_name, SEM_MAX, SEM_MAX, &sem), 0,
@@ -452,6 +460,7 @@ run_round(const char *title, int total, int mode)
 			if (pids[v] <= 0)
 				continue;
 			vpid = pids[v];
+			tk[0] = wcore_now_mono_ns();
 			if (mode == 1 && !freeze_all(pids)) {
 				rd.audit_failures++;
 				snprintf(rd.why, sizeof(rd.why), "a participant "
@@ -473,13 +482,21 @@ run_round(const char *title, int total, int mode)
 				continue;
 			}
 			rd.kills++;
+			tk[1] = wcore_now_mono_ns();
 			if (mode == 2 && !freeze_all(pids)) {
 				rd.audit_failures++;
 				snprintf(rd.why, sizeof(rd.why), "a participant "
 				    "did not reach a checkpoint");
 				break;
 			}
+			tk[2] = wcore_now_mono_ns();
 			audit(&rd, pids, v, vpid, sem, mtx, mode == 1);
+			tk[3] = wcore_now_mono_ns();
+			if (getenv("TS_VERBOSE"))
+				printf("# kill %d: freeze+kill %.3f freeze %.3f "
+				    "audit %.3f\n", rd.kills,
+				    (tk[1] - tk[0]) / 1e9, (tk[2] - tk[1]) / 1e9,
+				    (tk[3] - tk[2]) / 1e9);
 			thaw_all();
 			pids[v] = start_worker(v);
 			continue;
@@ -581,6 +598,8 @@ run_round(const char *title, int total, int mode)
 		    rd.kills, rd.kills_holding, rd.kills_maybe_holding,
 		    rd.sem_lost, rd.sem_maybe, rd.sem_deficit);
 	}
+	printf("# round %d took %.2f s\n", round_no,
+	    (double)(wcore_now_mono_ns() - t0) / 1e9);
 	T_EQ(wapi_handle_close(sem), 0, "close the semaphore");
 	T_EQ(wapi_handle_close(mtx), 0, "close the mutex");
 }
@@ -663,6 +682,8 @@ run_pingpong(void)
 			kill(pid[k], SIGKILL);
 			waitpid(pid[k], &st, 0);
 		}
+	printf("# ping-pong took %.2f s\n", (double)(wcore_now_mono_ns() -
+	    deadline + ROUND_MS * 1000000LL) / 1e9);
 	TS_EQ(left, 0, "ping-pong ended (stuck at %d / %d round trips?)",
 	    ts_load(&pp->done_a), ts_load(&pp->done_b));
 	T_EQ(failed, 0, "both sides exited 0");
