@@ -5,7 +5,7 @@
 # the seeds and every input kept in tests/fuzz/regress/ through the same
 # entry points in `make check`, with the ordinary compiler.
 fuzz_entry_sources = tests/fuzz/fuzz.h tests/fuzz/entry-state.c \
-	tests/fuzz/entry-names.c tests/fuzz/seeds.c
+	tests/fuzz/entry-names.c tests/fuzz/entry-proto.c tests/fuzz/seeds.c
 check_PROGRAMS += tests/fuzz/t-fuzz-replay
 TESTS += tests/fuzz/t-fuzz-replay
 tests_fuzz_t_fuzz_replay_SOURCES = tests/fuzz/t-fuzz-replay.c \
@@ -13,7 +13,7 @@ tests_fuzz_t_fuzz_replay_SOURCES = tests/fuzz/t-fuzz-replay.c \
 tests_fuzz_t_fuzz_replay_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_fuzz_t_fuzz_replay_LDADD = src/core/libwapicore.la $(BSD_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz-state.c tests/fuzz/fuzz-names.c \
-	tests/fuzz/seedgen.c tests/fuzz/regress
+	tests/fuzz/fuzz-proto.c tests/fuzz/seedgen.c tests/fuzz/regress
 
 # The hostile-input suite: hostile state directories, files, host names,
 # environments and socket peers through wapictl and a real client.
@@ -28,6 +28,8 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer
 FUZZ_DIR = tests/fuzz/run
 FUZZ_MAXLEN_state = 131072
 FUZZ_MAXLEN_names = 1024
+FUZZ_MAXLEN_proto = 16384
+FUZZ_TARGETS = state names proto
 
 # The core's .c files are compiled into each target (no libtool objects:
 # those are built by the ordinary compiler without coverage).
@@ -40,7 +42,8 @@ fuzz:
 	fl="$(FUZZ_CFLAGS) -I$(top_srcdir)/src -I$(top_srcdir)/src/core \
 	    -I$(top_srcdir)/tests -I$(top_srcdir)/tests/fuzz $(BSD_CFLAGS) -pthread"; \
 	ent="$(top_srcdir)/tests/fuzz/entry-state.c \
-	    $(top_srcdir)/tests/fuzz/entry-names.c"; \
+	    $(top_srcdir)/tests/fuzz/entry-names.c \
+	    $(top_srcdir)/tests/fuzz/entry-proto.c"; \
 	d=$(FUZZ_DIR); mkdir -p $$d; \
 	echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' \
 	    > $$d/probe.c; \
@@ -51,7 +54,7 @@ fuzz:
 		sed 's/^/fuzz:   /' $$d/probe.log | head -n 5; \
 		exit 0; \
 	fi; \
-	for t in state names; do \
+	for t in $(FUZZ_TARGETS); do \
 		echo "  FUZZCC   $$d/fuzz-$$t"; \
 		$(FUZZ_CC) $(DEFS) $$fl -fsanitize=fuzzer $(FUZZ_SAN) -o $$d/fuzz-$$t \
 		    $(top_srcdir)/tests/fuzz/fuzz-$$t.c $$ent $$srcs $(BSD_LIBS); \
@@ -62,13 +65,14 @@ fuzz:
 	    $(top_srcdir)/tests/fuzz/seeds.c $$ent $$srcs $(BSD_LIBS); \
 	rm -rf $$d/seeds; $$d/seedgen $$d/seeds; \
 	found=0; \
-	for t in state names; do \
+	for t in $(FUZZ_TARGETS); do \
 		c=$$d/corpus-$$t; rm -rf $$d/findings-$$t; \
 		mkdir -p $$c $$d/findings-$$t; \
 		cp $$d/seeds/$$t/* $$c/; \
 		if ls $(top_srcdir)/tests/fuzz/regress/$$t/* >/dev/null 2>&1; then \
 			cp $(top_srcdir)/tests/fuzz/regress/$$t/* $$c/; fi; \
 		case $$t in state) ml=$(FUZZ_MAXLEN_state) ;; \
+		    proto) ml=$(FUZZ_MAXLEN_proto) ;; \
 		    *) ml=$(FUZZ_MAXLEN_names) ;; esac; \
 		echo "fuzz: fuzz-$$t for $(FUZZ_SECONDS) s (corpus $$c, log $$d/fuzz-$$t.log)"; \
 		rc=0; \

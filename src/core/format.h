@@ -190,6 +190,14 @@ struct wapi_handle_entry {			/* 64 bytes */
 	} u;
 };
 
+/*
+ * A wait-all freezes the state word of each object it looks at (event
+ * signalled, semaphore count, mutex recursion) by setting this bit while it
+ * holds the table lock; lock-free operations that see it wait for the table
+ * lock and try again.  Never set outside the table lock; repair clears it.
+ */
+#define WAPI_SYNC_FROZEN	0x80000000u
+
 /* wapi_handle_entry.u.fd.kind */
 #define WAPI_FDK_SHARES		0x01u	/* counted in the file-share table */
 

@@ -197,6 +197,13 @@ wcore_repair(void *map)
 				fixes++;
 			e->refs = counts[i];
 			used++;
+			/* A wait-all that died with objects frozen. */
+			if (e->type == WAPI_T_EVENT)
+				e->u.event.signalled &= ~WAPI_SYNC_FROZEN;
+			else if (e->type == WAPI_T_SEMAPHORE)
+				e->u.sem.count &= (int32_t)~WAPI_SYNC_FROZEN;
+			else if (e->type == WAPI_T_MUTEX)
+				e->u.mutex.recursion &= ~WAPI_SYNC_FROZEN;
 			if (e->type == WAPI_T_FILE &&
 			    (e->u.fd.kind & WAPI_FDK_SHARES) &&
 			    wcore_share_account(map, e->u.fd.dev, e->u.fd.ino,

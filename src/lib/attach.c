@@ -216,12 +216,19 @@ static int
 wl_open_state(const char *name, char *why, size_t whylen)
 {
 	struct wcore_status st;
-	int fd, r, tries;
+	int fd, r, tries, links = 0;
 	bool fresh;
 
 	for (tries = 0; tries < 20; tries++) {
 		fresh = false;
 		fd = wcore_state_open(wl.dirfd, name, true, why, whylen);
+		if (fd == -EMLINK && links++ < 50) {
+			/* Two links for a moment while a creator removes its
+			 * temporary: look again shortly. */
+			usleep(1000);
+			tries--;
+			continue;
+		}
 		if (fd == -ENOENT) {
 			fd = wl_create(name, why, whylen);
 			if (fd == -EEXIST)

@@ -16,11 +16,16 @@
  * changer: change, word++, read waiters — sequentially consistent, so one of
  * the two always sees the other and no wake is lost.
  *
- * Wait-all takes the objects one by one and puts back what it took when one
- * is gone, under the table lock so that two wait-alls never undo each other
- * forever.  A pulse releases only the waiters present: each waiter keeps the
- * event's pulse_seq from the start of its wait; one that finds it moved
- * counts the event as signalled once (auto reset: while pulse_tokens lasts).
+ * Wait-all holds the table lock and freezes the state word of each object
+ * (WAPI_SYNC_FROZEN): lock-free operations that meet a frozen word wait for
+ * the table lock and try again, so the wait-all looks at every object and
+ * takes them all, or leaves them all unchanged, as one step.
+ *
+ * A pulse releases only the waiters present: each waiter keeps the event's
+ * pulse_seq from its last look; one that finds it moved counts the event
+ * as signalled once (auto reset: while pulse_tokens lasts).  A wait-all is
+ * never released by a pulse: it cannot know that its other objects were
+ * all free at that instant, and a stale pulse must not release it later.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -44,8 +49,8 @@ struct wl_waiter {
 	uint32_t idx;
 	uint32_t futex;		/* value seen before sleeping */
 	uint32_t pulse_seq;	/* events: pulse generation at the start */
-	int taken;		/* wait-all: 0, 1 taken, 2 taken abandoned */
-	uint64_t prev_word;	/* wait-all: a mutex's word before we took it */
+	uint32_t word;		/* wait-all: the frozen state word (32-bit) */
+	uint64_t mword;		/* wait-all: a mutex's frozen lock word */
 };
 
 enum { TAKE_NO = 0, TAKE_OK, TAKE_ABANDONED };
@@ -103,6 +108,25 @@ word_recursion(uint64_t w)
 	return e.u.mutex.recursion;
 }
 
+#define FROZEN		WAPI_SYNC_FROZEN
+#define MFROZEN		mutex_word(0, FROZEN)
+
+/* A wait-all has this object frozen: wait for it (it holds the table
+ * lock) and let the caller look again. */
+static void
+wl_thaw_wait(void)
+{
+	wl_lock();
+	wl_unlock();
+}
+
+static uint32_t *
+sem_word(struct wapi_handle_entry *e)
+{
+	/* The count is never negative: its sign bit is the frozen bit. */
+	return (uint32_t *)&e->u.sem.count;
+}
+
 /* After a change to slot e that may release n waiters (INT32_MAX: all). */
 static void
 wl_wake(struct wapi_handle_entry *e, int n)
@@ -138,56 +162,30 @@ wl_sync_thread_exit(void)
 	wl_unlock();
 }
 
-static bool
-wl_pulsed(const struct wapi_handle_entry *e, const struct wl_waiter *w)
-{
-	if (w == NULL || LOAD(&e->u.event.pulse_seq) == w->pulse_seq)
-		return false;
-	return (e->flags & WAPI_HF_MANUAL_RESET) ||
-	    LOAD(&e->u.event.pulse_tokens) > 0;
-}
-
-/* Could the caller take e now?  (For wait-all's look before it takes.) */
-static bool
-wl_ready(const struct wapi_handle_entry *e, const struct wl_waiter *w)
-{
-	uint64_t mw;
-
-	switch (e->type) {
-	case WAPI_T_EVENT:
-		return LOAD(&e->u.event.signalled) != 0 || wl_pulsed(e, w);
-	case WAPI_T_MUTEX:
-		mw = LOAD(&e->u.mutex.lockword);
-		return mw == 0 || (word_tid(mw) == wcore_gettid() &&
-		    e->u.mutex.owner_pid == wl.pid);
-	case WAPI_T_SEMAPHORE:
-		return LOAD(&e->u.sem.count) > 0;
-	case WAPI_T_PROCESS:
-		return (LOAD(&e->flags) & WAPI_HF_EXITED) != 0;
-	default:
-		return false;
-	}
-}
-
 static int
-wl_take_mutex(struct wapi_handle_entry *e, struct wl_waiter *w)
+wl_take_mutex(struct wapi_handle_entry *e)
 {
 	pid_t tid = wcore_gettid();
-	uint64_t cur = LOAD(&e->u.mutex.lockword);
+	uint64_t cur;
 
-	if (w != NULL)
-		w->prev_word = cur;
-	if (cur != 0) {
-		if (word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid ||
-		    word_recursion(cur) == UINT32_MAX)
-			return TAKE_NO;
-		/* Only the owner thread changes an owned word. */
-		STORE(&e->u.mutex.lockword, mutex_word(tid,
-		    word_recursion(cur) + 1));
-		return TAKE_OK;
+	for (;;) {
+		cur = LOAD(&e->u.mutex.lockword);
+		if (cur & MFROZEN) {
+			wl_thaw_wait();
+			continue;
+		}
+		if (cur != 0) {
+			if (word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid ||
+			    word_recursion(cur) + 1 >= FROZEN)
+				return TAKE_NO;
+			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid,
+			    word_recursion(cur) + 1)))
+				return TAKE_OK;
+			continue;
+		}
+		if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid, 1)))
+			break;
 	}
-	if (!CAS(&e->u.mutex.lockword, &cur, mutex_word(tid, 1)))
-		return TAKE_NO;
 	e->u.mutex.owner_pid = wl.pid;
 	e->u.mutex.owner_client = wl.slot + 1;
 	e->u.mutex.owner_start = wl.start;
@@ -198,37 +196,58 @@ wl_take_mutex(struct wapi_handle_entry *e, struct wl_waiter *w)
 	return TAKE_OK;
 }
 
+/* An auto-reset event released by a pulse: take one of its tokens. */
+static int
+wl_take_pulse(struct wapi_handle_entry *e, const struct wl_waiter *w)
+{
+	uint32_t tok;
+
+	if (w == NULL || LOAD(&e->u.event.pulse_seq) == w->pulse_seq)
+		return TAKE_NO;
+	if (e->flags & WAPI_HF_MANUAL_RESET)
+		return TAKE_OK;
+	tok = LOAD(&e->u.event.pulse_tokens);
+	while (tok > 0)
+		if (CAS(&e->u.event.pulse_tokens, &tok, tok - 1))
+			return TAKE_OK;
+	return TAKE_NO;
+}
+
 /* Take e if it can be taken now: TAKE_NO, TAKE_OK or TAKE_ABANDONED. */
 static int
 wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
 {
-	uint32_t one, tok;
-	int32_t c;
+	uint32_t v, c, *cw;
 
 	switch (e->type) {
 	case WAPI_T_EVENT:
-		if (e->flags & WAPI_HF_MANUAL_RESET)
-			return LOAD(&e->u.event.signalled) != 0 ||
-			    wl_pulsed(e, w) ? TAKE_OK : TAKE_NO;
-		one = 1;
-		if (CAS(&e->u.event.signalled, &one, 0))
-			return TAKE_OK;
-		if (w == NULL || LOAD(&e->u.event.pulse_seq) == w->pulse_seq)
-			return TAKE_NO;
-		/* Released by a pulse that came while we waited. */
-		tok = LOAD(&e->u.event.pulse_tokens);
-		while (tok > 0)
-			if (CAS(&e->u.event.pulse_tokens, &tok, tok - 1))
+		for (;;) {
+			v = LOAD(&e->u.event.signalled);
+			if (v & FROZEN) {
+				wl_thaw_wait();
+				continue;
+			}
+			if (v == 0)
+				return wl_take_pulse(e, w);
+			if ((e->flags & WAPI_HF_MANUAL_RESET) ||
+			    CAS(&e->u.event.signalled, &v, 0))
 				return TAKE_OK;
-		return TAKE_NO;
+		}
 	case WAPI_T_SEMAPHORE:
-		c = LOAD(&e->u.sem.count);
-		while (c > 0)
-			if (CAS(&e->u.sem.count, &c, c - 1))
+		cw = sem_word(e);
+		for (;;) {
+			c = LOAD(cw);
+			if (c & FROZEN) {
+				wl_thaw_wait();
+				continue;
+			}
+			if (c == 0)
+				return TAKE_NO;
+			if (CAS(cw, &c, c - 1))
 				return TAKE_OK;
-		return TAKE_NO;
+		}
 	case WAPI_T_MUTEX:
-		return wl_take_mutex(e, w);
+		return wl_take_mutex(e);
 	case WAPI_T_PROCESS:
 		return (LOAD(&e->flags) & WAPI_HF_EXITED) ? TAKE_OK : TAKE_NO;
 	default:
@@ -236,38 +255,76 @@ wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
 	}
 }
 
-/* Put back what a wait-all took when it could not take everything. */
-static void
-wl_untake(struct wapi_handle_entry *e, struct wl_waiter *w)
+/* Wait-all, under the table lock: freeze e's state word and say whether
+ * the caller could take it. */
+static bool
+wl_freeze(struct wapi_handle_entry *e, struct wl_waiter *w)
 {
+	uint64_t m;
+
 	switch (e->type) {
 	case WAPI_T_EVENT:
-		if (!(e->flags & WAPI_HF_MANUAL_RESET)) {
-			STORE(&e->u.event.signalled, 1);
-			wl_wake(e, 1);
-		}
+		/* Pulses do not count here: whether the other objects were
+		 * all free at the instant of a pulse is not known once we
+		 * run, and a stale pulse must not release us later. */
+		w->word = __atomic_fetch_or(&e->u.event.signalled, FROZEN,
+		    __ATOMIC_SEQ_CST);
+		return w->word != 0;
+	case WAPI_T_SEMAPHORE:
+		w->word = __atomic_fetch_or(sem_word(e), FROZEN, __ATOMIC_SEQ_CST);
+		return w->word > 0;
+	case WAPI_T_MUTEX:
+		m = __atomic_fetch_or(&e->u.mutex.lockword, MFROZEN,
+		    __ATOMIC_SEQ_CST);
+		w->mword = m;
+		return m == 0 || (word_tid(m) == wcore_gettid() &&
+		    e->u.mutex.owner_pid == wl.pid &&
+		    word_recursion(m) + 1 < FROZEN);
+	case WAPI_T_PROCESS:
+		return (LOAD(&e->flags) & WAPI_HF_EXITED) != 0;
+	default:
+		return false;
+	}
+}
+
+/* Unfreeze e, taking it (take) or leaving it as it was.  Returns
+ * TAKE_ABANDONED for an abandoned mutex it took. */
+static int
+wl_thaw(struct wapi_handle_entry *e, struct wl_waiter *w, bool take)
+{
+	int r = TAKE_OK;
+
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		STORE(&e->u.event.signalled, take && w->word != 0 &&
+		    !(e->flags & WAPI_HF_MANUAL_RESET) ? 0 : w->word);
 		break;
 	case WAPI_T_SEMAPHORE:
-		__atomic_add_fetch(&e->u.sem.count, 1, __ATOMIC_SEQ_CST);
-		wl_wake(e, 1);
+		STORE(sem_word(e), take ? w->word - 1 : w->word);
 		break;
 	case WAPI_T_MUTEX:
-		if (w->prev_word != 0) {
-			STORE(&e->u.mutex.lockword, w->prev_word);
+		if (!take) {
+			STORE(&e->u.mutex.lockword, w->mword);
 			break;
 		}
-		e->u.mutex.owner_pid = 0;
-		e->u.mutex.owner_client = 0;
-		e->u.mutex.owner_start = 0;
-		if (w->taken == TAKE_ABANDONED)
-			__atomic_fetch_or(&e->flags, WAPI_HF_ABANDONED,
-			    __ATOMIC_SEQ_CST);
-		STORE(&e->u.mutex.lockword, 0);
-		wl_wake(e, 1);
+		if (w->mword != 0) {
+			STORE(&e->u.mutex.lockword, mutex_word(wcore_gettid(),
+			    word_recursion(w->mword) + 1));
+			break;
+		}
+		e->u.mutex.owner_pid = wl.pid;
+		e->u.mutex.owner_client = wl.slot + 1;
+		e->u.mutex.owner_start = wl.start;
+		wl_note_owner();
+		if (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
+		    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED)
+			r = TAKE_ABANDONED;
+		STORE(&e->u.mutex.lockword, mutex_word(wcore_gettid(), 1));
 		break;
 	default:
 		break;
 	}
+	return r;
 }
 
 /* ------------------------------------------------------------ creation */
@@ -359,6 +416,24 @@ wapi_event_open(const char *name, wapi_handle_t *out)
 	return wl_open(WAPI_T_EVENT, name, out);
 }
 
+/* Change an event's signalled word to v, respecting a wait-all's freeze;
+ * returns the old value. */
+static uint32_t
+wl_event_store(struct wapi_handle_entry *e, uint32_t v)
+{
+	uint32_t cur = LOAD(&e->u.event.signalled);
+
+	for (;;) {
+		if (cur & FROZEN) {
+			wl_thaw_wait();
+			cur = LOAD(&e->u.event.signalled);
+			continue;
+		}
+		if (cur == v || CAS(&e->u.event.signalled, &cur, v))
+			return cur;
+	}
+}
+
 int
 wapi_event_set(wapi_handle_t h)
 {
@@ -367,7 +442,7 @@ wapi_event_set(wapi_handle_t h)
 
 	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	if (__atomic_exchange_n(&e->u.event.signalled, 1, __ATOMIC_SEQ_CST) == 0)
+	if (wl_event_store(e, 1) == 0)
 		wl_wake(e, (e->flags & WAPI_HF_MANUAL_RESET) ? INT32_MAX : 1);
 	return wl_ret(0);
 }
@@ -380,7 +455,7 @@ wapi_event_reset(wapi_handle_t h)
 
 	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	STORE(&e->u.event.signalled, 0);
+	wl_event_store(e, 0);
 	return wl_ret(0);
 }
 
@@ -392,7 +467,7 @@ wapi_event_pulse(wapi_handle_t h)
 
 	if ((e = wl_obj(h, WAPI_T_EVENT, &r)) == NULL)
 		return wl_ret(r);
-	STORE(&e->u.event.signalled, 0);
+	wl_event_store(e, 0);
 	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
 		STORE(&e->u.event.pulse_tokens, 1);
 		__atomic_add_fetch(&e->u.event.pulse_seq, 1, __ATOMIC_SEQ_CST);
@@ -409,7 +484,7 @@ wl_mutex_init(struct wapi_handle_entry *e, const void *p)
 	const struct wl_mutex_arg *a = p;
 
 	if (a->owned)
-		wl_take_mutex(e, NULL);
+		wl_take_mutex(e);
 }
 
 int
@@ -431,24 +506,42 @@ wapi_mutex_release(wapi_handle_t h)
 {
 	struct wapi_handle_entry *e;
 	uint64_t cur;
+	uint32_t client;
+	uint64_t start;
 	pid_t tid;
 	int r = 0;
 
 	if ((e = wl_obj(h, WAPI_T_MUTEX, &r)) == NULL)
 		return wl_ret(r);
 	tid = wcore_gettid();
-	cur = LOAD(&e->u.mutex.lockword);
-	if (cur == 0 || word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid)
-		return wl_ret(WAPI_ENOT_OWNER);
-	if (word_recursion(cur) > 1) {
-		STORE(&e->u.mutex.lockword, mutex_word(tid,
-		    word_recursion(cur) - 1));
-		return wl_ret(0);
+	for (;;) {
+		cur = LOAD(&e->u.mutex.lockword);
+		if (cur & MFROZEN) {
+			wl_thaw_wait();
+			continue;
+		}
+		if (cur == 0 || word_tid(cur) != tid ||
+		    e->u.mutex.owner_pid != wl.pid)
+			return wl_ret(WAPI_ENOT_OWNER);
+		if (word_recursion(cur) > 1) {
+			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid,
+			    word_recursion(cur) - 1)))
+				return wl_ret(0);
+			continue;
+		}
+		/* The owner fields go before the word frees the mutex, and
+		 * come back if a wait-all froze it meanwhile. */
+		client = e->u.mutex.owner_client;
+		start = e->u.mutex.owner_start;
+		e->u.mutex.owner_pid = 0;
+		e->u.mutex.owner_client = 0;
+		e->u.mutex.owner_start = 0;
+		if (CAS(&e->u.mutex.lockword, &cur, 0))
+			break;
+		e->u.mutex.owner_pid = wl.pid;
+		e->u.mutex.owner_client = client;
+		e->u.mutex.owner_start = start;
 	}
-	e->u.mutex.owner_pid = 0;
-	e->u.mutex.owner_client = 0;
-	e->u.mutex.owner_start = 0;
-	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_SEQ_CST);
 	wl_wake(e, 1);
 	return wl_ret(0);
 }
@@ -485,7 +578,8 @@ int
 wapi_semaphore_release(wapi_handle_t h, int32_t count, int32_t *previous)
 {
 	struct wapi_handle_entry *e;
-	int32_t c, max;
+	uint32_t c;
+	int32_t max;
 	int r = 0;
 
 	if (count < 1)
@@ -493,13 +587,20 @@ wapi_semaphore_release(wapi_handle_t h, int32_t count, int32_t *previous)
 	if ((e = wl_obj(h, WAPI_T_SEMAPHORE, &r)) == NULL)
 		return wl_ret(r);
 	max = e->u.sem.max;
-	c = LOAD(&e->u.sem.count);
-	do {
-		if (count > max - c)
+	c = LOAD(sem_word(e));
+	for (;;) {
+		if (c & FROZEN) {
+			wl_thaw_wait();
+			c = LOAD(sem_word(e));
+			continue;
+		}
+		if ((int64_t)count > (int64_t)max - c)
 			return wl_ret(WAPI_ETOO_MANY_POSTS);
-	} while (!CAS(&e->u.sem.count, &c, c + count));
+		if (CAS(sem_word(e), &c, c + (uint32_t)count))
+			break;
+	}
 	if (previous != NULL)
-		*previous = c;
+		*previous = (int32_t)c;
 	wl_wake(e, count);
 	return wl_ret(0);
 }
@@ -545,32 +646,25 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 	return errno;
 }
 
-/* Wait-all: take every object or none (under the table lock, so that two
- * wait-alls do not undo each other's attempts forever). */
+/* Wait-all: take every object or none, as one step (see the top). */
 static int
 wl_take_all(struct wl_waiter *w, size_t n)
 {
-	size_t k, j;
+	size_t k;
+	bool all = true;
 	int first_ab = -1;
 
-	for (k = 0; k < n; k++)
-		if (!wl_ready(WL_H(w[k].idx), &w[k]))
-			return -1;
 	wl_lock();
-	for (k = 0; k < n; k++) {
-		w[k].taken = wl_take(WL_H(w[k].idx), &w[k]);
-		if (w[k].taken == TAKE_NO)
-			break;
-		if (w[k].taken == TAKE_ABANDONED && first_ab < 0)
+	for (k = 0; k < n; k++)
+		if (!wl_freeze(WL_H(w[k].idx), &w[k]))
+			all = false;
+	for (k = 0; k < n; k++)
+		if (wl_thaw(WL_H(w[k].idx), &w[k], all) == TAKE_ABANDONED &&
+		    first_ab < 0)
 			first_ab = (int)k;
-	}
-	if (k < n) {
-		for (j = k; j-- > 0;)
-			wl_untake(WL_H(w[j].idx), &w[j]);
-		wl_unlock();
-		return -1;
-	}
 	wl_unlock();
+	if (!all)
+		return -1;
 	return first_ab >= 0 ? WAPI_WAIT_ABANDONED_0 + first_ab :
 	    WAPI_WAIT_OBJECT_0;
 }
@@ -596,6 +690,7 @@ static int
 wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 {
 	struct wl_waiter w[WAPI_MAXIMUM_WAIT_OBJECTS];
+	uint32_t seq[WAPI_MAXIMUM_WAIT_OBJECTS];
 	struct wapi_handle_entry *e;
 	int64_t deadline = -1, slot;
 	size_t k, j;
@@ -642,7 +737,13 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 				__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
 			w[k].futex = __atomic_load_n(&e->futex, __ATOMIC_SEQ_CST);
 		}
+		/* A pulse that could not release us now is gone for us. */
+		for (k = 0; k < n; k++)
+			seq[k] = LOAD(&WL_H(w[k].idx)->u.event.pulse_seq);
 		got = wl_try(w, n, wait_all);
+		if (got < 0)
+			for (k = 0; k < n; k++)
+				w[k].pulse_seq = seq[k];
 		r = got >= 0 || timed_out ? 0 : wl_sleep(w, n, deadline);
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);

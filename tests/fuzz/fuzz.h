@@ -18,6 +18,9 @@ void fuzz_state_one(const uint8_t *data, size_t len);
 /* Arbitrary bytes as a directory entry, host, ABI tag and object name. */
 void fuzz_names_one(const uint8_t *data, size_t len);
 
+/* Bytes from a client's socket: a SPAWN payload and a whole message. */
+void fuzz_proto_one(const uint8_t *data, size_t len);
+
 /* Print what broke and abort: a finding, never a normal outcome. */
 void fuzz_fail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

@@ -4,12 +4,14 @@
  * whole file is 32-64 KiB (tests/mkstate keeps the default 1,024 clients x
  * 16,384 references: 128 MiB), populated by the independent builder of
  * tests/core/tfmt.h like `mkstate -p`.  Names cover every kind that
- * wcore_name_parse knows and the UTF-8 corner cases.
+ * wcore_name_parse knows and the UTF-8 corner cases; requests and messages
+ * come from the core's own packer.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/tfmt.h"
+#include "spawnmsg.h"
 #include "fuzz.h"
 
 #define SEED_PID 4242
@@ -119,14 +121,52 @@ static const char *const seed_names[] = {
 	NULL
 };
 
+/* SPAWN payloads packed by the core, and messages as they go on the wire. */
+static int
+seed_proto(fuzz_seed_fn *fn, void *ctx)
+{
+	static const char *const argv1[] = { "sh", "-c", "echo hi", NULL };
+	static const char *const env1[] = { "PATH=/bin", "A=\xc3\xa9", NULL };
+	static const char *const argv2[] = { "true", NULL };
+	struct wcore_msg m;
+	unsigned char buf[sizeof(m) + 16];
+	void *p;
+	size_t len;
+	int n = 0;
+
+	if (wcore_spawn_pack(argv1, env1, "/tmp", 7, WCORE_SPAWN_CWDFD, &p,
+	    &len) != 0)
+		return -1;
+	fn("proto", "spawn-full", p, len, ctx), n++;
+	free(p);
+	if (wcore_spawn_pack(argv2, NULL, NULL, 0, 0, &p, &len) != 0)
+		return -1;
+	fn("proto", "spawn-min", p, len, ctx), n++;
+	free(p);
+
+	memset(&m, 0, sizeof(m));
+	m.type = WCORE_MSG_HELLO;
+	m.slot = 3;
+	m.pid = SEED_PID;
+	fn("proto", "msg-hello", &m, sizeof(m), ctx), n++;
+	m.type = WCORE_MSG_FETCH;
+	m.len = 16;
+	m.handle = 0x00200001;
+	memcpy(buf, &m, sizeof(m));
+	memset(buf + sizeof(m), 0xab, 16);
+	fn("proto", "msg-payload", buf, sizeof(buf), ctx), n++;
+	return n;
+}
+
 int
 fuzz_seeds(fuzz_seed_fn *fn, void *ctx)
 {
 	char label[16];
-	int n, i;
+	int n, i, k;
 
-	if ((n = seed_states(fn, ctx)) < 0)
+	if ((n = seed_states(fn, ctx)) < 0 || (k = seed_proto(fn, ctx)) < 0)
 		return -1;
+	n += k;
 	for (i = 0; seed_names[i] != NULL; i++, n++) {
 		snprintf(label, sizeof(label), "name-%02d", i);
 		fn("names", label, seed_names[i], strlen(seed_names[i]), ctx);

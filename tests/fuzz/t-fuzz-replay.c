@@ -1,6 +1,6 @@
 /*
  * t-fuzz-replay: every seed (made in memory, seeds.c) and every file of
- * $top_srcdir/tests/fuzz/regress/{state,names}/ through the fuzz entry
+ * $top_srcdir/tests/fuzz/regress/{state,names,proto}/ through the fuzz entry
  * points, each in a child process so that one crash names its input and
  * the others still run.  Built with the ordinary compiler in `make check`,
  * so the fuzzers' findings are re-checked by every build, plain and
@@ -54,6 +54,8 @@ replay(const char *kind, const char *name, const void *data, size_t len)
 	if (pid == 0) {
 		if (strcmp(kind, "state") == 0)
 			fuzz_state_one(data, len);
+		else if (strcmp(kind, "proto") == 0)
+			fuzz_proto_one(data, len);
 		else
 			fuzz_names_one(data, len);
 		_exit(0);
@@ -145,6 +147,7 @@ main(int argc, char **argv)
 	ok(n > 0, "the seed corpus is made (%d seeds)", n);
 	replay_dir(top, "state");
 	replay_dir(top, "names");
+	replay_dir(top, "proto");
 	printf("1..%d\n", count);
 	if (failed)
 		printf("# %d of %d failed\n", failed, count);

@@ -93,6 +93,8 @@ child_hold(void *arg)
 		r = wapi_event_create(h->name, 1, 0, &ev);
 	if (r == 0 && h->open != NULL)
 		r = wapi_event_open(h->open, &ev);
+	if (messages != 0)
+		printf("# pid %d: %s\n", (int)getpid(), last_message);
 	t_gate_open(&h->ready, r != 0 ? 'E' : wapi_is_shared() ? 'S' : 'P');
 	t_gate_pass(&h->go);
 	return 0;
