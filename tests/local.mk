@@ -7,3 +7,4 @@ include tests/sync.mk
 include tests/process.mk
 include tests/wapictl.mk
 include tests/docs.mk
+include tests/bench.mk

@@ -249,6 +249,8 @@ wcore_handle_number(uint32_t index, uint32_t generation)
 int64_t wcore_handle_slot(const void *map, uint32_t number);
 /* A zeroed slot of the given type with refs 0: ENOSPC when full. */
 int wcore_handle_alloc(void *map, unsigned type, uint32_t *index);
+/* Zero a slot, keeping its sleeper counts (waiters, mwaiters). */
+void wcore_handle_clear(struct wapi_handle_entry *e);
 /* Return a slot to the free list (removes its name, bumps generation). */
 void wcore_handle_free(void *map, uint32_t index);
 /* Slot of the live handle named name (len bytes, hash), or -1. */

@@ -132,17 +132,20 @@ enum wapi_type {
 #define WAPI_HF_DEPOSITED	0x10u	/* descriptor held by the helper */
 
 struct wapi_handle_entry {			/* 64 bytes */
-	uint32_t futex;		/*  0 bumped on every state change */
+	uint32_t futex;		/*  0 bumped when a process exits, a slot is
+				   freed, a mutex abandoned: process waits
+				   sleep on it, other waits on u's first word */
 	uint8_t  type;		/*  4 enum wapi_type */
 	uint8_t  flags;		/*  5 WAPI_HF_* */
-	uint16_t waiters;	/*  6 sleepers on futex (all kinds of wait) */
+	uint16_t waiters;	/*  6 sleepers (all kinds of wait); kept across
+				   free and reuse: a sleeper counts itself out */
 	uint32_t generation;	/*  8 bumped when the slot is freed */
 	uint32_t refs;		/* 12 references from all clients */
-	union {			/* 16 */
+	union {			/* 16: a FREE slot is never NAMED */
 		uint32_t next_free;	/* FREE: free list link (index + 1) */
-		uint32_t mwaiters;	/* live: sleepers of multi-object waits */
+		uint32_t name_hash;	/* NAMED: the name's hash */
 	};
-	uint32_t name_hash;	/* 20 when NAMED */
+	uint32_t mwaiters;	/* 20 sleepers of multi-object waits */
 	int64_t  changed;	/* 24 ns, CLOCK_REALTIME: created, freed,
 				   abandoned (not every set/release) */
 	union {			/* 32 .. 64 */

@@ -24,7 +24,7 @@
 #include "core.h"
 #include "hash.h"
 
-static __thread pid_t wcore_tid_cache;
+static __thread pid_t wcore_tid_cache __attribute__((tls_model("initial-exec")));
 
 static pid_t wcore_pid_cache;
 
@@ -237,7 +237,7 @@ wcore_repair(void *map)
 		/* Free it, keeping the generation moving. */
 		gen = e->generation + (e->type != WAPI_T_FREE);
 		fut = e->futex + 1;
-		memset(e, 0, sizeof(*e));
+		wcore_handle_clear(e);
 		memset(&names[i], 0, sizeof(names[i]));
 		e->generation = gen;
 		e->futex = fut;

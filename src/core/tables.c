@@ -39,6 +39,19 @@ wcore_handle_slot(const void *map, uint32_t number)
 	return idx;
 }
 
+/* Zero a slot but for the sleepers still counted in it: they count
+ * themselves out when they wake, whatever became of the slot. */
+void
+wcore_handle_clear(struct wapi_handle_entry *e)
+{
+	uint16_t w = e->waiters;
+	uint32_t mw = e->mwaiters;
+
+	memset(e, 0, sizeof(*e));
+	e->waiters = w;
+	e->mwaiters = mw;
+}
+
 int
 wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 {
@@ -63,7 +76,7 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 	} else
 		return ENOSPC;
 	gen = e->generation;
-	memset(e, 0, sizeof(*e));
+	wcore_handle_clear(e);
 	e->generation = gen;
 	e->type = (uint8_t)type;
 	e->changed = wcore_now_ns();
@@ -87,7 +100,7 @@ wcore_handle_free(void *map, uint32_t index)
 		    e->u.fd.access, e->u.fd.share);
 	gen = e->generation + 1;
 	fut = e->futex + 1;
-	memset(e, 0, sizeof(*e));
+	wcore_handle_clear(e);
 	e->generation = gen;
 	/* Keep the futex word moving so a late sleeper sees a change. */
 	__atomic_store_n(&e->futex, fut, __ATOMIC_RELEASE);
@@ -439,8 +452,12 @@ wcore_wake_handle(void *map, uint32_t index)
 {
 	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
 
-	if (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) != 0)
+	/* Sleepers wait on the futex word (processes) or on the object's
+	 * state word, the first of u (events, semaphores, mutexes). */
+	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
 		wcore_futex_wake(&e->futex, INT32_MAX);
+		wcore_futex_wake(&e->u.event.signalled, INT32_MAX);
+	}
 }
 
 int64_t

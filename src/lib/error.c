@@ -9,7 +9,7 @@
 
 #include "wapi-int.h"
 
-__thread int wl_last_error;
+__thread int wl_last_error __attribute__((tls_model("initial-exec")));
 
 static const char *const wl_errors[] = {
 	[WAPI_EINVAL - 1000] = "invalid parameter",

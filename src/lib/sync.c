@@ -75,9 +75,14 @@ wl_owner_key_init(void)
 static void
 wl_note_owner(void)
 {
+	static __thread bool noted __attribute__((tls_model("initial-exec")));
+
+	if (noted)
+		return;
 	pthread_once(&wl_owner_once, wl_owner_key_init);
 	if (pthread_getspecific(wl_owner_key) == NULL)
 		pthread_setspecific(wl_owner_key, (void *)1);
+	noted = true;
 }
 
 static uint64_t
@@ -127,17 +132,66 @@ sem_word(struct wapi_handle_entry *e)
 	return (uint32_t *)&e->u.sem.count;
 }
 
-/* After a change to slot e that may release n waiters (INT32_MAX: all). */
+/* The word a waiter for e sleeps on: the object's own state word, which
+ * changes only when the object does (for a mutex, the owner half of its
+ * lock word), or the slot's futex word for a process. */
+static uint32_t *
+state_word(struct wapi_handle_entry *e)
+{
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		return &e->u.event.signalled;
+	case WAPI_T_SEMAPHORE:
+		return sem_word(e);
+	case WAPI_T_MUTEX:
+		return (uint32_t *)&e->u.mutex.owner_tid;
+	default:
+		return &e->futex;
+	}
+}
+
+/* After a change to slot e that may release n waiters (INT32_MAX: all).
+ * The change itself was a sequentially consistent write of the state
+ * word, so either a waiter sees it or we see the waiter. */
 static void
 wl_wake(struct wapi_handle_entry *e, int n)
 {
-	wcore_handle_changed(e);
 	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) == 0)
 		return;
 	if (LOAD(&e->mwaiters) != 0)
 		n = INT32_MAX;
-	wcore_futex_wake(&e->futex, n);
+	wcore_futex_wake(state_word(e), n);
 }
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Read-only: does e look free now?  (Spinning reads, never writes, so
+ * that spinners do not bounce the cache line the owner writes.) */
+static bool
+wl_looks_free(struct wapi_handle_entry *e)
+{
+	uint32_t v = LOAD(state_word(e));
+
+	switch (e->type) {
+	case WAPI_T_EVENT:
+	case WAPI_T_SEMAPHORE:
+		return v != 0 && !(v & FROZEN);
+	case WAPI_T_MUTEX:
+		return v == 0;
+	default:
+		return (LOAD(&e->flags) & WAPI_HF_EXITED) != 0;
+	}
+}
+
+#define WL_SPIN 200	/* pause rounds before a single wait sleeps */
 
 void
 wl_sync_thread_exit(void)
@@ -190,8 +244,9 @@ wl_take_mutex(struct wapi_handle_entry *e)
 	e->u.mutex.owner_client = wl.slot + 1;
 	e->u.mutex.owner_start = wl.start;
 	wl_note_owner();
-	if (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
-	    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED)
+	if ((LOAD(&e->flags) & WAPI_HF_ABANDONED) &&
+	    (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
+	    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED))
 		return TAKE_ABANDONED;
 	return TAKE_OK;
 }
@@ -616,11 +671,11 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 	long r;
 
 	if (n == 1)
-		return wcore_futex_wait(&WL_H(w[0].idx)->futex, w[0].futex,
+		return wcore_futex_wait(state_word(WL_H(w[0].idx)), w[0].futex,
 		    deadline);
 	memset(fw, 0, sizeof(fw));
 	for (k = 0; k < n; k++) {
-		fw[k].uaddr = (uintptr_t)&WL_H(w[k].idx)->futex;
+		fw[k].uaddr = (uintptr_t)state_word(WL_H(w[k].idx));
 		fw[k].val = w[k].futex;
 		fw[k].flags = FUTEX_32;	/* not private: other processes */
 	}
@@ -639,7 +694,8 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 
 		if (deadline >= 0 && deadline < soon)
 			soon = deadline;
-		r = wcore_futex_wait(&WL_H(w[0].idx)->futex, w[0].futex, soon);
+		r = wcore_futex_wait(state_word(WL_H(w[0].idx)), w[0].futex,
+		    soon);
 		return r == ETIMEDOUT && (deadline < 0 || soon < deadline) ?
 		    0 : (int)r;
 	}
@@ -729,13 +785,23 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		goto timeout;
 	if (timeout_ms != WAPI_INFINITE)
 		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+	if (n == 1) {
+		/* The owner may be about to let go: a short read-only spin
+		 * costs less than a sleep and a wake. */
+		e = WL_H(w[0].idx);
+		for (k = 0; k < WL_SPIN; k++) {
+			cpu_relax();
+			if (wl_looks_free(e) && (got = wl_try(w, 1, 0)) >= 0)
+				goto done;
+		}
+	}
 	for (;;) {
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
 			__atomic_add_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
 			if (n > 1)
 				__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
-			w[k].futex = __atomic_load_n(&e->futex, __ATOMIC_SEQ_CST);
+			w[k].futex = __atomic_load_n(state_word(e), __ATOMIC_SEQ_CST);
 		}
 		/* A pulse that could not release us now is gone for us. */
 		for (k = 0; k < n; k++)

@@ -34,7 +34,7 @@ struct wl_state {
 };
 
 extern struct wl_state wl;
-extern __thread int wl_last_error;
+extern __thread int wl_last_error __attribute__((tls_model("initial-exec")));
 
 /* Attach (shared, or private on failure) if not yet done.  Never fails:
  * private mode is always possible, short of memory (ENOMEM). */

@@ -31,7 +31,7 @@
 #define SEM_MAX		3
 #define WAIT_MS		20	/* workers' waits: a freeze needs them back */
 #define KILLS		10	/* per killing round */
-#define ROUND_MS	60000	/* a round still running after this hung */
+#define ROUND_MS	30000	/* a round still running after this hung */
 #define PINGPONG	20000	/* round trips */
 
 enum { ST_NONE = 0, ST_TAKING, ST_HELD, ST_RELEASING };
@@ -753,7 +753,7 @@ main(int argc, char *argv[])
 	if (seed == 0)
 		seed = 1;
 	t_setup("t-sync-stress");
-	ts_watchdog(120);
+	ts_watchdog(150);
 	S = ts_shared(sizeof(*S));
 	printf("# seed %llu (t-sync-stress -s %llu repeats the choices)\n",
 	    seed, seed);
