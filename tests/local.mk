@@ -7,4 +7,5 @@ include tests/sync.mk
 include tests/process.mk
 include tests/wapictl.mk
 include tests/docs.mk
+include tests/fuzz.mk
 include tests/bench.mk

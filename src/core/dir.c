@@ -24,8 +24,8 @@ static void	dir_printable(char *, size_t, const char *);
 static const char *dir_type_name(mode_t);
 static int	dir_check_stat(const struct stat *, const char *, char *,
 		    size_t);
-static int	dir_state_check(const struct stat *, const char *, char *,
-		    size_t);
+static int	dir_state_check(const struct stat *, uid_t, const char *,
+		    char *, size_t);
 static int	dir_cmp(const void *, const void *);
 
 static void
@@ -235,10 +235,29 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 	return fd;
 }
 
+/*
+ * What the scan keeps of an entry until the callbacks: its lstat fields and
+ * the offset of its name in one pool.  A struct wcore_dirent is ~740 bytes
+ * (the parsed name holds four fixed buffers); 10,000 of them cost 7 MiB,
+ * these cost 56 bytes each plus the name.  The parsed name is rebuilt for
+ * each callback, which costs less than copying it.
+ */
+struct dir_ent {
+	const char *name;	/* into the pool, once the pool stops moving */
+	size_t off;		/* of the name in the pool */
+	mode_t mode;
+	uid_t uid;
+	nlink_t nlink;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime;
+};
+
 static int
 dir_cmp(const void *a, const void *b)
 {
-	const struct wcore_dirent *x = a, *y = b;
+	const struct dir_ent *x = a, *y = b;
 
 	return strcmp(x->name, y->name);
 }
@@ -247,10 +266,13 @@ int
 wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
     void *ctx)
 {
-	struct wcore_dirent *ents = NULL, *tmp;
+	struct dir_ent *ents = NULL, *tmp;
+	struct wcore_dirent out;
+	struct wcore_name parsed;
 	struct dirent *de;
 	struct stat st;
-	size_t n = 0, cap = 0, i;
+	char *pool = NULL, *ptmp;
+	size_t n = 0, cap = 0, used = 0, pcap = 0, len, i;
 	DIR *d;
 	int fd, e = 0;
 
@@ -269,17 +291,8 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 			e = errno;
 			break;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			tmp = reallocarray(ents, cap, sizeof(*ents));
-			if (tmp == NULL) {
-				e = ENOMEM;
-				break;
-			}
-			ents = tmp;
-		}
-		wcore_name_parse(de->d_name, &ents[n].parsed);
-		if (ents[n].parsed.kind == WCORE_NAME_OTHER)
+		wcore_name_parse(de->d_name, &parsed);
+		if (parsed.kind == WCORE_NAME_OTHER)
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT)
@@ -287,7 +300,30 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 			e = errno;
 			break;
 		}
-		strlcpy(ents[n].name, de->d_name, sizeof(ents[n].name));
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = reallocarray(ents, cap, sizeof(*ents));
+			if (tmp == NULL) {
+				e = ENOMEM;
+				break;
+			}
+			ents = tmp;
+		}
+		/* The parse accepted it: shorter than 256 bytes. */
+		len = strlen(de->d_name) + 1;
+		if (pcap - used < len) {
+			/* Names are < 256 bytes: one doubling always fits. */
+			if ((ptmp = realloc(pool, pcap ? pcap * 2 : 4096)) ==
+			    NULL) {
+				e = ENOMEM;
+				break;
+			}
+			pool = ptmp;
+			pcap = pcap ? pcap * 2 : 4096;
+		}
+		memcpy(pool + used, de->d_name, len);
+		ents[n].off = used;
+		used += len;
 		ents[n].mode = st.st_mode;
 		ents[n].uid = st.st_uid;
 		ents[n].nlink = st.st_nlink;
@@ -298,11 +334,25 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 		n++;
 	}
 	closedir(d);
+	for (i = 0; e == 0 && i < n; i++)
+		ents[i].name = pool + ents[i].off;
 	if (e == 0 && n > 1)
 		qsort(ents, n, sizeof(*ents), dir_cmp);
-	for (i = 0; e == 0 && i < n; i++)
-		e = fn(&ents[i], ctx);
+	for (i = 0; e == 0 && i < n; i++) {
+		memset(&out, 0, sizeof(out));
+		strlcpy(out.name, ents[i].name, sizeof(out.name));
+		wcore_name_parse(out.name, &out.parsed);
+		out.mode = ents[i].mode;
+		out.uid = ents[i].uid;
+		out.nlink = ents[i].nlink;
+		out.dev = ents[i].dev;
+		out.ino = ents[i].ino;
+		out.size = ents[i].size;
+		out.mtime = ents[i].mtime;
+		e = fn(&out, ctx);
+	}
 	free(ents);
+	free(pool);
 	return e;
 }
 
@@ -325,8 +375,8 @@ dir_type_name(mode_t m)
 }
 
 static int
-dir_state_check(const struct stat *st, const char *name, char *why,
-    size_t whylen)
+dir_state_check(const struct stat *st, uid_t euid, const char *name,
+    char *why, size_t whylen)
 {
 	if (S_ISLNK(st->st_mode)) {
 		dir_why(why, whylen, "%s is a symbolic link", name);
@@ -337,9 +387,9 @@ dir_state_check(const struct stat *st, const char *name, char *why,
 		    dir_type_name(st->st_mode));
 		return -EINVAL;
 	}
-	if (st->st_uid != geteuid()) {
+	if (st->st_uid != euid) {
 		dir_why(why, whylen, "%s is owned by uid %u, not %u", name,
-		    (unsigned)st->st_uid, (unsigned)geteuid());
+		    (unsigned)st->st_uid, (unsigned)euid);
 		return -EPERM;
 	}
 	if (st->st_mode & 077) {
@@ -364,7 +414,8 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
     size_t whylen)
 {
 	struct stat st;
-	int fd, e, fl;
+	uid_t euid;
+	int fd, e;
 
 	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
 	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
@@ -378,7 +429,8 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 		dir_why(why, whylen, "%s: %s", name, strerror(e));
 		return -e;
 	}
-	if ((e = dir_state_check(&st, name, why, whylen)) != 0)
+	euid = geteuid();
+	if ((e = dir_state_check(&st, euid, name, why, whylen)) != 0)
 		return e;
 
 	/* O_NONBLOCK: if a FIFO is swapped in after the check, do not hang. */
@@ -403,12 +455,12 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 		dir_why(why, whylen, "%s: fstat: %s", name, strerror(e));
 		return -e;
 	}
-	if ((e = dir_state_check(&st, name, why, whylen)) != 0) {
+	if ((e = dir_state_check(&st, euid, name, why, whylen)) != 0) {
 		close(fd);
 		return e;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+	/* Of the flags F_SETFL changes, only O_NONBLOCK was set: no F_GETFL. */
+	if (fcntl(fd, F_SETFL, 0) < 0) {
 		e = errno;
 		close(fd);
 		dir_why(why, whylen, "%s: fcntl: %s", name, strerror(e));

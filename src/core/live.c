@@ -19,6 +19,7 @@
 
 static int	live_stat_fields(pid_t, char *, uint64_t *);
 static int	live_read_all(int, void *, size_t, off_t, size_t *);
+static int	live_range_held(int, off_t, off_t);
 static uint32_t	live_count_clients(int, uint32_t);
 static void	live_reason(struct wcore_status *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -272,21 +273,36 @@ live_read_all(int fd, void *buf, size_t len, off_t off, size_t *got)
 	return 0;
 }
 
+/*
+ * Whether another open file description holds any lock in [start, end):
+ * 0 none, 1 some, -errno (callers then look byte by byte, as for "some").
+ */
+static int
+live_range_held(int fd, off_t start, off_t end)
+{
+	struct flock fl;
+
+	if (end <= start)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = end - start;
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
 /* Client bytes held by other descriptions among the first n slots. */
 static uint32_t
 live_count_clients(int fd, uint32_t n)
 {
-	struct flock fl;
 	uint32_t i, held = 0;
 
 	/* One query for the whole range first: the usual answer is "none". */
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = WAPI_LOCK_CLIENT0;
-	fl.l_len = n;
-	if (n == 0 || (fcntl(fd, F_OFD_GETLK, &fl) == 0 &&
-	    fl.l_type == F_UNLCK))
+	if (live_range_held(fd, WAPI_LOCK_CLIENT0,
+	    (off_t)WAPI_LOCK_CLIENT0 + n) == 0)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (wcore_byte_held(fd, WAPI_LOCK_CLIENT0 + i, F_WRLCK) == 1)
@@ -370,17 +386,27 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 	incompat = rep.incompatible;
 	wcore_report_free(&rep);
 
-	/* Lock bytes: every query is one syscall, none of them blocks. */
-	out->helper_byte_held =
-	    wcore_byte_held(fd, WAPI_LOCK_HELPER, F_WRLCK) == 1;
-	out->init_byte_held = wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) == 1;
-	init_excl = out->init_byte_held &&
-	    wcore_byte_held(fd, WAPI_LOCK_INIT, F_RDLCK) == 1;
+	/*
+	 * Lock bytes: every query is one syscall, none of them blocks.  One
+	 * query over every lock byte first: when nothing conflicts with a
+	 * write lock anywhere in the range, each byte-wise query below would
+	 * answer "free" too, and most files of a big directory are not live.
+	 */
 	scan = WAPI_MAX_CLIENTS;
 	if (out->header_ok &&
 	    out->hdr.regions[WAPI_R_CLIENTS].capacity < WAPI_MAX_CLIENTS)
 		scan = out->hdr.regions[WAPI_R_CLIENTS].capacity;
-	out->clients_live = live_count_clients(fd, scan);
+	init_excl = 0;
+	if (live_range_held(fd, WAPI_LOCK_HELPER,
+	    (off_t)WAPI_LOCK_CLIENT0 + scan) != 0) {
+		out->helper_byte_held =
+		    wcore_byte_held(fd, WAPI_LOCK_HELPER, F_WRLCK) == 1;
+		out->init_byte_held =
+		    wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) == 1;
+		init_excl = out->init_byte_held &&
+		    wcore_byte_held(fd, WAPI_LOCK_INIT, F_RDLCK) == 1;
+		out->clients_live = live_count_clients(fd, scan);
+	}
 
 	held[0] = '\0';
 	if (out->helper_byte_held && out->clients_live > 0)

@@ -107,6 +107,14 @@ wcore_table_unlock(void *map)
 	pthread_mutex_unlock(&h->table_lock.m);
 }
 
+/* a + b, at most UINT32_MAX: a reference count that would wrap keeps the
+ * handle alive rather than free it under someone who holds it. */
+static uint32_t
+add_clamped(uint64_t a, uint64_t b)
+{
+	return a + b > UINT32_MAX ? UINT32_MAX : (uint32_t)(a + b);
+}
+
 /* Rebuild one client's block from its valid entries. */
 static size_t
 repair_crefs(void *map, uint32_t slot, uint32_t *counts)
@@ -114,18 +122,20 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 	struct wapi_header *h = map;
 	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
-	uint32_t cap = h->refs_per_client, i, j, n = 0, idx;
+	uint32_t cap = h->refs_per_client, i, j, n = 0, idx, total = 0;
 	struct wapi_cref_entry *b = WCORE_CREFS(map) + (size_t)slot * cap;
 	struct wapi_cref_entry *keep;
 	size_t fixes = 0;
-	uint64_t total = 0;
 
 	keep = calloc(cap, sizeof(*keep));
 	if (keep == NULL)
 		return 0;
 	for (i = 0; i < cap; i++) {
-		if (b[i].handle == 0)
+		if (b[i].handle == 0) {
+			if (b[i].count != 0)
+				fixes++;
 			continue;
+		}
 		idx = b[i].handle - 1;
 		if (idx >= h->handle_hwm || tab[idx].type == WAPI_T_FREE ||
 		    tab[idx].type >= WAPI_T_COUNT || b[i].count == 0) {
@@ -136,7 +146,7 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 			if (keep[j].handle == b[i].handle)
 				break;
 		if (j < n) {
-			keep[j].count += b[i].count;
+			keep[j].count = add_clamped(keep[j].count, b[i].count);
 			fixes++;
 		} else
 			keep[n++] = b[i];
@@ -147,13 +157,14 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 		while (b[i].handle != 0)
 			i = wcore_probe_next(i, cap);
 		b[i] = keep[j];
-		counts[keep[j].handle - 1] += keep[j].count;
-		total += keep[j].count;
+		counts[keep[j].handle - 1] = add_clamped(counts[keep[j].handle - 1],
+		    keep[j].count);
+		total = add_clamped(total, keep[j].count);
 	}
 	if (c->refs_used != n || c->refs_total != total)
 		fixes++;
 	c->refs_used = n;
-	c->refs_total = (uint32_t)total;
+	c->refs_total = total;
 	free(keep);
 	return fixes;
 }

@@ -395,8 +395,12 @@ wcore_client_release(void *map, uint32_t slot,
 	}
 	if (c->refs_used != 0 || c->refs_total != 0 || c->state != WAPI_CS_FREE) {
 		for (i = 0; i < cap; i++) {
-			if (b[i].handle == 0)
+			if (b[i].handle == 0) {
+				/* Leave nothing behind, not even a stray count. */
+				if (b[i].count != 0)
+					b[i].count = 0;
 				continue;
+			}
 			idx = b[i].handle - 1;
 			cnt = b[i].count;
 			b[i].handle = 0;

@@ -575,7 +575,7 @@ fail:
 int
 wl_ensure(void)
 {
-	char why[512], hostwhy[256];
+	char why[8192], hostwhy[256];
 	int r = 0;
 
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) != WL_NONE)

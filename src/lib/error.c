@@ -58,7 +58,7 @@ wapi_set_message_handler(void (*fn)(int, const char *, void *), void *ctx)
 void
 wl_message(int level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[16384];	/* a path may be PATH_MAX long, twice */
 	va_list ap;
 	int n;
 

@@ -399,6 +399,7 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 	struct libscols_table *tb = NULL;
 	struct libscols_line *ln;
 	struct target_list list;
+	struct target_file tf;
 	const char *action;
 	char shown[PATH_MAX];
 	size_t i, removed = 0, kept = 0, findings = 0;
@@ -453,16 +454,17 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 	}
 
 	for (i = 0; i < list.n; i++) {
+		target_get(ctl, &list, i, &tf);
 		memset(&res, 0, sizeof(res));
-		switch (list.v[i].de.parsed.kind) {
+		switch (tf.de.parsed.kind) {
 		case WCORE_NAME_STATE:
-			cmd_clean_state(ctl, &list.v[i], &o, &res);
+			cmd_clean_state(ctl, &tf, &o, &res);
 			break;
 		case WCORE_NAME_TEMP:
-			cmd_clean_temp(ctl, &list.v[i], &o, &res);
+			cmd_clean_temp(ctl, &tf, &o, &res);
 			break;
 		default:
-			cmd_clean_legacy(ctl, &list.v[i], &o, &res);
+			cmd_clean_legacy(ctl, &tf, &o, &res);
 			break;
 		}
 		if (res.verdict == NULL)
@@ -483,18 +485,18 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			rc = WAPICTL_EXIT_ACCESS;
 		if (tb != NULL) {
 			ln = out_line_new(tb);
-			out_cell(ln, &spec, COL_PATH, "%s", list.v[i].path);
+			out_cell(ln, &spec, COL_PATH, "%s", tf.path);
 			out_cell(ln, &spec, COL_VERDICT, "%s", res.verdict);
 			out_cell(ln, &spec, COL_ACTION, "%s", action);
 			out_cell(ln, &spec, COL_REASON, "%s", res.why);
 			if ((res.finding || res.failed) && ctl->quiet)
-				warnx("%s %s: %s: %s", action, list.v[i].shown,
+				warnx("%s %s: %s: %s", action, tf.shown,
 				    res.verdict, res.why);
 		} else if (res.finding || res.failed)
-			warnx("%s %s: %s: %s", action, list.v[i].shown,
+			warnx("%s %s: %s: %s", action, tf.shown,
 			    res.verdict, res.why);
 		else if (!ctl->quiet)
-			printf("%s %s: %s: %s\n", action, list.v[i].shown,
+			printf("%s %s: %s: %s\n", action, tf.shown,
 			    res.verdict, res.why);
 	}
 	if (tb != NULL) {

@@ -314,6 +314,7 @@ cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
 	struct out_spec spec = { cmd_handles_cols, NCOLS, { 0 }, 0 };
 	struct libscols_table *tb;
 	struct target_list list;
+	struct target_file tf;
 	const char *ocols = NULL;
 	char *tlist = NULL, *tok, *save;
 	bool raw = false, noheadings = false, types[WAPI_T_COUNT];
@@ -394,7 +395,8 @@ cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
 		return r;
 	tb = out_table_new(ctl, "handles", &spec, raw, noheadings);
 	for (i = 0; i < list.n; i++) {
-		r = cmd_handles_file(ctl, &list.v[i], tb, &spec, types);
+		target_get(ctl, &list, i, &tf);
+		r = cmd_handles_file(ctl, &tf, tb, &spec, types);
 		if (r == WAPICTL_EXIT_ACCESS || (r > rc && rc !=
 		    WAPICTL_EXIT_ACCESS))
 			rc = r;

@@ -170,6 +170,7 @@ cmd_lock_exec(struct wapictl *ctl, int argc, char **argv)
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct target_list list;
+	struct target_file tf;
 	int ch, r, wait_s = -1;
 
 	/* '+': the first non-option is COMMAND; its options are its own. */
@@ -214,7 +215,8 @@ cmd_lock_exec(struct wapictl *ctl, int argc, char **argv)
 		target_free(&list);
 		return WAPICTL_EXIT_ACCESS;
 	}
-	r = cmd_lock_run(ctl, &list.v[0], wait_s, argv);
+	target_get(ctl, &list, 0, &tf);
+	r = cmd_lock_run(ctl, &tf, wait_s, argv);
 	target_free(&list);
 	return r;
 }

@@ -231,7 +231,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
 	if (ctl->json)
 		out_cell(ln, spec, COL_SIZE, "%jd", (intmax_t)tf->de.size);
-	else {
+	else if (out_has(spec, COL_SIZE)) {
 		cmd_status_size(tf->de.size, d, sizeof(d));
 		out_cell(ln, spec, COL_SIZE, "%s", d);
 	}
@@ -275,7 +275,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 	}
 
 	out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
-	fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why, sizeof(why));
+	fd = target_open_listed(ctl, tf, why, sizeof(why));
 	if (fd == -ENOENT) {
 		/* Removed since the listing (a helper leaving): not there. */
 		scols_table_remove_line(o->tb, ln);
@@ -392,6 +392,7 @@ cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
 	    sizeof(cmd_status_ccols) / sizeof(cmd_status_ccols[0]), { 0 }, 0 };
 	struct cmd_status_out o;
 	struct target_list list;
+	struct target_file tf;
 	const char *ocols = NULL;
 	bool raw = false, noheadings = false, verbose = false;
 	size_t i;
@@ -459,7 +460,8 @@ cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
 	o.cspec = &cspec;
 	o.verbose = verbose;
 	for (i = 0; i < list.n; i++) {
-		r = cmd_status_file(ctl, &list.v[i], &o);
+		target_get(ctl, &list, i, &tf);
+		r = cmd_status_file(ctl, &tf, &o);
 		if (r == WAPICTL_EXIT_ACCESS)
 			worst = r;
 		else if (r > rc)

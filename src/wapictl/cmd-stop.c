@@ -202,6 +202,7 @@ cmd_stop_exec(struct wapictl *ctl, int argc, char **argv)
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct target_list list;
+	struct target_file tf;
 	bool kill_it = false;
 	size_t i;
 	int ch, r, rc = 0, wait_s = 5;
@@ -241,7 +242,8 @@ cmd_stop_exec(struct wapictl *ctl, int argc, char **argv)
 		printf("no helper running (no state file for host %s)\n",
 		    ctl->host);
 	for (i = 0; i < list.n; i++) {
-		r = cmd_stop_file(ctl, &list.v[i], wait_s, kill_it);
+		target_get(ctl, &list, i, &tf);
+		r = cmd_stop_file(ctl, &tf, wait_s, kill_it);
 		if (r > rc)
 			rc = r;
 	}

@@ -255,6 +255,7 @@ cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
 	    COL_WHERE, COL_INDEX, COL_OFFSET, COL_PROBLEM };
 	struct cmd_validate_ctx c;
 	struct target_list list;
+	struct target_file tf;
 	char why[512], name[NAME_MAX + 1], dir[PATH_MAX], shown[PATH_MAX];
 	char path[PATH_MAX];
 	bool writable;
@@ -325,27 +326,28 @@ cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
 			    ctl->all_hosts ? "" : ctl->want_host);
 		}
 		for (i = 0; i < list.n; i++) {
+			target_get(ctl, &list, i, &tf);
 			writable = true;
-			fd = wcore_state_open(ctl->dirfd, list.v[i].de.name,
+			fd = wcore_state_open(ctl->dirfd, tf.de.name,
 			    true, why, sizeof(why));
 			if (fd == -EACCES || fd == -EROFS) {
 				writable = false;
 				fd = wcore_state_open(ctl->dirfd,
-				    list.v[i].de.name, false, why, sizeof(why));
+				    tf.de.name, false, why, sizeof(why));
 			}
 			if (fd == -ENOENT)
 				continue;	/* removed since the listing */
 			if (fd < 0) {
-				warnx("%s: %s", list.v[i].shown, why);
+				warnx("%s: %s", tf.shown, why);
 				if (ctl->json)
-					cmd_validate_print(&c, list.v[i].path,
-					    list.v[i].shown, "unreadable", NULL);
+					cmd_validate_print(&c, tf.path,
+					    tf.shown, "unreadable", NULL);
 				rc = WAPICTL_EXIT_ACCESS;
 				continue;
 			}
-			snprintf(path, sizeof(path), "%s", list.v[i].path);
+			snprintf(path, sizeof(path), "%s", tf.path);
 			r = cmd_validate_fd(&c, fd, writable, path,
-			    list.v[i].shown);
+			    tf.shown);
 			if (r > rc)
 				rc = r;
 			close(fd);

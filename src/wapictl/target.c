@@ -22,7 +22,6 @@ struct target_scan {
 	struct wapictl		*ctl;
 	unsigned		 kinds;
 	struct target_list	*list;
-	size_t			 cap;
 };
 
 static int	target_scan_one(const struct wcore_dirent *, void *);
@@ -33,6 +32,7 @@ target_init(struct wapictl *ctl)
 	char why[512];
 	int e;
 
+	ctl->euid = geteuid();
 	if (ctl->dir_arg != NULL) {
 		if (strlcpy(ctl->dir, ctl->dir_arg, sizeof(ctl->dir)) >=
 		    sizeof(ctl->dir)) {
@@ -99,8 +99,11 @@ static int
 target_scan_one(const struct wcore_dirent *de, void *arg)
 {
 	struct target_scan *s = arg;
-	struct target_file *tf, *nv;
+	struct target_list *l = s->list;
+	struct target_ent *te, *nv;
+	size_t len, ncap;
 	unsigned want;
+	char *nn;
 
 	switch (de->parsed.kind) {
 	case WCORE_NAME_STATE:
@@ -124,21 +127,37 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 		return 0;
 	if (!s->ctl->all_hosts && strcmp(de->parsed.host, s->ctl->want_host) != 0)
 		return 0;
-	if (s->list->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 8;
-		nv = reallocarray(s->list->v, s->cap, sizeof(*nv));
+	len = strlen(de->name) + 1;
+	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
+	if (strlen(s->ctl->dir) + 1 + len > PATH_MAX)
+		return ENAMETOOLONG;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		nv = reallocarray(l->v, l->cap, sizeof(*nv));
 		if (nv == NULL)
 			return ENOMEM;
-		s->list->v = nv;
+		l->v = nv;
 	}
-	tf = &s->list->v[s->list->n];
-	memset(tf, 0, sizeof(*tf));
-	tf->de = *de;
-	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", s->ctl->dir,
-	    de->name) >= (int)sizeof(tf->path))
-		return ENAMETOOLONG;
-	s->list->n++;
-	target_shown(tf->path, tf->shown, sizeof(tf->shown));
+	if (l->ncap - l->nlen < len) {
+		ncap = l->ncap ? l->ncap * 2 : 4096;
+		while (ncap - l->nlen < len)
+			ncap *= 2;
+		if ((nn = realloc(l->names, ncap)) == NULL)
+			return ENOMEM;
+		l->names = nn;
+		l->ncap = ncap;
+	}
+	memcpy(l->names + l->nlen, de->name, len);
+	te = &l->v[l->n++];
+	te->name = l->nlen;
+	l->nlen += len;
+	te->mode = de->mode;
+	te->uid = de->uid;
+	te->nlink = de->nlink;
+	te->dev = de->dev;
+	te->ino = de->ino;
+	te->size = de->size;
+	te->mtime = de->mtime;
 	return 0;
 }
 
@@ -156,7 +175,6 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 	s.ctl = ctl;
 	s.kinds = kinds;
 	s.list = list;
-	s.cap = 0;
 	if ((e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
 		target_shown(ctl->dir, shown, sizeof(shown));
 		warnx("%s: cannot list: %s", shown, strerror(e));
@@ -166,12 +184,71 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 	return 0;
 }
 
+/* File i of the list in full: its entry as the scan gave it, its paths. */
+void
+target_get(const struct wapictl *ctl, const struct target_list *list,
+    size_t i, struct target_file *tf)
+{
+	const struct target_ent *te = &list->v[i];
+	struct wcore_dirent *de = &tf->de;
+
+	memset(de, 0, sizeof(*de));
+	strlcpy(de->name, list->names + te->name, sizeof(de->name));
+	wcore_name_parse(de->name, &de->parsed);
+	de->mode = te->mode;
+	de->uid = te->uid;
+	de->nlink = te->nlink;
+	de->dev = te->dev;
+	de->ino = te->ino;
+	de->size = te->size;
+	de->mtime = te->mtime;
+	/* Fits: target_scan_one() checked the length. */
+	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", ctl->dir,
+	    de->name) >= (int)sizeof(tf->path))
+		tf->path[0] = '\0';
+	target_shown(tf->path, tf->shown, sizeof(tf->shown));
+}
+
 void
 target_free(struct target_list *list)
 {
 	free(list->v);
-	list->v = NULL;
-	list->n = 0;
+	free(list->names);
+	memset(list, 0, sizeof(*list));
+}
+
+/*
+ * Open a listed state file read-only, for a look (status).  The scan's
+ * lstat stands for wcore_state_open's check before opening, so a plainly
+ * good file costs an openat and an fstat: what was opened must be what was
+ * listed (same device and inode) and pass the core's checks again (regular,
+ * ours, private, one link).  Anything else, every refusal included, goes to
+ * wcore_state_open, which decides and says why.  The descriptor keeps
+ * O_NONBLOCK (the guard against a FIFO swapped in), which a regular file
+ * ignores: for pread, lock queries and mmap, not for handing on.
+ */
+int
+target_open_listed(const struct wapictl *ctl, const struct target_file *tf,
+    char *why, size_t whylen)
+{
+	const struct wcore_dirent *de = &tf->de;
+	struct stat sb;
+	int fd;
+
+	if (S_ISREG(de->mode) && de->uid == ctl->euid &&
+	    (de->mode & 077) == 0 && de->nlink == 1) {
+		fd = openat(ctl->dirfd, de->name, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd >= 0) {
+			if (fstat(fd, &sb) == 0 && sb.st_dev == de->dev &&
+			    sb.st_ino == de->ino && S_ISREG(sb.st_mode) &&
+			    sb.st_uid == ctl->euid &&
+			    (sb.st_mode & 077) == 0 && sb.st_nlink == 1)
+				return fd;
+			close(fd);
+		}
+	}
+	return wcore_state_open(ctl->dirfd, de->name, false, why, whylen);
 }
 
 /* $HOME/x shown as ~/x in messages, as the user thinks of it. */

@@ -36,6 +36,7 @@ struct wapictl {
 	char		 host[256];	/* this host (DESIGN §2) */
 	const char	*want_host;	/* the host the command looks at */
 	int		 dirfd;		/* -1 until target_dir_open() */
+	uid_t		 euid;		/* ours, once (target_init) */
 	bool		 dir_missing;	/* the directory does not exist */
 };
 
@@ -59,15 +60,32 @@ int	wapictl_usage_error(const struct cmd_entry *, const char *, ...)
 void	wapictl_cmd_usage(const struct cmd_entry *, const char *);
 int	wapictl_seconds(const struct cmd_entry *, const char *, int *);
 
-/* target.c: the directory, the files a command looks at, their names. */
+/*
+ * target.c: the directory, the files a command looks at, their names.  A
+ * list keeps little per file (a listing of 10,000 files must stay small);
+ * target_get() gives one file in full, paths included, in the caller's
+ * struct target_file, which is meant to live on the stack and be reused.
+ */
 struct target_file {
 	struct wcore_dirent	 de;
 	char			 path[PATH_MAX];	/* for columns and JSON */
 	char			 shown[PATH_MAX];	/* ~/... for messages */
 };
+struct target_ent {
+	size_t			 name;	/* offset in target_list.names */
+	mode_t			 mode;	/* the scan's lstat fields */
+	uid_t			 uid;
+	nlink_t			 nlink;
+	dev_t			 dev;
+	ino_t			 ino;
+	off_t			 size;
+	int64_t			 mtime;
+};
 struct target_list {
-	struct target_file	*v;
-	size_t			 n;
+	struct target_ent	*v;
+	size_t			 n, cap;
+	char			*names;	/* NUL-terminated names, end to end */
+	size_t			 nlen, ncap;
 };
 #define TARGET_STATE	0x1u	/* <host>.<abi>.state */
 #define TARGET_TEMP	0x2u	/* creation temporaries */
@@ -77,7 +95,11 @@ struct target_list {
 int	target_init(struct wapictl *);
 int	target_dir_open(struct wapictl *, bool);
 int	target_collect(struct wapictl *, unsigned, struct target_list *);
+void	target_get(const struct wapictl *, const struct target_list *, size_t,
+	    struct target_file *);
 void	target_free(struct target_list *);
+int	target_open_listed(const struct wapictl *, const struct target_file *,
+	    char *, size_t);
 void	target_shown(const char *, char *, size_t);
 int	target_open_path(const char *, bool, int *, char *, char *, size_t,
 	    char *, size_t);

@@ -108,7 +108,9 @@ client_private() {
 	    fail "expected a private client, got: $output"
 	[ "$(printf '%s\n' "$stderr" | wc -l)" = 1 ] ||
 	    fail "expected one line on stderr, got: $stderr"
-	[[ "$stderr" == "wapi: cannot attach $file: "* ]] ||
+	# The file in full, or as ~/... when it lies under HOME.
+	[[ "$stderr" == "wapi: cannot attach $file: "* ||
+	    "$stderr" == "wapi: cannot attach ~${file#"$HOME"}: "* ]] ||
 	    fail "the message does not name $file: $stderr"
 	[[ "$stderr" =~ $re ]] || fail "expected /$re/ in: $stderr"
 	[[ "$stderr" == *"; using process-private handles (see wapictl(1))" ]] ||
