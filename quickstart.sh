@@ -8,8 +8,15 @@ cd "$(dirname "$0")"
 top=$(pwd)
 mode=${1:-demo}
 
+# Build: a C toolchain, autotools, libbsd, libsmartcols.
 pkgs="build-essential autoconf automake libtool pkg-config libbsd-dev
-libsmartcols-dev bats bats-support bats-assert jq mandoc procps"
+libsmartcols-dev"
+# Tests (README.md says why each is there): bats with its helpers, jq for
+# wapictl's JSON, mandoc to lint the manuals, zsh and fish to run the
+# completions, python3 for the hostile-input peers, clang and its runtime
+# for the libFuzzer targets.
+[ "$mode" = check ] && pkgs="$pkgs bats bats-support bats-assert jq mandoc
+zsh fish python3 clang libclang-rt-14-dev"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

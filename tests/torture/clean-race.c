@@ -339,7 +339,10 @@ main(void)
 			fflush(stdout);
 			if ((p = fork()) == 0) {
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
-				_exit(client_life(how, (unsigned)random()));
+				int r = client_life(how, (unsigned)random());
+
+				fflush(stdout);
+				_exit(r);
 			}
 			running[nrun++] = p;
 			started++;
