@@ -11,3 +11,7 @@ check_PROGRAMS += tests/lib/t-fd
 tests_lib_t_fd_SOURCES = tests/lib/t-fd.c tests/lib/tlib.h
 tests_lib_t_fd_LDADD = $(LIBTEST_LDADD)
 TESTS += tests/lib/t-fd
+
+# wapictl under valgrind memcheck (a bats suite of its own).
+TESTS += tests/valgrind.bats
+EXTRA_DIST += tests/valgrind.bats
