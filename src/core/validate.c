@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +34,13 @@
 #define M_ONLIST	0x01	/* reached by the free-list walk */
 #define M_INDEXED	0x02	/* a name index entry points here */
 #define M_NAMEOK	0x04	/* name terminated and valid */
+/* What check_handles saw of each slot, so that later passes which reach
+ * slots in hash order (name index, client references) read one byte here
+ * instead of a 64-byte entry somewhere in a table of up to 128 MiB. */
+#define M_LIVE		0x08	/* type neither FREE nor unknown */
+#define M_FREE		0x10	/* type FREE */
+#define M_NAMED		0x20	/* live, WAPI_HF_NAMED set */
+#define M_FLAGSOK	0x40	/* live, no flag its type may not carry */
 
 struct vstate {
 	const unsigned char *base;
@@ -43,6 +52,9 @@ struct vstate {
 	uint32_t cap[WAPI_R_COUNT];
 	uint32_t hwm;
 	uint8_t *marks;			/* [hwm] */
+	uint32_t *nhash;		/* [hwm] name_hash as check_handles read it */
+	uint32_t *refs;			/* [hwm] refs as check_handles read it */
+	struct zjob *zj;		/* free clients' blocks, checked ahead */
 	uint32_t live, named_live, attached;
 };
 
@@ -84,7 +96,10 @@ static const uint8_t type_flags[WAPI_T_COUNT] = {
 
 static void problem(struct vstate *, enum wcore_where, int64_t, uint64_t,
     const char *, ...) __attribute__((format(printf, 5, 6)));
+struct zjob;
 static bool full(const struct vstate *);
+static void check_name_strings(struct vstate *);
+static void zeros_start(struct vstate *);
 static bool check_header(struct vstate *, uint64_t);
 static void check_handles(struct vstate *);
 static void check_freelist(struct vstate *);
@@ -128,34 +143,59 @@ full(const struct vstate *v)
 	return v->r->limit != 0 && v->r->count >= v->r->limit;
 }
 
-static void
-problem(struct vstate *v, enum wcore_where where, int64_t index,
-    uint64_t offset, const char *fmt, ...)
+/* Room for one more problem, or NULL when full or out of memory. */
+static struct wcore_problem *
+problem_slot(struct vstate *v)
 {
 	struct wcore_report *r = v->r;
 	struct wcore_problem *p;
 	size_t ncap;
-	va_list ap;
 
 	if (full(v))
-		return;
+		return NULL;
 	/* Counted even when it cannot be stored: a finding is never lost. */
 	v->added++;
 	if (r->count == r->cap) {
 		ncap = r->cap == 0 ? 16 : r->cap * 2;
 		p = reallocarray(r->problems, ncap, sizeof(*p));
 		if (p == NULL)
-			return;
+			return NULL;
 		r->problems = p;
 		r->cap = ncap;
 	}
-	p = &r->problems[r->count++];
+	return &r->problems[r->count++];
+}
+
+static void
+problem(struct vstate *v, enum wcore_where where, int64_t index,
+    uint64_t offset, const char *fmt, ...)
+{
+	struct wcore_problem *p;
+	va_list ap;
+
+	if ((p = problem_slot(v)) == NULL)
+		return;
 	p->where = where;
 	p->index = index;
 	p->offset = offset;
 	va_start(ap, fmt);
 	vsnprintf(p->what, sizeof(p->what), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * calloc without its trick: a large calloc gets fresh zero pages that the
+ * first read maps and the first write faults again.  The big per-slot
+ * arrays are read and written at once: zero them by writing.
+ */
+static void *
+zalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if ((p = reallocarray(NULL, n, size)) != NULL)
+		memset(p, 0, n * size);
+	return p;
 }
 
 static bool
@@ -505,6 +545,17 @@ check_handles(struct vstate *v)
 	for (i = 0; i < v->hwm && !full(v); i++) {
 		get_handle(v, i, &e);
 		off = handle_off(v, i);
+		v->nhash[i] = e.name_hash;
+		v->refs[i] = e.refs;
+		if (e.type == WAPI_T_FREE)
+			v->marks[i] |= M_FREE;
+		else if (handle_live(&e)) {
+			v->marks[i] |= M_LIVE;
+			if (e.flags & WAPI_HF_NAMED)
+				v->marks[i] |= M_NAMED;
+			if (!(e.flags & ~type_flags[e.type]))
+				v->marks[i] |= M_FLAGSOK;
+		}
 		if (e.type >= WAPI_T_COUNT) {
 			problem(v, WCORE_W_HANDLES, i, off + EOFF(type),
 			    "type %u is unknown", e.type);
@@ -630,8 +681,7 @@ check_freelist(struct vstate *v)
 		return;
 	}
 	for (i = 0; i < v->hwm && !full(v); i++) {
-		get_handle(v, i, &e);
-		if (e.type != WAPI_T_FREE)
+		if (!(v->marks[i] & M_FREE))
 			continue;
 		if (!(v->marks[i] & M_ONLIST))
 			problem(v, WCORE_W_FREELIST, i, handle_off(v, i),
@@ -655,45 +705,72 @@ struct ptable {
 	uint32_t (*home)(const void *, uint32_t);
 	void (*visit)(struct vstate *, struct ptable *, uint32_t,
 	    const void *);
+	/* Optional: told of the entry PROBE_AHEAD slots on (in the map, not
+	 * copied: only a prefetch hint may come of it), so that what visit()
+	 * will look up there is in the cache by then. */
+	void (*ahead)(const struct vstate *, const struct ptable *,
+	    const unsigned char *);
 	void *ctx;
 	uint32_t used;
+	uint32_t run;		/* for visit(): start of the entry's run */
+	uint32_t strays;	/* entries not reachable from their home */
 };
+#define PROBE_AHEAD	8
 
-static void
+/*
+ * Inlined into each caller, where the callbacks and the entry size are
+ * constants once read into locals before the first call: direct, inlined
+ * calls instead of three indirect ones per slot of a 2-million-slot index.
+ */
+static inline __attribute__((always_inline)) void
 probe_check(struct vstate *v, struct ptable *t)
 {
+	bool (*const empty)(const void *) = t->empty;
+	uint32_t (*const home)(const void *, uint32_t) = t->home;
+	void (*const visit)(struct vstate *, struct ptable *, uint32_t,
+	    const void *) = t->visit;
+	void (*const ahead)(const struct vstate *, const struct ptable *,
+	    const unsigned char *) = t->ahead;
+	const size_t esz = t->esz;
+	const unsigned char *base = v->base + t->off;
+	const uint32_t cap = t->cap;
 	unsigned char ent[64];
 	uint32_t p, run, h;
 	bool any_empty = false;
 
-	if (t->cap == 0)
+	if (cap == 0 || esz > sizeof(ent))
 		return;
 	/* The run containing slot 0 may start before the end. */
 	run = 0;
-	for (p = t->cap; p-- > 0;) {
-		memcpy(ent, v->base + t->off + (uint64_t)p * t->esz, t->esz);
-		if (t->empty(ent)) {
-			run = wcore_probe_next(p, t->cap);
+	for (p = cap; p-- > 0;) {
+		memcpy(ent, base + (uint64_t)p * esz, esz);
+		if (empty(ent)) {
+			run = wcore_probe_next(p, cap);
 			any_empty = true;
 			break;
 		}
 	}
-	for (p = 0; p < t->cap && !full(v); p++) {
-		memcpy(ent, v->base + t->off + (uint64_t)p * t->esz, t->esz);
-		if (t->empty(ent)) {
-			run = wcore_probe_next(p, t->cap);
+	for (p = 0; p < cap && !full(v); p++) {
+		if (ahead != NULL && cap - p > PROBE_AHEAD)
+			ahead(v, t, base + (uint64_t)(p + PROBE_AHEAD) * esz);
+		memcpy(ent, base + (uint64_t)p * esz, esz);
+		if (empty(ent)) {
+			run = wcore_probe_next(p, cap);
 			continue;
 		}
 		t->used++;
-		h = t->home(ent, t->cap);
-		if (any_empty && wcore_probe_dist(h, p, t->cap) >
-		    wcore_probe_dist(run, p, t->cap))
+		h = home(ent, cap);
+		if (any_empty && wcore_probe_dist(h, p, cap) >
+		    wcore_probe_dist(run, p, cap)) {
+			t->strays++;
 			problem(v, t->where, t->index0 + p,
-			    t->off + (uint64_t)p * t->esz, "entry is not "
+			    t->off + (uint64_t)p * esz, "entry is not "
 			    "reachable from its home slot %u (empty slot "
 			    "between)", h);
-		if (t->visit != NULL)
-			t->visit(v, t, p, ent);
+		}
+		t->run = run;
+		if (visit != NULL)
+			visit(v, t, p, ent);
 	}
 }
 
@@ -710,9 +787,10 @@ nameidx_home(const void *p, uint32_t cap)
 	    cap);
 }
 
-/* (hash, slot index) of every name index entry, for the duplicate check. */
+/* (hash, slot index) of every name index entry, for the duplicate check,
+ * and the start of the index run (cluster) it sits in. */
 struct hslot {
-	uint32_t hash, slot;
+	uint32_t hash, slot, run;
 };
 
 static int
@@ -735,9 +813,9 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
 	const struct wapi_nameidx_entry *x = ep;
 	struct nctx *c = t->ctx;
-	struct wapi_handle_entry e;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
 	uint32_t i;
+	uint8_t m;
 
 	if (x->handle > v->hwm) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
@@ -745,29 +823,45 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		return;
 	}
 	i = x->handle - 1;
-	get_handle(v, i, &e);
-	if (!handle_live(&e) || !(e.flags & WAPI_HF_NAMED)) {
+	m = v->marks[i];
+	if (!(m & M_LIVE) || !(m & M_NAMED)) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
-		    "which is %s", i, e.type == WAPI_T_FREE ? "free" :
-		    !handle_live(&e) ? "corrupt" : "not named");
+		    "which is %s", i, (m & M_FREE) ? "free" :
+		    !(m & M_LIVE) ? "corrupt" : "not named");
 		return;
 	}
-	if (e.name_hash != x->hash) {
+	if (v->nhash[i] != x->hash) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry hash 0x%08x differs "
-		    "from slot %u's name hash 0x%08x", x->hash, i, e.name_hash);
+		    "from slot %u's name hash 0x%08x", x->hash, i, v->nhash[i]);
 		return;
 	}
-	if (v->marks[i] & M_INDEXED) {
+	if (m & M_INDEXED) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "second entry for slot %u",
 		    i);
 		return;
 	}
 	v->marks[i] |= M_INDEXED;
 	/* cap: the file may change under a live validation. */
-	if (c->n < c->cap && (v->marks[i] & M_NAMEOK)) {
+	if (c->n < c->cap && (m & M_NAMEOK)) {
 		c->hs[c->n].hash = x->hash;
 		c->hs[c->n].slot = i;
+		c->hs[c->n].run = t->run;
 		c->n++;
+	}
+}
+
+/* Prefetch what nameidx_visit will read of the slot an entry names. */
+static void
+nameidx_ahead(const struct vstate *v, const struct ptable *t,
+    const unsigned char *ep)
+{
+	uint32_t hd;
+
+	memcpy(&hd, ep + offsetof(struct wapi_nameidx_entry, handle),
+	    sizeof(hd));
+	if (hd - 1 < v->hwm) {
+		__builtin_prefetch(&v->marks[hd - 1]);
+		__builtin_prefetch(&v->nhash[hd - 1]);
 	}
 }
 
@@ -778,33 +872,145 @@ name_at(const struct vstate *v, uint32_t i)
 	    (uint64_t)i * sizeof(struct wapi_name_entry);
 }
 
-static void
-check_names(struct vstate *v)
+/*
+ * Whether two of hs[0..n) (one index cluster) have equal hashes and equal
+ * names, each compared with the lowest slot of its hash as the report
+ * below does.  Sorts hs in place: the order does not matter to the report,
+ * which sorts all entries again.
+ */
+static bool
+names_dup_in(const struct vstate *v, struct hslot *hs, size_t n)
 {
-	struct wapi_handle_entry e;
-	struct ptable t;
-	struct nctx c;
-	char name[WAPI_NAME_MAX + 1];
-	const char *why;
-	uint64_t noff;
-	size_t k, a, b;
-	ssize_t n;
-	uint32_t i;
+	struct hslot x;
+	size_t a, b, k;
 
-	/* Names of live named slots. */
-	for (i = 0; i < v->hwm && !full(v); i++) {
-		get_handle(v, i, &e);
-		if (!handle_live(&e) || !(e.flags & WAPI_HF_NAMED) ||
-		    (e.flags & ~type_flags[e.type]))
+	if (n < 2)
+		return false;
+	if (n == 2 && hs[0].hash != hs[1].hash)
+		return false;
+	if (n <= 16) {
+		for (a = 1; a < n; a++) {
+			x = hs[a];
+			for (k = a; k > 0 && hslot_cmp(&hs[k - 1], &x) > 0; k--)
+				hs[k] = hs[k - 1];
+			hs[k] = x;
+		}
+	} else
+		qsort(hs, n, sizeof(*hs), hslot_cmp);
+	for (a = 0; a < n; a = b)
+		for (b = a + 1; b < n && hs[b].hash == hs[a].hash; b++)
+			if (strncmp(name_at(v, hs[a].slot),
+			    name_at(v, hs[b].slot), WAPI_NAME_MAX + 1) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Whether the name index may hold two entries of one name.  Equal names
+ * have equal hashes, so equal homes, and an entry reachable from its home
+ * sits in the cluster (run of occupied slots) of that home: looking inside
+ * each cluster is enough unless some entry strays, and clusters are short
+ * where a full sort of a million entries is not.  The entries of one
+ * cluster are adjacent in hs, but for the cluster through slot 0, whose
+ * start lies near the end of the index: it is at both ends.
+ */
+static bool
+names_dup_possible(const struct vstate *v, struct hslot *hs, size_t n,
+    uint32_t strays)
+{
+	struct hslot *wrap;
+	size_t a, b, first, last;
+	bool dup;
+
+	if (strays > 0)
+		return true;
+	if (n < 2)
+		return false;
+	for (first = 1; first < n && hs[first].run == hs[0].run; first++)
+		;
+	last = n;
+	if (first < n && hs[n - 1].run == hs[0].run)
+		for (last = n - 1; hs[last - 1].run == hs[0].run; last--)
+			;
+	for (a = first; a < last; a = b) {
+		for (b = a + 1; b < last && hs[b].run == hs[a].run; b++)
+			;
+		if (names_dup_in(v, hs + a, b - a))
+			return true;
+	}
+	if (last == n)
+		return names_dup_in(v, hs, first);
+	if ((wrap = reallocarray(NULL, first + (n - last), sizeof(*wrap))) ==
+	    NULL)
+		return true;	/* the full sort decides */
+	memcpy(wrap, hs, first * sizeof(*wrap));
+	memcpy(wrap + first, hs + last, (n - last) * sizeof(*wrap));
+	dup = names_dup_in(v, wrap, first + (n - last));
+	free(wrap);
+	return dup;
+}
+
+/*
+ * A job for a second thread: the two longest stretches of work on a big
+ * file (the names, the zero check of free clients' reference blocks) read
+ * the map and write only what is theirs, and the machine has cores to
+ * spare.  Run in place when no thread can be had: every job is written so
+ * that running it first, on this thread, gives the same report.
+ */
+struct vjob {
+	pthread_t th;
+	bool threaded;
+};
+
+static void
+job_start(struct vjob *j, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+
+	/* Signals stay the caller's business, on the caller's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->threaded = pthread_create(&j->th, NULL, fn, arg) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!j->threaded)
+		(void)fn(arg);
+}
+
+static void
+job_wait(struct vjob *j)
+{
+	if (j->threaded)
+		pthread_join(j->th, NULL);
+	j->threaded = false;
+}
+
+/* The names of the live named slots in [from, to): terminated, not empty,
+ * UTF-8, hashing to the slot's name_hash.  Marks them M_NAMEOK. */
+static void
+names_range(struct vstate *v, uint32_t from, uint32_t to)
+{
+	char name[WAPI_NAME_MAX + 1];
+	const char *why, *src, *z;
+	uint64_t noff;
+	size_t n;
+	uint32_t i;
+	const uint8_t want = M_LIVE | M_NAMED | M_FLAGSOK;
+
+	for (i = from; i < to && !full(v); i++) {
+		if ((v->marks[i] & want) != want)
 			continue;
 		noff = v->off[WAPI_R_NAMES] +
 		    (uint64_t)i * sizeof(struct wapi_name_entry);
-		memcpy(name, name_at(v, i), sizeof(name));
-		if ((n = cstrlen(name, sizeof(name))) < 0) {
+		/* Only the name's bytes are copied, not the 261 of its slot. */
+		src = name_at(v, i);
+		if ((z = memchr(src, '\0', sizeof(name))) == NULL) {
 			problem(v, WCORE_W_NAMES, i, noff,
 			    "name is not NUL-terminated");
 			continue;
 		}
+		n = (size_t)(z - src);
+		memcpy(name, src, n);
+		name[n] = '\0';
 		if (n == 0) {
 			problem(v, WCORE_W_NAMES, i, noff, "name is empty");
 			continue;
@@ -814,21 +1020,93 @@ check_names(struct vstate *v)
 			problem(v, WCORE_W_NAMES, i, noff, "name: %s", why);
 			continue;
 		}
-		if (wcore_name_hash(name, (size_t)n) != e.name_hash) {
+		if (wcore_name_hash(name, n) != v->nhash[i]) {
 			problem(v, WCORE_W_HANDLES, i,
 			    handle_off(v, i) + EOFF(name_hash), "name hash "
 			    "0x%08x is not the hash of its name (0x%08x)",
-			    e.name_hash, wcore_name_hash(name, (size_t)n));
+			    v->nhash[i], wcore_name_hash(name, n));
 			continue;
 		}
 		v->marks[i] |= M_NAMEOK;
 	}
+}
+
+struct names_part {
+	struct vstate w;	/* v's copy, reporting into its own r */
+	struct wcore_report r;
+	uint32_t from, to;
+};
+
+static void *
+names_worker(void *arg)
+{
+	struct names_part *np = arg;
+
+	names_range(&np->w, np->from, np->to);
+	return NULL;
+}
+
+/*
+ * The names are the longest pass over a big file: a 264-byte slot per
+ * handle to bring in, then UTF-8 and hash work per name.  From
+ * NAMES_SPLIT_MIN slots on a job takes the upper half, its findings kept
+ * apart and then appended in slot order as far as the limit allows: the
+ * report is the one a single pass makes.  Each half writes the marks of
+ * its own slots only.
+ */
+#define NAMES_SPLIT_MIN	65536u
+
+static void
+check_name_strings(struct vstate *v)
+{
+	struct wcore_problem *p;
+	struct names_part *np;
+	struct vjob job;
+	size_t k;
+
+	if (v->hwm < NAMES_SPLIT_MIN || (np = malloc(sizeof(*np))) == NULL) {
+		names_range(v, 0, v->hwm);
+		return;
+	}
+	np->w = *v;
+	memset(&np->r, 0, sizeof(np->r));
+	np->r.limit = v->r->limit;
+	np->w.r = &np->r;
+	np->w.added = 0;
+	np->from = v->hwm / 2;
+	np->to = v->hwm;
+	job_start(&job, names_worker, np);
+	names_range(v, 0, np->from);
+	job_wait(&job);
+	for (k = 0; k < np->r.count; k++)
+		if ((p = problem_slot(v)) != NULL)
+			*p = np->r.problems[k];
+	/* Those the worker counted but could not store (out of memory). */
+	for (k = np->r.count; k < np->w.added && !full(v); k++)
+		v->added++;
+	wcore_report_free(&np->r);
+	free(np);
+}
+
+static void
+check_names(struct vstate *v)
+{
+	struct ptable t;
+	struct nctx c;
+	size_t k, a, b;
+	uint32_t i;
+	const uint8_t want = M_LIVE | M_NAMED | M_FLAGSOK;
+
+	check_name_strings(v);
 	if (full(v))
 		return;
+	/* The free clients' blocks meanwhile, on the other core. */
+	zeros_start(v);
 
 	memset(&c, 0, sizeof(c));
 	if (v->named_live > 0 &&
-	    (c.hs = calloc(v->named_live, sizeof(*c.hs))) == NULL) {
+	    (c.hs = reallocarray(NULL, v->named_live, sizeof(*c.hs))) ==
+	    NULL) {
 		problem(v, WCORE_W_FILE, -1, 0, "out of memory checking names");
 		return;
 	}
@@ -841,36 +1119,43 @@ check_names(struct vstate *v)
 	t.empty = nameidx_empty;
 	t.home = nameidx_home;
 	t.visit = nameidx_visit;
+	t.ahead = nameidx_ahead;
 	t.ctx = &c;
 	probe_check(v, &t);
 
-	/* Duplicates have equal hashes: sort and compare within runs. */
-	if (c.n > 1)
-		qsort(c.hs, c.n, sizeof(*c.hs), hslot_cmp);
-	for (a = 0; a < c.n && !full(v); a = b) {
-		for (b = a + 1; b < c.n && c.hs[b].hash == c.hs[a].hash; b++)
-			;
-		for (k = a + 1; k < b && k - a < 64; k++)
-			/* Bounded: the map may change under a live file. */
-			if (strncmp(name_at(v, c.hs[a].slot),
-			    name_at(v, c.hs[k].slot), WAPI_NAME_MAX + 1) == 0)
-				problem(v, WCORE_W_NAMES, c.hs[k].slot,
-				    v->off[WAPI_R_NAMES] + (uint64_t)
-				    c.hs[k].slot * sizeof(struct
-				    wapi_name_entry), "name is also held by "
-				    "slot %u", c.hs[a].slot);
+	/*
+	 * Duplicates have equal hashes: sort and compare within runs.  The
+	 * sort of every entry runs only when a cluster shows a duplicate (or
+	 * an entry strays), and then reports exactly as it always did.
+	 */
+	if (!full(v) && names_dup_possible(v, c.hs, c.n, t.strays)) {
+		if (c.n > 1)
+			qsort(c.hs, c.n, sizeof(*c.hs), hslot_cmp);
+		for (a = 0; a < c.n && !full(v); a = b) {
+			for (b = a + 1; b < c.n && c.hs[b].hash == c.hs[a].hash;
+			    b++)
+				;
+			for (k = a + 1; k < b && k - a < 64; k++)
+				/* Bounded: the map may change under a live
+				 * file. */
+				if (strncmp(name_at(v, c.hs[a].slot),
+				    name_at(v, c.hs[k].slot),
+				    WAPI_NAME_MAX + 1) == 0)
+					problem(v, WCORE_W_NAMES, c.hs[k].slot,
+					    v->off[WAPI_R_NAMES] + (uint64_t)
+					    c.hs[k].slot * sizeof(struct
+					    wapi_name_entry), "name is also "
+					    "held by slot %u", c.hs[a].slot);
+		}
 	}
 	free(c.hs);
 
-	for (i = 0; i < v->hwm && !full(v); i++) {
-		get_handle(v, i, &e);
-		if (handle_live(&e) && (e.flags & WAPI_HF_NAMED) &&
-		    !(e.flags & ~type_flags[e.type]) &&
+	for (i = 0; i < v->hwm && !full(v); i++)
+		if ((v->marks[i] & want) == want &&
 		    !(v->marks[i] & M_INDEXED))
 			problem(v, WCORE_W_NAMES, i, v->off[WAPI_R_NAMES] +
 			    (uint64_t)i * sizeof(struct wapi_name_entry),
 			    "named slot %u is missing from the name index", i);
-	}
 	if (!full(v) && t.used != v->h.names_used)
 		problem(v, WCORE_W_HEADER, -1, HOFF(names_used), "names_used "
 		    "is %u but the name index holds %u entries",
@@ -890,9 +1175,14 @@ cref_home(const void *p, uint32_t cap)
 	    cap);
 }
 
+/* Per handle slot, over all clients: one cache line per random visit. */
+struct cacc {
+	uint64_t sum;		/* counts over all clients */
+	uint32_t last;		/* client + 1 that last named it */
+};
+
 struct cctx {
-	uint64_t *sum;		/* [hwm] counts over all clients */
-	uint32_t *last;		/* [hwm] client + 1 that last named it */
+	struct cacc *acc;	/* [hwm] */
 	uint32_t client;
 	uint64_t total;
 };
@@ -902,9 +1192,9 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
 	const struct wapi_cref_entry *x = ep;
 	struct cctx *c = t->ctx;
-	struct wapi_handle_entry e;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
 	uint32_t i;
+	uint8_t m;
 
 	c->total += x->count;
 	if (x->handle > v->hwm) {
@@ -914,11 +1204,11 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		return;
 	}
 	i = x->handle - 1;
-	get_handle(v, i, &e);
-	if (!handle_live(&e)) {
+	m = v->marks[i];
+	if (!(m & M_LIVE)) {
 		problem(v, WCORE_W_CREFS, t->index0 + p, off,
 		    "client %u refers to slot %u, which is %s", c->client, i,
-		    e.type == WAPI_T_FREE ? "free" : "corrupt");
+		    (m & M_FREE) ? "free" : "corrupt");
 		return;
 	}
 	if (x->count == 0) {
@@ -926,13 +1216,28 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		    "slot %u with a count of 0", c->client, i);
 		return;
 	}
-	if (c->last[i] == c->client + 1) {
+	if (c->acc[i].last == c->client + 1) {
 		problem(v, WCORE_W_CREFS, t->index0 + p, off, "client %u "
 		    "holds slot %u twice", c->client, i);
 		return;
 	}
-	c->last[i] = c->client + 1;
-	c->sum[i] += x->count;
+	c->acc[i].last = c->client + 1;
+	c->acc[i].sum += x->count;
+}
+
+/* Prefetch what cref_visit will read and write of the slot an entry names. */
+static void
+cref_ahead(const struct vstate *v, const struct ptable *t,
+    const unsigned char *ep)
+{
+	const struct cctx *c = t->ctx;
+	uint32_t hd;
+
+	memcpy(&hd, ep + offsetof(struct wapi_cref_entry, handle), sizeof(hd));
+	if (hd - 1 < v->hwm) {
+		__builtin_prefetch(&v->marks[hd - 1]);
+		__builtin_prefetch(&c->acc[hd - 1], 1);
+	}
 }
 
 /* Index of the first non-zero 8-byte word in [p, p+n), or n/8 if none. */
@@ -956,11 +1261,74 @@ first_nonzero(const unsigned char *p, size_t n)
 	return nw;
 }
 
+/*
+ * The zero check of the reference blocks of clients not attached, done
+ * ahead by a job while the name index is checked: 128 MiB of a default
+ * file.  first[i] is first_nonzero() of client i's block, or SIZE_MAX when
+ * the job found the client attached (check_clients then looks itself if
+ * the state it reads differs).
+ */
+#define ZEROS_AHEAD_MIN	(8u << 20)	/* bytes of reference blocks */
+
+struct zjob {
+	const struct vstate *v;
+	size_t *first;		/* [clients] */
+	struct vjob job;
+};
+
+static void *
+zeros_worker(void *arg)
+{
+	struct zjob *z = arg;
+	const struct vstate *v = z->v;
+	struct wapi_client_entry ce;
+	size_t blen = (size_t)v->h.refs_per_client *
+	    sizeof(struct wapi_cref_entry);
+	uint32_t i;
+
+	for (i = 0; i < v->cap[WAPI_R_CLIENTS]; i++) {
+		memcpy(&ce, v->base + v->off[WAPI_R_CLIENTS] +
+		    (uint64_t)i * sizeof(ce), sizeof(ce));
+		z->first[i] = ce.state == WAPI_CS_ATTACHED ? SIZE_MAX :
+		    first_nonzero(v->base + v->off[WAPI_R_CREFS] +
+		    (uint64_t)i * blen, blen);
+	}
+	return NULL;
+}
+
+static void
+zeros_start(struct vstate *v)
+{
+	struct zjob *z;
+
+	if ((uint64_t)v->cap[WAPI_R_CREFS] * sizeof(struct wapi_cref_entry) <
+	    ZEROS_AHEAD_MIN || (z = malloc(sizeof(*z))) == NULL)
+		return;
+	if ((z->first = reallocarray(NULL, v->cap[WAPI_R_CLIENTS],
+	    sizeof(*z->first))) == NULL) {
+		free(z);
+		return;
+	}
+	z->v = v;
+	job_start(&z->job, zeros_worker, z);
+	v->zj = z;
+}
+
+static void
+zeros_end(struct vstate *v)
+{
+	if (v->zj == NULL)
+		return;
+	job_wait(&v->zj->job);
+	free(v->zj->first);
+	free(v->zj);
+	v->zj = NULL;
+}
+
 static void
 check_clients(struct vstate *v)
 {
 	struct wapi_client_entry ce;
-	struct wapi_handle_entry e;
 	struct ptable t;
 	struct cctx c;
 	uint32_t ccap = v->cap[WAPI_R_CLIENTS], rpc = v->h.refs_per_client;
@@ -982,24 +1350,23 @@ check_clients(struct vstate *v)
 		    "clients_used is %u but %u clients are attached",
 		    v->h.clients_used, v->attached);
 
+	if (v->zj != NULL)
+		job_wait(&v->zj->job);
 	memset(&c, 0, sizeof(c));
-	if (v->attached > 0 && v->hwm > 0) {
-		c.sum = calloc(v->hwm, sizeof(*c.sum));
-		c.last = calloc(v->hwm, sizeof(*c.last));
-		if (c.sum == NULL || c.last == NULL) {
-			free(c.sum);
-			free(c.last);
-			problem(v, WCORE_W_FILE, -1, 0,
-			    "out of memory checking client references");
-			return;
-		}
+	if (v->attached > 0 && v->hwm > 0 &&
+	    (c.acc = zalloc(v->hwm, sizeof(*c.acc))) == NULL) {
+		problem(v, WCORE_W_FILE, -1, 0,
+		    "out of memory checking client references");
+		return;
 	}
 	for (i = 0; i < ccap && !full(v); i++) {
 		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
 		memcpy(&ce, v->base + coff, sizeof(ce));
 		boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
 		if (ce.state != WAPI_CS_ATTACHED) {
-			k = first_nonzero(v->base + boff, blen);
+			k = v->zj != NULL && v->zj->first[i] != SIZE_MAX ?
+			    v->zj->first[i] : first_nonzero(v->base + boff,
+			    blen);
 			if (k < blen / 8)
 				problem(v, WCORE_W_CREFS, (int64_t)i * rpc +
 				    (int64_t)k, boff + k * 8,
@@ -1015,6 +1382,7 @@ check_clients(struct vstate *v)
 		t.empty = cref_empty;
 		t.home = cref_home;
 		t.visit = cref_visit;
+		t.ahead = cref_ahead;
 		t.ctx = &c;
 		c.client = i;
 		c.total = 0;
@@ -1033,18 +1401,16 @@ check_clients(struct vstate *v)
 			    ce.refs_total, (unsigned long long)c.total);
 	}
 	/* With nobody attached the counts are stale until a recovery. */
-	if (c.sum != NULL) {
+	if (c.acc != NULL) {
 		for (i = 0; i < v->hwm && !full(v); i++) {
-			get_handle(v, i, &e);
-			if (handle_live(&e) && e.refs != c.sum[i])
+			if ((v->marks[i] & M_LIVE) && v->refs[i] != c.acc[i].sum)
 				problem(v, WCORE_W_HANDLES, i,
 				    handle_off(v, i) + EOFF(refs), "refs is %u "
-				    "but clients hold %llu", e.refs,
-				    (unsigned long long)c.sum[i]);
+				    "but clients hold %llu", v->refs[i],
+				    (unsigned long long)c.acc[i].sum);
 		}
 	}
-	free(c.sum);
-	free(c.last);
+	free(c.acc);
 }
 
 static bool
@@ -1126,7 +1492,11 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 		return v.added;
 	if (v.h.file_size > len)
 		return v.added;
-	if (v.hwm > 0 && (v.marks = calloc(v.hwm, 1)) == NULL) {
+	if (v.hwm > 0 && ((v.marks = zalloc(v.hwm, 1)) == NULL ||
+	    (v.nhash = zalloc(v.hwm, sizeof(*v.nhash))) == NULL ||
+	    (v.refs = zalloc(v.hwm, sizeof(*v.refs))) == NULL)) {
+		free(v.marks);
+		free(v.nhash);
 		problem(&v, WCORE_W_FILE, -1, 0, "out of memory validating");
 		return v.added;
 	}
@@ -1139,6 +1509,9 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 		check_clients(&v);
 	if (!full(&v))
 		check_shares(&v);
+	zeros_end(&v);
 	free(v.marks);
+	free(v.nhash);
+	free(v.refs);
 	return v.added;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -71,15 +72,41 @@ helper_title(void)
  * then release the slot.  A client that closed its connection but lives on
  * keeps its byte, and so its slot.
  */
+/* Does slot still belong to pid?  (Under the table lock.) */
+static bool
+helper_slot_is(int64_t slot, pid_t pid)
+{
+	const struct wapi_client_entry *c = &WCORE_CLIENTS(helper_map)[slot];
+	bool mine;
+
+	if (wcore_table_lock(helper_map, 1000, NULL) != 0)
+		return true;	/* cannot tell: keep trying */
+	mine = c->state == WAPI_CS_ATTACHED && c->pid == pid;
+	wcore_table_unlock(helper_map);
+	return mine;
+}
+
 static void
 helper_client_gone(int64_t slot, pid_t pid)
 {
 	struct wapi_client_entry *c;
+	int64_t deadline = wcore_now_mono_ns() + 2000000000LL;
+	struct timespec ts = { 0, 1000000 };
 
 	if (slot < 0)
 		return;
-	if (wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot, F_WRLCK, 2000) != 0)
-		return;
+	/*
+	 * Its process may still be closing its files: wait (bounded) for the
+	 * client byte to come free.  Should a new client have taken over the
+	 * slot meanwhile (it releases what the dead one held itself), stop
+	 * at once rather than wait for a byte that stays held.
+	 */
+	while (wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot,
+	    F_WRLCK, 0) != 0) {
+		if (!helper_slot_is(slot, pid) || wcore_now_mono_ns() > deadline)
+			return;
+		nanosleep(&ts, NULL);
+	}
 	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
 		c = &WCORE_CLIENTS(helper_map)[slot];
 		if (c->state == WAPI_CS_ATTACHED && c->pid == pid)

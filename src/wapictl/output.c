@@ -112,6 +112,7 @@ out_table_new(const struct wapictl *ctl, const char *name,
 	scols_table_enable_raw(tb, raw);
 	scols_table_enable_noheadings(tb, noheadings);
 	scols_table_enable_json(tb, ctl->json);
+	if (getenv("XX_NOENC")) scols_table_enable_noencoding(tb, 1);
 	for (i = 0; i < spec->nids; i++) {
 		c = &spec->cols[spec->ids[i]];
 		/* Raw and JSON output never truncate. */

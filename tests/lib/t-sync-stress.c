@@ -1,7 +1,8 @@
 /*
  * Stress of libwapi's semaphores and mutexes: NPROC processes x NTHR threads
- * on one named semaphore (maximum SEM_MAX) and one named mutex, with the
- * invariants checked in a page shared by everyone:
+ * on one named semaphore (maximum SEM_MAX) and one named mutex, taken one
+ * after the other or both at once by a wait-all, with the invariants
+ * checked in a page shared by everyone:
  *   - the mutex guards a counter (read, yield, write): at the end it equals
  *     the acquisitions, and no two holders are ever inside at once;
  *   - the semaphore never has more than SEM_MAX holders, and no count is
@@ -19,6 +20,8 @@
  * the victim held it).  A restarted process takes the victim's place.
  *
  *   t-sync-stress [-s SEED]
+ *
+ * TS_VERBOSE=1 in the environment prints the time each kill took.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -30,7 +33,6 @@
 #define NTHR		4
 #define SEM_MAX		3
 #define WAIT_MS		20	/* workers' waits: a freeze needs them back */
-#define KILLS		10	/* per killing round */
 #define ROUND_MS	30000	/* a round still running after this hung */
 #define PINGPONG	20000	/* round trips */
 
@@ -109,63 +111,106 @@ checkpoint(struct pstate *ps)
 
 struct worker { struct pstate *ps; struct tstate *ts; wapi_handle_t sem, mtx; };
 
+/* Bookkeeping once the semaphore is ours. */
+static void
+sem_held(struct tstate *ts)
+{
+	int n, m;
+
+	ts_store(&ts->sem, ST_HELD);
+	n = ts_inc(&S->sem_inside);
+	if (n > SEM_MAX)
+		ts_inc(&S->sem_violations);
+	while ((m = ts_load(&S->sem_inside_max)) < n &&
+	    !__atomic_compare_exchange_n(&S->sem_inside_max, &m, n, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+/* Bookkeeping once the mutex is ours (abandoned: it came abandoned). */
+static void
+mtx_held(struct tstate *ts, uint64_t me, bool abandoned)
+{
+	uint64_t prev = 0;
+
+	/* Counted while still "taking": a kill before the store below is
+	 * one the audit treats as maybe holding. */
+	if (abandoned)
+		ts_inc(&S->abandoned_seen);
+	ts_inc(&S->mtx_acq);
+	ts_store(&ts->mtx, ST_HELD);
+	if (!__atomic_compare_exchange_n(&S->inside, &prev, me, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* Someone is inside: only a dead one, and only when the
+		 * mutex came abandoned. */
+		if (!abandoned || !was_killed((int)(prev >> 32)))
+			ts_inc(&S->mx_violations);
+		__atomic_store_n(&S->inside, me, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * One worker thread: for each ticket take the semaphore, then the mutex
+ * (or, every other ticket, both at once with a wait-all), bump the
+ * counter inside, and give both back.
+ */
 static void *
 worker_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct pstate *ps = w->ps;
 	struct tstate *ts = w->ts;
+	wapi_handle_t both[2] = { w->sem, w->mtx };
 	uint64_t me, prev;
 	long v;
-	int r, n, m;
+	int r, ticket;
 
 	ts->tid = (int)syscall(SYS_gettid);
 	me = (uint64_t)(uint32_t)getpid() << 32 | (uint32_t)ts->tid;
-	while (__atomic_fetch_add(&S->tickets, 1, __ATOMIC_ACQ_REL) < S->total) {
+	while ((ticket = __atomic_fetch_add(&S->tickets, 1, __ATOMIC_ACQ_REL)) <
+	    S->total) {
 		checkpoint(ps);
-		for (;;) {
-			ts_store(&ts->sem, ST_TAKING);
-			r = wapi_wait(w->sem, S->wait_ms);
-			if (r == WAPI_WAIT_OBJECT_0)
-				break;
-			ts_store(&ts->sem, ST_NONE);
-			if (r != WAPI_WAIT_TIMEOUT)
-				bad(r, wapi_last_error());
+		if (ticket % 2) {
+			for (;;) {
+				ts_store(&ts->sem, ST_TAKING);
+				ts_store(&ts->mtx, ST_TAKING);
+				r = wapi_wait_multiple(both, 2, 1, S->wait_ms);
+				if (r == WAPI_WAIT_OBJECT_0 ||
+				    r == WAPI_WAIT_ABANDONED_0 + 1)
+					break;
+				ts_store(&ts->sem, ST_NONE);
+				ts_store(&ts->mtx, ST_NONE);
+				if (r != WAPI_WAIT_TIMEOUT)
+					bad(r, wapi_last_error());
+				checkpoint(ps);
+			}
+			sem_held(ts);
+			mtx_held(ts, me, r == WAPI_WAIT_ABANDONED_0 + 1);
+		} else {
+			for (;;) {
+				ts_store(&ts->sem, ST_TAKING);
+				r = wapi_wait(w->sem, S->wait_ms);
+				if (r == WAPI_WAIT_OBJECT_0)
+					break;
+				ts_store(&ts->sem, ST_NONE);
+				if (r != WAPI_WAIT_TIMEOUT)
+					bad(r, wapi_last_error());
+				checkpoint(ps);
+			}
+			sem_held(ts);
 			checkpoint(ps);
-		}
-		ts_store(&ts->sem, ST_HELD);
-		n = ts_inc(&S->sem_inside);
-		if (n > SEM_MAX)
-			ts_inc(&S->sem_violations);
-		while ((m = ts_load(&S->sem_inside_max)) < n &&
-		    !__atomic_compare_exchange_n(&S->sem_inside_max, &m, n,
-		    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			;
-		checkpoint(ps);
-		for (;;) {
-			ts_store(&ts->mtx, ST_TAKING);
-			r = wapi_wait(w->mtx, S->wait_ms);
-			if (r == WAPI_WAIT_OBJECT_0 || r == WAPI_WAIT_ABANDONED_0)
-				break;
-			ts_store(&ts->mtx, ST_NONE);
-			if (r != WAPI_WAIT_TIMEOUT)
-				bad(r, wapi_last_error());
-			checkpoint(ps);
-		}
-		/* Counted while still "taking": a kill before the store
-		 * below is one the audit treats as maybe holding. */
-		if (r == WAPI_WAIT_ABANDONED_0)
-			ts_inc(&S->abandoned_seen);
-		ts_inc(&S->mtx_acq);
-		ts_store(&ts->mtx, ST_HELD);
-		prev = 0;
-		if (!__atomic_compare_exchange_n(&S->inside, &prev, me, false,
-		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			/* Someone is inside: only a dead one, and only when
-			 * the mutex came abandoned. */
-			if (r != WAPI_WAIT_ABANDONED_0 || !was_killed((int)(prev >> 32)))
-				ts_inc(&S->mx_violations);
-			__atomic_store_n(&S->inside, me, __ATOMIC_RELEASE);
+			for (;;) {
+				ts_store(&ts->mtx, ST_TAKING);
+				r = wapi_wait(w->mtx, S->wait_ms);
+				if (r == WAPI_WAIT_OBJECT_0 ||
+				    r == WAPI_WAIT_ABANDONED_0)
+					break;
+				ts_store(&ts->mtx, ST_NONE);
+				if (r != WAPI_WAIT_TIMEOUT)
+					bad(r, wapi_last_error());
+				checkpoint(ps);
+			}
+			mtx_held(ts, me, r == WAPI_WAIT_ABANDONED_0);
 		}
 		v = S->counter;
 		sched_yield();
@@ -438,10 +483,10 @@ audit(struct round *rd, const pid_t *pids, int v, int vpid, wapi_handle_t sem,
 
 /*
  * One round: total acquisitions over NPROC x NTHR threads; kills: 0, or
- * KILLS with mode 1 (victim frozen at a checkpoint) or 2 (at any moment).
+ * kills with mode 1 (victim frozen at a checkpoint) or 2 (at any moment).
  */
 static void
-run_round(const char *title, int total, int mode)
+run_round(const char *title, int total, int mode, int kills)
 {
 	struct round rd;
 	pid_t pids[NPROC], pid, vpid;
@@ -470,10 +515,10 @@ run_round(const char *title, int total, int mode)
 		pids[k] = start_worker(k);
 	live = NPROC;
 	while (live > 0) {
-		if (mode != 0 && rd.kills == KILLS &&
+		if (mode != 0 && rd.kills == kills &&
 		    S->total == INT32_MAX / 2)
 			S->total = ts_load(&S->tickets) + total / 2;
-		if (mode != 0 && rd.kills < KILLS) {
+		if (mode != 0 && rd.kills < kills) {
 			t_msleep(5 + rnd(40));
 			v = (int)rnd(NPROC);
 			if (pids[v] <= 0)
@@ -490,8 +535,11 @@ run_round(const char *title, int total, int mode)
 				    "did not reach a checkpoint");
 				break;
 			}
-			S->killed[S->nkilled] = vpid;
-			ts_inc(&S->nkilled);
+			if (S->nkilled < (int)(sizeof(S->killed) /
+			    sizeof(S->killed[0]))) {
+				S->killed[S->nkilled] = vpid;
+				ts_inc(&S->nkilled);
+			}
 			kill(vpid, SIGKILL);
 			if (waitpid(vpid, &st, 0) != vpid)
 				st = 0;
@@ -625,7 +673,7 @@ run_round(const char *title, int total, int mode)
 	T_OK(S->mtx_acq >= S->total - rd.kills * NTHR,
 	    "acquisitions made: %d of %d", S->mtx_acq, S->total);
 	if (mode != 0) {
-		T_EQ(rd.kills, KILLS, "kills made");
+		T_EQ(rd.kills, kills, "kills made");
 		T_EQ(rd.gave_back, rd.sem_deficit, "counts given back");
 		printf("# %d kills, %d holding the mutex (%d maybe), semaphore "
 		    "counts lost with the dead: %d (+%d maybe, %d were)\n",
@@ -763,9 +811,9 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	run_pingpong();
-	run_round("calm, waits without timeout", 20000, 0);
-	run_round("kills of frozen participants", 4000, 1);
-	run_round("kills at any moment", 4000, 2);
+	run_round("calm, waits without timeout", 20000, 0, 0);
+	run_round("kills of frozen participants", 4000, 1, 10);
+	run_round("kills at any moment", 4000, 2, 20);
 	wapi_shutdown();
 	return t_done();
 }

@@ -174,6 +174,34 @@ count_ret(int n, int want)
 	return c;
 }
 
+/* Jobs 0..n-1 waited on e (job 2 on [d, e], a multi-object sleep). */
+static void
+jobs_on_event(int n, wapi_handle_t e, wapi_handle_t d)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		job1(&S->job[k], e, TS_LONG);
+		if (k == 2) {
+			S->job[k].h[0] = d;
+			S->job[k].h[1] = e;
+			S->job[k].n = 2;
+		}
+	}
+}
+
+/* How many of jobs 0..n-1 got their event (index 1 for the 2-wait). */
+static int
+count_got_event(int n)
+{
+	int k, c = 0;
+
+	for (k = 0; k < n; k++)
+		c += ts_load(&S->job[k].done) > 0 &&
+		    S->job[k].ret[0] == WAPI_WAIT_OBJECT_0 + (S->job[k].n - 1);
+	return c;
+}
+
 static int
 sem_count(wapi_handle_t h)
 {
@@ -200,40 +228,41 @@ static void
 t_event_manual_set_releases_all(void)
 {
 	struct ts_peer p[3];
-	wapi_handle_t e;
+	wapi_handle_t e, d;
 	int k;
 
 	reset_shm();
 	T_EQ(wapi_event_create(NULL, 1, 0, &e), 0, "manual event created");
-	for (k = 0; k < 3; k++) {
-		job1(&S->job[k], e, TS_LONG);
+	T_EQ(wapi_event_create(NULL, 1, 0, &d), 0, "another event, never set");
+	jobs_on_event(3, e, d);
+	for (k = 0; k < 3; k++)
 		ts_peer_start(&p[k], p_wait, &S->job[k]);
-	}
 	T_OK(ts_sleepers(e, 3), "3 peers sleep on the manual event");
 	T_EQ(done_total(3), 0, "no waiter released before the set");
 	T_EQ(wapi_event_set(e), 0, "set");
 	for (k = 0; k < 3; k++)
 		T_EQ(ts_peer_join(&p[k]), 0, "peer ran");
-	T_EQ(count_ret(3, WAPI_WAIT_OBJECT_0), 3,
+	T_EQ(count_got_event(3), 3,
 	    "manual set: all 3 waiting peers released");
 	T_EQ(signalled(e), 1, "manual event stays signalled");
 	T_EQ(wapi_wait(e, 0), WAPI_WAIT_OBJECT_0, "and a later wait passes");
 	wapi_handle_close(e);
+	wapi_handle_close(d);
 }
 
 static void
 t_event_auto_set_releases_one(void)
 {
 	struct ts_peer p[3];
-	wapi_handle_t e;
+	wapi_handle_t e, d;
 	int k;
 
 	reset_shm();
 	T_EQ(wapi_event_create(NULL, 0, 0, &e), 0, "auto event created");
-	for (k = 0; k < 3; k++) {
-		job1(&S->job[k], e, TS_LONG);
+	T_EQ(wapi_event_create(NULL, 1, 0, &d), 0, "another event, never set");
+	jobs_on_event(3, e, d);
+	for (k = 0; k < 3; k++)
 		ts_peer_start(&p[k], p_wait, &S->job[k]);
-	}
 	T_OK(ts_sleepers(e, 3), "3 peers sleep on the auto event");
 	for (k = 1; k <= 3; k++) {
 		T_EQ(wapi_event_set(e), 0, "set");
@@ -245,12 +274,13 @@ t_event_auto_set_releases_one(void)
 	}
 	for (k = 0; k < 3; k++)
 		T_EQ(ts_peer_join(&p[k]), 0, "peer ran");
-	T_EQ(count_ret(3, WAPI_WAIT_OBJECT_0), 3, "each waiter got OBJECT_0 once");
+	T_EQ(count_got_event(3), 3, "each waiter got OBJECT_0 once");
 	/* Set with nobody waiting: stays signalled for exactly one wait. */
 	T_EQ(wapi_event_set(e), 0, "set with nobody waiting");
 	T_EQ(wapi_wait(e, 0), WAPI_WAIT_OBJECT_0, "first wait passes");
 	T_EQ(wapi_wait(e, 0), WAPI_WAIT_TIMEOUT, "second wait times out");
 	wapi_handle_close(e);
+	wapi_handle_close(d);
 }
 
 static int
@@ -305,40 +335,41 @@ static void
 t_event_pulse_manual(void)
 {
 	struct ts_peer p[3];
-	wapi_handle_t e;
+	wapi_handle_t e, d;
 	int k;
 
 	reset_shm();
 	T_EQ(wapi_event_create(NULL, 1, 0, &e), 0, "manual event created");
-	for (k = 0; k < 3; k++) {
-		job1(&S->job[k], e, TS_LONG);
+	T_EQ(wapi_event_create(NULL, 1, 0, &d), 0, "another event, never set");
+	jobs_on_event(3, e, d);
+	for (k = 0; k < 3; k++)
 		ts_peer_start(&p[k], p_wait, &S->job[k]);
-	}
 	T_OK(ts_sleepers(e, 3), "3 peers sleep on the manual event");
 	T_EQ(wapi_event_pulse(e), 0, "pulse");
 	T_EQ(signalled(e), 0, "pulse leaves the event reset");
 	T_EQ(wapi_wait(e, 0), WAPI_WAIT_TIMEOUT, "a wait after the pulse times out");
 	for (k = 0; k < 3; k++)
 		T_EQ(ts_peer_join(&p[k]), 0, "peer ran");
-	T_EQ(count_ret(3, WAPI_WAIT_OBJECT_0), 3,
+	T_EQ(count_got_event(3), 3,
 	    "manual pulse: the 3 waiters present are released");
 	T_EQ(signalled(e), 0, "still reset afterwards");
 	wapi_handle_close(e);
+	wapi_handle_close(d);
 }
 
 static void
 t_event_pulse_auto(void)
 {
 	struct ts_peer p[3];
-	wapi_handle_t e;
+	wapi_handle_t e, d;
 	int k;
 
 	reset_shm();
 	T_EQ(wapi_event_create(NULL, 0, 0, &e), 0, "auto event created");
-	for (k = 0; k < 3; k++) {
-		job1(&S->job[k], e, TS_LONG);
+	T_EQ(wapi_event_create(NULL, 1, 0, &d), 0, "another event, never set");
+	jobs_on_event(3, e, d);
+	for (k = 0; k < 3; k++)
 		ts_peer_start(&p[k], p_wait, &S->job[k]);
-	}
 	T_OK(ts_sleepers(e, 3), "3 peers sleep on the auto event");
 	for (k = 1; k <= 3; k++) {
 		T_EQ(wapi_event_pulse(e), 0, "pulse");
@@ -349,9 +380,10 @@ t_event_pulse_auto(void)
 	}
 	for (k = 0; k < 3; k++)
 		T_EQ(ts_peer_join(&p[k]), 0, "peer ran");
-	T_EQ(count_ret(3, WAPI_WAIT_OBJECT_0), 3, "each waiter got OBJECT_0 once");
+	T_EQ(count_got_event(3), 3, "each waiter got OBJECT_0 once");
 	T_EQ(wapi_wait(e, 0), WAPI_WAIT_TIMEOUT, "nothing left signalled");
 	wapi_handle_close(e);
+	wapi_handle_close(d);
 }
 
 static int
@@ -609,14 +641,17 @@ t_mutex_excludes_peer(void)
 	wapi_handle_close(m);
 }
 
-struct th_take { wapi_handle_t m; int r; };
+struct th_take { wapi_handle_t m; int r, times; };
 
 static void *
 th_take_and_exit(void *arg)
 {
 	struct th_take *t = arg;
+	int k;
 
 	t->r = wapi_wait(t->m, TS_LONG);
+	for (k = 1; k < t->times; k++)
+		wapi_wait(t->m, 0);
 	return NULL;			/* exits still owning it */
 }
 
@@ -626,7 +661,7 @@ static int
 p_thread_abandons(void *arg)
 {
 	struct shm *s = arg;
-	struct th_take t = { s->h[0], -1 };
+	struct th_take t = { s->h[0], -1, 1 };
 	pthread_t th;
 
 	if (wapi_handle_ref(t.m) != 0)
@@ -644,6 +679,7 @@ p_thread_abandons(void *arg)
 static void
 t_mutex_abandoned_thread(void)
 {
+	struct wapi_handle_info in;
 	struct th_take t;
 	struct ts_peer p;
 	pthread_t th;
@@ -652,11 +688,15 @@ t_mutex_abandoned_thread(void)
 	reset_shm();
 	T_EQ(wapi_mutex_create(NULL, 0, &m), 0, "mutex created");
 	t.m = m;
+	t.times = 3;
 	pthread_create(&th, NULL, th_take_and_exit, &t);
 	pthread_join(th, NULL);
-	T_EQ(t.r, WAPI_WAIT_OBJECT_0, "a thread took it and exited");
+	T_EQ(t.r, WAPI_WAIT_OBJECT_0, "a thread took it (3 times) and exited");
 	T_EQ(wapi_wait(m, 0), WAPI_WAIT_ABANDONED_0,
 	    "next wait: WAPI_WAIT_ABANDONED_0");
+	T_EQ(wapi_handle_info(m, &in), 0, "info");
+	T_EQ(in.recursion, 1, "the new owner holds it once (not 4 times)");
+	T_EQ(in.owner_tid, tid(), "and owns it");
 	T_EQ(wapi_mutex_release(m), 0, "the new owner releases");
 	T_EQ(wapi_wait(m, 0), WAPI_WAIT_OBJECT_0, "the wait after is normal");
 	T_EQ(wapi_mutex_release(m), 0, "release");
@@ -1547,6 +1587,43 @@ t_wait_all_untake(void)
 	wapi_handle_close(t);
 }
 
+/* Wait-all with a mutex the caller owns, and what a failed wait-all
+ * leaves: an auto-reset event and a semaphore untouched. */
+static void
+t_wait_all_own_and_untouched(void)
+{
+	struct wapi_handle_info in;
+	wapi_handle_t m, e, s, hs[3];
+
+	T_EQ(wapi_mutex_create(NULL, 1, &m), 0, "mutex owned here");
+	T_EQ(wapi_event_create(NULL, 0, 1, &e), 0, "auto event, set");
+	T_EQ(wapi_semaphore_create(NULL, 0, 2, &s), 0, "semaphore 0 of 2");
+	hs[0] = m;
+	hs[1] = e;
+	hs[2] = s;
+	T_EQ(wapi_wait_multiple(hs, 3, 1, 0), WAPI_WAIT_TIMEOUT,
+	    "wait-all [own mutex, set event, empty semaphore]: timeout");
+	T_EQ(signalled(e), 1, "the auto event was not consumed");
+	T_EQ(wapi_handle_info(m, &in), 0, "info");
+	T_EQ(in.recursion, 1, "the mutex recursion unchanged");
+	T_EQ(wapi_wait_multiple(hs, 3, 1, 20), WAPI_WAIT_TIMEOUT,
+	    "and with a finite timeout");
+	T_EQ(signalled(e), 1, "still not consumed");
+	T_EQ(wapi_semaphore_release(s, 1, NULL), 0, "release the semaphore");
+	T_EQ(wapi_wait_multiple(hs, 3, 1, 0), WAPI_WAIT_OBJECT_0,
+	    "now the wait-all takes all three");
+	T_EQ(signalled(e), 0, "the auto event was consumed");
+	T_EQ(sem_count(s), 0, "the semaphore count taken");
+	T_EQ(wapi_handle_info(m, &in), 0, "info");
+	T_EQ(in.recursion, 2, "the owned mutex taken again (recursion 2)");
+	T_EQ(wapi_mutex_release(m), 0, "release");
+	T_EQ(wapi_mutex_release(m), 0, "release");
+	T_EQ(wapi_mutex_release(m), WAPI_ENOT_OWNER, "then it is free");
+	wapi_handle_close(m);
+	wapi_handle_close(e);
+	wapi_handle_close(s);
+}
+
 static void
 t_wait_all_duplicates(void)
 {
@@ -1675,6 +1752,72 @@ t_wait_infinite(void)
 	wapi_handle_close(e);
 }
 
+struct zero_cond { wapi_handle_t h; };
+
+static bool
+waiters_zero(void *a)
+{
+	return ts_waiters(((struct zero_cond *)a)->h) == 0;
+}
+
+/*
+ * A sleeper killed in its wait is a sleeper no more: once the helper has
+ * seen it die, the slots it slept on count no waiter, or every later set
+ * or release of them would make a futex system call (and, for a
+ * multi-object sleeper, wake everyone) for a process that is gone.
+ */
+static void
+t_wait_killed_sleeper(void)
+{
+	struct zero_cond z0, z1;
+	struct ts_peer p, q;
+	wapi_handle_t e[2];
+
+	if (ts_private)
+		return;
+	reset_shm();
+	T_EQ(wapi_event_create(NULL, 0, 0, &e[0]), 0, "event");
+	T_EQ(wapi_event_create(NULL, 0, 0, &e[1]), 0, "event");
+	job1(&S->job[0], e[0], WAPI_INFINITE);
+	S->job[1].h[0] = e[0];
+	S->job[1].h[1] = e[1];
+	S->job[1].n = 2;
+	S->job[1].timeout = WAPI_INFINITE;
+	ts_peer_start(&p, p_wait, &S->job[0]);
+	ts_peer_start(&q, p_wait, &S->job[1]);
+	T_OK(ts_sleepers(e[0], 2) && ts_sleepers(e[1], 1),
+	    "two peers sleep: on e0, and on [e0, e1]");
+	ts_peer_kill(&p);
+	ts_peer_kill(&q);
+	z0.h = e[0];
+	z1.h = e[1];
+	/*
+	 * Known limitation (a TODO test: the TAP driver counts it as an
+	 * expected failure, and as an error the day it passes): a sleeper
+	 * counts itself in the slot, and a killed one is never counted out,
+	 * since nothing in the file records which process sleeps where.  The
+	 * cost is an extra futex wake per change of that object, never a
+	 * lost or wrong wake-up (checked below).
+	 */
+	{
+		bool zero = t_until(waiters_zero, &z0, 2000) &&
+		    t_until(waiters_zero, &z1, 2000);
+
+		printf("%sok %d - killed sleepers are no longer counted (e0: %d, "
+		    "e1: %d waiters) # TODO dead sleepers stay counted\n",
+		    zero ? "" : "not ", ++t_n, ts_waiters(e[0]), ts_waiters(e[1]));
+	}
+	/* Whatever the count, the objects still work. */
+	job1(&S->job[2], e[0], TS_LONG);
+	ts_peer_start(&p, p_wait, &S->job[2]);
+	T_OK(ts_await(&S->job[2].adopted, 1), "a new peer waits");
+	T_EQ(wapi_event_set(e[0]), 0, "set");
+	T_EQ(ts_peer_join(&p), 0, "peer ran");
+	T_EQ(S->job[2].ret[0], WAPI_WAIT_OBJECT_0, "the new waiter got it");
+	wapi_handle_close(e[0]);
+	wapi_handle_close(e[1]);
+}
+
 static void
 t_wait_bad_handles(void)
 {
@@ -1788,11 +1931,13 @@ static const struct {
 	{ "wait-any-lowest", t_wait_any_lowest },
 	{ "wait-all-atomic", t_wait_all_atomic },
 	{ "wait-all-untake", t_wait_all_untake },
+	{ "wait-all-own-untouched", t_wait_all_own_and_untouched },
 	{ "wait-all-duplicates", t_wait_all_duplicates },
 	{ "wait-counts", t_wait_counts },
 	{ "wait-poll-timeout", t_wait_poll_and_timeout },
 	{ "wait-infinite", t_wait_infinite },
 	{ "wait-bad-handles", t_wait_bad_handles },
+	{ "wait-killed-sleeper", t_wait_killed_sleeper },
 	{ "mode", t_mode },
 };
 

@@ -25,7 +25,8 @@
  *
  * Environment: TORTURE_KILLS (default 100), TORTURE_CLIENTS (6),
  * TORTURE_SEED, WAPICTL (the wapictl to run; parts that need it are skipped
- * without it).
+ * without it), TORTURE_STRICT (known bugs are failures, not counted and
+ * tolerated, and dead clients must be released within 1 s).
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -913,7 +914,8 @@ static int npending;
 
 static struct {
 	unsigned kills, client_kills, tlock_target, tlock_holder, mutex_target,
-	    helper_kills, helper_missing, lock_kills, lock_recovered;
+	    helper_kills, helper_kills_busy, helper_missing, lock_kills,
+	    lock_held_kills, lock_recovered;
 	unsigned phases, validate_ok, validate_core_ok, restarts, crashes;
 	uint64_t mx_certain, mx_amb, amb_acq, amb_rel;
 	unsigned released, release_over_1s, release_stale_over_1s;
@@ -1129,7 +1131,8 @@ kill_helper(void)
 {
 	pid_t pid;
 
-	find_client(talks_to_helper, 300);
+	bool during = find_client(talks_to_helper, 300) >= 0;
+
 	pid = LOAD(&hdr()->helper_pid);
 	if (pid <= 0 || !is_helper(pid)) {
 		st.helper_missing++;
@@ -1139,6 +1142,7 @@ kill_helper(void)
 	kill(pid, SIGKILL);
 	st.kills++;
 	st.helper_kills++;
+	st.helper_kills_busy += during;
 }
 
 /* `wapictl lock -- sleep 5`, killed (with its sleep) while clients wait. */
@@ -1174,8 +1178,10 @@ kill_wapictl_lock(void)
 		T_OK(0, "wapictl lock (pid %d) did not get the table lock "
 		    "within 10 s (holder %d)", (int)pid,
 		    (int)hdr()->lock_holder_pid);
-	else
+	else {
 		t_msleep(10 + rnd(150));	/* clients pile up behind it */
+		st.lock_held_kills++;
+	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	st.kills++;
@@ -1385,6 +1391,15 @@ phase_end(void)
 	T_OK(npending == 0, "phase %u: every killed client's slot was "
 	    "released (%d left after %d s)", phase, npending, RELEASE_MS / 1000);
 	npending = 0;
+	/* Timing is asserted only on request: the known helper stalls (see
+	 * r-slot-stall.c) and a loaded machine both exceed it. */
+	if (strict)
+		T_OK(st.release_over_1s + st.release_stale_over_1s == 0,
+		    "phase %u: every dead client was released within 1 s "
+		    "(so far %u over, max %" PRId64 " ms)", phase,
+		    st.release_over_1s + st.release_stale_over_1s,
+		    (st.release_max_ns > st.release_stale_max_ns ?
+		    st.release_max_ns : st.release_stale_max_ns) / 1000000);
 	k_rel = S->k_rel;
 	ADD(&S->kcmd, 1);
 	for (waited = 0; waited < WATCHDOG_MS; waited += 2) {
@@ -1404,6 +1419,24 @@ phase_end(void)
 	STORE(&S->phase, phase + 1);
 	STORE(&S->pause, 0);
 	return true;
+}
+
+/* t_wait with the watchdog: a process that does not end is killed. */
+static int
+wait_bounded(pid_t pid)
+{
+	int status, waited;
+
+	for (waited = 0; waited < WATCHDOG_MS; waited += 5) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		t_msleep(5);
+	}
+	printf("# pid %d did not end within %d s: killed\n", (int)pid,
+	    WATCHDOG_MS / 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -2;
 }
 
 static bool
@@ -1484,14 +1517,21 @@ main(void)
 		ok = phase_end();
 	}
 	st.lock_recovered = hdr()->lock_recoveries;
+	/* Each death seen holding the table lock costs its next locker one
+	 * EOWNERDEAD repair; deaths not seen (before the holder was written)
+	 * may add more. */
+	T_OK(st.lock_recovered >= st.tlock_holder + st.lock_held_kills,
+	    "table lock recoveries %u >= %u deaths of its holders (%u clients, "
+	    "%u wapictl lock)", st.lock_recovered, st.tlock_holder +
+	    st.lock_held_kills, st.tlock_holder, st.lock_held_kills);
 
 	/* The end: everyone leaves cleanly, then the file goes. */
 	if (ok) {
 		STORE(&S->quit, 1);
 		STORE(&S->pause, 0);
 		for (i = 0; i < nclients; i++)
-			T_EQ(t_wait(S->c[i].pid), 0, "a client leaves cleanly");
-		T_EQ(t_wait(keeper_pid), 0, "the keeper leaves cleanly");
+			T_EQ(wait_bounded(S->c[i].pid), 0, "a client leaves cleanly");
+		T_EQ(wait_bounded(keeper_pid), 0, "the keeper leaves cleanly");
 		munmap(dmap, dlen);
 		T_OK(t_until(file_gone, NULL, 15000), "after the last client, "
 		    "the helper removes the state file");
@@ -1512,18 +1552,21 @@ main(void)
 		}
 		printf("# summary: kills survived %u (clients %u [in table lock "
 		    "%u targeted, %u seen holding it; mutex owners %u targeted], "
-		    "helpers %u, wapictl lock %u); phases %u; validate clean "
+		    "helpers %u [%u during a spawn or fetch], wapictl lock %u); "
+		    "phases %u; validate clean "
 		    "%u/%u (core %u/%u); abandoned acquisitions %" PRIu64
 		    " for %" PRIu64 " owner kills (+%" PRIu64 " ambiguous); "
 		    "table lock recoveries %u; dead slots released %u (max %"
 		    PRId64 " ms, %u over 1 s; of clients attached before a "
-		    "helper kill: max %" PRId64 " ms, %u over 1 s); ops %" PRIu64 ", spawns %" PRIu64
+		    "helper kill: max %" PRId64 " ms, %u over 1 s); ops %" PRIu64
+		    ", spawns %" PRIu64
 		    ", fetches %" PRIu64 ", table lock holds %" PRIu64
 		    ", tolerated after helper kills %" PRIu64
 		    "; restarts %u, crashes %u; attaches sent private by a "
 		    "helper kill (known bug) %u; %.1f s\n",
 		    st.kills, st.client_kills, st.tlock_target, st.tlock_holder,
-		    st.mutex_target, st.helper_kills, st.lock_kills, st.phases,
+		    st.mutex_target, st.helper_kills, st.helper_kills_busy,
+		    st.lock_kills, st.phases,
 		    st.validate_ok, wapictl ? st.phases : 0, st.validate_core_ok,
 		    st.phases, ab, st.mx_certain, st.mx_amb, st.lock_recovered,
 		    st.released, st.release_max_ns / 1000000, st.release_over_1s,
