@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,14 +200,26 @@ wl_reinit(int fd, char *why, size_t whylen)
 	struct wcore_layout l;
 	int r;
 
+	uint32_t count = 0;
+
 	r = wcore_layout_default(&l, why, whylen);
 	if (r != 0)
 		return r;
+	/* Carry the count of initialisations over, for people and wapictl. */
+	if (pread(fd, &count, sizeof(count), offsetof(struct wapi_header,
+	    init_count)) != (ssize_t)sizeof(count) || count >= UINT32_MAX - 1)
+		count = 0;
 	if (ftruncate(fd, 0) != 0)
 		return errno;
 	r = wcore_init(fd, &l, wl.host);
 	if (r != 0)
 		snprintf(why, whylen, "cannot re-initialise it: %s", strerror(r));
+	else {
+		count++;
+		if (pwrite(fd, &count, sizeof(count), offsetof(struct wapi_header,
+		    init_count)) != (ssize_t)sizeof(count))
+			return errno;
+	}
 	return r;
 }
 

@@ -15,6 +15,14 @@
 
 #include "wapictl.h"
 
+/*
+ * Whether a cell so far holds a byte outside printable ASCII.  Until one
+ * does, libsmartcols has nothing to encode (its \x escapes keep control
+ * characters off the terminal) and out_print spares it the pass, a
+ * multibyte conversion per character: 10,000 rows of paths and reasons.
+ */
+static bool	out_needs_encoding;
+
 static int	out_column_find(const struct out_spec *, const char *, size_t);
 static char	*out_json_inner(struct libscols_table *, size_t *);
 
@@ -112,7 +120,6 @@ out_table_new(const struct wapictl *ctl, const char *name,
 	scols_table_enable_raw(tb, raw);
 	scols_table_enable_noheadings(tb, noheadings);
 	scols_table_enable_json(tb, ctl->json);
-	if (getenv("XX_NOENC")) scols_table_enable_noencoding(tb, 1);
 	for (i = 0; i < spec->nids; i++) {
 		c = &spec->cols[spec->ids[i]];
 		/* Raw and JSON output never truncate. */
@@ -140,6 +147,7 @@ void
 out_cell(struct libscols_line *ln, const struct out_spec *spec, int id,
     const char *fmt, ...)
 {
+	const unsigned char *p;
 	va_list ap;
 	char *s;
 	size_t i;
@@ -151,6 +159,10 @@ out_cell(struct libscols_line *ln, const struct out_spec *spec, int id,
 		if (vasprintf(&s, fmt, ap) < 0)
 			err(WAPICTL_EXIT_ACCESS, "vasprintf");
 		va_end(ap);
+		for (p = (const unsigned char *)s; !out_needs_encoding &&
+		    *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				out_needs_encoding = true;
 		/* An empty number cell is JSON null, not "". */
 		if (scols_line_refer_data(ln, i, s) != 0)
 			err(WAPICTL_EXIT_ACCESS, "scols_line_refer_data");
@@ -162,6 +174,10 @@ out_print(struct libscols_table *tb)
 {
 	int r;
 
+	/* Only the plain table: raw and JSON output quote on their own. */
+	if (!out_needs_encoding && !scols_table_is_raw(tb) &&
+	    !scols_table_is_json(tb) && !scols_table_is_export(tb))
+		scols_table_enable_noencoding(tb, 1);
 	r = scols_print_table(tb);
 	scols_unref_table(tb);
 	return r;

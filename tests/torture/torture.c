@@ -916,6 +916,7 @@ static struct {
 	unsigned kills, client_kills, tlock_target, tlock_holder, mutex_target,
 	    helper_kills, helper_kills_busy, helper_missing, lock_kills,
 	    lock_held_kills, lock_recovered;
+	unsigned helper_deaths;
 	unsigned phases, validate_ok, validate_core_ok, restarts, crashes;
 	uint64_t mx_certain, mx_amb, amb_acq, amb_rel;
 	unsigned released, release_over_1s, release_stale_over_1s;
@@ -924,6 +925,27 @@ static struct {
 } st;
 
 static pid_t keeper_pid;
+
+/* Helpers seen in the header, and whether we killed them: one that ends
+ * otherwise while clients are attached crashed or left them. */
+#define NHELPERS 4096
+static struct { pid_t pid; bool killed; } helpers[NHELPERS];
+static int nhelpers;
+
+static int
+helper_index(pid_t pid, bool add)
+{
+	int i;
+
+	for (i = nhelpers; i-- > 0;)
+		if (helpers[i].pid == pid)
+			return i;
+	if (!add || nhelpers == NHELPERS)
+		return -1;
+	helpers[nhelpers].pid = pid;
+	helpers[nhelpers].killed = false;
+	return nhelpers++;
+}
 
 static struct wapi_header *
 hdr(void)
@@ -980,6 +1002,13 @@ reap(void)
 			S->c[i].mx = MX_FREE;
 			S->c[i].sem_pend_acq = S->c[i].sem_pend_rel = 0;
 			fork_client(i);
+		} else if ((i = helper_index(p, false)) >= 0 &&
+		    !helpers[i].killed) {
+			st.helper_deaths++;
+			T_OK(0, "helper pid %d ended without being killed, clients "
+			    "attached (%s %d)", (int)p, WIFSIGNALED(status) ?
+			    "signal" : "exit status", WIFSIGNALED(status) ?
+			    WTERMSIG(status) : WEXITSTATUS(status));
 		} else if (p == keeper_pid) {
 			T_OK(0, "the keeper ended (status %#x): %s", status,
 			    S->k_msg);
@@ -1132,6 +1161,7 @@ kill_helper(void)
 	pid_t pid;
 
 	bool during = find_client(talks_to_helper, 300) >= 0;
+	int k;
 
 	pid = LOAD(&hdr()->helper_pid);
 	if (pid <= 0 || !is_helper(pid)) {
@@ -1139,6 +1169,8 @@ kill_helper(void)
 		return;
 	}
 	ADD(&S->helper_kills, 1);
+	if ((k = helper_index(pid, true)) >= 0)
+		helpers[k].killed = true;
 	kill(pid, SIGKILL);
 	st.kills++;
 	st.helper_kills++;
@@ -1509,6 +1541,8 @@ main(void)
 		if (target > kills)
 			target = kills;
 		while (st.kills < target) {
+			if (LOAD(&hdr()->helper_pid) > 0)
+				helper_index(LOAD(&hdr()->helper_pid), true);
 			reap();
 			poll_pending();
 			t_msleep(2 + rnd(30));
@@ -1562,7 +1596,7 @@ main(void)
 		    ", spawns %" PRIu64
 		    ", fetches %" PRIu64 ", table lock holds %" PRIu64
 		    ", tolerated after helper kills %" PRIu64
-		    "; restarts %u, crashes %u; attaches sent private by a "
+		    "; restarts %u, crashes %u, helper deaths not ours %u; attaches sent private by a "
 		    "helper kill (known bug) %u; %.1f s\n",
 		    st.kills, st.client_kills, st.tlock_target, st.tlock_holder,
 		    st.mutex_target, st.helper_kills, st.helper_kills_busy,
@@ -1571,7 +1605,7 @@ main(void)
 		    st.phases, ab, st.mx_certain, st.mx_amb, st.lock_recovered,
 		    st.released, st.release_max_ns / 1000000, st.release_over_1s,
 		    st.release_stale_max_ns / 1000000, st.release_stale_over_1s,
-		    ops, sp, fe, tl, tol, st.restarts, st.crashes,
+		    ops, sp, fe, tl, tol, st.restarts, st.crashes, st.helper_deaths,
 		    S->hello_resets,
 		    (double)(wcore_now_mono_ns() - t0) / 1e9);
 	}
