@@ -191,7 +191,9 @@ wl_looks_free(struct wapi_handle_entry *e)
 	}
 }
 
+#ifndef WL_SPIN
 #define WL_SPIN 200	/* pause rounds before a single wait sleeps */
+#endif
 
 void
 wl_sync_thread_exit(void)
