@@ -34,13 +34,14 @@
 #define M_ONLIST	0x01	/* reached by the free-list walk */
 #define M_INDEXED	0x02	/* a name index entry points here */
 #define M_NAMEOK	0x04	/* name terminated and valid */
-/* What check_handles saw of each slot, so that later passes which reach
- * slots in hash order (name index, client references) read one byte here
- * instead of a 64-byte entry somewhere in a table of up to 128 MiB. */
-#define M_LIVE		0x08	/* type neither FREE nor unknown */
-#define M_FREE		0x10	/* type FREE */
-#define M_NAMED		0x20	/* live, WAPI_HF_NAMED set */
-#define M_FLAGSOK	0x40	/* live, no flag its type may not carry */
+/* What check_handles saw of each slot (kinds[], written by it alone), so
+ * that later passes which reach slots in hash order (name index, client
+ * references) read one byte instead of a 64-byte entry somewhere in a
+ * table of up to 128 MiB. */
+#define K_LIVE		0x01	/* type neither FREE nor unknown */
+#define K_FREE		0x02	/* type FREE */
+#define K_NAMED		0x04	/* live, WAPI_HF_NAMED set */
+#define K_FLAGSOK	0x08	/* live, no flag its type may not carry */
 
 struct vstate {
 	const unsigned char *base;
@@ -51,10 +52,10 @@ struct vstate {
 	uint64_t off[WAPI_R_COUNT];	/* region offsets, once checked */
 	uint32_t cap[WAPI_R_COUNT];
 	uint32_t hwm;
-	uint8_t *marks;			/* [hwm] */
+	uint8_t *marks;			/* [hwm] M_* */
+	uint8_t *kinds;			/* [hwm] K_*, as check_handles saw them */
 	uint32_t *nhash;		/* [hwm] name_hash as check_handles read it */
 	uint32_t *refs;			/* [hwm] refs as check_handles read it */
-	struct zjob *zj;		/* free clients' blocks, checked ahead */
 	uint32_t live, named_live, attached;
 };
 
@@ -96,14 +97,12 @@ static const uint8_t type_flags[WAPI_T_COUNT] = {
 
 static void problem(struct vstate *, enum wcore_where, int64_t, uint64_t,
     const char *, ...) __attribute__((format(printf, 5, 6)));
-struct zjob;
 static bool full(const struct vstate *);
 static void check_name_strings(struct vstate *);
-static void zeros_start(struct vstate *);
+static void check_name_index(struct vstate *);
 static bool check_header(struct vstate *, uint64_t);
 static void check_handles(struct vstate *);
 static void check_freelist(struct vstate *);
-static void check_names(struct vstate *);
 static void check_clients(struct vstate *);
 static void check_shares(struct vstate *);
 
@@ -548,14 +547,11 @@ check_handles(struct vstate *v)
 		v->nhash[i] = e.name_hash;
 		v->refs[i] = e.refs;
 		if (e.type == WAPI_T_FREE)
-			v->marks[i] |= M_FREE;
-		else if (handle_live(&e)) {
-			v->marks[i] |= M_LIVE;
-			if (e.flags & WAPI_HF_NAMED)
-				v->marks[i] |= M_NAMED;
-			if (!(e.flags & ~type_flags[e.type]))
-				v->marks[i] |= M_FLAGSOK;
-		}
+			v->kinds[i] = K_FREE;
+		else if (handle_live(&e))
+			v->kinds[i] = K_LIVE |
+			    ((e.flags & WAPI_HF_NAMED) ? K_NAMED : 0) |
+			    (!(e.flags & ~type_flags[e.type]) ? K_FLAGSOK : 0);
 		if (e.type >= WAPI_T_COUNT) {
 			problem(v, WCORE_W_HANDLES, i, off + EOFF(type),
 			    "type %u is unknown", e.type);
@@ -681,7 +677,7 @@ check_freelist(struct vstate *v)
 		return;
 	}
 	for (i = 0; i < v->hwm && !full(v); i++) {
-		if (!(v->marks[i] & M_FREE))
+		if (!(v->kinds[i] & K_FREE))
 			continue;
 		if (!(v->marks[i] & M_ONLIST))
 			problem(v, WCORE_W_FREELIST, i, handle_off(v, i),
@@ -815,7 +811,7 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 	struct nctx *c = t->ctx;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
 	uint32_t i;
-	uint8_t m;
+	uint8_t m, k;
 
 	if (x->handle > v->hwm) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
@@ -823,13 +819,14 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		return;
 	}
 	i = x->handle - 1;
-	m = v->marks[i];
-	if (!(m & M_LIVE) || !(m & M_NAMED)) {
+	k = v->kinds[i];
+	if (!(k & K_LIVE) || !(k & K_NAMED)) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry points at slot %u, "
-		    "which is %s", i, (m & M_FREE) ? "free" :
-		    !(m & M_LIVE) ? "corrupt" : "not named");
+		    "which is %s", i, (k & K_FREE) ? "free" :
+		    !(k & K_LIVE) ? "corrupt" : "not named");
 		return;
 	}
+	m = v->marks[i];
 	if (v->nhash[i] != x->hash) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "entry hash 0x%08x differs "
 		    "from slot %u's name hash 0x%08x", x->hash, i, v->nhash[i]);
@@ -860,6 +857,7 @@ nameidx_ahead(const struct vstate *v, const struct ptable *t,
 	memcpy(&hd, ep + offsetof(struct wapi_nameidx_entry, handle),
 	    sizeof(hd));
 	if (hd - 1 < v->hwm) {
+		__builtin_prefetch(&v->kinds[hd - 1]);
 		__builtin_prefetch(&v->marks[hd - 1]);
 		__builtin_prefetch(&v->nhash[hd - 1]);
 	}
@@ -951,11 +949,11 @@ names_dup_possible(const struct vstate *v, struct hslot *hs, size_t n,
 }
 
 /*
- * A job for a second thread: the two longest stretches of work on a big
- * file (the names, the zero check of free clients' reference blocks) read
- * the map and write only what is theirs, and the machine has cores to
- * spare.  Run in place when no thread can be had: every job is written so
- * that running it first, on this thread, gives the same report.
+ * A job for a second thread: on a big file, the upper half of the names,
+ * then the clients while the name index is checked.  They read the map
+ * and kinds[], write only what is theirs (marks of their own slots, a
+ * copy of the state), and report apart (struct part).  Run in place when
+ * no thread can be had: the merged report is the same.
  */
 struct vjob {
 	pthread_t th;
@@ -994,10 +992,10 @@ names_range(struct vstate *v, uint32_t from, uint32_t to)
 	uint64_t noff;
 	size_t n;
 	uint32_t i;
-	const uint8_t want = M_LIVE | M_NAMED | M_FLAGSOK;
+	const uint8_t want = K_LIVE | K_NAMED | K_FLAGSOK;
 
 	for (i = from; i < to && !full(v); i++) {
-		if ((v->marks[i] & want) != want)
+		if ((v->kinds[i] & want) != want)
 			continue;
 		noff = v->off[WAPI_R_NAMES] +
 		    (uint64_t)i * sizeof(struct wapi_name_entry);
@@ -1031,77 +1029,94 @@ names_range(struct vstate *v, uint32_t from, uint32_t to)
 	}
 }
 
-struct names_part {
-	struct vstate w;	/* v's copy, reporting into its own r */
+/*
+ * Work done apart, on a copy of v whose findings go to a report of its
+ * own with the same limit; part_merge() appends them to v's as if the work
+ * had been done then, in order: a pass that runs later in the single-pass
+ * order but earlier in time gives the same report.
+ */
+struct part {
+	struct vstate w;
 	struct wcore_report r;
-	uint32_t from, to;
+	uint32_t from, to;	/* names_worker: the slots */
+	struct vjob job;
 };
+
+static struct part *
+part_new(const struct vstate *v)
+{
+	struct part *pt;
+
+	if ((pt = malloc(sizeof(*pt))) == NULL)
+		return NULL;
+	pt->w = *v;
+	memset(&pt->r, 0, sizeof(pt->r));
+	pt->r.limit = v->r->limit;
+	pt->w.r = &pt->r;
+	pt->w.added = 0;
+	return pt;
+}
+
+/* Wait for the part, then take over its findings, as far as v has room. */
+static void
+part_merge(struct vstate *v, struct part *pt)
+{
+	struct wcore_problem *p;
+	size_t k;
+
+	job_wait(&pt->job);
+	for (k = 0; k < pt->r.count; k++)
+		if ((p = problem_slot(v)) != NULL)
+			*p = pt->r.problems[k];
+	/* Those it counted but could not store (out of memory). */
+	for (k = pt->r.count; k < pt->w.added && !full(v); k++)
+		v->added++;
+	wcore_report_free(&pt->r);
+	free(pt);
+}
 
 static void *
 names_worker(void *arg)
 {
-	struct names_part *np = arg;
+	struct part *pt = arg;
 
-	names_range(&np->w, np->from, np->to);
+	names_range(&pt->w, pt->from, pt->to);
 	return NULL;
 }
 
 /*
  * The names are the longest pass over a big file: a 264-byte slot per
  * handle to bring in, then UTF-8 and hash work per name.  From
- * NAMES_SPLIT_MIN slots on a job takes the upper half, its findings kept
- * apart and then appended in slot order as far as the limit allows: the
- * report is the one a single pass makes.  Each half writes the marks of
- * its own slots only.
+ * NAMES_SPLIT_MIN slots on, a part takes the upper half.  Each half writes
+ * the marks of its own slots only.
  */
 #define NAMES_SPLIT_MIN	65536u
 
 static void
 check_name_strings(struct vstate *v)
 {
-	struct wcore_problem *p;
-	struct names_part *np;
-	struct vjob job;
-	size_t k;
+	struct part *pt;
 
-	if (v->hwm < NAMES_SPLIT_MIN || (np = malloc(sizeof(*np))) == NULL) {
+	if (v->hwm < NAMES_SPLIT_MIN || (pt = part_new(v)) == NULL) {
 		names_range(v, 0, v->hwm);
 		return;
 	}
-	np->w = *v;
-	memset(&np->r, 0, sizeof(np->r));
-	np->r.limit = v->r->limit;
-	np->w.r = &np->r;
-	np->w.added = 0;
-	np->from = v->hwm / 2;
-	np->to = v->hwm;
-	job_start(&job, names_worker, np);
-	names_range(v, 0, np->from);
-	job_wait(&job);
-	for (k = 0; k < np->r.count; k++)
-		if ((p = problem_slot(v)) != NULL)
-			*p = np->r.problems[k];
-	/* Those the worker counted but could not store (out of memory). */
-	for (k = np->r.count; k < np->w.added && !full(v); k++)
-		v->added++;
-	wcore_report_free(&np->r);
-	free(np);
+	pt->from = v->hwm / 2;
+	pt->to = v->hwm;
+	job_start(&pt->job, names_worker, pt);
+	names_range(v, 0, pt->from);
+	part_merge(v, pt);
 }
 
+/* The name index both ways, and duplicate names (after the strings). */
 static void
-check_names(struct vstate *v)
+check_name_index(struct vstate *v)
 {
 	struct ptable t;
 	struct nctx c;
 	size_t k, a, b;
 	uint32_t i;
-	const uint8_t want = M_LIVE | M_NAMED | M_FLAGSOK;
-
-	check_name_strings(v);
-	if (full(v))
-		return;
-	/* The free clients' blocks meanwhile, on the other core. */
-	zeros_start(v);
+	const uint8_t want = K_LIVE | K_NAMED | K_FLAGSOK;
 
 	memset(&c, 0, sizeof(c));
 	if (v->named_live > 0 &&
@@ -1151,7 +1166,7 @@ check_names(struct vstate *v)
 	free(c.hs);
 
 	for (i = 0; i < v->hwm && !full(v); i++)
-		if ((v->marks[i] & want) == want &&
+		if ((v->kinds[i] & want) == want &&
 		    !(v->marks[i] & M_INDEXED))
 			problem(v, WCORE_W_NAMES, i, v->off[WAPI_R_NAMES] +
 			    (uint64_t)i * sizeof(struct wapi_name_entry),
@@ -1194,7 +1209,7 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 	struct cctx *c = t->ctx;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*x);
 	uint32_t i;
-	uint8_t m;
+	uint8_t k;
 
 	c->total += x->count;
 	if (x->handle > v->hwm) {
@@ -1204,11 +1219,11 @@ cref_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		return;
 	}
 	i = x->handle - 1;
-	m = v->marks[i];
-	if (!(m & M_LIVE)) {
+	k = v->kinds[i];
+	if (!(k & K_LIVE)) {
 		problem(v, WCORE_W_CREFS, t->index0 + p, off,
 		    "client %u refers to slot %u, which is %s", c->client, i,
-		    (m & M_FREE) ? "free" : "corrupt");
+		    (k & K_FREE) ? "free" : "corrupt");
 		return;
 	}
 	if (x->count == 0) {
@@ -1235,7 +1250,7 @@ cref_ahead(const struct vstate *v, const struct ptable *t,
 
 	memcpy(&hd, ep + offsetof(struct wapi_cref_entry, handle), sizeof(hd));
 	if (hd - 1 < v->hwm) {
-		__builtin_prefetch(&v->marks[hd - 1]);
+		__builtin_prefetch(&v->kinds[hd - 1]);
 		__builtin_prefetch(&c->acc[hd - 1], 1);
 	}
 }
@@ -1259,70 +1274,6 @@ first_nonzero(const unsigned char *p, size_t n)
 					return k;
 	}
 	return nw;
-}
-
-/*
- * The zero check of the reference blocks of clients not attached, done
- * ahead by a job while the name index is checked: 128 MiB of a default
- * file.  first[i] is first_nonzero() of client i's block, or SIZE_MAX when
- * the job found the client attached (check_clients then looks itself if
- * the state it reads differs).
- */
-#define ZEROS_AHEAD_MIN	(8u << 20)	/* bytes of reference blocks */
-
-struct zjob {
-	const struct vstate *v;
-	size_t *first;		/* [clients] */
-	struct vjob job;
-};
-
-static void *
-zeros_worker(void *arg)
-{
-	struct zjob *z = arg;
-	const struct vstate *v = z->v;
-	struct wapi_client_entry ce;
-	size_t blen = (size_t)v->h.refs_per_client *
-	    sizeof(struct wapi_cref_entry);
-	uint32_t i;
-
-	for (i = 0; i < v->cap[WAPI_R_CLIENTS]; i++) {
-		memcpy(&ce, v->base + v->off[WAPI_R_CLIENTS] +
-		    (uint64_t)i * sizeof(ce), sizeof(ce));
-		z->first[i] = ce.state == WAPI_CS_ATTACHED ? SIZE_MAX :
-		    first_nonzero(v->base + v->off[WAPI_R_CREFS] +
-		    (uint64_t)i * blen, blen);
-	}
-	return NULL;
-}
-
-static void
-zeros_start(struct vstate *v)
-{
-	struct zjob *z;
-
-	if ((uint64_t)v->cap[WAPI_R_CREFS] * sizeof(struct wapi_cref_entry) <
-	    ZEROS_AHEAD_MIN || (z = malloc(sizeof(*z))) == NULL)
-		return;
-	if ((z->first = reallocarray(NULL, v->cap[WAPI_R_CLIENTS],
-	    sizeof(*z->first))) == NULL) {
-		free(z);
-		return;
-	}
-	z->v = v;
-	job_start(&z->job, zeros_worker, z);
-	v->zj = z;
-}
-
-static void
-zeros_end(struct vstate *v)
-{
-	if (v->zj == NULL)
-		return;
-	job_wait(&v->zj->job);
-	free(v->zj->first);
-	free(v->zj);
-	v->zj = NULL;
 }
 
 static void
@@ -1350,8 +1301,6 @@ check_clients(struct vstate *v)
 		    "clients_used is %u but %u clients are attached",
 		    v->h.clients_used, v->attached);
 
-	if (v->zj != NULL)
-		job_wait(&v->zj->job);
 	memset(&c, 0, sizeof(c));
 	if (v->attached > 0 && v->hwm > 0 &&
 	    (c.acc = zalloc(v->hwm, sizeof(*c.acc))) == NULL) {
@@ -1364,9 +1313,7 @@ check_clients(struct vstate *v)
 		memcpy(&ce, v->base + coff, sizeof(ce));
 		boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
 		if (ce.state != WAPI_CS_ATTACHED) {
-			k = v->zj != NULL && v->zj->first[i] != SIZE_MAX ?
-			    v->zj->first[i] : first_nonzero(v->base + boff,
-			    blen);
+			k = first_nonzero(v->base + boff, blen);
 			if (k < blen / 8)
 				problem(v, WCORE_W_CREFS, (int64_t)i * rpc +
 				    (int64_t)k, boff + k * 8,
@@ -1403,7 +1350,7 @@ check_clients(struct vstate *v)
 	/* With nobody attached the counts are stale until a recovery. */
 	if (c.acc != NULL) {
 		for (i = 0; i < v->hwm && !full(v); i++) {
-			if ((v->marks[i] & M_LIVE) && v->refs[i] != c.acc[i].sum)
+			if ((v->kinds[i] & K_LIVE) && v->refs[i] != c.acc[i].sum)
 				problem(v, WCORE_W_HANDLES, i,
 				    handle_off(v, i) + EOFF(refs), "refs is %u "
 				    "but clients hold %llu", v->refs[i],
@@ -1411,6 +1358,15 @@ check_clients(struct vstate *v)
 		}
 	}
 	free(c.acc);
+}
+
+static void *
+clients_worker(void *arg)
+{
+	struct part *pt = arg;
+
+	check_clients(&pt->w);
+	return NULL;
 }
 
 static bool
@@ -1473,10 +1429,13 @@ check_shares(struct vstate *v)
 		    t.used);
 }
 
+#define CLIENTS_APART_MIN	(8u << 20)	/* bytes of reference blocks */
+
 size_t
 wcore_validate(const void *map, size_t len, struct wcore_report *r)
 {
 	struct vstate v;
+	struct part *pt;
 
 	memset(&v, 0, sizeof(v));
 	v.base = map;
@@ -1493,9 +1452,11 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	if (v.h.file_size > len)
 		return v.added;
 	if (v.hwm > 0 && ((v.marks = zalloc(v.hwm, 1)) == NULL ||
+	    (v.kinds = zalloc(v.hwm, 1)) == NULL ||
 	    (v.nhash = zalloc(v.hwm, sizeof(*v.nhash))) == NULL ||
 	    (v.refs = zalloc(v.hwm, sizeof(*v.refs))) == NULL)) {
 		free(v.marks);
+		free(v.kinds);
 		free(v.nhash);
 		problem(&v, WCORE_W_FILE, -1, 0, "out of memory validating");
 		return v.added;
@@ -1504,13 +1465,27 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	if (!full(&v))
 		check_freelist(&v);
 	if (!full(&v))
-		check_names(&v);
+		check_name_strings(&v);
+	/*
+	 * The clients depend on nothing the name index check writes: on a
+	 * file whose reference blocks are big (128 MiB by default, read in
+	 * full) they are checked meanwhile, reporting after it.
+	 */
+	pt = NULL;
+	if (!full(&v) && (uint64_t)v.cap[WAPI_R_CREFS] *
+	    sizeof(struct wapi_cref_entry) >= CLIENTS_APART_MIN &&
+	    (pt = part_new(&v)) != NULL)
+		job_start(&pt->job, clients_worker, pt);
 	if (!full(&v))
+		check_name_index(&v);
+	if (pt != NULL)
+		part_merge(&v, pt);
+	else if (!full(&v))
 		check_clients(&v);
 	if (!full(&v))
 		check_shares(&v);
-	zeros_end(&v);
 	free(v.marks);
+	free(v.kinds);
 	free(v.nhash);
 	free(v.refs);
 	return v.added;

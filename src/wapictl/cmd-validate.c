@@ -338,7 +338,8 @@ cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
 			if (fd == -ENOENT)
 				continue;	/* removed since the listing */
 			if (fd < 0) {
-				warnx("%s: %s", tf.shown, why);
+				warnx("%s: %s; check it with ls -l, remove it "
+				    "by hand if it is not yours", tf.shown, why);
 				if (ctl->json)
 					cmd_validate_print(&c, tf.path,
 					    tf.shown, "unreadable", NULL);
