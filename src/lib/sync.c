@@ -36,6 +36,12 @@
 
 #include "wapi-int.h"
 
+#ifndef WL_SPIN
+#define WL_SPIN 40	/* pause rounds before a single wait sleeps: about
+			   1 us here; a longer spin outlasts a wake-up and
+			   makes a ping-pong pay both */
+#endif
+
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
 #endif
@@ -173,6 +179,7 @@ cpu_relax(void)
 #endif
 }
 
+#if WL_SPIN > 0
 /* Read-only: does e look free now?  (Spinning reads, never writes, so
  * that spinners do not bounce the cache line the owner writes.) */
 static bool
@@ -190,10 +197,8 @@ wl_looks_free(struct wapi_handle_entry *e)
 		return (LOAD(&e->flags) & WAPI_HF_EXITED) != 0;
 	}
 }
-
-#ifndef WL_SPIN
-#define WL_SPIN 200	/* pause rounds before a single wait sleeps */
 #endif
+
 
 void
 wl_sync_thread_exit(void)
@@ -787,6 +792,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		goto timeout;
 	if (timeout_ms != WAPI_INFINITE)
 		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+#if WL_SPIN > 0
 	if (n == 1) {
 		/* The owner may be about to let go: a short read-only spin
 		 * costs less than a sleep and a wake. */
@@ -797,6 +803,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 				goto done;
 		}
 	}
+#endif
 	for (;;) {
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
