@@ -494,9 +494,11 @@ share_probe(const struct wapi_share_entry *t, uint32_t cap, uint64_t dev,
 	return cap;
 }
 
-int
-wcore_share_acquire(void *map, uint64_t dev, uint64_t ino, unsigned access,
-		    unsigned share)
+/* One more open of (dev, ino); with check, only if it is compatible with
+ * every open already counted (Win32 share modes). */
+static int
+share_add(void *map, uint64_t dev, uint64_t ino, unsigned access,
+	  unsigned share, bool check)
 {
 	struct wapi_header *h = HDR(map);
 	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
@@ -507,7 +509,7 @@ wcore_share_acquire(void *map, uint64_t dev, uint64_t ino, unsigned access,
 	if (i == cap)
 		return ENOSPC;
 	e = &t[i];
-	if (found)
+	if (found && check)
 		for (b = 0; b < 3; b++) {
 			/* Our access must be shared by every open, and every
 			 * open's access must be shared by us. */
@@ -516,22 +518,6 @@ wcore_share_acquire(void *map, uint64_t dev, uint64_t ino, unsigned access,
 			if (!(share & (1u << b)) && e->access[b] != 0)
 				return EBUSY;
 		}
-	return wcore_share_account(map, dev, ino, access, share);
-}
-
-int
-wcore_share_account(void *map, uint64_t dev, uint64_t ino, unsigned access,
-		    unsigned share)
-{
-	struct wapi_header *h = HDR(map);
-	struct wapi_share_entry *t = WCORE_SHARES(map), *e;
-	uint32_t cap = h->regions[WAPI_R_SHARES].capacity, i, b;
-	bool found;
-
-	i = share_probe(t, cap, dev, ino, &found);
-	if (i == cap)
-		return ENOSPC;
-	e = &t[i];
 	if (!found) {
 		memset(e, 0, sizeof(*e));
 		e->dev = dev;
@@ -546,6 +532,20 @@ wcore_share_account(void *map, uint64_t dev, uint64_t ino, unsigned access,
 			e->denied[b]++;
 	}
 	return 0;
+}
+
+int
+wcore_share_acquire(void *map, uint64_t dev, uint64_t ino, unsigned access,
+		    unsigned share)
+{
+	return share_add(map, dev, ino, access, share, true);
+}
+
+int
+wcore_share_account(void *map, uint64_t dev, uint64_t ino, unsigned access,
+		    unsigned share)
+{
+	return share_add(map, dev, ino, access, share, false);
 }
 
 void
