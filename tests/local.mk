@@ -8,4 +8,5 @@ include tests/process.mk
 include tests/wapictl.mk
 include tests/docs.mk
 include tests/fuzz.mk
+include tests/torture.mk
 include tests/bench.mk

@@ -1,13 +1,13 @@
 # Reliability (issue 8): the crash torture and the clean race.  TESTS runs
 # the CI-sized versions; `make torture` the full ones:
-#   make torture TORTURE_KILLS=1000 CLEAN_RACE_LIVES=1000
-# The r-* programs reproduce bugs the torture found; they are expected to
-# fail until those are fixed (an XPASS means: remove them from XFAIL_TESTS).
-torture_tests = tests/torture/t-torture tests/torture/t-clean-race
-torture_repros = tests/torture/r-hello-reset tests/torture/r-slot-stall
-check_PROGRAMS += $(torture_tests) $(torture_repros)
-TESTS += $(torture_tests) $(torture_repros)
-XFAIL_TESTS = $(torture_repros)
+#   make torture TORTURE_KILLS=1000 CLEAN_RACE_LIVES=5000
+# The r-* programs reproduce bugs the torture found, all fixed since: they
+# stay as regression tests.
+torture_tests = tests/torture/t-torture tests/torture/t-clean-race \
+	tests/torture/r-slot-stall tests/torture/r-hello-reset \
+	tests/torture/r-create-race
+check_PROGRAMS += $(torture_tests)
+TESTS += $(torture_tests)
 
 TORTURE_LDADD = src/lib/libwapi.la src/core/libwapicore.la $(BSD_LIBS)
 TORTURE_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/lib
@@ -26,20 +26,27 @@ tests_torture_r_slot_stall_SOURCES = tests/torture/r-slot-stall.c \
 	tests/lib/tlib.h
 tests_torture_r_slot_stall_CPPFLAGS = $(TORTURE_CPPFLAGS)
 tests_torture_r_slot_stall_LDADD = $(TORTURE_LDADD)
+tests_torture_r_create_race_SOURCES = tests/torture/r-create-race.c \
+	tests/lib/tlib.h
+tests_torture_r_create_race_CPPFLAGS = $(TORTURE_CPPFLAGS)
+tests_torture_r_create_race_LDADD = $(TORTURE_LDADD)
 
 TORTURE_KILLS = 1000
-CLEAN_RACE_LIVES = 1000
-torture: $(torture_tests) src/wapictl/wapictl src/helper/wapi-helper
-	$(AM_TESTS_ENVIRONMENT) \
+CLEAN_RACE_LIVES = 5000
+torture: tests/torture/t-torture tests/torture/t-clean-race \
+	src/wapictl/wapictl src/helper/wapi-helper
+	@$(AM_TESTS_ENVIRONMENT) \
 	TORTURE_KILLS=$(TORTURE_KILLS) $(abs_builddir)/tests/torture/t-torture \
 	    >tests/torture/torture-full.log 2>&1; \
 	rc=$$?; grep -E '^not ok|^# summary' tests/torture/torture-full.log; \
-	test $$rc = 0 || { echo "t-torture failed: see tests/torture/torture-full.log"; exit 1; }
-	$(AM_TESTS_ENVIRONMENT) \
+	test $$rc = 0 || { echo "failed: see tests/torture/torture-full.log"; \
+	    exit 1; }
+	@$(AM_TESTS_ENVIRONMENT) \
 	CLEAN_RACE_LIVES=$(CLEAN_RACE_LIVES) \
 	    $(abs_builddir)/tests/torture/t-clean-race \
 	    >tests/torture/clean-race-full.log 2>&1; \
 	rc=$$?; grep -E '^not ok|^# summary' tests/torture/clean-race-full.log; \
-	test $$rc = 0 || { echo "t-clean-race failed: see tests/torture/clean-race-full.log"; exit 1; }
+	test $$rc = 0 || { echo "failed: see tests/torture/clean-race-full.log"; \
+	    exit 1; }
 CLEANFILES += tests/torture/torture-full.log tests/torture/clean-race-full.log
 .PHONY: torture

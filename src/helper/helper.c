@@ -138,6 +138,19 @@ helper_sweep(void)
 	wcore_table_unlock(helper_map);
 }
 
+/* Connections of clients that said HELLO on their main connection. */
+static uint32_t
+helper_main_conns(void)
+{
+	uint32_t n = 0;
+	size_t k;
+
+	for (k = 0; k < nconns; k++)
+		if (conns[k].slot >= 0 && conns[k].role == 0)
+			n++;
+	return n;
+}
+
 static void
 helper_drop(size_t k)
 {
@@ -320,7 +333,7 @@ main(int argc, char *argv[])
 {
 	struct wapi_header *h;
 	struct sigaction sa;
-	int64_t idle_since, last_beat = 0, linger_ms = 2000, now;
+	int64_t idle_since, last_beat = 0, last_sweep = 0, linger_ms = 2000, now;
 	const char *v, *errstr;
 	size_t k;
 	int n, nspawn;
@@ -382,6 +395,13 @@ main(int argc, char *argv[])
 			helper_sweep();
 			deposit_sweep();
 			helper_title();
+			last_sweep = now;
+		} else if (now - last_sweep >= HELPER_TICK_MS * 1000000LL &&
+		    h->clients_used > helper_main_conns()) {
+			/* Clients that attached while no helper ran are not
+			 * connected: only a sweep sees them die. */
+			helper_sweep();
+			last_sweep = now;
 		}
 		if (h->helper_flags & WAPI_HF_STOP)
 			helper_stop = 1;

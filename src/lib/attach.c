@@ -168,9 +168,19 @@ wl_create(const char *name, char *why, size_t whylen)
 	r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
 	if (r == 0)
 		r = wcore_init(fd, &l, wl.host);
-	if (r == 0 && linkat(wl.dirfd, tmp, wl.dirfd, name, 0) != 0)
+	/* Into place atomically, never over another creator's file; a file
+	 * system without RENAME_NOREPLACE (NFS) gets link + unlink, whose
+	 * moment of two links openers wait out (EMLINK). */
+	if (r == 0 && renameat2(wl.dirfd, tmp, wl.dirfd, name,
+	    RENAME_NOREPLACE) != 0) {
 		r = errno;
-	unlinkat(wl.dirfd, tmp, 0);
+		if (r == EINVAL || r == ENOSYS) {
+			r = linkat(wl.dirfd, tmp, wl.dirfd, name, 0) != 0 ?
+			    errno : 0;
+			unlinkat(wl.dirfd, tmp, 0);
+		} else
+			unlinkat(wl.dirfd, tmp, 0);
+	}
 	if (r != 0) {
 		close(fd);
 		if (r != EEXIST)
@@ -412,8 +422,28 @@ wl_helper_connect(int role, char *why, size_t whylen)
 		return -errno;
 	for (;;) {
 		s = wl_connect_once(&st);
-		if (s >= 0)
-			break;
+		if (s >= 0) {
+			m.type = WCORE_MSG_HELLO;
+			m.slot = wl.slot;
+			m.pid = wl.pid;
+			m.value = role;
+			r = wcore_msg_send(s, &m, NULL, -1);
+			if (r == 0)
+				r = wcore_msg_recv(s, &m, NULL, 0, NULL);
+			if (r == 0 && (m.type != WCORE_MSG_OK || m.error != 0))
+				r = m.error != 0 ? m.error : EPROTO;
+			if (r == 0)
+				return s;
+			close(s);
+			/* A helper that died between accept and reply: the
+			 * next one will do (below, as if none answered). */
+			if (r != ECONNRESET && r != EPIPE) {
+				snprintf(why, whylen, "the helper refused us: %s",
+				    strerror(r));
+				return -r;
+			}
+			s = -ECONNRESET;
+		}
 		if (s == -EPERM) {
 			snprintf(why, whylen, "the helper's socket belongs to "
 			    "another user");
@@ -448,21 +478,6 @@ wl_helper_connect(int role, char *why, size_t whylen)
 		if (ts.tv_nsec < 50000000)
 			ts.tv_nsec *= 2;
 	}
-	m.type = WCORE_MSG_HELLO;
-	m.slot = wl.slot;
-	m.pid = wl.pid;
-	m.value = role;
-	r = wcore_msg_send(s, &m, NULL, -1);
-	if (r == 0)
-		r = wcore_msg_recv(s, &m, NULL, 0, NULL);
-	if (r == 0 && (m.type != WCORE_MSG_OK || m.error != 0))
-		r = m.error != 0 ? m.error : EPROTO;
-	if (r != 0) {
-		close(s);
-		snprintf(why, whylen, "the helper refused us: %s", strerror(r));
-		return -r;
-	}
-	return s;
 }
 
 static int

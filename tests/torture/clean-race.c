@@ -10,9 +10,10 @@
  * every one of them must be gone and `wapictl status -A` must show nothing
  * orphaned.
  *
- * Environment: CLEAN_RACE_LIVES (default 150: see tests/torture.mk),
- * CLEAN_RACE_ORPHANS (default 20), WAPICTL
- * (required: the test is skipped without it).
+ * Environment: CLEAN_RACE_LIVES (default 1000),
+ * CLEAN_RACE_ORPHANS (default 20), WAPICTL (required: the test is skipped
+ * without it), CLEAN_RACE_STRICT (the known creation race of
+ * r-create-race.c fails the test instead of being counted).
  */
 #include <inttypes.h>
 #include <sys/prctl.h>
@@ -28,6 +29,7 @@ enum {
 	LIFE_REMOVED_AT_START,	/* path no longer names our inode */
 	LIFE_REMOVED_AT_END,
 	LIFE_OBJECTS_GONE,
+	LIFE_KNOWN_LINKS,	/* known bug, r-create-race.c */
 	LIFE_OTHER,
 };
 
@@ -35,11 +37,14 @@ struct shm {
 	uint32_t stop_cleaner;
 	uint64_t cleans, clean_failures;
 	uint32_t orphans_made;
+	uint32_t slow_attaches;
+	int64_t max_attach_ms;
 	char orphan_host[64][64];
 };
 
 static struct shm *S;
 static const char *wapictl;
+static bool strict;
 
 static char last_msg[512];
 
@@ -120,11 +125,17 @@ client_life(int how, unsigned seed)
 	wapi_set_message_handler(quiet, NULL);
 	wapi_init(0);
 	dt = (wcore_now_mono_ns() - t0) / 1000000;
+	/* Slow attaches are the helper's stalls (r-slot-stall.c). */
 	if (dt > 1000)
-		printf("# pid %d: attaching took %" PRId64 " ms\n", (int)getpid(),
-		    dt);
+		__atomic_add_fetch(&S->slow_attaches, 1, __ATOMIC_SEQ_CST);
+	if (dt > __atomic_load_n(&S->max_attach_ms, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&S->max_attach_ms, dt, __ATOMIC_SEQ_CST);
 	if (!wapi_is_shared() || (path = wapi_state_path()) == NULL) {
 		printf("# pid %d: %s\n", (int)getpid(), last_msg);
+		/* Opened while its creator had linked but not yet unlinked
+		 * the temporary: tolerated unless CLEAN_RACE_STRICT. */
+		if (!strict && strstr(last_msg, "has 2 links") != NULL)
+			return LIFE_KNOWN_LINKS;
 		return LIFE_NOT_SHARED;
 	}
 	if (attached_inode(path, &a) != 0) {
@@ -201,6 +212,7 @@ cleaner(void *arg)
 	unsigned k = 0, n;
 
 	(void)arg;
+	srandom((unsigned)getpid());
 	while (!__atomic_load_n(&S->stop_cleaner, __ATOMIC_SEQ_CST)) {
 		run_clean(t_host, true);
 		t_msleep(random() % 5);
@@ -294,11 +306,11 @@ int
 main(void)
 {
 	const char *v;
-	unsigned lives = 150, norphans = 20, started = 0, done = 0, seed;
+	unsigned lives = 1000, norphans = 20, started = 0, done = 0, seed;
 	unsigned outcome[LIFE_OTHER + 1] = { 0 }, killed = 0, crashed = 0;
 	unsigned orphans_ok = 0, orphans_left = 0, drains = 0, k, next_drain;
 	unsigned in_loop = 0;
-	pid_t running[CONCURRENT], cl, p;
+	pid_t running[CONCURRENT], cl, cl2, p;
 	int nrun = 0, i, status, how;
 	int64_t t0 = wcore_now_mono_ns();
 	char cmd[1024], out[512], line[1024];
@@ -314,6 +326,8 @@ main(void)
 		t_cleanup();
 		return 77;
 	}
+	strict = (v = getenv("CLEAN_RACE_STRICT")) != NULL && *v != '\0' &&
+	    strcmp(v, "0") != 0;
 	if ((v = getenv("CLEAN_RACE_LIVES")) != NULL)
 		lives = (unsigned)strtoul(v, NULL, 10);
 	if ((v = getenv("CLEAN_RACE_ORPHANS")) != NULL)
@@ -329,8 +343,10 @@ main(void)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (S == MAP_FAILED)
 		return 99;
+	/* Two cleaners, so that a clean is nearly always under way. */
 	fflush(stdout);
 	cl = t_fork(cleaner, NULL);
+	cl2 = t_fork(cleaner, NULL);
 
 	k = 0;
 	next_drain = 40;
@@ -389,7 +405,8 @@ main(void)
 		k++;
 	}
 	__atomic_store_n(&S->stop_cleaner, 1, __ATOMIC_SEQ_CST);
-	T_EQ(t_wait(cl), 0, "the cleaner stopped");
+	T_EQ(t_wait(cl), 0, "the first cleaner stopped");
+	T_EQ(t_wait(cl2), 0, "the second cleaner stopped");
 
 	T_EQ(outcome[LIFE_REMOVED_AT_START] + outcome[LIFE_REMOVED_AT_END], 0,
 	    "no client lost its live state file to clean");
@@ -432,10 +449,13 @@ main(void)
 	    "(status %d)", WIFEXITED(i) ? WEXITSTATUS(i) : -1);
 	printf("# summary: %u client lives (%u checked clean, %u killed), "
 	    "%u drains, %" PRIu64 " cleans; live files removed by clean: %u; "
-	    "orphans made %u, removed %u (%u during the loop); %.1f s\n", done,
+	    "orphans made %u, removed %u (%u during the loop); attaches refused "
+	    "during a creation (known bug) %u; attaches over 1 s %u (max %"
+	    PRId64 " ms); %.1f s\n", done,
 	    outcome[LIFE_OK], killed, drains, S->cleans,
 	    outcome[LIFE_REMOVED_AT_START] + outcome[LIFE_REMOVED_AT_END],
 	    norphans, norphans - orphans_left, in_loop,
+	    outcome[LIFE_KNOWN_LINKS], S->slow_attaches, S->max_attach_ms,
 	    (double)(wcore_now_mono_ns() - t0) / 1e9);
 	return t_done();
 }

@@ -1,16 +1,14 @@
 /*
- * Reproduction (found by the torture and the clean race): when a client
- * dies without a goodbye and a new client takes its slot (the lowest free
- * client byte) before the helper has handled the dead client's connection
- * drop, helper_client_gone() (src/helper/helper.c) waits up to 2 s for a
- * client byte that the new client now holds, and the single-threaded
- * helper answers nobody meanwhile: the new client's HELLO (and every other
- * request, and the release of other dead clients) waits 2 s.  Expected to
- * fail until that is fixed (XFAIL_TESTS).
+ * Regression test for a bug the torture and the clean race found (fixed
+ * in the helper since): when a client died without a goodbye and a new
+ * client took its slot (the lowest free client byte) before the helper had
+ * handled the dead client's connection drop, helper_client_gone() waited
+ * up to 2 s for a client byte that the new client now held, and the
+ * single-threaded helper answered nobody meanwhile.
  *
  * The helper is stopped while the first client dies and the second one
- * attaches, so the order of events is fixed; the 2 s are the helper's own
- * wait, not machine noise (a fixed helper answers in milliseconds).
+ * attaches, so the order of events is fixed; the 2 s were the helper's own
+ * wait, not machine noise (the helper answers in milliseconds).
  */
 #include "tlib.h"
 
