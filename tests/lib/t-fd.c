@@ -167,29 +167,66 @@ a_pipe(void *arg)
 	return 0;
 }
 
+/* Run fn in a fresh client and check that the process has the same
+ * descriptors once it closed its handles and detached. */
 static int
-b_pipe_write(void *arg)
+no_leak(int (*fn)(void *, wapi_handle_t *), void *arg)
+{
+	wapi_handle_t h = 0;
+	int before = count_fds(), r;
+
+	r = fn(arg, &h);
+	if (h != 0)
+		wapi_handle_close(h);
+	wapi_shutdown();
+	if (r == 0 && count_fds() != before) {
+		printf("# %d descriptors before, %d after\n", before, count_fds());
+		r = 9;
+	}
+	return r;
+}
+
+static int
+pipe_write(void *arg, wapi_handle_t *held)
 {
 	struct pass *p = arg;
 	wapi_handle_t w = p->h2;
 	int fd;
 
-	if (wapi_handle_ref(w) != 0 || wapi_fd_get(w, &fd) != 0)
+	if (wapi_handle_ref(w) != 0)
+		return 1;
+	*held = w;
+	if (wapi_fd_get(w, &fd) != 0)
 		return 1;
 	return write(fd, "through the pipe", 16) == 16 ? 0 : 2;
 }
 
 static int
-c_pipe_read(void *arg)
+b_pipe_write(void *arg)
+{
+	return no_leak(pipe_write, arg);
+}
+
+static int
+pipe_read(void *arg, wapi_handle_t *held)
 {
 	struct pass *p = arg;
 	char buf[32] = { 0 };
 	int fd;
 
-	if (wapi_handle_ref(p->h) != 0 || wapi_fd_get(p->h, &fd) != 0)
+	if (wapi_handle_ref(p->h) != 0)
+		return 1;
+	*held = p->h;
+	if (wapi_fd_get(p->h, &fd) != 0)
 		return 1;
 	return read(fd, buf, 16) == 16 && memcmp(buf, "through the pipe", 16) == 0 ?
 	    0 : 2;
+}
+
+static int
+c_pipe_read(void *arg)
+{
+	return no_leak(pipe_read, arg);
 }
 
 static void
@@ -203,8 +240,8 @@ test_pipe(void)
 	a = t_fork(a_pipe, &p);
 	p.h = recv_num(&p.num);
 	p.h2 = recv_num(&p.num);
-	T_EQ(t_wait(t_fork(b_pipe_write, &p)), 0, "B writes into the pipe's write end by number");
-	T_EQ(t_wait(t_fork(c_pipe_read, &p)), 0, "C reads it from the read end by number");
+	T_EQ(t_wait(t_fork(b_pipe_write, &p)), 0, "B writes into the pipe's write end by number, no fd leak");
+	T_EQ(t_wait(t_fork(c_pipe_read, &p)), 0, "C reads it from the read end by number, no fd leak");
 	t_gate_open(&p.go, 'x');
 	t_wait(a);
 }
@@ -229,19 +266,28 @@ a_socket(void *arg)
 }
 
 static int
-b_socket(void *arg)
+socket_send(void *arg, wapi_handle_t *held)
 {
 	struct pass *p = arg;
 	struct wapi_handle_info info;
 	int fd;
 
-	close(sv[0]);
-	close(sv[1]);
-	if (wapi_handle_ref(p->h) != 0 || wapi_fd_get(p->h, &fd) != 0)
+	if (wapi_handle_ref(p->h) != 0)
+		return 1;
+	*held = p->h;
+	if (wapi_fd_get(p->h, &fd) != 0)
 		return 1;
 	if (wapi_handle_info(p->h, &info) != 0 || info.type != WAPI_TYPE_SOCKET)
 		return 2;
 	return send(fd, "hello", 5, 0) == 5 ? 0 : 3;
+}
+
+static int
+b_socket(void *arg)
+{
+	close(sv[0]);
+	close(sv[1]);
+	return no_leak(socket_send, arg);
 }
 
 static void
@@ -257,7 +303,7 @@ test_socket(void)
 		exit(99);
 	a = t_fork(a_socket, &p);
 	p.h = recv_num(&p.num);
-	T_EQ(t_wait(t_fork(b_socket, &p)), 0, "B sends through A's imported socket by number");
+	T_EQ(t_wait(t_fork(b_socket, &p)), 0, "B sends through A's imported socket by number, no fd leak");
 	T_OK(recv(sv[1], buf, 5, 0) == 5 && memcmp(buf, "hello", 5) == 0,
 	    "the peer receives what B sent");
 	close(sv[0]);
@@ -390,19 +436,26 @@ a_deposit(void *arg)
 }
 
 static int
-b_fetch(void *arg)
+fetch_write(void *arg, wapi_handle_t *held)
 {
 	struct pass *p = arg;
 	int fd, r;
 
 	if (wapi_handle_ref(p->h) != 0)
 		return 1;
+	*held = p->h;
 	r = wapi_fd_get(p->h, &fd);
 	if (r != 0) {
 		printf("# fetch: %s\n", wapi_strerror(r));
 		return 2;
 	}
 	return write(fd, "34", 2) == 2 ? 0 : 3;
+}
+
+static int
+b_fetch(void *arg)
+{
+	return no_leak(fetch_write, arg);
 }
 
 static void
