@@ -326,8 +326,8 @@ EOF
 	assert_line --wait
 }
 
-@test "completions/local.mk installs each completion where its shell looks" {
-	local mk=$top_srcdir/completions/local.mk
+@test "completions.mk installs each completion where its shell looks" {
+	local mk=$top_srcdir/completions.mk
 	grep -q 'bashcompletiondir = $(bashcompdir)' "$mk"
 	grep -q 'zshcompletiondir = $(datadir)/zsh/site-functions' "$mk"
 	grep -q 'fishcompletiondir = $(datadir)/fish/vendor_completions.d' "$mk"
@@ -348,7 +348,7 @@ EOF
 		grep -qxF -- "$line" "$svc" "$tmr" ||
 		    { echo "not in contrib: $line" >&2; return 1; }
 	done
-	grep -q 'contrib/wapi-clean.service' "$top_srcdir/completions/local.mk"
+	grep -q 'contrib/wapi-clean.service' "$top_srcdir/completions.mk"
 }
 
 @test "wapi-state(5) gives every field at the offset and size of format.h" {

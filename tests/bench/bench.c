@@ -28,7 +28,6 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
-#include <dlfcn.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1241,23 +1240,14 @@ static spawn_fn
 spawn_probe(char *why, size_t len)
 {
 	const char *argv[] = { empty_prog, NULL };
-	spawn_fn f;
+	spawn_fn f = wapi_process_spawn;
 	wapi_handle_t h;
-	void *sym;
 	int r;
 
-	sym = dlsym(RTLD_DEFAULT, "wapi_process_exit_code");
-	memcpy(&exit_code, &sym, sizeof(exit_code));
-	sym = dlsym(RTLD_DEFAULT, "wapi_process_spawn");
-	memcpy(&f, &sym, sizeof(f));
-	if (f == NULL) {
-		snprintf(why, len, "n/a (not implemented)");
-		return NULL;
-	}
+	exit_code = wapi_process_exit_code;
 	r = f(argv, NULL, NULL, NULL, &h, NULL);
 	if (r != 0) {
-		snprintf(why, len, r == EOPNOTSUPP || r == ENOSYS ?
-		    "n/a (not implemented)" : "n/a (fails: %s)", wapi_strerror(r));
+		snprintf(why, len, "n/a (spawn fails: %s)", wapi_strerror(r));
 		return NULL;
 	}
 	r = wapi_wait(h, 10000);
