@@ -278,9 +278,16 @@ print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
 	run timeout 20 python3 "$HOSTILE/peer" --connect-only "$name"
 	assert_output "connected"
 	snap_before
-	# /usr/bin/python3: another user may not reach a python of root's.
+	# /usr/bin/python3: another user may not reach a python of root's;
+	# nor the source tree (it may sit under /root): a copy of the peer.
+	local bin
+	bin=$(mktemp -d /tmp/hostile-peer.XXXXXX)
+	chmod 755 "$bin"
+	cp "$HOSTILE/peer" "$bin/peer"
+	chmod 755 "$bin/peer"
 	run timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
-	    /usr/bin/python3 "$HOSTILE/peer" "$name"
+	    /usr/bin/python3 "$bin/peer" "$name"
+	rm -rf "$bin"
 	record "peer as uid 65534" "$status" "" "$output"
 	[ "$status" = 0 ] || fail "peer failed (exit $status): $output"
 	[[ "$output" =~ ^(closed|refused.*|reply\ [0-9]+\ -?[1-9][0-9]*)$ ]] ||

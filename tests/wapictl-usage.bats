@@ -113,15 +113,23 @@ teardown() { wapictl_teardown; }
 		# it is, mode 000.
 		chown -R 65534:65534 "$BATS_TEST_TMPDIR"
 		chmod 000 "$D"
+		# The build tree may sit where nobody cannot reach (/root):
+		# a copy of wapictl that anyone may run.
+		local bin
+		bin=$(mktemp -d /tmp/wapictl-bin.XXXXXX)
+		chmod 755 "$bin"
+		cp "$WAPICTL" "$bin/wapictl"
+		chmod 755 "$bin/wapictl"
 		run setpriv --reuid=65534 --regid=65534 --clear-groups \
-		    env WAPI_SHARED_DIR="$WAPI_SHARED_DIR" "$WAPICTL" status
+		    env WAPI_SHARED_DIR="$WAPI_SHARED_DIR" "$bin/wapictl" status
 		assert_equal "$status" 4
 		assert_output --partial "Permission denied"
 		for c in handles validate clean; do
 			run setpriv --reuid=65534 --regid=65534 --clear-groups \
-			    env WAPI_SHARED_DIR="$WAPI_SHARED_DIR" "$WAPICTL" "$c"
+			    env WAPI_SHARED_DIR="$WAPI_SHARED_DIR" "$bin/wapictl" "$c"
 			assert_equal "$status" 4
 		done
+		rm -rf "$bin"
 		chmod 700 "$D"
 		chown -R 0:0 "$BATS_TEST_TMPDIR"
 	else
