@@ -233,13 +233,35 @@ wl_reinit(int fd, char *why, size_t whylen)
 	return r;
 }
 
+#define WL_UNSOUND_TRIES 50	/* x 20 ms: a held file that is not sound */
+
+/* Is the header of the file sound (whatever the locks say)? */
+static bool
+wl_header_sound(int fd)
+{
+	struct wcore_report rep = { .limit = 1 };
+	struct wapi_header h;
+	struct stat st;
+	ssize_t n;
+	bool ok;
+
+	if (fstat(fd, &st) != 0)
+		return false;
+	n = pread(fd, &h, sizeof(h), 0);
+	if (n < 0)
+		return false;
+	ok = wcore_check_header(&h, (size_t)n, (uint64_t)st.st_size, &rep) == 0;
+	wcore_report_free(&rep);
+	return ok;
+}
+
 /* Open, create or recover the file; on success wl.fd holds the init byte
  * shared and wl.map maps it. */
 static int
 wl_open_state(const char *name, char *why, size_t whylen)
 {
 	struct wcore_status st;
-	int fd, r, tries, links = 0;
+	int fd, r, tries, links = 0, unsound = 0;
 	bool fresh;
 
 	for (tries = 0; tries < 20; tries++) {
@@ -268,8 +290,8 @@ wl_open_state(const char *name, char *why, size_t whylen)
 				close(fd);
 				continue;
 			}
-			if (!fresh && wcore_byte_held(fd, WAPI_LOCK_HELPER,
-			    F_WRLCK) == 0) {
+			if (!fresh && (wcore_byte_held(fd, WAPI_LOCK_HELPER,
+			    F_WRLCK) == 0 || !wl_header_sound(fd))) {
 				r = wl_reinit(fd, why, whylen);
 				if (r != 0) {
 					close(fd);
@@ -293,6 +315,18 @@ wl_open_state(const char *name, char *why, size_t whylen)
 			continue;
 		}
 		r = wcore_map(fd, true, &wl.map, &wl.len, why, whylen);
+		if (r != 0 && unsound++ < WL_UNSOUND_TRIES) {
+			/*
+			 * Held, yet not sound: most often a helper that
+			 * opened the file while an initialiser was killed
+			 * half-way; it fails to map it and leaves.  Look
+			 * again for a while before giving up.
+			 */
+			close(fd);
+			usleep(20000);
+			tries--;
+			continue;
+		}
 		if (r != 0) {
 			/* Held by someone else: never touch it. */
 			if (wcore_verdict(fd, wl.host, &st) == 0 &&
