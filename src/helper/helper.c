@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +280,7 @@ helper_try_remove(void)
 }
 
 static int
-helper_open(const char *path)
+helper_open(const char *path, const char *want)
 {
 	char dir[PATH_MAX], name[PATH_MAX], why[256];
 	struct wcore_name n;
@@ -301,6 +302,18 @@ helper_open(const char *path)
 	helper_statefd = wcore_state_open(dirfd_, base, true, why, sizeof(why));
 	if (helper_statefd < 0)
 		errx(1, "%s: %s", path, why);
+	/* Started for a file that another has replaced since: leave before
+	 * taking any of this one's bytes. */
+	if (want != NULL) {
+		char have[64];
+
+		if (fstat(helper_statefd, &st) != 0)
+			exit(0);
+		snprintf(have, sizeof(have), "%ju:%ju", (uintmax_t)st.st_dev,
+		    (uintmax_t)st.st_ino);
+		if (strcmp(want, have) != 0)
+			exit(0);
+	}
 	/* The helper byte decides: a second helper leaves quietly. */
 	if (wcore_lock_byte(helper_statefd, WAPI_LOCK_HELPER, F_WRLCK, 0) != 0)
 		exit(0);
@@ -339,8 +352,8 @@ main(int argc, char *argv[])
 	int n, nspawn;
 
 	setproctitle_init(argc, argv, environ);
-	if (argc != 2)
-		errx(2, "usage: wapi-helper STATE-FILE (started by libwapi)");
+	if (argc != 2 && argc != 3)
+		errx(2, "usage: wapi-helper STATE-FILE [DEV:INO] (started by libwapi)");
 	if ((v = getenv("WAPI_HELPER_LINGER")) != NULL && *v != '\0') {
 		linger_ms = strtonum(v, 0, 86400, &errstr) * 1000;
 		if (errstr != NULL)
@@ -353,7 +366,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 
-	helper_open(argv[1]);
+	helper_open(argv[1], argc == 3 ? argv[2] : NULL);
 	h = helper_map;
 	h->helper_flags = 0;
 	wcore_proc_start(getpid(), &h->helper_start);

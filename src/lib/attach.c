@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,8 +391,17 @@ static int
 wl_spawn_helper(void)
 {
 	const char *helper = wl_helper_path();
+	char inode[64];
+	struct stat st;
 	pid_t pid, w;
 	int status, nul;
+
+	/* The file we hold, by device and inode: a helper started for it
+	 * must not serve another file that took its name meanwhile. */
+	if (fstat(wl.fd, &st) != 0)
+		return errno;
+	snprintf(inode, sizeof(inode), "%ju:%ju", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino);
 
 	pid = fork();
 	if (pid < 0)
@@ -409,7 +419,7 @@ wl_spawn_helper(void)
 		}
 		closefrom(3);
 		signal(SIGPIPE, SIG_DFL);
-		execl(helper, "wapi-helper", wl.path, (char *)NULL);
+		execl(helper, "wapi-helper", wl.path, inode, (char *)NULL);
 		_exit(127);
 	}
 	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
