@@ -334,6 +334,26 @@ size_t wcore_repair(void *map);
 socklen_t wcore_sock_addr(struct sockaddr_un *addr, uid_t uid, dev_t dev,
 			  ino_t ino);
 
+/*
+ * A client's sleep records: a memfd the client hands the helper with its
+ * HELLO (role 0), in which each of its sleeping threads writes the slots it
+ * sleeps on.  A killed sleeper cannot count itself out of the slots'
+ * waiters; the helper does it from these records once the client is dead.
+ * A record is written after the waiters count went up and cleared before
+ * it goes down, so the helper can only ever leave a count too high (extra
+ * wake-ups), never too low (a lost one).  Untrusted by the helper.
+ */
+#define WCORE_SLEEP_ROWS	64	/* threads asleep at once, tracked */
+#define WCORE_SLEEP_COLS	64	/* handles per wait */
+#define WCORE_SLEEP_MULTI	0x80000000u	/* in a multi-object wait */
+struct wcore_sleeps {
+	uint64_t used;				/* claimed rows */
+	uint32_t rows[WCORE_SLEEP_ROWS][WCORE_SLEEP_COLS]; /* slot + 1 | MULTI */
+};
+/* Count the sleepers of a dead client's records out of the slots (the
+ * caller holds the table lock). */
+void wcore_sleeps_release(void *map, const struct wcore_sleeps *s);
+
 enum wcore_msg_type {
 	WCORE_MSG_HELLO = 1,	/* client -> helper: slot, pid */
 	WCORE_MSG_BYE,		/* client -> helper: clean detach */

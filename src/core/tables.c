@@ -574,3 +574,47 @@ wcore_share_release(void *map, uint64_t dev, uint64_t ino, unsigned access,
 	probe_delete(t, sizeof(*t), offsetof(struct wapi_share_entry, opens),
 	    cap, i, share_home);
 }
+
+/* Decrements that never go below zero (live sleepers count themselves
+ * out at the same time). */
+static void
+sat_dec16(uint16_t *p)
+{
+	uint16_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v > 0 && !__atomic_compare_exchange_n(p, &v, (uint16_t)(v - 1),
+	    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
+static void
+sat_dec32(uint32_t *p)
+{
+	uint32_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v > 0 && !__atomic_compare_exchange_n(p, &v, v - 1, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
+void
+wcore_sleeps_release(void *map, const struct wcore_sleeps *sl)
+{
+	const struct wapi_header *h = map;
+	struct wapi_handle_entry *e;
+	uint32_t r, k, v, idx;
+
+	for (r = 0; r < WCORE_SLEEP_ROWS; r++)
+		for (k = 0; k < WCORE_SLEEP_COLS; k++) {
+			v = __atomic_load_n(&sl->rows[r][k], __ATOMIC_ACQUIRE);
+			if (v == 0)
+				continue;
+			idx = (v & ~WCORE_SLEEP_MULTI) - 1;
+			if (idx >= h->handle_hwm)
+				continue;
+			e = &WCORE_HANDLES(map)[idx];
+			sat_dec16(&e->waiters);
+			if (v & WCORE_SLEEP_MULTI)
+				sat_dec32(&e->mwaiters);
+		}
+}

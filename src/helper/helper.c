@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -88,7 +89,7 @@ helper_slot_is(int64_t slot, pid_t pid)
 }
 
 static void
-helper_client_gone(int64_t slot, pid_t pid)
+helper_client_gone(int64_t slot, pid_t pid, const struct wcore_sleeps *sl)
 {
 	struct wapi_client_entry *c;
 	int64_t deadline = wcore_now_mono_ns() + 2000000000LL;
@@ -110,8 +111,12 @@ helper_client_gone(int64_t slot, pid_t pid)
 	}
 	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
 		c = &WCORE_CLIENTS(helper_map)[slot];
-		if (c->state == WAPI_CS_ATTACHED && c->pid == pid)
+		if (c->state == WAPI_CS_ATTACHED && c->pid == pid) {
+			/* Its threads killed in their sleep count out. */
+			if (sl != NULL)
+				wcore_sleeps_release(helper_map, sl);
 			wcore_client_release(helper_map, (uint32_t)slot, wcore_wake_handle);
+		}
 		wcore_table_unlock(helper_map);
 	}
 	wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot, F_UNLCK, 0);
@@ -155,10 +160,29 @@ helper_main_conns(void)
 static void
 helper_drop(size_t k)
 {
+	if (conns[k].sleeps != NULL)
+		munmap((void *)conns[k].sleeps, sizeof(struct wcore_sleeps));
 	close(conns[k].fd);
 	conns[k] = conns[nconns - 1];
 	nconns--;
 	helper_title();
+}
+
+/* A client's sleep records (core.h): its memfd, mapped read-only after
+ * checking it is a regular file of the right size.  The descriptor is
+ * closed either way. */
+static const struct wcore_sleeps *
+helper_map_sleeps(int fd)
+{
+	struct stat st;
+	void *p = MAP_FAILED;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == (off_t)sizeof(struct wcore_sleeps))
+		p = mmap(NULL, sizeof(struct wcore_sleeps), PROT_READ, MAP_SHARED,
+		    fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static void
@@ -181,6 +205,7 @@ helper_accept(void)
 	c->pid = pid;
 	c->slot = -1;
 	c->role = 0;
+	c->sleeps = NULL;
 	helper_title();
 }
 
@@ -209,7 +234,7 @@ helper_message(size_t k)
 	if (r != 0) {
 		/* Only the main connection's drop means the client died. */
 		if (c->role == 0)
-			helper_client_gone(c->slot, c->pid);
+			helper_client_gone(c->slot, c->pid, c->sleeps);
 		return false;
 	}
 	/* Only a client that said HELLO may ask for anything but STOP/PING. */
@@ -234,6 +259,9 @@ helper_message(size_t k)
 	default:
 		break;
 	}
+	if (m.type == WCORE_MSG_HELLO && m.value == 0 && nfds == 1 &&
+	    c->sleeps == NULL)
+		c->sleeps = helper_map_sleeps(fds[--nfds]);
 	while (nfds > 0)
 		close(fds[--nfds]);
 	switch (m.type) {

@@ -16,6 +16,7 @@ struct helper_conn {
 	pid_t pid;		/* from SO_PEERCRED */
 	int64_t slot;		/* client slot, -1 until HELLO */
 	int role;		/* HELLO value: 0 main, 1 deposit watcher */
+	const struct wcore_sleeps *sleeps;	/* the client's, or NULL */
 };
 
 extern void *helper_map;	/* the state file, mapped read/write */

@@ -36,6 +36,7 @@
 struct wl_state wl = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.sockmu = PTHREAD_MUTEX_INITIALIZER,
+	.sleepfd = -1,
 	.dirfd = -1,
 	.fd = -1,
 	.sock = -1,
@@ -66,6 +67,7 @@ wl_after_fork_child(void)
 		munmap(wl.map, wl.len);
 	wl.map = NULL;
 	wl.sock = wl.fd = wl.dirfd = -1;
+	wl_sleeps_close();
 	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
 	pthread_mutex_init(&wl.mu, NULL);
 	pthread_mutex_init(&wl.sockmu, NULL);
@@ -471,7 +473,7 @@ wl_helper_connect(int role, char *why, size_t whylen)
 			m.slot = wl.slot;
 			m.pid = wl.pid;
 			m.value = role;
-			r = wcore_msg_send(s, &m, NULL, -1);
+			r = wcore_msg_send(s, &m, NULL, role == 0 ? wl.sleepfd : -1);
 			if (r == 0)
 				r = wcore_msg_recv(s, &m, NULL, 0, NULL);
 			if (r == 0 && (m.type != WCORE_MSG_OK || m.error != 0))
@@ -605,6 +607,42 @@ wl_close_shared(void)
 		close(wl.sock);
 	wl.map = NULL;
 	wl.fd = wl.dirfd = wl.sock = -1;
+	wl_sleeps_close();
+}
+
+/* Sleep records the helper reads when we die (see core.h). */
+static int
+wl_sleeps_open(void)
+{
+	void *p;
+	int fd;
+
+	fd = memfd_create("wapi-sleeps", MFD_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (ftruncate(fd, sizeof(struct wcore_sleeps)) != 0 ||
+	    (p = mmap(NULL, sizeof(struct wcore_sleeps), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return e;
+	}
+	wl.sleeps = p;
+	wl.sleepfd = fd;
+	wl.sleeps_gen++;
+	return 0;
+}
+
+void
+wl_sleeps_close(void)
+{
+	if (wl.sleeps != NULL)
+		munmap(wl.sleeps, sizeof(struct wcore_sleeps));
+	if (wl.sleepfd >= 0)
+		close(wl.sleepfd);
+	wl.sleeps = NULL;
+	wl.sleepfd = -1;
 }
 
 static int
@@ -634,6 +672,12 @@ wl_attach_shared(char *why, size_t whylen)
 		goto fail;
 	if ((r = wl_take_slot(why, whylen)) != 0)
 		goto fail;
+	if ((r = wl_sleeps_open()) != 0) {
+		snprintf(why, whylen, "cannot make its sleep records: %s",
+		    strerror(r));
+		wl_release_slot();
+		goto fail;
+	}
 	if ((r = wl_connect_helper(why, whylen)) != 0) {
 		wl_release_slot();
 		goto fail;

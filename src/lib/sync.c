@@ -91,6 +91,59 @@ wl_note_owner(void)
 	noted = true;
 }
 
+/*
+ * This thread's row in the process's sleep records (core.h): claimed at
+ * its first sleep, given back when it exits.  -1: no row free (the sleep
+ * goes unrecorded: a kill then leaves the count too high, never too low).
+ */
+static __thread int wl_row = -1;
+static __thread uint32_t wl_row_gen;
+static pthread_key_t wl_row_key;
+static pthread_once_t wl_row_once = PTHREAD_ONCE_INIT;
+
+static void
+wl_row_exit(void *arg)
+{
+	(void)arg;
+	if (wl_row >= 0 && wl_row_gen == wl.sleeps_gen && wl.sleeps != NULL)
+		__atomic_fetch_and(&wl.sleeps->used, ~(1ull << wl_row),
+		    __ATOMIC_SEQ_CST);
+	wl_row = -1;
+}
+
+static void
+wl_row_key_init(void)
+{
+	pthread_key_create(&wl_row_key, wl_row_exit);
+}
+
+static int
+wl_sleep_row(void)
+{
+	struct wcore_sleeps *sl = wl.sleeps;
+	uint64_t used;
+	int b;
+
+	if (sl == NULL)
+		return -1;
+	if (wl_row >= 0 && wl_row_gen == wl.sleeps_gen)
+		return wl_row;
+	used = __atomic_load_n(&sl->used, __ATOMIC_ACQUIRE);
+	while (used != UINT64_MAX) {
+		b = __builtin_ctzll(~used);
+		if (__atomic_compare_exchange_n(&sl->used, &used,
+		    used | (1ull << b), false, __ATOMIC_SEQ_CST,
+		    __ATOMIC_ACQUIRE)) {
+			wl_row = b;
+			wl_row_gen = wl.sleeps_gen;
+			pthread_once(&wl_row_once, wl_row_key_init);
+			pthread_setspecific(wl_row_key, (void *)1);
+			return b;
+		}
+	}
+	return -1;
+}
+
 static uint64_t
 mutex_word(int32_t tid, uint32_t recursion)
 {
@@ -757,7 +810,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	struct wapi_handle_entry *e;
 	int64_t deadline = -1, slot;
 	size_t k, j;
-	int r, got;
+	int r, got, row;
 	bool timed_out = false;
 
 	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
@@ -805,11 +858,17 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	}
 #endif
 	for (;;) {
+		row = wl_sleep_row();
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
 			__atomic_add_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
 			if (n > 1)
 				__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
+			/* Recorded after counting, so a kill leaves at most
+			 * a count too high for the helper to leave alone. */
+			if (row >= 0)
+				STORE(&wl.sleeps->rows[row][k], (w[k].idx + 1) |
+				    (n > 1 ? WCORE_SLEEP_MULTI : 0));
 			w[k].futex = __atomic_load_n(state_word(e), __ATOMIC_SEQ_CST);
 		}
 		/* A pulse that could not release us now is gone for us. */
@@ -822,6 +881,9 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		r = got >= 0 || timed_out ? 0 : wl_sleep(w, n, deadline);
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
+			if (row >= 0)
+				__atomic_store_n(&wl.sleeps->rows[row][k], 0,
+				    __ATOMIC_SEQ_CST);
 			__atomic_sub_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
 			if (n > 1)
 				__atomic_sub_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);

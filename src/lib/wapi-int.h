@@ -27,6 +27,9 @@ struct wl_state {
 	uint32_t slot;			/* our client slot */
 	pid_t pid;
 	uint64_t start;			/* our /proc starttime */
+	struct wcore_sleeps *sleeps;	/* our sleep records (shared mode) */
+	int sleepfd;			/* its memfd, handed to the helper */
+	uint32_t sleeps_gen;		/* bumped at each attach */
 	char path[PATH_MAX];
 	char host[WAPI_HOST_MAX + 1];
 	void (*msgfn)(int, const char *, void *);
@@ -98,6 +101,9 @@ void wl_fd_reset(bool in_child);
 /* Private-mode process handles (process.c): stop the reaper thread before
  * the private map goes away (detach), or forget it (fork child). */
 void wl_proc_reset(bool in_child);
+
+/* Unmap and close the sleep records (detach, fork). */
+void wl_sleeps_close(void);
 
 /* Thread exit / process detach: abandon the mutexes this thread owns. */
 void wl_sync_thread_exit(void);

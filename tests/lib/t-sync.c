@@ -1791,22 +1791,9 @@ t_wait_killed_sleeper(void)
 	ts_peer_kill(&q);
 	z0.h = e[0];
 	z1.h = e[1];
-	/*
-	 * Known limitation (a TODO test: the TAP driver counts it as an
-	 * expected failure, and as an error the day it passes): a sleeper
-	 * counts itself in the slot, and a killed one is never counted out,
-	 * since nothing in the file records which process sleeps where.  The
-	 * cost is an extra futex wake per change of that object, never a
-	 * lost or wrong wake-up (checked below).
-	 */
-	{
-		bool zero = t_until(waiters_zero, &z0, 2000) &&
-		    t_until(waiters_zero, &z1, 2000);
-
-		printf("%sok %d - killed sleepers are no longer counted (e0: %d, "
-		    "e1: %d waiters) # TODO dead sleepers stay counted\n",
-		    zero ? "" : "not ", ++t_n, ts_waiters(e[0]), ts_waiters(e[1]));
-	}
+	T_OK(t_until(waiters_zero, &z0, 5000) && t_until(waiters_zero, &z1, 5000),
+	    "killed sleepers are no longer counted (e0: %d, e1: %d waiters)",
+	    ts_waiters(e[0]), ts_waiters(e[1]));
 	/* Whatever the count, the objects still work. */
 	job1(&S->job[2], e[0], TS_LONG);
 	ts_peer_start(&p, p_wait, &S->job[2]);
