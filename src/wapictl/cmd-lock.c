@@ -62,16 +62,13 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	bool recovered = false;
 	int fd, e, status, rc, i;
 
-	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
-	if (fd < 0) {
-		warnx("%s: cannot open: %s", tf->shown, why);
+	fd = target_open_verdict(ctl, tf, true, &st);
+	if (fd == TARGET_GONE) {
+		warnx("%s: cannot open: %s", tf->shown, strerror(ENOENT));
 		return WAPICTL_EXIT_ACCESS;
 	}
-	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
-		warnx("%s: cannot read: %s", tf->shown, strerror(e));
-		close(fd);
+	if (fd < 0)
 		return WAPICTL_EXIT_ACCESS;
-	}
 	if (!st.header_ok || st.verdict == WCORE_CORRUPT ||
 	    st.verdict == WCORE_INCOMPATIBLE) {
 		warnx("%s: %s (%s); cannot lock it; run 'wapictl validate'",

@@ -107,22 +107,14 @@ cmd_stop_file(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	struct wcore_status st;
 	pid_t hpid, peer = 0;
 	uint64_t hstart;
-	char why[512];
 	const char *how;
 	int fd, e;
 
-	fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why, sizeof(why));
-	if (fd == -ENOENT)
+	fd = target_open_verdict(ctl, tf, false, &st);
+	if (fd == TARGET_GONE)
 		return 0;	/* removed since the listing: nobody to stop */
-	if (fd < 0) {
-		warnx("%s: cannot open: %s", tf->shown, why);
+	if (fd < 0)
 		return WAPICTL_EXIT_ACCESS;
-	}
-	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
-		warnx("%s: cannot read: %s", tf->shown, strerror(e));
-		close(fd);
-		return WAPICTL_EXIT_ACCESS;
-	}
 	if (!st.helper_byte_held) {
 		if (!ctl->quiet)
 			printf("%s: no helper running\n", tf->shown);

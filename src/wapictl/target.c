@@ -399,3 +399,32 @@ target_helper_state(const struct wcore_status *st, const char **word)
 		*word = "no";
 	return 1;
 }
+
+/*
+ * Open a listed state file and read its verdict, saying why on failure.
+ * Returns the descriptor, TARGET_GONE when the file went away since the
+ * listing (nothing to say), or TARGET_FAILED (a message was printed; the
+ * exit status is WAPICTL_EXIT_ACCESS).
+ */
+int
+target_open_verdict(const struct wapictl *ctl, const struct target_file *tf,
+    bool writable, struct wcore_status *st)
+{
+	char why[512];
+	int fd, e;
+
+	fd = wcore_state_open(ctl->dirfd, tf->de.name, writable, why,
+	    sizeof(why));
+	if (fd == -ENOENT)
+		return TARGET_GONE;
+	if (fd < 0) {
+		warnx("%s: cannot open: %s", tf->shown, why);
+		return TARGET_FAILED;
+	}
+	if ((e = wcore_verdict(fd, ctl->host, st)) != 0) {
+		warnx("%s: cannot read: %s", tf->shown, strerror(e));
+		close(fd);
+		return TARGET_FAILED;
+	}
+	return fd;
+}

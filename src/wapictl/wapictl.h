@@ -98,6 +98,10 @@ int	target_collect(struct wapictl *, unsigned, struct target_list *);
 void	target_get(const struct wapictl *, const struct target_list *, size_t,
 	    struct target_file *);
 void	target_free(struct target_list *);
+#define TARGET_GONE	(-1)
+#define TARGET_FAILED	(-2)
+int	target_open_verdict(const struct wapictl *, const struct target_file *,
+	    bool, struct wcore_status *);
 int	target_open_listed(const struct wapictl *, const struct target_file *,
 	    char *, size_t);
 void	target_shown(const char *, char *, size_t);

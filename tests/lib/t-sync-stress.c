@@ -377,14 +377,10 @@ owner_gone_cond(void *a)
 static int
 abandoned_flag(wapi_handle_t h)
 {
-	const struct wapi_header *m = ts_table();
-	uint32_t idx = h & WAPI_HANDLE_INDEX_MASK;
-	const struct wapi_handle_entry *e;
+	const struct wapi_handle_entry *e = ts_slot(h);
 
-	if (m == NULL || idx == 0 || idx > m->handle_hwm)
+	if (e == NULL)
 		return -1;
-	e = &((const struct wapi_handle_entry *)((const char *)m +
-	    m->regions[WAPI_R_HANDLES].offset))[idx - 1];
 	return (__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) &
 	    WAPI_HF_ABANDONED) != 0;
 }

@@ -184,19 +184,26 @@ ts_table(void)
 	return found;
 }
 
+/* The slot of handle number h in the state table, or NULL. */
+static inline const struct wapi_handle_entry *
+ts_slot(wapi_handle_t h)
+{
+	const struct wapi_header *m = ts_table();
+	uint32_t idx = h & WAPI_HANDLE_INDEX_MASK;
+
+	if (m == NULL || idx == 0 || idx > m->handle_hwm)
+		return NULL;
+	return &((const struct wapi_handle_entry *)((const char *)m +
+	    m->regions[WAPI_R_HANDLES].offset))[idx - 1];
+}
+
 /* Sleepers counted on the slot of handle number h (any kind of wait). */
 static inline int
 ts_waiters(wapi_handle_t h)
 {
-	const struct wapi_header *m = ts_table();
-	uint32_t idx = h & WAPI_HANDLE_INDEX_MASK;
-	const struct wapi_handle_entry *e;
+	const struct wapi_handle_entry *e = ts_slot(h);
 
-	if (m == NULL || idx == 0 || idx > m->handle_hwm)
-		return -1;
-	e = &((const struct wapi_handle_entry *)((const char *)m +
-	    m->regions[WAPI_R_HANDLES].offset))[idx - 1];
-	return __atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE);
+	return e == NULL ? -1 : __atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE);
 }
 
 struct ts_wcmp { wapi_handle_t h; int n; bool exact; };
