@@ -5,18 +5,6 @@
  */
 #include "tlib.h"
 
-static int messages;
-static char last_message[1024];
-
-static void
-count_message(int level, const char *msg, void *ctx)
-{
-	(void)level;
-	(void)ctx;
-	messages++;
-	snprintf(last_message, sizeof(last_message), "%s", msg);
-}
-
 /* A new host name (and so a new state file) for one scenario. */
 static void
 use_host(const char *suffix)
@@ -87,14 +75,14 @@ child_hold(void *arg)
 	wapi_handle_t ev;
 	int r = 0;
 
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	wapi_init(0);
 	if (h->name != NULL)
 		r = wapi_event_create(h->name, 1, 0, &ev);
 	if (r == 0 && h->open != NULL)
 		r = wapi_event_open(h->open, &ev);
-	if (messages != 0)
-		printf("# pid %d: %s\n", (int)getpid(), last_message);
+	if (t_messages != 0)
+		printf("# pid %d: %s\n", (int)getpid(), t_message);
 	t_gate_open(&h->ready, r != 0 ? 'E' : wapi_is_shared() ? 'S' : 'P');
 	t_gate_pass(&h->go);
 	return 0;
@@ -230,10 +218,10 @@ child_open_after(void *arg)
 	struct hold *h = arg;
 	wapi_handle_t ev;
 
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	if (wapi_event_open(h->open, &ev) != 0)
 		return 1;
-	return messages == 0 && wapi_is_shared() ? 0 : 2;
+	return t_messages == 0 && wapi_is_shared() ? 0 : 2;
 }
 
 static void
@@ -267,14 +255,14 @@ child_fresh(void *arg)
 	int r;
 
 	(void)arg;
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	wapi_init(0);
 	if (!wapi_is_shared())
 		return 1;
 	r = wapi_event_open("all.ev", &ev);
 	if (r != WAPI_ENOTFOUND)
 		return 2;	/* the old object must be gone */
-	return messages == 0 ? 0 : 3;
+	return t_messages == 0 ? 0 : 3;
 }
 
 static void
@@ -310,13 +298,13 @@ child_refused(void *arg)
 	struct refusal *r = arg;
 	wapi_handle_t ev;
 
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	wapi_init(0);
 	if (wapi_is_shared() || wapi_state_path() != NULL)
 		return 1;
-	if (messages != 1 || strstr(last_message, "see wapictl(1)") == NULL ||
-	    strstr(last_message, r->expect) == NULL) {
-		printf("# message: %s\n", last_message);
+	if (t_messages != 1 || strstr(t_message, "see wapictl(1)") == NULL ||
+	    strstr(t_message, r->expect) == NULL) {
+		printf("# message: %s\n", t_message);
 		return 2;
 	}
 	/* Private handles still work. */
@@ -440,10 +428,10 @@ child_private(void *arg)
 	wapi_handle_t ev;
 
 	(void)arg;
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	setenv("WAPI_DISABLE_SHM", "1", 1);
 	wapi_init(0);
-	if (wapi_is_shared() || messages != 0)
+	if (wapi_is_shared() || t_messages != 0)
 		return 1;
 	return wapi_event_create("p", 1, 1, &ev) == 0 &&
 	    wapi_wait(ev, 0) == WAPI_WAIT_OBJECT_0 ? 0 : 2;
@@ -453,10 +441,10 @@ static int
 child_private_mono(void *arg)
 {
 	(void)arg;
-	wapi_set_message_handler(count_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	setenv("MONO_DISABLE_SHM", "yes", 1);
 	wapi_init(0);
-	return !wapi_is_shared() && messages == 0 ? 0 : 1;
+	return !wapi_is_shared() && t_messages == 0 ? 0 : 1;
 }
 
 static void

@@ -57,6 +57,20 @@ t_ok(int ok, const char *file, int line, const char *fmt, ...)
 	T_OK(t_a_ == t_b_, "%s (got %lld, want %lld)", what, t_a_, t_b_); \
 } while (0)
 
+/* A message handler that keeps the library's last message and counts
+ * them (wapi_set_message_handler(t_keep_message, NULL)). */
+static char t_message[1024];
+static int t_messages;
+
+static inline void
+t_keep_message(int level, const char *m, void *ctx)
+{
+	(void)level;
+	(void)ctx;
+	t_messages++;
+	snprintf(t_message, sizeof(t_message), "%s", m);
+}
+
 /* A fresh state directory and host name for this program. */
 static inline void
 t_setup(const char *name)

@@ -37,16 +37,6 @@ unlinkat(int dirfd, const char *path, int flags)
 	return real(dirfd, path, flags);
 }
 
-static char msg[512];
-
-static void
-keep_message(int level, const char *m, void *ctx)
-{
-	(void)level;
-	(void)ctx;
-	snprintf(msg, sizeof(msg), "%s", m);
-}
-
 static int
 creator(void *arg)
 {
@@ -60,10 +50,10 @@ static int
 second(void *arg)
 {
 	(void)arg;
-	wapi_set_message_handler(keep_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	wapi_init(0);
 	if (!wapi_is_shared()) {
-		printf("# %s\n", msg);
+		printf("# %s\n", t_message);
 		return 1;
 	}
 	return 0;

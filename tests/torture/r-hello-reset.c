@@ -11,16 +11,6 @@
  */
 #include "tlib.h"
 
-static char msg[512];
-
-static void
-keep_message(int level, const char *m, void *ctx)
-{
-	(void)level;
-	(void)ctx;
-	snprintf(msg, sizeof(msg), "%s", m);
-}
-
 static int
 holder(void *arg)
 {
@@ -36,10 +26,10 @@ static int
 late_client(void *arg)
 {
 	(void)arg;
-	wapi_set_message_handler(keep_message, NULL);
+	wapi_set_message_handler(t_keep_message, NULL);
 	wapi_init(0);
 	if (!wapi_is_shared()) {
-		printf("# %s\n", msg);
+		printf("# %s\n", t_message);
 		return 1;
 	}
 	return 0;
