@@ -350,8 +350,9 @@ struct wcore_sleeps {
 	uint64_t used;				/* claimed rows */
 	uint32_t rows[WCORE_SLEEP_ROWS][WCORE_SLEEP_COLS]; /* slot + 1 | MULTI */
 };
-/* Count the sleepers of a dead client's records out of the slots (the
- * caller holds the table lock). */
+/* Count the sleepers of a dead client's records out of the slots and wake
+ * the other sleepers of those slots, in case the dead one had been woken
+ * (the caller holds the table lock). */
 void wcore_sleeps_release(void *map, const struct wcore_sleeps *s);
 
 enum wcore_msg_type {

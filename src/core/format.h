@@ -170,8 +170,17 @@ struct wapi_handle_entry {			/* 64 bytes */
 			uint64_t owner_start;
 		} mutex;
 		struct {
-			int32_t count;
-			int32_t max;
+			/* One 64-bit word changed with compare-and-swap:
+			 * the count and the maximum, whose sign bit is
+			 * WAPI_SEM_WAITERS (read the maximum through
+			 * wapi_sem_max). */
+			union {
+				uint64_t semword;
+				struct {
+					int32_t count;
+					int32_t max;
+				};
+			};
 		} sem;
 		struct {
 			int32_t  pid;
@@ -200,6 +209,32 @@ struct wapi_handle_entry {			/* 64 bytes */
  * lock and try again.  Never set outside the table lock; repair clears it.
  */
 #define WAPI_SYNC_FROZEN	0x80000000u
+
+/*
+ * A thread may sleep waiting for this mutex: set in u.mutex.owner_tid (bit
+ * 30, never part of a thread id, which Linux keeps below 2^22) by a waiter
+ * before it sleeps on that word, cleared when the mutex is freed.  The
+ * thread that frees a mutex with the bit set wakes one sleeper; one that
+ * frees it without the bit makes no system call, whatever sleeps elsewhere.
+ */
+#define WAPI_MUTEX_WAITERS	0x40000000u
+
+/*
+ * The same for a semaphore: a waiter sets this bit of u.sem.max (the
+ * maximum is at least 1 and never changes, so its sign bit is free) while
+ * the count is 0, and sleeps on the count.  The release that raises the
+ * count clears the bit and, if it was set, wakes as many as it released;
+ * a woken waiter takes with the bit set, and wakes one more when it
+ * leaves a count behind.
+ */
+#define WAPI_SEM_WAITERS	0x80000000u
+
+/* The maximum of semaphore e, without the waiters bit. */
+static inline int32_t
+wapi_sem_max(const struct wapi_handle_entry *e)
+{
+	return (int32_t)((uint32_t)e->u.sem.max & ~WAPI_SEM_WAITERS);
+}
 
 /* wapi_handle_entry.u.fd.kind */
 #define WAPI_FDK_SHARES		0x01u	/* counted in the file-share table */

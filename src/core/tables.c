@@ -357,6 +357,7 @@ wcore_mutex_owned_by(const struct wapi_handle_entry *e, uint32_t slot)
 	if (e->u.mutex.owner_client != 0)
 		return e->u.mutex.owner_client == slot + 1;
 	memcpy(&tid, &w, sizeof(tid));	/* the owner_tid half */
+	tid &= (int32_t)~WAPI_MUTEX_WAITERS;
 	snprintf(path, sizeof(path), "/proc/%d", (int)tid);
 	return tid > 0 && access(path, F_OK) != 0;
 }
@@ -451,17 +452,26 @@ wcore_futex_wake(uint32_t *word, int n)
 	syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+/* Wake every sleeper of e, whichever of its words it sleeps on: the futex
+ * word (processes), the object's state word, the first of u (events,
+ * semaphores, mutexes), or a semaphore's maximum half (its single
+ * waiters, WAPI_SEM_WAITERS). */
+static void
+wake_all_words(struct wapi_handle_entry *e)
+{
+	wcore_futex_wake(&e->futex, INT32_MAX);
+	wcore_futex_wake(&e->u.event.signalled, INT32_MAX);
+	if (e->type == WAPI_T_SEMAPHORE)
+		wcore_futex_wake((uint32_t *)&e->u.sem.max, INT32_MAX);
+}
+
 void
 wcore_wake_handle(void *map, uint32_t index)
 {
 	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
 
-	/* Sleepers wait on the futex word (processes) or on the object's
-	 * state word, the first of u (events, semaphores, mutexes). */
-	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
-		wcore_futex_wake(&e->futex, INT32_MAX);
-		wcore_futex_wake(&e->u.event.signalled, INT32_MAX);
-	}
+	if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0)
+		wake_all_words(e);
 }
 
 int64_t
@@ -616,5 +626,10 @@ wcore_sleeps_release(void *map, const struct wcore_sleeps *sl)
 			sat_dec16(&e->waiters);
 			if (v & WCORE_SLEEP_MULTI)
 				sat_dec32(&e->mwaiters);
+			/* It may have died just woken, holding the wake
+			 * meant for the next sleeper (a release wakes one
+			 * when the waiters bit says someone sleeps): wake
+			 * them all to look again. */
+			wake_all_words(e);
 		}
 }

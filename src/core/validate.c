@@ -587,16 +587,16 @@ check_handles(struct vstate *v)
 				    e.u.event.signalled);
 			break;
 		case WAPI_T_SEMAPHORE:
-			if (e.u.sem.max < 1)
+			if (wapi_sem_max(&e) < 1)
 				problem(v, WCORE_W_HANDLES, i,
 				    off + EOFF(u.sem.max), "semaphore maximum "
-				    "is %d", e.u.sem.max);
+				    "is %d", wapi_sem_max(&e));
 			else if (e.u.sem.count < 0 ||
-			    e.u.sem.count > e.u.sem.max)
+			    e.u.sem.count > wapi_sem_max(&e))
 				problem(v, WCORE_W_HANDLES, i,
 				    off + EOFF(u.sem.count), "semaphore count "
 				    "%d is outside [0, %d]", e.u.sem.count,
-				    e.u.sem.max);
+				    wapi_sem_max(&e));
 			break;
 		case WAPI_T_MUTEX:
 			if (e.u.mutex.owner_pid < 0)
@@ -604,7 +604,8 @@ check_handles(struct vstate *v)
 				    off + EOFF(u.mutex.owner_pid),
 				    "mutex owner pid %d is negative",
 				    e.u.mutex.owner_pid);
-			else if ((e.u.mutex.owner_tid == 0) !=
+			else if (((e.u.mutex.owner_tid &
+			    (int32_t)~WAPI_MUTEX_WAITERS) == 0) !=
 			    (e.u.mutex.recursion == 0))
 				problem(v, WCORE_W_HANDLES, i,
 				    off + EOFF(u.mutex.recursion),

@@ -222,13 +222,14 @@ wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
 		break;
 	case WAPI_T_MUTEX:
 		out->owner_pid = e->u.mutex.owner_pid;
-		out->owner_tid = e->u.mutex.owner_tid;
+		out->owner_tid = e->u.mutex.owner_tid &
+		    (int32_t)~WAPI_MUTEX_WAITERS;
 		out->recursion = e->u.mutex.recursion;
 		out->signalled = e->u.mutex.owner_pid == 0;
 		break;
 	case WAPI_T_SEMAPHORE:
 		out->count = e->u.sem.count;
-		out->maximum = e->u.sem.max;
+		out->maximum = wapi_sem_max(e);
 		out->signalled = e->u.sem.count > 0;
 		break;
 	case WAPI_T_PROCESS:

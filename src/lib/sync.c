@@ -54,6 +54,8 @@
 struct wl_waiter {
 	uint32_t idx;
 	uint32_t futex;		/* value seen before sleeping */
+	bool marked;		/* a mutex: we set WAPI_MUTEX_WAITERS once, so
+				   take it with the bit (others may sleep) */
 	uint32_t pulse_seq;	/* events: pulse generation at the start */
 	uint32_t word;		/* wait-all: the frozen state word (32-bit) */
 	uint64_t mword;		/* wait-all: a mutex's frozen lock word */
@@ -154,13 +156,20 @@ mutex_word(int32_t tid, uint32_t recursion)
 	return e.u.mutex.lockword;
 }
 
+/* The owner half as stored: thread id | WAPI_MUTEX_WAITERS. */
 static int32_t
-word_tid(uint64_t w)
+word_owner(uint64_t w)
 {
 	struct wapi_handle_entry e;
 
 	e.u.mutex.lockword = w;
 	return e.u.mutex.owner_tid;
+}
+
+static int32_t
+word_tid(uint64_t w)
+{
+	return word_owner(w) & (int32_t)~WAPI_MUTEX_WAITERS;
 }
 
 static uint32_t
@@ -174,6 +183,7 @@ word_recursion(uint64_t w)
 
 #define FROZEN		WAPI_SYNC_FROZEN
 #define MFROZEN		mutex_word(0, FROZEN)
+#define MWAITERS	((int32_t)WAPI_MUTEX_WAITERS)
 
 /* A wait-all has this object frozen: wait for it (it holds the table
  * lock) and let the caller look again. */
@@ -183,6 +193,37 @@ wl_thaw_wait(void)
 	wl_lock();
 	wl_unlock();
 }
+
+/* A semaphore's 64-bit word from its count and maximum half. */
+static uint64_t
+sem_pack(uint32_t count, uint32_t maxhalf)
+{
+	struct wapi_handle_entry e;
+
+	e.u.sem.count = (int32_t)count;
+	e.u.sem.max = (int32_t)maxhalf;
+	return e.u.sem.semword;
+}
+
+static uint32_t
+sem_count(uint64_t w)
+{
+	struct wapi_handle_entry e;
+
+	e.u.sem.semword = w;
+	return (uint32_t)e.u.sem.count;
+}
+
+static uint32_t
+sem_maxhalf(uint64_t w)
+{
+	struct wapi_handle_entry e;
+
+	e.u.sem.semword = w;
+	return (uint32_t)e.u.sem.max;
+}
+
+#define SWAITERS	WAPI_SEM_WAITERS
 
 static uint32_t *
 sem_word(struct wapi_handle_entry *e)
@@ -207,6 +248,17 @@ state_word(struct wapi_handle_entry *e)
 	default:
 		return &e->futex;
 	}
+}
+
+/* The word a single-object waiter sleeps on: the state word, except for
+ * a semaphore, whose single waiters sleep on the maximum half, where the
+ * waiters bit is (see wl_mark). */
+static uint32_t *
+single_word(struct wapi_handle_entry *e)
+{
+	if (e->type == WAPI_T_SEMAPHORE)
+		return (uint32_t *)&e->u.sem.max;
+	return state_word(e);
 }
 
 /* After a change to slot e that may release n waiters (INT32_MAX: all).
@@ -276,8 +328,10 @@ wl_sync_thread_exit(void)
 	wl_unlock();
 }
 
+/* Take mutex e if free or ours; marked: with WAPI_MUTEX_WAITERS set, as a
+ * waiter that has slept must (others may still sleep behind it). */
 static int
-wl_take_mutex(struct wapi_handle_entry *e)
+wl_take_mutex(struct wapi_handle_entry *e, bool marked)
 {
 	pid_t tid = wcore_gettid();
 	uint64_t cur;
@@ -292,12 +346,13 @@ wl_take_mutex(struct wapi_handle_entry *e)
 			if (word_tid(cur) != tid || e->u.mutex.owner_pid != wl.pid ||
 			    word_recursion(cur) + 1 >= FROZEN)
 				return TAKE_NO;
-			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid,
-			    word_recursion(cur) + 1)))
+			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(
+			    word_owner(cur), word_recursion(cur) + 1)))
 				return TAKE_OK;
 			continue;
 		}
-		if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid, 1)))
+		if (CAS(&e->u.mutex.lockword, &cur, mutex_word(marked ?
+		    tid | MWAITERS : tid, 1)))
 			break;
 	}
 	e->u.mutex.owner_pid = wl.pid;
@@ -308,6 +363,34 @@ wl_take_mutex(struct wapi_handle_entry *e)
 	    (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
 	    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED))
 		return TAKE_ABANDONED;
+	return TAKE_OK;
+}
+
+/* Take one of semaphore e's count; marked as in wl_take_mutex.  A marked
+ * taker that leaves a count behind wakes one more sleeper: the release
+ * that woke us cleared the waiters bit, and may have raised the count for
+ * others who still sleep. */
+static int
+wl_take_sem(struct wapi_handle_entry *e, bool marked)
+{
+	uint64_t cur;
+	uint32_t c, hi;
+
+	for (;;) {
+		cur = LOAD(&e->u.sem.semword);
+		c = sem_count(cur);
+		if (c & FROZEN) {
+			wl_thaw_wait();
+			continue;
+		}
+		if (c == 0)
+			return TAKE_NO;
+		hi = sem_maxhalf(cur) | (marked ? SWAITERS : 0);
+		if (CAS(&e->u.sem.semword, &cur, sem_pack(c - 1, hi)))
+			break;
+	}
+	if (marked && c > 1)
+		wcore_futex_wake(single_word(e), 1);
 	return TAKE_OK;
 }
 
@@ -332,7 +415,7 @@ wl_take_pulse(struct wapi_handle_entry *e, const struct wl_waiter *w)
 static int
 wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
 {
-	uint32_t v, c, *cw;
+	uint32_t v;
 
 	switch (e->type) {
 	case WAPI_T_EVENT:
@@ -349,20 +432,9 @@ wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
 				return TAKE_OK;
 		}
 	case WAPI_T_SEMAPHORE:
-		cw = sem_word(e);
-		for (;;) {
-			c = LOAD(cw);
-			if (c & FROZEN) {
-				wl_thaw_wait();
-				continue;
-			}
-			if (c == 0)
-				return TAKE_NO;
-			if (CAS(cw, &c, c - 1))
-				return TAKE_OK;
-		}
+		return wl_take_sem(e, w != NULL && w->marked);
 	case WAPI_T_MUTEX:
-		return wl_take_mutex(e);
+		return wl_take_mutex(e, w != NULL && w->marked);
 	case WAPI_T_PROCESS:
 		return (LOAD(&e->flags) & WAPI_HF_EXITED) ? TAKE_OK : TAKE_NO;
 	default:
@@ -423,8 +495,9 @@ wl_thaw(struct wapi_handle_entry *e, struct wl_waiter *w, bool take)
 			break;
 		}
 		if (w->mword != 0) {
-			STORE(&e->u.mutex.lockword, mutex_word(wcore_gettid(),
-			    word_recursion(w->mword) + 1));
+			/* Ours already: keep a sleeper's waiters bit. */
+			STORE(&e->u.mutex.lockword, mutex_word(
+			    word_owner(w->mword), word_recursion(w->mword) + 1));
 			break;
 		}
 		e->u.mutex.owner_pid = wl.pid;
@@ -599,7 +672,7 @@ wl_mutex_init(struct wapi_handle_entry *e, const void *p)
 	const struct wl_mutex_arg *a = p;
 
 	if (a->owned)
-		wl_take_mutex(e);
+		wl_take_mutex(e, false);
 }
 
 int
@@ -639,8 +712,8 @@ wapi_mutex_release(wapi_handle_t h)
 		    e->u.mutex.owner_pid != wl.pid)
 			return wl_ret(WAPI_ENOT_OWNER);
 		if (word_recursion(cur) > 1) {
-			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(tid,
-			    word_recursion(cur) - 1)))
+			if (CAS(&e->u.mutex.lockword, &cur, mutex_word(
+			    word_owner(cur), word_recursion(cur) - 1)))
 				return wl_ret(0);
 			continue;
 		}
@@ -657,7 +730,12 @@ wapi_mutex_release(wapi_handle_t h)
 		e->u.mutex.owner_client = client;
 		e->u.mutex.owner_start = start;
 	}
-	wl_wake(e, 1);
+	/* Single waiters marked the word before sleeping; multi-object
+	 * waiters count themselves in mwaiters (see wl_mark). */
+	if (__atomic_load_n(&e->mwaiters, __ATOMIC_SEQ_CST) != 0)
+		wcore_futex_wake(state_word(e), INT32_MAX);
+	else if (word_owner(cur) & MWAITERS)
+		wcore_futex_wake(state_word(e), 1);
 	return wl_ret(0);
 }
 
@@ -693,34 +771,89 @@ int
 wapi_semaphore_release(wapi_handle_t h, int32_t count, int32_t *previous)
 {
 	struct wapi_handle_entry *e;
-	uint32_t c;
-	int32_t max;
+	uint64_t cur;
+	uint32_t c, hi;
 	int r = 0;
 
 	if (count < 1)
 		return wl_ret(WAPI_EINVAL);
 	if ((e = wl_obj(h, WAPI_T_SEMAPHORE, &r)) == NULL)
 		return wl_ret(r);
-	max = e->u.sem.max;
-	c = LOAD(sem_word(e));
+	cur = LOAD(&e->u.sem.semword);
 	for (;;) {
+		c = sem_count(cur);
+		hi = sem_maxhalf(cur);
 		if (c & FROZEN) {
 			wl_thaw_wait();
-			c = LOAD(sem_word(e));
+			cur = LOAD(&e->u.sem.semword);
 			continue;
 		}
-		if ((int64_t)count > (int64_t)max - c)
+		if ((int64_t)count > (int64_t)(hi & ~SWAITERS) - c)
 			return wl_ret(WAPI_ETOO_MANY_POSTS);
-		if (CAS(sem_word(e), &c, c + (uint32_t)count))
+		if (CAS(&e->u.sem.semword, &cur, sem_pack(c + (uint32_t)count,
+		    hi & ~SWAITERS)))
 			break;
 	}
 	if (previous != NULL)
 		*previous = (int32_t)c;
-	wl_wake(e, count);
+	/* As for a mutex: single waiters set the bit (and sleep on the
+	 * maximum half), multi-object waiters count themselves in mwaiters
+	 * (and sleep on the count). */
+	if (hi & SWAITERS)
+		wcore_futex_wake(single_word(e), count);
+	if (__atomic_load_n(&e->mwaiters, __ATOMIC_SEQ_CST) != 0)
+		wcore_futex_wake(sem_word(e), INT32_MAX);
 	return wl_ret(0);
 }
 
 /* ---------------------------------------------------------------- waits */
+
+/*
+ * A single waiter for a held mutex, or for a semaphore whose count is 0,
+ * sets the object's waiters bit (WAPI_MUTEX_WAITERS in the owner half,
+ * WAPI_SEM_WAITERS in the maximum half) before it sleeps on the state word:
+ * the release that frees the object sees the bit, clears it and wakes, and
+ * a woken waiter takes the object with the bit set again (w->marked),
+ * since others may still sleep.  A release that finds no bit makes no
+ * system call, so a running thread that takes and releases again and
+ * again does not pay a wake each time for sleepers already woken.  (The
+ * counter in e->waiters stays, for the helper's records and for
+ * abandonment, which wakes everyone.)  Returns false when the object is
+ * free or frozen: look again, never sleep then, nobody would wake us.
+ */
+static bool
+wl_mark(struct wapi_handle_entry *e, struct wl_waiter *w)
+{
+	uint64_t cur;
+
+	if (e->type == WAPI_T_SEMAPHORE) {
+		cur = __atomic_load_n(&e->u.sem.semword, __ATOMIC_SEQ_CST);
+		for (;;) {
+			if (sem_count(cur) != 0)
+				return false;
+			if ((sem_maxhalf(cur) & SWAITERS) || CAS(
+			    &e->u.sem.semword, &cur, sem_pack(0,
+			    sem_maxhalf(cur) | SWAITERS)))
+				break;
+		}
+		/* Not the count: it may go up and back to 0 before we
+		 * sleep, but a release clears the bit. */
+		w->futex = sem_maxhalf(cur) | SWAITERS;
+	} else {
+		cur = __atomic_load_n(&e->u.mutex.lockword, __ATOMIC_SEQ_CST);
+		for (;;) {
+			if (cur == 0 || (cur & MFROZEN))
+				return false;
+			if ((word_owner(cur) & MWAITERS) || CAS(
+			    &e->u.mutex.lockword, &cur, mutex_word(
+			    word_owner(cur) | MWAITERS, word_recursion(cur))))
+				break;
+		}
+		w->futex = (uint32_t)(word_owner(cur) | MWAITERS);
+	}
+	w->marked = true;
+	return true;
+}
 
 static int
 wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
@@ -731,7 +864,7 @@ wl_sleep(struct wl_waiter *w, size_t n, int64_t deadline)
 	long r;
 
 	if (n == 1)
-		return wcore_futex_wait(state_word(WL_H(w[0].idx)), w[0].futex,
+		return wcore_futex_wait(single_word(WL_H(w[0].idx)), w[0].futex,
 		    deadline);
 	memset(fw, 0, sizeof(fw));
 	for (k = 0; k < n; k++) {
@@ -810,8 +943,8 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	struct wapi_handle_entry *e;
 	int64_t deadline = -1, slot;
 	size_t k, j;
-	int r, got, row;
-	bool timed_out = false;
+	int got, row;
+	bool timed_out = false, closed = false, marks, sleep;
 
 	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
 		wl_last_error = WAPI_EINVAL;
@@ -825,6 +958,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 			return WAPI_WAIT_FAILED;
 		}
 		w[k].idx = (uint32_t)slot;
+		w[k].marked = false;
 		e = WL_H(slot);
 		if (e->type != WAPI_T_EVENT && e->type != WAPI_T_MUTEX &&
 		    e->type != WAPI_T_SEMAPHORE && e->type != WAPI_T_PROCESS) {
@@ -845,11 +979,16 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		goto timeout;
 	if (timeout_ms != WAPI_INFINITE)
 		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+	e = WL_H(w[0].idx);
+	marks = n == 1 && (e->type == WAPI_T_MUTEX ||
+	    e->type == WAPI_T_SEMAPHORE);
 #if WL_SPIN > 0
-	if (n == 1) {
-		/* The owner may be about to let go: a short read-only spin
-		 * costs less than a sleep and a wake. */
-		e = WL_H(w[0].idx);
+	if (n == 1 && (e->type == WAPI_T_MUTEX ||
+	    e->type == WAPI_T_SEMAPHORE)) {
+		/* A lock's owner may be about to let go: a short read-only
+		 * spin costs less than a sleep and a wake.  (An event or a
+		 * process changes when other work is done: spinning there
+		 * only delays the sleep.) */
 		for (k = 0; k < WL_SPIN; k++) {
 			cpu_relax();
 			if (wl_looks_free(e) && (got = wl_try(w, 1, 0)) >= 0)
@@ -857,50 +996,71 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		}
 	}
 #endif
+	/*
+	 * Counted in (and recorded for the helper) for the whole sleeping
+	 * part, so that a thread killed anywhere in it, even just woken,
+	 * is counted out and its objects' sleepers woken by the helper (a
+	 * wake it took must not be lost with it).
+	 */
+	row = wl_sleep_row();
+	for (k = 0; k < n; k++) {
+		e = WL_H(w[k].idx);
+		__atomic_add_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
+		if (n > 1)
+			__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
+		/* Recorded after counting, so a kill leaves at most a
+		 * count too high for the helper to leave alone. */
+		if (row >= 0)
+			STORE(&wl.sleeps->rows[row][k], (w[k].idx + 1) |
+			    (n > 1 ? WCORE_SLEEP_MULTI : 0));
+	}
 	for (;;) {
-		row = wl_sleep_row();
+		sleep = true;
 		for (k = 0; k < n; k++) {
 			e = WL_H(w[k].idx);
-			__atomic_add_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
-			if (n > 1)
-				__atomic_add_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
-			/* Recorded after counting, so a kill leaves at most
-			 * a count too high for the helper to leave alone. */
-			if (row >= 0)
-				STORE(&wl.sleeps->rows[row][k], (w[k].idx + 1) |
-				    (n > 1 ? WCORE_SLEEP_MULTI : 0));
-			w[k].futex = __atomic_load_n(state_word(e), __ATOMIC_SEQ_CST);
+			if (marks)
+				sleep = wl_mark(e, &w[k]);
+			else
+				w[k].futex = __atomic_load_n(state_word(e),
+				    __ATOMIC_SEQ_CST);
 		}
 		/* A pulse that could not release us now is gone for us. */
 		for (k = 0; k < n; k++)
 			seq[k] = LOAD(&WL_H(w[k].idx)->u.event.pulse_seq);
 		got = wl_try(w, n, wait_all);
-		if (got < 0)
-			for (k = 0; k < n; k++)
-				w[k].pulse_seq = seq[k];
-		r = got >= 0 || timed_out ? 0 : wl_sleep(w, n, deadline);
-		for (k = 0; k < n; k++) {
-			e = WL_H(w[k].idx);
-			if (row >= 0)
-				__atomic_store_n(&wl.sleeps->rows[row][k], 0,
-				    __ATOMIC_SEQ_CST);
-			__atomic_sub_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
-			if (n > 1)
-				__atomic_sub_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
-		}
-		if (got >= 0)
-			goto done;
-		if (timed_out)
-			goto timeout;
-		if (r == ETIMEDOUT)
+		if (got >= 0 || timed_out)
+			break;
+		for (k = 0; k < n; k++)
+			w[k].pulse_seq = seq[k];
+		if (sleep && wl_sleep(w, n, deadline) == ETIMEDOUT)
 			timed_out = true;	/* one last look, then give up */
 		/* The objects may have been closed by another thread. */
-		for (k = 0; k < n; k++)
-			if (wl_slot_of(hs[k]) != (int64_t)w[k].idx) {
-				wl_last_error = WAPI_EBADHANDLE;
-				return WAPI_WAIT_FAILED;
-			}
+		for (k = 0; k < n && !closed; k++)
+			closed = wl_slot_of(hs[k]) != (int64_t)w[k].idx;
+		if (closed) {
+			/* We may have taken a wake meant for the next
+			 * sleeper: pass it on. */
+			if (n == 1)
+				wcore_futex_wake(single_word(WL_H(w[0].idx)),
+				    1);
+			break;
+		}
 	}
+	for (k = 0; k < n; k++) {
+		e = WL_H(w[k].idx);
+		if (row >= 0)
+			__atomic_store_n(&wl.sleeps->rows[row][k], 0,
+			    __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&e->waiters, 1, __ATOMIC_SEQ_CST);
+		if (n > 1)
+			__atomic_sub_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
+	}
+	if (closed) {
+		wl_last_error = WAPI_EBADHANDLE;
+		return WAPI_WAIT_FAILED;
+	}
+	if (got < 0)
+		goto timeout;
 done:
 	wl_last_error = 0;
 	return got;

@@ -142,7 +142,8 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 		out_cell(ln, spec, COL_OWNER, "%" PRId32, h->u.mutex.owner_pid);
 		out_cell(ln, spec, COL_DETAILS, "owned by pid %" PRId32
 		    " tid %" PRId32 ", recursion %" PRIu32 "%s%s",
-		    h->u.mutex.owner_pid, h->u.mutex.owner_tid,
+		    h->u.mutex.owner_pid,
+		    h->u.mutex.owner_tid & (int32_t)~WAPI_MUTEX_WAITERS,
 		    h->u.mutex.recursion,
 		    (h->flags & WAPI_HF_ABANDONED) ? ", abandoned" : "",
 		    wcore_pid_alive(h->u.mutex.owner_pid,
@@ -152,7 +153,7 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	case WAPI_T_SEMAPHORE:
 		sig = h->u.sem.count > 0 ? "yes" : "no";
 		out_cell(ln, spec, COL_DETAILS, "count %" PRId32 " of %" PRId32,
-		    h->u.sem.count, h->u.sem.max);
+		    h->u.sem.count, wapi_sem_max(h));
 		break;
 	case WAPI_T_PROCESS:
 		sig = (h->flags & WAPI_HF_EXITED) ? "yes" : "no";
