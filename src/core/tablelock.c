@@ -236,8 +236,9 @@ wcore_repair(void *map)
 					k = wcore_nameidx_home(e->name_hash, ixcap);
 					while (ix[k].handle != 0)
 						k = wcore_probe_next(k, ixcap);
-					ix[k].hash = e->name_hash;
-					ix[k].handle = i + 1;
+					wcore_nameidx_set(&ix[k],
+					    names[i].name, len,
+					    e->name_hash, i);
 					nnames++;
 				}
 			}

@@ -805,6 +805,25 @@ struct nctx {
 	size_t n, cap;
 };
 
+static const char *name_at(const struct vstate *v, uint32_t i);
+
+/* Entry x holds the length and first bytes of slot i's (valid) name, and
+ * zeros after them: lookups of short names trust the entry alone. */
+static bool
+nameidx_head_ok(const struct vstate *v, const struct wapi_nameidx_entry *x,
+		uint32_t i)
+{
+	const char *name = name_at(v, i);
+	size_t len = strnlen(name, WAPI_NAME_MAX + 1), k;
+
+	if (!wcore_nameidx_agrees(x, name, len, x->hash))
+		return false;
+	for (k = len; k < WAPI_NAMEIDX_HEAD; k++)
+		if (x->head[k] != '\0')
+			return false;
+	return true;
+}
+
 static void
 nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
@@ -836,6 +855,12 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 	if (m & M_INDEXED) {
 		problem(v, WCORE_W_NAMEIDX, p, off, "second entry for slot %u",
 		    i);
+		return;
+	}
+	if ((m & M_NAMEOK) && !nameidx_head_ok(v, x, i)) {
+		problem(v, WCORE_W_NAMEIDX, p, off + offsetof(struct
+		    wapi_nameidx_entry, len), "entry length %u or first bytes "
+		    "differ from slot %u's name", x->len, i);
 		return;
 	}
 	v->marks[i] |= M_INDEXED;

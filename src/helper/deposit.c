@@ -5,9 +5,21 @@
  * is keyed by slot and remembered with the full handle number, so a reused
  * slot never hands out another object's descriptor.  Deposits of handles
  * that are gone are closed on RELEASE and by the periodic sweep.
+ *
+ * Where it can, the helper keeps the deposit of slot i at descriptor number
+ * dep_base + i, and tells fetchers dep_base in the FETCH reply: a client
+ * can then take its copy with pidfd_getfd(2) without waking the helper
+ * (a round trip costs two wake-ups, each an inter-processor interrupt when
+ * the two ends sit on different CPUs).  A number that an ordinary
+ * descriptor already holds keeps that deposit elsewhere; clients verify
+ * what they take and fetch by message when it is not theirs.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -20,6 +32,8 @@ struct deposit {
 static struct deposit *deps;
 static uint32_t ndeps;		/* capacity: the handle table's */
 static uint32_t nused;
+static int dep_base;		/* 0: no fixed numbers */
+static int dep_limit;		/* fixed numbers stay below: the soft limit */
 
 static bool
 deposit_table(void)
@@ -49,6 +63,23 @@ deposit_check(uint32_t number, int64_t slot)
 	if (wcore_cref_count(helper_map, (uint32_t)slot, (uint32_t)i) == 0)
 		return -1;
 	return i;
+}
+
+/* Move fd to the fixed number of slot i when that number is free. */
+static int
+deposit_place(uint32_t i, int fd)
+{
+	int want;
+
+	if (dep_base == 0 || i >= (uint32_t)(dep_limit - dep_base))
+		return fd;
+	want = dep_base + (int)i;
+	if (want == fd || fcntl(want, F_GETFD) != -1 || errno != EBADF)
+		return fd;	/* ours already, or an ordinary descriptor's */
+	if (dup3(fd, want, O_CLOEXEC) != want)
+		return fd;
+	close(fd);
+	return want;
 }
 
 static void
@@ -88,7 +119,7 @@ deposit_message(struct helper_conn *c, const struct wcore_msg *m, int *fds,
 			if (deps[i].number != 0)
 				deposit_drop((uint32_t)i);	/* stale */
 			deps[i].number = m->handle;
-			deps[i].fd = fds[0];
+			deps[i].fd = deposit_place((uint32_t)i, fds[0]);
 			nfds = 0;	/* kept */
 			nused++;
 			WCORE_HANDLES(helper_map)[i].flags |= WAPI_HF_DEPOSITED;
@@ -111,7 +142,7 @@ deposit_message(struct helper_conn *c, const struct wcore_msg *m, int *fds,
 	}
 	wcore_table_unlock(helper_map);
 	if (m->type == WCORE_MSG_FETCH && err == 0) {
-		helper_reply(c->fd, 0, 0, &deps[i].fd, 1);
+		helper_reply(c->fd, 0, dep_base, &deps[i].fd, 1);
 		goto done;
 	}
 out:
@@ -143,8 +174,26 @@ void
 deposit_init(void)
 {
 	struct wapi_header *h = helper_map;
+	struct rlimit rl;
 	uint32_t i;
 
+	/*
+	 * The fixed numbers take the upper three quarters of what the soft
+	 * limit allows: ordinary descriptors (connections, pidfds) are
+	 * allocated lowest first and rarely reach a quarter of it.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 256) {
+		dep_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+		dep_base = dep_limit / 4;
+	}
+	/*
+	 * Yama (ptrace_scope 1) lets only ancestors attach, and our clients
+	 * are not: let them take deposits with pidfd_getfd.  The usual checks
+	 * remain (same user, not setuid), and a process of this user can
+	 * attach, adopt any number and fetch it by message anyway.  Scopes 2
+	 * and 3 still refuse; clients then fetch by message.
+	 */
+	(void)prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 	if (wcore_table_lock(helper_map, 2000, NULL) != 0)
 		return;
 	for (i = 0; i < h->handle_hwm; i++)

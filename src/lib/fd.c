@@ -13,12 +13,22 @@
  * next helper (starting it if needed) and deposit its copies again; a
  * fetcher that finds no deposit waits for that, up to WL_FETCH_WAIT_MS, and
  * then reports WAPI_EGONE: no live process holds the descriptor any more.
+ *
+ * A helper keeps deposits at fixed descriptor numbers where it can (see
+ * deposit.c) and says where in every FETCH reply.  Knowing that, a first
+ * wapi_fd_get takes its copy with pidfd_getfd(2) from the helper, which
+ * stays asleep: no round trip, whatever CPU either side runs on.  Only a
+ * deposit the helper has marked as this very handle's is taken, and only
+ * when it is the handle's file; otherwise (no pidfd_getfd, ptrace
+ * refused, a new helper) it is a FETCH as before.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +45,16 @@ struct wl_fdc {
 static struct wl_fdc *fdc;
 static uint32_t nfdc;
 static pthread_mutex_t fdmu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The helper that said where its deposits are, and a pidfd for it.
+ * Under fdmu. */
+static struct {
+	pid_t pid;
+	uint64_t start;
+	int base;		/* its deposit base; 0: unknown */
+	int pidfd;		/* -1: not open (yet) */
+	bool off;		/* pidfd_getfd refused here: FETCH only */
+} hd = { .pidfd = -1 };
 
 static pthread_t watcher;
 static bool watcher_on;
@@ -88,6 +108,76 @@ fdc_put(wapi_handle_t number, int fd)
 				watch_wake[0] = watch_wake[1] = -1;
 			}
 		}
+	}
+	return fd;
+}
+
+static void
+hd_forget(void)
+{
+	if (hd.pidfd >= 0)
+		close(hd.pidfd);
+	hd.pidfd = -1;
+	hd.base = 0;
+	hd.pid = 0;
+	hd.start = 0;
+}
+
+/* A FETCH reply from the helper (pid, start) gave its deposit base. */
+static void
+hd_learn(pid_t pid, uint64_t start, int32_t base)
+{
+	pthread_mutex_lock(&fdmu);
+	if (hd.pid != pid || hd.start != start)
+		hd_forget();
+	if (pid > 0 && base > 0) {
+		hd.pid = pid;
+		hd.start = start;
+		hd.base = base;
+	}
+	pthread_mutex_unlock(&fdmu);
+}
+
+/*
+ * This process's copy of the deposit of slot i, taken from the helper
+ * (pid, start) without a message; -1 when it cannot be had that way.  The
+ * caller saw the helper mark the slot deposited for the handle it holds.
+ */
+static int
+hd_take(pid_t pid, uint64_t start, uint32_t i, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+	uint64_t s;
+	int fd = -1;
+
+	pthread_mutex_lock(&fdmu);
+	if (hd.off || hd.base <= 0 || hd.pid != pid || hd.start != start ||
+	    i >= (uint32_t)(INT_MAX - hd.base))
+		goto out;
+	if (hd.pidfd < 0) {
+		hd.pidfd = pidfd_open(pid, 0);
+		if (hd.pidfd < 0) {
+			if (errno == ENOSYS || errno == EPERM)
+				hd.off = true;
+			goto out;
+		}
+		/* The pid may have been reused since the header named it. */
+		if (wcore_proc_start(pid, &s) != 0 || s != start) {
+			hd_forget();
+			goto out;
+		}
+	}
+	fd = pidfd_getfd(hd.pidfd, hd.base + (int)i, 0);
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		hd.off = true;	/* seccomp, Yama: ask the helper instead */
+out:
+	pthread_mutex_unlock(&fdmu);
+	/* Not where the helper keeps it (an ordinary descriptor has the
+	 * number): not ours. */
+	if (fd >= 0 && (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != dev ||
+	    (uint64_t)st.st_ino != ino)) {
+		close(fd);
+		fd = -1;
 	}
 	return fd;
 }
@@ -196,6 +286,8 @@ wl_fd_reset(bool in_child)
 	if (in_child)
 		pthread_mutex_init(&fdmu, NULL);
 	pthread_mutex_lock(&fdmu);
+	hd_forget();
+	hd.off = false;
 	for (i = 0; fdc != NULL && i < nfdc; i++)
 		if (fdc[i].number != 0)
 			close(fdc[i].fd);
@@ -375,10 +467,15 @@ wapi_pipe_create(wapi_handle_t *read_end, wapi_handle_t *write_end)
 int
 wapi_fd_get(wapi_handle_t h, int *out)
 {
+	struct wapi_header *hdr;
+	struct wapi_handle_entry *e;
 	struct wcore_msg m;
 	struct timespec ts = { 0, 1000000 };
 	uint32_t i = (h & WAPI_HANDLE_INDEX_MASK) - 1;
+	uint64_t dev = 0, ino = 0, hstart = 0;
 	int64_t slot, deadline;
+	pid_t hpid = 0;
+	bool deposited = false;
 	int fd = -1, n, r;
 
 	if (out == NULL)
@@ -394,11 +491,25 @@ wapi_fd_get(wapi_handle_t h, int *out)
 	slot = wl_slot_of(h);
 	r = slot < 0 ? WAPI_EBADHANDLE :
 	    !fd_is_type(WL_H(slot)->type) ? WAPI_ETYPE : 0;
+	if (r == 0 && wl.mode == WL_SHARED) {
+		/* What the helper holds for this handle, and which helper. */
+		e = WL_H(slot);
+		hdr = wl.map;
+		deposited = (e->flags & WAPI_HF_DEPOSITED) &&
+		    wcore_cref_count(wl.map, wl.slot, (uint32_t)slot) > 0;
+		dev = e->u.fd.dev;
+		ino = e->u.fd.ino;
+		hpid = hdr->helper_pid;
+		hstart = hdr->helper_start;
+	}
 	wl_unlock();
 	if (r != 0)
 		return wl_ret(r);
 	if (wl.mode != WL_SHARED)
 		return wl_ret(WAPI_EGONE);	/* private: we made them all */
+	if (deposited &&
+	    (fd = hd_take(hpid, hstart, (uint32_t)slot, dev, ino)) >= 0)
+		goto have;
 	deadline = wcore_now_mono_ns() + WL_FETCH_WAIT_MS * 1000000LL;
 	for (;;) {
 		memset(&m, 0, sizeof(m));
@@ -418,6 +529,11 @@ wapi_fd_get(wapi_handle_t h, int *out)
 		if (ts.tv_nsec < 32000000)
 			ts.tv_nsec *= 2;
 	}
+	/* The helper that answered is the one the header names now. */
+	hdr = wl.map;
+	hd_learn(__atomic_load_n(&hdr->helper_pid, __ATOMIC_ACQUIRE),
+	    hdr->helper_start, m.value);
+have:
 	pthread_mutex_lock(&fdmu);
 	fd = fdc_put(h, fd);
 	pthread_mutex_unlock(&fdmu);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "wapi-int.h"
 
 wapi_handle_t
@@ -100,15 +101,41 @@ wl_ref_new(uint32_t index)
 }
 
 int
+wl_name_prepare(const char *name, struct wl_name *n)
+{
+	const struct wapi_header *h = wl.map;
+	uint32_t cap;
+
+	if (name == NULL || wl_name_check(name) != 0)
+		return WAPI_EINVAL;
+	n->s = name;
+	n->len = strlen(name);
+	n->hash = wcore_name_hash(name, n->len);
+	/* The entry's cache miss then overlaps taking the table lock. */
+	cap = h->regions[WAPI_R_NAMEIDX].capacity;
+	if (cap != 0)
+		__builtin_prefetch(&WCORE_NAMEIDX(wl.map)[
+		    wcore_nameidx_home(n->hash, cap)]);
+	return 0;
+}
+
+int
 wl_handle_open(unsigned type, const char *name, uint32_t *index)
+{
+	struct wl_name n;
+
+	if (wl_name_prepare(name, &n) != 0)
+		return WAPI_EINVAL;
+	return wl_handle_open_name(type, &n, index);
+}
+
+int
+wl_handle_open_name(unsigned type, const struct wl_name *n, uint32_t *index)
 {
 	int64_t i;
 	int r;
 
-	if (name == NULL || (r = wl_name_check(name)) != 0)
-		return WAPI_EINVAL;
-	i = wcore_name_find(wl.map, name, strlen(name),
-	    wcore_name_hash(name, strlen(name)));
+	i = wcore_name_find(wl.map, n->s, n->len, n->hash);
 	if (i < 0)
 		return WAPI_ENOTFOUND;
 	if (WL_H(i)->type != type)

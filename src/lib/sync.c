@@ -543,14 +543,17 @@ wl_create(unsigned type, const char *name, wapi_handle_t *out,
 static int
 wl_open(unsigned type, const char *name, wapi_handle_t *out)
 {
+	struct wl_name n;
 	uint32_t idx;
 	int r;
 
 	if (out == NULL || name == NULL)
 		return wl_ret(WAPI_EINVAL);
 	wl_ensure();
+	if (wl_name_prepare(name, &n) != 0)
+		return wl_ret(WAPI_EINVAL);
 	wl_lock();
-	r = wl_handle_open(type, name, &idx);
+	r = wl_handle_open_name(type, &n, &idx);
 	if (r == 0)
 		*out = wl_number(idx);
 	wl_unlock();

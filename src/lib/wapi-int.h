@@ -71,6 +71,18 @@ int wl_handle_new(unsigned type, const char *name, uint32_t *index,
 		  bool *existed);
 /* Open an existing name of type with one reference of ours. */
 int wl_handle_open(unsigned type, const char *name, uint32_t *index);
+/* A name checked and hashed before the lock is taken. */
+struct wl_name {
+	const char *s;
+	size_t len;
+	uint32_t hash;
+};
+/* Check and hash name into *n, and start loading its name index entry
+ * (no lock needed: a hint only); WAPI_EINVAL for a bad name. */
+int wl_name_prepare(const char *name, struct wl_name *n);
+/* wl_handle_open of a prepared name. */
+int wl_handle_open_name(unsigned type, const struct wl_name *n,
+			uint32_t *index);
 /* The handle number of slot index. */
 wapi_handle_t wl_number(uint32_t index);
 

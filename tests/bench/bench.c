@@ -934,9 +934,15 @@ holders_stop(struct holders *hs)
 		waitpid(hs->pid[i], NULL, 0);
 }
 
-/* A child attached to its own state file with nnames live names. */
+/*
+ * A child attached to its own state file with nnames live names, which it
+ * opens from an array of nslots strings (name j % nnames in entry j) in a
+ * random order.  Both cases use arrays of the same size, so that the
+ * caller's own cache misses on its strings are the same in both and the
+ * ratio measures the library with more live names, not a bigger array.
+ */
 static void
-remote_main(const char *host, long nnames, int cmd, int res)
+remote_main(const char *host, long nnames, long nslots, int cmd, int res)
 {
 	struct holders hs;
 	int64_t n, t;
@@ -944,17 +950,17 @@ remote_main(const char *host, long nnames, int cmd, int res)
 
 	setenv("WAPI_SHARED_HOSTNAME", host, 1);
 	setenv("WAPI_MAX_HANDLES", "262144", 1);
-	names = calloc((size_t)nnames, sizeof(*names));
-	order = calloc((size_t)nnames, sizeof(*order));
+	names = calloc((size_t)nslots, sizeof(*names));
+	order = calloc((size_t)nslots, sizeof(*order));
 	if (names == NULL || order == NULL)
 		err(1, "calloc");
-	for (j = 0; j < nnames; j++) {
-		name_of(names[j], sizeof(names[j]), j);
+	for (j = 0; j < nslots; j++) {
+		name_of(names[j], sizeof(names[j]), j % nnames);
 		order[j] = (uint32_t)j;
 	}
 	/* A random visiting order: a real program's names are not hot. */
 	srandom(42);
-	for (j = nnames - 1; j > 0; j--) {
+	for (j = nslots - 1; j > 0; j--) {
 		long x = random() % (j + 1);
 		uint32_t tmp = order[j];
 
@@ -970,7 +976,7 @@ remote_main(const char *host, long nnames, int cmd, int res)
 		rd(cmd, &n, sizeof(n));
 		if (n <= 0)
 			break;
-		t = open_batch(nnames, n);
+		t = open_batch(nslots, n);
 		wr(res, &t, sizeof(t));
 	}
 	holders_stop(&hs);
@@ -978,7 +984,7 @@ remote_main(const char *host, long nnames, int cmd, int res)
 }
 
 static struct remote *
-remote_start(const char *host, long nnames)
+remote_start(const char *host, long nnames, long nslots)
 {
 	struct remote *rm = calloc(1, sizeof(*rm));
 	int c[2], r[2];
@@ -989,7 +995,7 @@ remote_start(const char *host, long nnames)
 	if ((rm->pid = track(fork())) == 0) {
 		close(c[1]);
 		close(r[0]);
-		remote_main(host, nnames, c[0], r[1]);
+		remote_main(host, nnames, nslots, c[0], r[1]);
 	}
 	close(c[0]);
 	close(r[1]);
@@ -1034,9 +1040,9 @@ bench_names(void)
 
 	snprintf(host, sizeof(host), "bench-n100-%d", (int)getpid());
 	t = now_ns();
-	small = remote_start(host, 100);
+	small = remote_start(host, 100, nbig);
 	snprintf(host, sizeof(host), "bench-n100k-%d", (int)getpid());
-	big = remote_start(host, nbig);
+	big = remote_start(host, nbig, nbig);
 	fprintf(stderr, "wapi-bench: %ld live names created in %.2f s\n", nbig,
 	    (double)(now_ns() - t) / 1e9);
 	memset(ops, 0, sizeof(ops));

@@ -25,7 +25,8 @@
 #define EO(i, f)	(P->regions[WAPI_R_HANDLES].offset + (uint64_t)(i) * 64 + \
 	offsetof(struct wapi_handle_entry, f))
 #define NO(i)		(P->regions[WAPI_R_NAMES].offset + (uint64_t)(i) * 264)
-#define IXO(p)		(P->regions[WAPI_R_NAMEIDX].offset + (uint64_t)(p) * 8)
+#define IXO(p)		(P->regions[WAPI_R_NAMEIDX].offset + (uint64_t)(p) * \
+			    sizeof(struct wapi_nameidx_entry))
 #define CO(c, f)	(P->regions[WAPI_R_CLIENTS].offset + (uint64_t)(c) * 64 + \
 	offsetof(struct wapi_client_entry, f))
 #define CRO(c, p)	(P->regions[WAPI_R_CREFS].offset + \
@@ -74,7 +75,12 @@ idx_slot(unsigned char *m, uint32_t i)
 #define CASE(n) static void n(unsigned char *m, struct exp *x)
 
 CASE(c_magic) { m[3] ^= 0x20; x->where = WCORE_W_HEADER; x->off = 0; }
-CASE(c_version) { H(m)->version = 2; x->off = 8; x->incompatible = true; }
+CASE(c_version)
+{
+	H(m)->version = WAPI_FORMAT_VERSION + 1;
+	x->off = 8;
+	x->incompatible = true;
+}
 CASE(c_header_size) { H(m)->header_size = 8192; x->off = 12; }
 CASE(c_abi_unterminated) { memset(H(m)->abi, 'a', 16); x->off = 16; }
 CASE(c_abi_unknown) { strcpy(H(m)->abi, "vax"); x->off = 16; }
@@ -475,6 +481,26 @@ CASE(c_idx_hash)
 	x->index = p;
 	x->off = IXO(p);
 }
+CASE(c_idx_head)
+{
+	/* The index entry's copy of a short name differs from the name:
+	 * a lookup would trust it. */
+	uint32_t p = idx_slot(m, TF_S_MUTEX);
+
+	WCORE_NAMEIDX(m)[p].head[0] ^= 0x20;
+	x->where = WCORE_W_NAMEIDX;
+	x->index = p;
+	x->off = IXO(p) + offsetof(struct wapi_nameidx_entry, len);
+}
+CASE(c_idx_len)
+{
+	uint32_t p = idx_slot(m, TF_S_EVENT);
+
+	WCORE_NAMEIDX(m)[p].len++;
+	x->where = WCORE_W_NAMEIDX;
+	x->index = p;
+	x->off = IXO(p) + offsetof(struct wapi_nameidx_entry, len);
+}
 CASE(c_idx_twice)
 {
 	uint32_t p = tf_nameidx_put(m, HE(m, TF_S_EVENT)->name_hash,
@@ -501,7 +527,7 @@ CASE(c_idx_probe)
 
 	p = idx_slot(m, TF_S_EVENT);
 	e = ix[p];
-	ix[p].handle = ix[p].hash = 0;
+	memset(&ix[p], 0, sizeof(ix[p]));
 	/* The first empty slot from home, then the next empty one. */
 	for (q = wcore_nameidx_home(e.hash, cap); ix[q].handle != 0;
 	    q = wcore_probe_next(q, cap))
@@ -768,6 +794,8 @@ static const struct vcase cases[] = {
 	C(c_idx_unnamed_slot, "name index points at an unnamed slot"),
 	C(c_idx_above_hwm, "name index points above hwm"),
 	C(c_idx_hash, "name index hash differs from the slot's"),
+	C(c_idx_head, "name index copy of a short name differs"),
+	C(c_idx_len, "name index name length differs"),
 	C(c_idx_twice, "two name index entries for one slot"),
 	C(c_idx_missing, "named slot missing from the name index"),
 	C(c_idx_probe, "name index entry outside its probe sequence"),
