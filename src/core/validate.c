@@ -55,6 +55,8 @@ struct vstate {
 	uint8_t *marks;			/* [hwm] M_* */
 	uint8_t *kinds;			/* [hwm] K_*, as check_handles saw them */
 	uint32_t *nhash;		/* [hwm] name_hash as check_handles read it */
+	uint64_t *nhead;		/* [hwm] head_digest() of the name,
+					   once M_NAMEOK */
 	uint32_t *refs;			/* [hwm] refs as check_handles read it */
 	uint32_t live, named_live, attached;
 };
@@ -712,7 +714,7 @@ struct ptable {
 	uint32_t run;		/* for visit(): start of the entry's run */
 	uint32_t strays;	/* entries not reachable from their home */
 };
-#define PROBE_AHEAD	8
+#define PROBE_AHEAD	24
 
 /*
  * Inlined into each caller, where the callbacks and the entry size are
@@ -805,23 +807,33 @@ struct nctx {
 	size_t n, cap;
 };
 
-static const char *name_at(const struct vstate *v, uint32_t i);
+/*
+ * 64 bits standing for an index entry's len and head (24 bytes, three
+ * words, each multiplied by its own odd constant: a change confined to one
+ * word always changes the result, any other with odds of 2^-64).  The
+ * names pass keeps it per slot, so that the index pass compares 8 bytes a
+ * slot instead of reading every name again in index order.
+ */
+static uint64_t
+head_digest(const struct wapi_nameidx_entry *x)
+{
+	uint64_t w[3];
 
-/* Entry x holds the length and first bytes of slot i's (valid) name, and
- * zeros after them: lookups of short names trust the entry alone. */
+	_Static_assert(offsetof(struct wapi_nameidx_entry, len) + 24 ==
+	    sizeof(struct wapi_nameidx_entry), "len and head: 24 bytes");
+	memcpy(w, &x->len, sizeof(w));
+	return w[0] * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
+	    w[2] * 0x165667b19e3779f9ull;
+}
+
+/* Entry x holds the length and first bytes of slot i's (valid, M_NAMEOK)
+ * name, and zeros after them: lookups of short names trust the entry
+ * alone. */
 static bool
 nameidx_head_ok(const struct vstate *v, const struct wapi_nameidx_entry *x,
 		uint32_t i)
 {
-	const char *name = name_at(v, i);
-	size_t len = strnlen(name, WAPI_NAME_MAX + 1), k;
-
-	if (!wcore_nameidx_agrees(x, name, len, x->hash))
-		return false;
-	for (k = len; k < WAPI_NAMEIDX_HEAD; k++)
-		if (x->head[k] != '\0')
-			return false;
-	return true;
+	return head_digest(x) == v->nhead[i];
 }
 
 static void
@@ -886,6 +898,7 @@ nameidx_ahead(const struct vstate *v, const struct ptable *t,
 		__builtin_prefetch(&v->kinds[hd - 1]);
 		__builtin_prefetch(&v->marks[hd - 1]);
 		__builtin_prefetch(&v->nhash[hd - 1]);
+		__builtin_prefetch(&v->nhead[hd - 1]);
 	}
 }
 
@@ -1014,6 +1027,7 @@ static void
 names_range(struct vstate *v, uint32_t from, uint32_t to)
 {
 	char name[WAPI_NAME_MAX + 1];
+	struct wapi_nameidx_entry head;
 	const char *why, *src, *z;
 	uint64_t noff;
 	size_t n;
@@ -1051,6 +1065,13 @@ names_range(struct vstate *v, uint32_t from, uint32_t to)
 			    v->nhash[i], wcore_name_hash(name, n));
 			continue;
 		}
+		/* For the name index check, which then reads no name again
+		 * (in index order, each would be a cache miss). */
+		memset(&head, 0, sizeof(head));
+		head.len = (uint16_t)n;
+		memcpy(head.head, name, n < WAPI_NAMEIDX_HEAD ? n :
+		    WAPI_NAMEIDX_HEAD);
+		v->nhead[i] = head_digest(&head);
 		v->marks[i] |= M_NAMEOK;
 	}
 }
@@ -1480,10 +1501,12 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	if (v.hwm > 0 && ((v.marks = zalloc(v.hwm, 1)) == NULL ||
 	    (v.kinds = zalloc(v.hwm, 1)) == NULL ||
 	    (v.nhash = zalloc(v.hwm, sizeof(*v.nhash))) == NULL ||
+	    (v.nhead = zalloc(v.hwm, sizeof(*v.nhead))) == NULL ||
 	    (v.refs = zalloc(v.hwm, sizeof(*v.refs))) == NULL)) {
 		free(v.marks);
 		free(v.kinds);
 		free(v.nhash);
+		free(v.nhead);
 		problem(&v, WCORE_W_FILE, -1, 0, "out of memory validating");
 		return v.added;
 	}
@@ -1513,6 +1536,7 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	free(v.marks);
 	free(v.kinds);
 	free(v.nhash);
+	free(v.nhead);
 	free(v.refs);
 	return v.added;
 }
