@@ -222,7 +222,9 @@ struct wapi_handle_entry {			/* 64 bytes */
 /*
  * The same for a semaphore: a waiter sets this bit of u.sem.max (the
  * maximum is at least 1 and never changes, so its sign bit is free) while
- * the count is 0, and sleeps on the count.  The release that raises the
+ * the count is 0, and sleeps on u.sem.max (with the bit: a release clears
+ * it, so a sleep that comes too late fails; multi-object waiters sleep on
+ * the count).  The release that raises the
  * count clears the bit and, if it was set, wakes as many as it released;
  * a woken waiter takes with the bit set, and wakes one more when it
  * leaves a count behind.

@@ -88,6 +88,17 @@ helper_slot_is(int64_t slot, pid_t pid)
 	return mine;
 }
 
+/* Count a dead client's sleepers out and wake the others of their
+ * objects: the records belong to the process, whoever has its slot now. */
+static void
+helper_sleeps_gone(const struct wcore_sleeps *sl)
+{
+	if (sl == NULL || wcore_table_lock(helper_map, -1, NULL) != 0)
+		return;
+	wcore_sleeps_release(helper_map, sl);
+	wcore_table_unlock(helper_map);
+}
+
 static void
 helper_client_gone(int64_t slot, pid_t pid, const struct wcore_sleeps *sl)
 {
@@ -105,18 +116,28 @@ helper_client_gone(int64_t slot, pid_t pid, const struct wcore_sleeps *sl)
 	 */
 	while (wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot,
 	    F_WRLCK, 0) != 0) {
-		if (!helper_slot_is(slot, pid) || wcore_now_mono_ns() > deadline)
+		if (!helper_slot_is(slot, pid)) {
+			/* A new client took the slot, so the byte came free:
+			 * this process is gone, and its threads killed in
+			 * their sleep still count out (one may have been
+			 * woken, holding the wake of the next sleeper). */
+			helper_sleeps_gone(sl);
+			return;
+		}
+		/* Still held: the process may live on; its records are not
+		 * applied (a count too high, never too low). */
+		if (wcore_now_mono_ns() > deadline)
 			return;
 		nanosleep(&ts, NULL);
 	}
 	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
+		/* Its threads killed in their sleep count out, even if the
+		 * slot has changed hands meanwhile. */
+		if (sl != NULL)
+			wcore_sleeps_release(helper_map, sl);
 		c = &WCORE_CLIENTS(helper_map)[slot];
-		if (c->state == WAPI_CS_ATTACHED && c->pid == pid) {
-			/* Its threads killed in their sleep count out. */
-			if (sl != NULL)
-				wcore_sleeps_release(helper_map, sl);
+		if (c->state == WAPI_CS_ATTACHED && c->pid == pid)
 			wcore_client_release(helper_map, (uint32_t)slot, wcore_wake_handle);
-		}
 		wcore_table_unlock(helper_map);
 	}
 	wcore_lock_byte(helper_statefd, WAPI_LOCK_CLIENT0 + slot, F_UNLCK, 0);
