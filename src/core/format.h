@@ -130,6 +130,8 @@ enum wapi_type {
 #define WAPI_HF_ABANDONED	0x04u	/* mutex: next acquirer gets ABANDONED */
 #define WAPI_HF_EXITED		0x08u	/* process: exit status recorded */
 #define WAPI_HF_DEPOSITED	0x10u	/* descriptor held by the helper */
+#define WAPI_HF_FIXED		0x20u	/* ... at the helper's fixed number
+					   for the slot (wapi-helper(8)) */
 
 struct wapi_handle_entry {			/* 64 bytes */
 	uint32_t futex;		/*  0 bumped when a process exits, a slot is

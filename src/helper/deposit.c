@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -87,6 +86,11 @@ deposit_drop(uint32_t i)
 {
 	if (deps[i].number == 0)
 		return;
+	/* Before the number can change hands (callers hold the table
+	 * lock, or are leaving with the helper byte). */
+	if (i < ((struct wapi_header *)helper_map)->handle_hwm)
+		__atomic_fetch_and(&WCORE_HANDLES(helper_map)[i].flags,
+		    (uint8_t)~WAPI_HF_FIXED, __ATOMIC_SEQ_CST);
 	close(deps[i].fd);
 	deps[i].number = 0;
 	deps[i].fd = -1;
@@ -122,7 +126,13 @@ deposit_message(struct helper_conn *c, const struct wcore_msg *m, int *fds,
 			deps[i].fd = deposit_place((uint32_t)i, fds[0]);
 			nfds = 0;	/* kept */
 			nused++;
-			WCORE_HANDLES(helper_map)[i].flags |= WAPI_HF_DEPOSITED;
+			/* FIXED tells clients the copy at dep_base + i is
+			 * this handle's, as long as they hold a reference
+			 * (until then the deposit stays) and this helper
+			 * lives (a new one clears the flag first). */
+			WCORE_HANDLES(helper_map)[i].flags |= WAPI_HF_DEPOSITED |
+			    (deps[i].fd == dep_base + (int)i && dep_base > 0 ?
+			    WAPI_HF_FIXED : 0);
 		}
 		break;
 	case WCORE_MSG_FETCH:
@@ -187,17 +197,16 @@ deposit_init(void)
 		dep_base = dep_limit / 4;
 	}
 	/*
-	 * Yama (ptrace_scope 1) lets only ancestors attach, and our clients
-	 * are not: let them take deposits with pidfd_getfd.  The usual checks
-	 * remain (same user, not setuid), and a process of this user can
-	 * attach, adopt any number and fetch it by message anyway.  Scopes 2
-	 * and 3 still refuse; clients then fetch by message.
+	 * pidfd_getfd needs ptrace access to us.  Under Yama's ptrace_scope
+	 * 1 only our ancestors have it, and clients are not: they get EPERM
+	 * and fetch by message.  We do not widen that with PR_SET_PTRACER:
+	 * it would open more than descriptors to every process of the user.
 	 */
-	(void)prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 	if (wcore_table_lock(helper_map, 2000, NULL) != 0)
 		return;
 	for (i = 0; i < h->handle_hwm; i++)
-		WCORE_HANDLES(helper_map)[i].flags &= ~WAPI_HF_DEPOSITED;
+		WCORE_HANDLES(helper_map)[i].flags &=
+		    ~(WAPI_HF_DEPOSITED | WAPI_HF_FIXED);
 	wcore_table_unlock(helper_map);
 }
 

@@ -396,9 +396,10 @@ main(int argc, char *argv[])
 	struct wapi_header *h;
 	struct sigaction sa;
 	int64_t idle_since, last_beat = 0, last_sweep = 0, linger_ms = 2000, now;
+	int64_t left;
 	const char *v, *errstr;
 	size_t k;
-	int n, nspawn;
+	int n, nspawn, timeout;
 
 	setproctitle_init(argc, argv, environ);
 	if (argc != 2 && argc != 3)
@@ -418,12 +419,14 @@ main(int argc, char *argv[])
 	helper_open(argv[1], argc == 3 ? argv[2] : NULL);
 	h = helper_map;
 	h->helper_flags = 0;
+	/* The last helper's FIXED marks go before clients can see our pid
+	 * and take descriptors from us by number. */
+	deposit_init();
 	wcore_proc_start(getpid(), &h->helper_start);
 	h->helper_heartbeat = wcore_now_s();
 	__atomic_store_n(&h->helper_pid, getpid(), __ATOMIC_RELEASE);
 	helper_title();
 	helper_sweep();
-	deposit_init();
 	spawn_init();
 
 	idle_since = wcore_now_mono_ns();
@@ -436,9 +439,17 @@ main(int argc, char *argv[])
 			pfds[k + 1].revents = 0;
 		}
 		nspawn = spawn_pollfds(&pfds[nconns + 1], HELPER_SPAWN_FDS);
-		n = poll(pfds, nconns + 1 + (size_t)nspawn, nconns == 0 &&
-		    linger_ms < HELPER_TICK_MS ? (int)linger_ms / 4 + 1 :
-		    HELPER_TICK_MS);
+		timeout = nconns == 0 && linger_ms < HELPER_TICK_MS ?
+		    (int)linger_ms / 4 + 1 : HELPER_TICK_MS;
+		if (h->clients_used > helper_main_conns()) {
+			/* Wake when the next sweep is due, not a full tick
+			 * after whatever woke us last. */
+			left = (last_sweep - wcore_now_mono_ns()) / 1000000 +
+			    HELPER_TICK_MS + 1;
+			if (left < timeout)
+				timeout = left > 0 ? (int)left : 0;
+		}
+		n = poll(pfds, nconns + 1 + (size_t)nspawn, timeout);
 		if (n < 0 && errno != EINTR)
 			err(1, "poll");
 		if (n > 0 && nspawn > 0)

@@ -141,7 +141,7 @@ hd_learn(pid_t pid, uint64_t start, int32_t base)
 /*
  * This process's copy of the deposit of slot i, taken from the helper
  * (pid, start) without a message; -1 when it cannot be had that way.  The
- * caller saw the helper mark the slot deposited for the handle it holds.
+ * caller saw the helper mark the slot FIXED while it held a reference.
  */
 static int
 hd_take(pid_t pid, uint64_t start, uint32_t i, uint64_t dev, uint64_t ino)
@@ -495,7 +495,7 @@ wapi_fd_get(wapi_handle_t h, int *out)
 		/* What the helper holds for this handle, and which helper. */
 		e = WL_H(slot);
 		hdr = wl.map;
-		deposited = (e->flags & WAPI_HF_DEPOSITED) &&
+		deposited = (e->flags & WAPI_HF_FIXED) &&
 		    wcore_cref_count(wl.map, wl.slot, (uint32_t)slot) > 0;
 		dev = e->u.fd.dev;
 		ino = e->u.fd.ino;

@@ -520,6 +520,139 @@ test_holder_killed(void)
 	T_EQ(t_wait(b), 0, "with the holder and the helper dead, the fetch fails with WAPI_EGONE");
 }
 
+/* ---- many first fetches: each the right description ---- */
+
+#define MANY	8	/* the test names say 8 */
+
+struct many {
+	struct t_gate num, go;
+	wapi_handle_t h[MANY], r, w;
+};
+
+/* A opens the same file MANY times (MANY descriptions, offset k on the
+ * k-th) and makes a pipe, whose two ends are one inode. */
+static int
+a_many(void *arg)
+{
+	struct many *m = arg;
+	char c = 0;
+	int fd, k;
+
+	for (k = 0; k < MANY; k++) {
+		if (wapi_file_open(file, O_RDWR | O_CREAT, 0600, 3, 7,
+		    &m->h[k]) != 0 || wapi_fd_get(m->h[k], &fd) != 0 ||
+		    lseek(fd, k, SEEK_SET) != k)
+			return 1;
+	}
+	if (wapi_pipe_create(&m->r, &m->w) != 0)
+		return 2;
+	if (write(m->num.fd[1], m->h, sizeof(m->h)) != (ssize_t)sizeof(m->h))
+		return 3;
+	send_num(&m->num, m->r);
+	send_num(&m->num, m->w);
+	t_gate_pass(&m->go);
+	/* B moved each offset by one through its own copies. */
+	for (k = 0; k < MANY; k++)
+		if (wapi_fd_get(m->h[k], &fd) != 0 ||
+		    lseek(fd, 0, SEEK_CUR) != k + 1)
+			return 10 + k;
+	if (wapi_fd_get(m->r, &fd) != 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) != 0 || read(fd, &c, 1) != 1 ||
+	    c != 'q')
+		return 4;
+	return 0;
+}
+
+/* The k-th handle's copy is at offset k: its own description, not another
+ * handle's of the same file. */
+static int
+b_check(wapi_handle_t h, off_t want)
+{
+	int fd, r;
+
+	if ((r = wapi_handle_ref(h)) != 0)
+		return 100 + r % 100;
+	if ((r = wapi_fd_get(h, &fd)) != 0) {
+		printf("# fetch: %s\n", wapi_strerror(r));
+		return 200 + r % 100;
+	}
+	return lseek(fd, 0, SEEK_CUR) == want ? 0 : 300;
+}
+
+static int
+b_many(void *arg)
+{
+	struct many *m = arg;
+	pid_t hp;
+	int fd, k, r, before = count_fds();
+
+	if (read(m->num.fd[0], m->h, sizeof(m->h)) != (ssize_t)sizeof(m->h))
+		return 1;
+	m->r = recv_num(&m->num);
+	m->w = recv_num(&m->num);
+	/* Not referenced here: refused, whichever way it would be fetched. */
+	if (wapi_fd_get(m->h[0], &fd) != WAPI_EBADHANDLE)
+		return 2;
+	for (k = 0; k < MANY; k++)
+		if ((r = b_check(m->h[k], k)) != 0)
+			return r + k;
+	/* Fetched again once the cached copy went with the last reference. */
+	wapi_handle_close(m->h[3]);
+	if ((r = b_check(m->h[3], 3)) != 0)
+		return 400 + r / 100;
+	for (k = 0; k < MANY; k++)
+		if (wapi_fd_get(m->h[k], &fd) != 0 || write(fd, "y", 1) != 1)
+			return 500 + k;
+	/* The pipe's ends share an inode: the write end must be the one. */
+	if (wapi_handle_ref(m->w) != 0 || wapi_fd_get(m->w, &fd) != 0 ||
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY ||
+	    write(fd, "q", 1) != 1)
+		return 600;
+	/* A new helper: what this process knew of the old one is stale. */
+	for (k = 0; k < MANY; k++)
+		wapi_handle_close(m->h[k]);
+	hp = helper_pid();
+	if (hp <= 0 || kill(hp, SIGKILL) != 0)
+		return 700;
+	t_msleep(50);
+	for (k = 0; k < MANY; k++)
+		if ((r = b_check(m->h[k], k + 1)) != 0)
+			return 800 + r / 100;
+	for (k = 0; k < MANY; k++)
+		wapi_handle_close(m->h[k]);
+	wapi_handle_close(m->w);
+	wapi_shutdown();
+	if (count_fds() != before) {
+		printf("# %d descriptors before, %d after\n", before,
+		    count_fds());
+		return 900;
+	}
+	return 0;
+}
+
+static void
+test_many_first(void)
+{
+	struct many *m = calloc(1, sizeof(*m));
+	pid_t a, b;
+	int rb;
+
+	if (m == NULL)
+		exit(99);
+	use_host("many");
+	t_gate_init(&m->num);
+	t_gate_init(&m->go);
+	a = t_fork(a_many, m);
+	b = t_fork(b_many, m);
+	rb = t_wait(b);
+	T_EQ(rb, 0, "B fetches 8 handles of one file and a pipe's write end: "
+	    "each its own description, again after a close and a new helper");
+	t_gate_open(&m->go, 'x');
+	T_EQ(t_wait(a), 0, "A sees B's writes at each description's offset, "
+	    "and B's byte in the pipe");
+	free(m);
+}
+
 /* ---- private mode ---- */
 
 static int
@@ -568,6 +701,7 @@ main(void)
 	test_share_freed_on_kill();
 	test_helper_killed();
 	test_holder_killed();
+	test_many_first();
 	test_private();
 	return t_done();
 }
