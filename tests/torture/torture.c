@@ -26,7 +26,8 @@
  * Environment: TORTURE_KILLS (default 100), TORTURE_CLIENTS (6),
  * TORTURE_SEED, WAPICTL (the wapictl to run; parts that need it are skipped
  * without it), TORTURE_STRICT (known bugs are failures, not counted and
- * tolerated, and dead clients must be released within 1 s).
+ * tolerated), TORTURE_TIMING (dead clients must also be released within
+ * 1 s: a timing check, for a quiet machine, never set by `make check`).
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -90,7 +91,7 @@ struct shm {
 };
 
 static struct shm *S;
-static bool strict;
+static bool strict, timing;
 
 /* ------------------------------------------------------------ random */
 
@@ -1481,8 +1482,8 @@ phase_end(void)
 	npending = 0;
 	/* Timing is asserted only on request: a loaded machine exceeds it,
 	 * and so does a client left unconnected by a helper kill (released
-	 * by the new helper's 2 s sweep). */
-	if (strict)
+	 * by the new helper's sweep). */
+	if (timing)
 		T_OK(st.release_over_1s + st.release_stale_over_1s == 0,
 		    "phase %u: every dead client was released within 1 s "
 		    "(so far %u over, max %" PRId64 " ms)", phase,
@@ -1575,6 +1576,8 @@ main(void)
 		seed = (unsigned)strtoul(v, NULL, 10);
 	rnd_seed(seed);
 	strict = (v = getenv("TORTURE_STRICT")) != NULL && *v != '\0' &&
+	    strcmp(v, "0") != 0;
+	timing = (v = getenv("TORTURE_TIMING")) != NULL && *v != '\0' &&
 	    strcmp(v, "0") != 0;
 	wapictl = getenv("WAPICTL");
 	if (wapictl != NULL && access(wapictl, X_OK) != 0)
