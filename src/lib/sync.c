@@ -146,39 +146,49 @@ wl_sleep_row(void)
 	return -1;
 }
 
-static uint64_t
+/*
+ * A 64-bit word of two 32-bit fields: lo at the lower address (owner_tid,
+ * count), hi after it (recursion, max).  Built with shifts, not through a
+ * union in memory: two 32-bit stores read back as one 64-bit load cannot
+ * be forwarded and stall the hot paths for a dozen cycles.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PAIR(lo, hi)	((uint64_t)(uint32_t)(hi) << 32 | (uint32_t)(lo))
+#define PAIR_LO(w)	((uint32_t)(w))
+#define PAIR_HI(w)	((uint32_t)((w) >> 32))
+#else
+#define PAIR(lo, hi)	((uint64_t)(uint32_t)(lo) << 32 | (uint32_t)(hi))
+#define PAIR_LO(w)	((uint32_t)((w) >> 32))
+#define PAIR_HI(w)	((uint32_t)(w))
+#endif
+_Static_assert(offsetof(struct wapi_handle_entry, u.mutex.recursion) ==
+    offsetof(struct wapi_handle_entry, u.mutex.owner_tid) + 4 &&
+    offsetof(struct wapi_handle_entry, u.sem.max) ==
+    offsetof(struct wapi_handle_entry, u.sem.count) + 4, "word halves");
+
+static inline uint64_t
 mutex_word(int32_t tid, uint32_t recursion)
 {
-	struct wapi_handle_entry e;
-
-	e.u.mutex.owner_tid = tid;
-	e.u.mutex.recursion = recursion;
-	return e.u.mutex.lockword;
+	return PAIR(tid, recursion);
 }
 
 /* The owner half as stored: thread id | WAPI_MUTEX_WAITERS. */
-static int32_t
+static inline int32_t
 word_owner(uint64_t w)
 {
-	struct wapi_handle_entry e;
-
-	e.u.mutex.lockword = w;
-	return e.u.mutex.owner_tid;
+	return (int32_t)PAIR_LO(w);
 }
 
-static int32_t
+static inline int32_t
 word_tid(uint64_t w)
 {
 	return word_owner(w) & (int32_t)~WAPI_MUTEX_WAITERS;
 }
 
-static uint32_t
+static inline uint32_t
 word_recursion(uint64_t w)
 {
-	struct wapi_handle_entry e;
-
-	e.u.mutex.lockword = w;
-	return e.u.mutex.recursion;
+	return PAIR_HI(w);
 }
 
 #define FROZEN		WAPI_SYNC_FROZEN
@@ -195,32 +205,22 @@ wl_thaw_wait(void)
 }
 
 /* A semaphore's 64-bit word from its count and maximum half. */
-static uint64_t
+static inline uint64_t
 sem_pack(uint32_t count, uint32_t maxhalf)
 {
-	struct wapi_handle_entry e;
-
-	e.u.sem.count = (int32_t)count;
-	e.u.sem.max = (int32_t)maxhalf;
-	return e.u.sem.semword;
+	return PAIR(count, maxhalf);
 }
 
-static uint32_t
+static inline uint32_t
 sem_count(uint64_t w)
 {
-	struct wapi_handle_entry e;
-
-	e.u.sem.semword = w;
-	return (uint32_t)e.u.sem.count;
+	return PAIR_LO(w);
 }
 
-static uint32_t
+static inline uint32_t
 sem_maxhalf(uint64_t w)
 {
-	struct wapi_handle_entry e;
-
-	e.u.sem.semword = w;
-	return (uint32_t)e.u.sem.max;
+	return PAIR_HI(w);
 }
 
 #define SWAITERS	WAPI_SEM_WAITERS
