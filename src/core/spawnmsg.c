@@ -1,6 +1,6 @@
 /*
  * The SPAWN request (packed by libwapi, unpacked by wapi-helper) and the
- * fork + exec both of them run.  The child reports a failure to start
+ * vfork + exec both of them run.  The child reports a failure to start
  * through a close-on-exec pipe, so the caller gets the errno itself (a
  * missing program is ENOENT, never an exit code of 127), and does only
  * async-signal-safe things between fork and exec: the caller may be a
@@ -221,7 +221,7 @@ wcore_proc_start_ns(pid_t pid)
 	    (int64_t)(ticks % (uint64_t)hz) * (1000000000LL / hz);
 }
 
-/* ------------------------------------------------------------ fork + exec */
+/* ----------------------------------------------------------- vfork + exec */
 
 struct spawn_plan {
 	char **cand;		/* paths to try, NULL-terminated */
@@ -254,7 +254,7 @@ spawn_getenv(char *const envp[], const char *name)
 	return NULL;
 }
 
-/* Everything that needs memory, done before fork. */
+/* Everything that needs memory, done before vfork. */
 static int
 spawn_plan(struct spawn_plan *pl, char *const argv[], char *const envp[],
 	   uint32_t handle)
@@ -349,7 +349,7 @@ spawn_close_from(int lo, int keep)
 			close(i);
 }
 
-/* The child, between fork and exec: async-signal-safe calls only. */
+/* The child, between vfork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
 spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	    int dirfd, int cmask, const int stdio[3], int errfd)
@@ -430,6 +430,26 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	spawn_fail(errfd, seen_eacces ? EACCES : last);
 }
 
+/*
+ * vfork: the child borrows our memory until it execs or exits (we wait
+ * meanwhile), so no page table is copied, which is most of what a fork of
+ * a process with a big mapping costs.  The child runs spawn_child, which
+ * makes only async-signal-safe calls and never returns; this frame holds
+ * nothing the parent needs afterwards.
+ */
+static pid_t __attribute__((noinline))
+spawn_vfork(struct spawn_plan *pl, char *const argv[], const char *cwd,
+	    int dirfd, int cmask, const int stdio[3], const int p[2])
+{
+	pid_t child = vfork();
+
+	if (child == 0) {
+		close(p[0]);
+		spawn_child(pl, argv, cwd, dirfd, cmask, stdio, p[1]);
+	}
+	return child;
+}
+
 int
 wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
 		  int dirfd, int cmask, const int stdio[3], uint32_t handle,
@@ -455,11 +475,7 @@ wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	child = _Fork();
-	if (child == 0) {
-		close(p[0]);
-		spawn_child(&pl, argv, cwd, dirfd, cmask, stdio, p[1]);
-	}
+	child = spawn_vfork(&pl, argv, cwd, dirfd, cmask, stdio, p);
 	r = child < 0 ? errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);

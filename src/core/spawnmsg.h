@@ -1,7 +1,7 @@
 /*
  * Process handles: the SPAWN request's payload (the one definition, used by
  * libwapi to pack it and by wapi-helper to unpack it), the process flags
- * kept in a PROCESS slot, and the fork + exec that both the helper and a
+ * kept in a PROCESS slot, and the vfork + exec that both the helper and a
  * private-mode library run, so that a spawn behaves the same in either.
  *
  * Payload of a WCORE_MSG_SPAWN message (native byte order, one host):
