@@ -486,29 +486,23 @@ proc_main(int proc)
 	return 0;
 }
 
+/* fn(arg) in a forked child (ts_fork), for the int-argument scenarios. */
+static int (*child_fn)(int);
+static int child_arg;
+
+static int
+child_run(void *unused)
+{
+	(void)unused;
+	return child_fn(child_arg);
+}
+
 static pid_t
 start_child(int (*fn)(int), int arg)
 {
-	pid_t parent = getpid(), pid;
-
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		perror("fork");
-		exit(99);
-	}
-	if (pid == 0) {
-		int r;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(98);
-		alarm(0);
-		r = fn(arg);
-		fflush(stdout);
-		wapi_shutdown();
-		_exit(r);
-	}
-	return pid;
+	child_fn = fn;
+	child_arg = arg;
+	return ts_fork(child_run, NULL);
 }
 
 /* --------------------------------------------------------- reporting */
@@ -1034,26 +1028,9 @@ main(int argc, char *argv[])
 {
 	const char *errstr, *env;
 	int64_t t0;
-	int c;
 
 	seed = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 20;
-	while ((c = getopt(argc, argv, "s:")) != -1) {
-		switch (c) {
-		case 's':
-			seed = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL) {
-				fprintf(stderr, "t-sync-handoff: -s %s: %s\n",
-				    optarg, errstr);
-				return 2;
-			}
-			break;
-		default:
-			fprintf(stderr, "usage: t-sync-handoff [-s SEED]\n");
-			return 2;
-		}
-	}
-	if (seed == 0)
-		seed = 1;
+	ts_seed_opts(argc, argv, "t-sync-handoff", &seed);
 	if ((env = getenv("HO_DEADLINE")) != NULL) {
 		deadline_s = strtonum(env, 1, 3600, &errstr);
 		if (errstr != NULL)

@@ -775,27 +775,8 @@ run_pingpong(void)
 int
 main(int argc, char *argv[])
 {
-	const char *errstr;
-	int c;
-
 	seed = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 20;
-	while ((c = getopt(argc, argv, "s:")) != -1) {
-		switch (c) {
-		case 's':
-			seed = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL) {
-				fprintf(stderr, "t-sync-stress: -s %s: %s\n",
-				    optarg, errstr);
-				return 2;
-			}
-			break;
-		default:
-			fprintf(stderr, "usage: t-sync-stress [-s SEED]\n");
-			return 2;
-		}
-	}
-	if (seed == 0)
-		seed = 1;
+	ts_seed_opts(argc, argv, "t-sync-stress", &seed);
 	t_setup("t-sync-stress");
 	ts_watchdog(150);
 	S = ts_shared(sizeof(*S));

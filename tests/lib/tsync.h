@@ -44,31 +44,19 @@ ts_peer_thread(void *p)
 	return NULL;
 }
 
-/* Start fn(arg) as a peer: a forked child (a fresh client) in shared mode,
- * a thread in private mode.  A child dies with its parent. */
-static inline void
-ts_peer_start(struct ts_peer *p, int (*fn)(void *), void *arg)
+/* Fork a child (a fresh client) that runs fn(arg) and exits with what it
+ * returns; it dies with its parent. */
+static inline pid_t
+ts_fork(int (*fn)(void *), void *arg)
 {
-	pid_t parent = getpid();
+	pid_t parent = getpid(), pid;
 
-	p->fn = fn;
-	p->arg = arg;
-	p->rc = -1;
-	if (ts_private) {
-		p->pid = getpid();
-		if (pthread_create(&p->th, NULL, ts_peer_thread, p) != 0) {
-			perror("pthread_create");
-			exit(99);
-		}
-		return;
-	}
 	fflush(stdout);
-	p->pid = fork();
-	if (p->pid < 0) {
+	if ((pid = fork()) < 0) {
 		perror("fork");
 		exit(99);
 	}
-	if (p->pid == 0) {
+	if (pid == 0) {
 		int r;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -80,6 +68,54 @@ ts_peer_start(struct ts_peer *p, int (*fn)(void *), void *arg)
 		wapi_shutdown();
 		_exit(r);
 	}
+	return pid;
+}
+
+/* Start fn(arg) as a peer: a forked child (ts_fork) in shared mode, a
+ * thread in private mode. */
+static inline void
+ts_peer_start(struct ts_peer *p, int (*fn)(void *), void *arg)
+{
+	p->fn = fn;
+	p->arg = arg;
+	p->rc = -1;
+	if (ts_private) {
+		p->pid = getpid();
+		if (pthread_create(&p->th, NULL, ts_peer_thread, p) != 0) {
+			perror("pthread_create");
+			exit(99);
+		}
+		return;
+	}
+	p->pid = ts_fork(fn, arg);
+}
+
+/* The -s SEED option of a randomised test program (prog names it in
+ * messages): *seed keeps its value without one; never 0. */
+static inline void
+ts_seed_opts(int argc, char *argv[], const char *prog,
+	     unsigned long long *seed)
+{
+	const char *errstr;
+	int c;
+
+	while ((c = getopt(argc, argv, "s:")) != -1) {
+		switch (c) {
+		case 's':
+			*seed = strtonum(optarg, 1, LLONG_MAX, &errstr);
+			if (errstr != NULL) {
+				fprintf(stderr, "%s: -s %s: %s\n", prog,
+				    optarg, errstr);
+				exit(2);
+			}
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s SEED]\n", prog);
+			exit(2);
+		}
+	}
+	if (*seed == 0)
+		*seed = 1;
 }
 
 /* The peer's return value (-1 when a child did not exit normally). */
