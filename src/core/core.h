@@ -261,15 +261,6 @@ int64_t wcore_name_find(const void *map, const char *name, size_t len,
 int wcore_name_insert(void *map, uint32_t index, const char *name, size_t len,
 		      uint32_t hash);
 void wcore_name_remove(void *map, uint32_t index);
-/* Fill name index entry x: name (len <= WAPI_NAME_MAX bytes) with its hash
- * at slot index. */
-void wcore_nameidx_set(struct wapi_nameidx_entry *x, const char *name,
-		       size_t len, uint32_t hash, uint32_t index);
-/* Does entry x agree with name (len bytes, hash) as far as the entry
- * holds it: hash, length and first bytes?  For a name longer than
- * WAPI_NAMEIDX_HEAD the rest is still to compare. */
-bool wcore_nameidx_agrees(const struct wapi_nameidx_entry *x,
-			  const char *name, size_t len, uint32_t hash);
 /* The count client slot holds on handle index (0 when none). */
 uint32_t wcore_cref_count(const void *map, uint32_t slot, uint32_t index);
 /* One more / one fewer reference of client slot on handle index; keeps the

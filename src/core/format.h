@@ -243,18 +243,9 @@ wapi_sem_max(const struct wapi_handle_entry *e)
 /* wapi_handle_entry.u.fd.kind */
 #define WAPI_FDK_SHARES		0x01u	/* counted in the file-share table */
 
-/*
- * A name index entry carries the name's length and first bytes: a name of
- * up to WAPI_NAMEIDX_HEAD bytes is found and compared in its index entry
- * alone, one cache line, without a second miss in the names region.
- */
-#define WAPI_NAMEIDX_HEAD	22u
-struct wapi_nameidx_entry {		/* 32 bytes; linear probing */
+struct wapi_nameidx_entry {		/* 8 bytes; linear probing */
 	uint32_t hash;
 	uint32_t handle;		/* slot index + 1, 0: empty */
-	uint16_t len;			/* the name's length in bytes */
-	char head[WAPI_NAMEIDX_HEAD];	/* its first min(len, 22) bytes,
-					   the rest 0 */
 };
 
 struct wapi_name_entry {		/* 264 bytes, one per handle slot */
@@ -296,7 +287,7 @@ _Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
 _Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits");
 _Static_assert(sizeof(struct wapi_handle_entry) == 64, "handle");
-_Static_assert(sizeof(struct wapi_nameidx_entry) == 32, "nameidx");
+_Static_assert(sizeof(struct wapi_nameidx_entry) == 8, "nameidx");
 _Static_assert(sizeof(struct wapi_name_entry) == 264, "name");
 _Static_assert(sizeof(struct wapi_client_entry) == 64, "client");
 _Static_assert(sizeof(struct wapi_cref_entry) == 8, "cref");

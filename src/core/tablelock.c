@@ -236,9 +236,8 @@ wcore_repair(void *map)
 					k = wcore_nameidx_home(e->name_hash, ixcap);
 					while (ix[k].handle != 0)
 						k = wcore_probe_next(k, ixcap);
-					wcore_nameidx_set(&ix[k],
-					    names[i].name, len,
-					    e->name_hash, i);
+					ix[k].hash = e->name_hash;
+					ix[k].handle = i + 1;
 					nnames++;
 				}
 			}

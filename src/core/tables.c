@@ -114,25 +114,6 @@ wcore_handle_free(void *map, uint32_t index)
 		h->handles_used--;
 }
 
-void
-wcore_nameidx_set(struct wapi_nameidx_entry *x, const char *name, size_t len,
-		  uint32_t hash, uint32_t index)
-{
-	memset(x, 0, sizeof(*x));
-	x->hash = hash;
-	x->handle = index + 1;
-	x->len = (uint16_t)len;
-	memcpy(x->head, name, len < WAPI_NAMEIDX_HEAD ? len : WAPI_NAMEIDX_HEAD);
-}
-
-bool
-wcore_nameidx_agrees(const struct wapi_nameidx_entry *x, const char *name,
-		     size_t len, uint32_t hash)
-{
-	return x->hash == hash && x->len == len && memcmp(x->head, name,
-	    len < WAPI_NAMEIDX_HEAD ? len : WAPI_NAMEIDX_HEAD) == 0;
-}
-
 int64_t
 wcore_name_find(const void *map, const char *name, size_t len, uint32_t hash)
 {
@@ -147,13 +128,9 @@ wcore_name_find(const void *map, const char *name, size_t len, uint32_t hash)
 	i = wcore_nameidx_home(hash, cap);
 	for (n = 0; n < cap && ix[i].handle != 0; n++) {
 		slot = ix[i].handle - 1;
-		/* A short name is all in the entry (validation checks that
-		 * it is the slot's name); a long one is compared in full. */
-		if (slot < h->handle_hwm &&
-		    wcore_nameidx_agrees(&ix[i], name, len, hash) &&
-		    (len <= WAPI_NAMEIDX_HEAD ||
-		    (memcmp(names[slot].name, name, len) == 0 &&
-		    names[slot].name[len] == '\0')))
+		if (ix[i].hash == hash && slot < h->handle_hwm &&
+		    memcmp(names[slot].name, name, len) == 0 &&
+		    names[slot].name[len] == '\0')
 			return slot;
 		i = wcore_probe_next(i, cap);
 	}
@@ -181,7 +158,8 @@ wcore_name_insert(void *map, uint32_t index, const char *name, size_t len,
 	WCORE_NAMES(map)[index].name[len] = '\0';
 	e->name_hash = hash;
 	e->flags |= WAPI_HF_NAMED;
-	wcore_nameidx_set(&ix[i], name, len, hash, index);
+	ix[i].hash = hash;
+	ix[i].handle = index + 1;
 	h->names_used++;
 	return 0;
 }

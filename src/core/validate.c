@@ -55,8 +55,6 @@ struct vstate {
 	uint8_t *marks;			/* [hwm] M_* */
 	uint8_t *kinds;			/* [hwm] K_*, as check_handles saw them */
 	uint32_t *nhash;		/* [hwm] name_hash as check_handles read it */
-	uint64_t *nhead;		/* [hwm] head_digest() of the name,
-					   once M_NAMEOK */
 	uint32_t *refs;			/* [hwm] refs as check_handles read it */
 	uint32_t live, named_live, attached;
 };
@@ -714,7 +712,7 @@ struct ptable {
 	uint32_t run;		/* for visit(): start of the entry's run */
 	uint32_t strays;	/* entries not reachable from their home */
 };
-#define PROBE_AHEAD	24
+#define PROBE_AHEAD	8
 
 /*
  * Inlined into each caller, where the callbacks and the entry size are
@@ -807,35 +805,6 @@ struct nctx {
 	size_t n, cap;
 };
 
-/*
- * 64 bits standing for an index entry's len and head (24 bytes, three
- * words, each multiplied by its own odd constant: a change confined to one
- * word always changes the result, any other with odds of 2^-64).  The
- * names pass keeps it per slot, so that the index pass compares 8 bytes a
- * slot instead of reading every name again in index order.
- */
-static uint64_t
-head_digest(const struct wapi_nameidx_entry *x)
-{
-	uint64_t w[3];
-
-	_Static_assert(offsetof(struct wapi_nameidx_entry, len) + 24 ==
-	    sizeof(struct wapi_nameidx_entry), "len and head: 24 bytes");
-	memcpy(w, &x->len, sizeof(w));
-	return w[0] * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
-	    w[2] * 0x165667b19e3779f9ull;
-}
-
-/* Entry x holds the length and first bytes of slot i's (valid, M_NAMEOK)
- * name, and zeros after them: lookups of short names trust the entry
- * alone. */
-static bool
-nameidx_head_ok(const struct vstate *v, const struct wapi_nameidx_entry *x,
-		uint32_t i)
-{
-	return head_digest(x) == v->nhead[i];
-}
-
 static void
 nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
@@ -869,12 +838,6 @@ nameidx_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 		    i);
 		return;
 	}
-	if ((m & M_NAMEOK) && !nameidx_head_ok(v, x, i)) {
-		problem(v, WCORE_W_NAMEIDX, p, off + offsetof(struct
-		    wapi_nameidx_entry, len), "entry length %u or first bytes "
-		    "differ from slot %u's name", x->len, i);
-		return;
-	}
 	v->marks[i] |= M_INDEXED;
 	/* cap: the file may change under a live validation. */
 	if (c->n < c->cap && (m & M_NAMEOK)) {
@@ -898,7 +861,6 @@ nameidx_ahead(const struct vstate *v, const struct ptable *t,
 		__builtin_prefetch(&v->kinds[hd - 1]);
 		__builtin_prefetch(&v->marks[hd - 1]);
 		__builtin_prefetch(&v->nhash[hd - 1]);
-		__builtin_prefetch(&v->nhead[hd - 1]);
 	}
 }
 
@@ -1027,7 +989,6 @@ static void
 names_range(struct vstate *v, uint32_t from, uint32_t to)
 {
 	char name[WAPI_NAME_MAX + 1];
-	struct wapi_nameidx_entry head;
 	const char *why, *src, *z;
 	uint64_t noff;
 	size_t n;
@@ -1065,13 +1026,6 @@ names_range(struct vstate *v, uint32_t from, uint32_t to)
 			    v->nhash[i], wcore_name_hash(name, n));
 			continue;
 		}
-		/* For the name index check, which then reads no name again
-		 * (in index order, each would be a cache miss). */
-		memset(&head, 0, sizeof(head));
-		head.len = (uint16_t)n;
-		memcpy(head.head, name, n < WAPI_NAMEIDX_HEAD ? n :
-		    WAPI_NAMEIDX_HEAD);
-		v->nhead[i] = head_digest(&head);
 		v->marks[i] |= M_NAMEOK;
 	}
 }
@@ -1501,12 +1455,10 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	if (v.hwm > 0 && ((v.marks = zalloc(v.hwm, 1)) == NULL ||
 	    (v.kinds = zalloc(v.hwm, 1)) == NULL ||
 	    (v.nhash = zalloc(v.hwm, sizeof(*v.nhash))) == NULL ||
-	    (v.nhead = zalloc(v.hwm, sizeof(*v.nhead))) == NULL ||
 	    (v.refs = zalloc(v.hwm, sizeof(*v.refs))) == NULL)) {
 		free(v.marks);
 		free(v.kinds);
 		free(v.nhash);
-		free(v.nhead);
 		problem(&v, WCORE_W_FILE, -1, 0, "out of memory validating");
 		return v.added;
 	}
@@ -1536,7 +1488,6 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	free(v.marks);
 	free(v.kinds);
 	free(v.nhash);
-	free(v.nhead);
 	free(v.refs);
 	return v.added;
 }

@@ -108,7 +108,7 @@ test_layout(void)
 	    l.shares == 16384 && l.regions[WAPI_R_SHARES].capacity == 16384,
 	    "default capacities");
 	tf_ok(l.regions[WAPI_R_HANDLES].entry_size == 64 &&
-	    l.regions[WAPI_R_NAMEIDX].entry_size == 32 &&
+	    l.regions[WAPI_R_NAMEIDX].entry_size == 8 &&
 	    l.regions[WAPI_R_NAMES].entry_size == 264 &&
 	    l.regions[WAPI_R_CLIENTS].entry_size == 64 &&
 	    l.regions[WAPI_R_CREFS].entry_size == 8 &&

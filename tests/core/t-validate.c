@@ -481,26 +481,6 @@ CASE(c_idx_hash)
 	x->index = p;
 	x->off = IXO(p);
 }
-CASE(c_idx_head)
-{
-	/* The index entry's copy of a short name differs from the name:
-	 * a lookup would trust it. */
-	uint32_t p = idx_slot(m, TF_S_MUTEX);
-
-	WCORE_NAMEIDX(m)[p].head[0] ^= 0x20;
-	x->where = WCORE_W_NAMEIDX;
-	x->index = p;
-	x->off = IXO(p) + offsetof(struct wapi_nameidx_entry, len);
-}
-CASE(c_idx_len)
-{
-	uint32_t p = idx_slot(m, TF_S_EVENT);
-
-	WCORE_NAMEIDX(m)[p].len++;
-	x->where = WCORE_W_NAMEIDX;
-	x->index = p;
-	x->off = IXO(p) + offsetof(struct wapi_nameidx_entry, len);
-}
 CASE(c_idx_twice)
 {
 	uint32_t p = tf_nameidx_put(m, HE(m, TF_S_EVENT)->name_hash,
@@ -794,8 +774,6 @@ static const struct vcase cases[] = {
 	C(c_idx_unnamed_slot, "name index points at an unnamed slot"),
 	C(c_idx_above_hwm, "name index points above hwm"),
 	C(c_idx_hash, "name index hash differs from the slot's"),
-	C(c_idx_head, "name index copy of a short name differs"),
-	C(c_idx_len, "name index name length differs"),
 	C(c_idx_twice, "two name index entries for one slot"),
 	C(c_idx_missing, "named slot missing from the name index"),
 	C(c_idx_probe, "name index entry outside its probe sequence"),

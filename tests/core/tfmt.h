@@ -106,15 +106,10 @@ tf_nameidx_put(void *map, uint32_t hash, uint32_t handle_plus1)
 	uint32_t cap = h->regions[WAPI_R_NAMEIDX].capacity;
 	uint32_t p = wcore_nameidx_home(hash, cap);
 
-	const char *name = "";
-
 	while (ix[p].handle != 0)
 		p = wcore_probe_next(p, cap);
-	/* With the slot's name (empty for a slot that has none). */
-	if (handle_plus1 - 1 < h->regions[WAPI_R_NAMES].capacity)
-		name = WCORE_NAMES(map)[handle_plus1 - 1].name;
-	wcore_nameidx_set(&ix[p], name, strnlen(name, WAPI_NAME_MAX), hash,
-	    handle_plus1 - 1);
+	ix[p].hash = hash;
+	ix[p].handle = handle_plus1;
 	return p;
 }
 
