@@ -4,7 +4,7 @@
 bench_programs = tests/bench/wapi-bench tests/bench/bench-empty \
 	tests/bench/bench-attach
 check_PROGRAMS += $(bench_programs)
-EXTRA_DIST += tests/bench/run-bench.sh tests/bench/README-section.md
+EXTRA_DIST += tests/bench/run-bench.sh
 # -no-install: real executables, not libtool wrapper scripts, whose exec
 # would be measured with them.
 tests_bench_wapi_bench_SOURCES = tests/bench/bench.c
