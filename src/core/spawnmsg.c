@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -223,6 +224,17 @@ wcore_proc_start_ns(pid_t pid)
 
 /* ----------------------------------------------------------- vfork + exec */
 
+/* The soft limit on open files that children get (wcore_spawn_nofile). */
+static struct rlimit spawn_nofile;
+static bool spawn_nofile_set;
+
+void
+wcore_spawn_nofile(const struct rlimit *rl)
+{
+	spawn_nofile = *rl;
+	spawn_nofile_set = true;
+}
+
 struct spawn_plan {
 	char **cand;		/* paths to try, NULL-terminated */
 	char **env;		/* the child's environment */
@@ -402,6 +414,9 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 		if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 			spawn_fail(errfd, errno);
 	spawn_close_from(3, errfd);
+	/* The caller's own limit, not one it raised for itself. */
+	if (spawn_nofile_set && setrlimit(RLIMIT_NOFILE, &spawn_nofile) != 0)
+		spawn_fail(errfd, errno);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (c = pl->cand; *c != NULL; c++) {

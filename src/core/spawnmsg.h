@@ -90,13 +90,19 @@ int wcore_spawn_nfds(const struct wcore_spawn_req *r);
  * current directory; NULL: dirfd or unchanged), with umask cmask (-1:
  * unchanged), argv[0] looked up in envp's PATH as execvp(3) does.  The child gets stdio[0..2] as its
  * descriptors 0..2, default signal dispositions, an empty signal mask, no
- * other descriptor.  Returns 0 with *pid (and *pidfd when pidfd != NULL, a
+ * other descriptor, and the soft limit on open files of wcore_spawn_nofile
+ * when that was called.  Returns 0 with *pid (and *pidfd when pidfd != NULL, a
  * CLOEXEC pidfd), or the precise errno of the failure to start (ENOENT,
  * EACCES, ENOTDIR, ...), the child already reaped.
  */
 int wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
 		      int dirfd, int cmask, const int stdio[3], uint32_t handle,
 		      pid_t *pid, int *pidfd);
+
+/* Give the children of later wcore_spawn_start calls this limit on open
+ * files (a caller that raised its own for itself). */
+struct rlimit;
+void wcore_spawn_nofile(const struct rlimit *rl);
 
 /* When pid started, in ns since the epoch (CLOCK_REALTIME, to the clock
  * tick), from /proc/PID/stat and the boot time; -1 when it cannot tell. */

@@ -10,9 +10,9 @@
  * dep_base + i, and tells fetchers dep_base in the FETCH reply: a client
  * can then take its copy with pidfd_getfd(2) without waking the helper
  * (a round trip costs two wake-ups, each an inter-processor interrupt when
- * the two ends sit on different CPUs).  A number that an ordinary
- * descriptor already holds keeps that deposit elsewhere; clients verify
- * what they take and fetch by message when it is not theirs.
+ * the two ends sit on different CPUs).  Only a deposit placed there marks
+ * its slot WAPI_HF_FIXED; one whose number an ordinary descriptor already
+ * holds stays elsewhere, unmarked, and is fetched by message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "spawnmsg.h"
 
 struct deposit {
 	uint32_t number;	/* 0: empty */
@@ -31,6 +32,10 @@ struct deposit {
 static struct deposit *deps;
 static uint32_t ndeps;		/* capacity: the handle table's */
 static uint32_t nused;
+/* Above the helper's own descriptors: two connections per client at most
+ * (main and watcher), plus pipes and pidfds. */
+#define DEP_FIXED_BASE	8192
+_Static_assert(DEP_FIXED_BASE > 2 * WAPI_MAX_CLIENTS + 1024, "fixed base");
 static int dep_base;		/* 0: no fixed numbers */
 static int dep_limit;		/* fixed numbers stay below: the soft limit */
 
@@ -184,17 +189,37 @@ void
 deposit_init(void)
 {
 	struct wapi_header *h = helper_map;
-	struct rlimit rl;
+	struct rlimit rl, old;
+	rlim_t want;
 	uint32_t i;
+	int lim;
 
 	/*
-	 * The fixed numbers take the upper three quarters of what the soft
-	 * limit allows: ordinary descriptors (connections, pidfds) are
-	 * allocated lowest first and rarely reach a quarter of it.
+	 * Fixed numbers from DEP_FIXED_BASE on, one per slot of the table:
+	 * above what the helper allocates itself, lowest first (a connection
+	 * per client, a few pipes and pidfds).  The soft limit is raised
+	 * towards the hard one for them; spawned programs get the old one
+	 * back.  Where it stays lower, the numbers take its upper three
+	 * quarters, up to the limit.
 	 */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 256) {
-		dep_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
-		dep_base = dep_limit / 4;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		old = rl;
+		want = DEP_FIXED_BASE + (rlim_t)h->regions[WAPI_R_HANDLES].capacity;
+		if (rl.rlim_cur < want) {
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+				wcore_spawn_nofile(&old);
+			else
+				rl = old;
+		}
+		lim = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+		if (lim >= 2 * DEP_FIXED_BASE) {
+			dep_base = DEP_FIXED_BASE;
+			dep_limit = lim;
+		} else if (lim >= 256) {
+			dep_base = lim / 4;
+			dep_limit = lim;
+		}
 	}
 	/*
 	 * pidfd_getfd needs ptrace access to us.  Under Yama's ptrace_scope

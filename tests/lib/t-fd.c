@@ -5,6 +5,8 @@
  */
 #include <sys/socket.h>
 
+#include <sys/resource.h>
+
 #include "tlib.h"
 
 static char file[600];
@@ -653,6 +655,95 @@ test_many_first(void)
 	free(m);
 }
 
+/* ---- a high slot: its deposit at the helper's fixed number ---- */
+
+#define FIXED_BASE	8192	/* src/helper/deposit.c, with room in the limit */
+
+struct high {
+	struct t_gate num, done;
+};
+
+static int
+b_high(void *arg)
+{
+	struct high *m = arg;
+	struct stat a, b;
+	wapi_handle_t h;
+	int fd;
+
+	use_host("high");
+	h = recv_num(&m->num);
+	if (wapi_handle_ref(h) != 0)
+		return 1;
+	if (wapi_fd_get(h, &fd) != 0)
+		return 2;
+	if (fstat(fd, &a) != 0 || stat(file, &b) != 0 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev)
+		return 3;
+	wapi_handle_close(h);
+	return 0;
+}
+
+static int
+a_high(void *arg)
+{
+	struct high *m = arg;
+	struct rlimit rl;
+	char link[64], path[700], real[700];
+	wapi_handle_t ev, h;
+	uint32_t slot;
+	ssize_t n;
+	int fd, i, r = 0;
+	pid_t hp;
+
+	use_host("high");
+	/* 1,200 events first: the descriptor lands above slot 1,024. */
+	for (i = 0; i < 1200; i++)
+		if (wapi_event_create(NULL, 1, 0, &ev) != 0)
+			return 1;
+	if ((fd = open(file, O_RDWR | O_CREAT, 0600)) < 0 ||
+	    wapi_fd_import(fd, &h) != 0)
+		return 2;
+	close(fd);
+	slot = (h & WAPI_HANDLE_INDEX_MASK) - 1;
+	hp = helper_pid();
+	snprintf(link, sizeof(link), "/proc/%d/fd/%u", (int)hp,
+	    FIXED_BASE + slot);
+	if (slot < 1200 || hp <= 0 ||
+	    (n = readlink(link, path, sizeof(path) - 1)) < 0 ||
+	    realpath(file, real) == NULL)
+		r = 3;
+	else {
+		path[n] = '\0';
+		/* Only where the helper could raise its limit that far. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_max > FIXED_BASE + slot && strcmp(path, real) != 0)
+			r = 4;
+	}
+	send_num(&m->num, h);
+	t_gate_pass(&m->done);
+	return r;
+}
+
+static void
+test_high_slot(void)
+{
+	struct high *m = calloc(1, sizeof(*m));
+	pid_t a, b;
+
+	if (m == NULL)
+		exit(99);
+	t_gate_init(&m->num);
+	t_gate_init(&m->done);
+	a = t_fork(a_high, m);
+	b = t_fork(b_high, m);
+	T_EQ(t_wait(b), 0, "another process gets the descriptor of slot 1,200+");
+	t_gate_open(&m->done, 'x');
+	T_EQ(t_wait(a), 0, "the helper holds it at its fixed number for the "
+	    "slot, above the usual soft limit of 1,024");
+	free(m);
+}
+
 /* ---- private mode ---- */
 
 static int
@@ -702,6 +793,7 @@ main(void)
 	test_helper_killed();
 	test_holder_killed();
 	test_many_first();
+	test_high_slot();
 	test_private();
 	return t_done();
 }

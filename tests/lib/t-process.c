@@ -8,6 +8,7 @@
  * Run as "t-process child-self" it is the spawned child that checks what it
  * inherited (exit 42 when all is well).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "tlib.h"
@@ -459,6 +460,70 @@ test_umask(void)
 	wapi_handle_close(h);
 }
 
+/*
+ * A helper raises its soft limit on open files for the descriptors it
+ * holds at fixed numbers; what it spawns gets the limit it started with.
+ * Run in a child with a host of its own, so that the helper it starts
+ * inherits a lowered soft limit.
+ */
+static int
+c_nofile(void *arg)
+{
+	struct rlimit rl;
+	struct wapi_header hd;
+	char host[64], path[700], buf[4096], *q;
+	wapi_handle_t h = 0;
+	ssize_t n;
+	int fd;
+
+	(void)arg;
+	snprintf(host, sizeof(host), "%.40s-nofile", t_host);
+	setenv("WAPI_SHARED_HOSTNAME", host, 1);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < 5000)
+		return 77;
+	rl.rlim_cur = 4000;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1;
+	if (spawn_sh("[ \"$(ulimit -Sn)\" = 4000 ]", &h, NULL) != 0)
+		return 2;
+	wapi_wait(h, WAPI_INFINITE);
+	if (exit_code(h) != 0)
+		return 3;
+	/* And the helper did raise its own (else the above proves little). */
+	snprintf(path, sizeof(path), "%s/.wapi/%s.%s.state", t_dir, host,
+	    WAPI_ABI);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pread(fd, &hd, sizeof(hd), 0) != (ssize_t)sizeof(hd))
+		return 4;
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)hd.helper_pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 5;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 5;
+	buf[n] = '\0';
+	if ((q = strstr(buf, "Max open files")) == NULL ||
+	    strtol(q + strlen("Max open files"), NULL, 10) <= 4000)
+		return 6;
+	wapi_handle_close(h);
+	return 0;
+}
+
+static void
+test_nofile(void)
+{
+	int r = t_wait(t_fork(c_nofile, NULL));
+
+	if (r == 77)
+		printf("# the hard limit on open files is below 5,000 here: "
+		    "nothing to raise\n");
+	T_OK(r == 0 || r == 77, "a spawned program gets the soft limit on "
+	    "open files its helper started with, not the one it raised "
+	    "(got %d)", r);
+}
+
 static bool
 helper_gone(void *p)
 {
@@ -869,8 +934,10 @@ run_all(const char *mode)
 	test_many(private_mode ? 64 : MANY);
 	if (private_mode)
 		test_private_extra();
-	else
+	else {
 		test_helper_death();
+		test_nofile();
+	}
 	/* Before the first descriptor handle, which brings its own. */
 	T_EQ(count_fds(), fds, "no descriptor leaked");
 	test_stdio();
