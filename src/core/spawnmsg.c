@@ -1,6 +1,6 @@
 /*
  * The SPAWN request (packed by libwapi, unpacked by wapi-helper) and the
- * vfork + exec both of them run.  The child reports a failure to start
+ * vfork-style clone + exec both of them run.  The child reports a failure to start
  * through a close-on-exec pipe, so the caller gets the errno itself (a
  * missing program is ENOENT, never an exit code of 127), and does only
  * async-signal-safe things between fork and exec: the caller may be a
@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -445,24 +447,85 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	spawn_fail(errfd, seen_eacces ? EACCES : last);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_PLAIN_VFORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_PLAIN_VFORK 1
+#endif
+#endif
+
+#ifndef SPAWN_PLAIN_VFORK
+struct spawn_args {
+	struct spawn_plan *pl;
+	char *const *argv;
+	const char *cwd;
+	const int *stdio;
+	int dirfd, cmask, errfd;
+};
+
 /*
- * vfork: the child borrows our memory until it execs or exits (we wait
- * meanwhile), so no page table is copied, which is most of what a fork of
- * a process with a big mapping costs.  The child runs spawn_child, which
- * makes only async-signal-safe calls and never returns; this frame holds
- * nothing the parent needs afterwards.
+ * The child starts on our descriptor table (CLONE_FILES) and takes a copy
+ * of only the numbers it needs before it changes anything: a helper keeps
+ * descriptors at high fixed numbers, and copying its whole table (and
+ * freeing the copy at exec) would cost more than the rest of the spawn.
  */
+static int
+spawn_clone_child(void *arg)
+{
+	const struct spawn_args *a = arg;
+	int lo = a->errfd, i;
+
+	if (a->dirfd > lo)
+		lo = a->dirfd;
+	for (i = 0; i < 3; i++)
+		if (a->stdio[i] > lo)
+			lo = a->stdio[i];
+	if (close_range((unsigned)lo + 1, ~0u, CLOSE_RANGE_UNSHARE) != 0 &&
+	    unshare(CLONE_FILES) != 0)
+		spawn_fail(a->errfd, errno);
+	spawn_child(a->pl, a->argv, a->cwd, a->dirfd, a->cmask, a->stdio,
+	    a->errfd);
+}
+#endif
+
+/*
+ * vfork-style: the child borrows our memory until it execs or exits (we
+ * wait meanwhile), so no page table is copied, which is most of what a
+ * fork of a process with a big mapping costs.  It runs on a stack of its
+ * own and makes only async-signal-safe calls.
+ */
+#define SPAWN_STACK	(128 * 1024)
+
 static pid_t __attribute__((noinline))
 spawn_vfork(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	    int dirfd, int cmask, const int stdio[3], const int p[2])
 {
+#ifdef SPAWN_PLAIN_VFORK
+	/* AddressSanitizer cannot follow a child onto a stack of our own:
+	 * plain vfork there (the child copies the whole descriptor table). */
 	pid_t child = vfork();
 
-	if (child == 0) {
-		close(p[0]);
+	if (child == 0)
 		spawn_child(pl, argv, cwd, dirfd, cmask, stdio, p[1]);
-	}
 	return child;
+#else
+	struct spawn_args a = { pl, argv, cwd, stdio, dirfd, cmask, p[1] };
+	void *stack;
+	pid_t child;
+	int e;
+
+	stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	child = clone(spawn_clone_child, (char *)stack + SPAWN_STACK,
+	    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
+	e = errno;
+	munmap(stack, SPAWN_STACK);
+	errno = e;
+	return child;
+#endif
 }
 
 int
