@@ -1035,7 +1035,8 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 			break;
 		for (k = 0; k < n; k++)
 			w[k].pulse_seq = seq[k];
-		if (sleep && wl_sleep(w, n, deadline) == ETIMEDOUT)
+		if (sleep ? wl_sleep(w, n, deadline) == ETIMEDOUT :
+		    deadline >= 0 && wcore_now_mono_ns() >= deadline)
 			timed_out = true;	/* one last look, then give up */
 		/* The objects may have been closed by another thread. */
 		for (k = 0; k < n && !closed; k++)
