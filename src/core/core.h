@@ -71,16 +71,21 @@ int wcore_host_name(char *buf, size_t len, char *why, size_t whylen);
  * (O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC) or -errno with why filled. */
 int wcore_dir_open(const char *path, bool create, char *why, size_t whylen);
 
-struct wcore_dirent {
-	char name[256];
-	struct wcore_name parsed;
-	mode_t mode;		/* from fstatat(AT_SYMLINK_NOFOLLOW) */
+/* What fstatat(AT_SYMLINK_NOFOLLOW) said of a directory entry. */
+struct wcore_fileinfo {
+	mode_t mode;
 	uid_t uid;
 	nlink_t nlink;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	int64_t mtime;
+};
+
+struct wcore_dirent {
+	char name[256];
+	struct wcore_name parsed;
+	struct wcore_fileinfo info;
 };
 /* Call fn for every entry of dirfd whose name is one of ours (state, temp,
  * legacy), never following links; entries sorted by name.  fn returning

@@ -245,13 +245,7 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 struct dir_ent {
 	const char *name;	/* into the pool, once the pool stops moving */
 	size_t off;		/* of the name in the pool */
-	mode_t mode;
-	uid_t uid;
-	nlink_t nlink;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	int64_t mtime;
+	struct wcore_fileinfo info;
 };
 
 static int
@@ -324,13 +318,9 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 		memcpy(pool + used, de->d_name, len);
 		ents[n].off = used;
 		used += len;
-		ents[n].mode = st.st_mode;
-		ents[n].uid = st.st_uid;
-		ents[n].nlink = st.st_nlink;
-		ents[n].dev = st.st_dev;
-		ents[n].ino = st.st_ino;
-		ents[n].size = st.st_size;
-		ents[n].mtime = (int64_t)st.st_mtime;
+		ents[n].info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
+		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
+		    (int64_t)st.st_mtime };
 		n++;
 	}
 	closedir(d);
@@ -342,13 +332,7 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 		memset(&out, 0, sizeof(out));
 		strlcpy(out.name, ents[i].name, sizeof(out.name));
 		wcore_name_parse(out.name, &out.parsed);
-		out.mode = ents[i].mode;
-		out.uid = ents[i].uid;
-		out.nlink = ents[i].nlink;
-		out.dev = ents[i].dev;
-		out.ino = ents[i].ino;
-		out.size = ents[i].size;
-		out.mtime = ents[i].mtime;
+		out.info = ents[i].info;
 		e = fn(&out, ctx);
 	}
 	free(ents);

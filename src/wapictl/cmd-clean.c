@@ -264,7 +264,7 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 	int fd, e;
 
 	res->verdict = wcore_verdict_name(WCORE_TEMPORARY);
-	age = wcore_now_s() - tf->de.mtime;
+	age = wcore_now_s() - tf->de.info.mtime;
 	target_duration(age, d, sizeof(d));
 	min_age = o->older_than > CMD_CLEAN_TEMP_AGE ? o->older_than :
 	    CMD_CLEAN_TEMP_AGE;
@@ -277,18 +277,18 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 	 * A creator that died between link() and unlink() leaves the
 	 * temporary as a second name of the real file: drop just the name.
 	 */
-	if (S_ISREG(tf->de.mode) && tf->de.uid == geteuid() &&
-	    tf->de.nlink == 2 &&
+	if (S_ISREG(tf->de.info.mode) && tf->de.info.uid == geteuid() &&
+	    tf->de.info.nlink == 2 &&
 	    wcore_state_name(final, sizeof(final), tf->de.parsed.host,
 	    tf->de.parsed.abi) == 0 &&
 	    fstatat(ctl->dirfd, final, &fin, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fin.st_dev == tf->de.dev && fin.st_ino == tf->de.ino) {
+	    fin.st_dev == tf->de.info.dev && fin.st_ino == tf->de.info.ino) {
 		cmd_clean_why(res, "creation temporary left as a second name "
 		    "of %s", final);
 		if (o->dry_run)
 			res->would_remove = true;
 		else
-			cmd_clean_unlink(ctl, tf, tf->de.dev, tf->de.ino, res);
+			cmd_clean_unlink(ctl, tf, tf->de.info.dev, tf->de.info.ino, res);
 		return;
 	}
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
@@ -338,7 +338,7 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_file *tf,
 	if (li.gone)
 		return;
 	res->verdict = wcore_verdict_name(WCORE_LEGACY);
-	age = wcore_now_s() - tf->de.mtime;
+	age = wcore_now_s() - tf->de.info.mtime;
 	if (ctl->host[0] == '\0' || strcmp(tf->de.parsed.host, ctl->host) != 0) {
 		/* Another host's processes do not show in our /proc. */
 		if (!o->force_host || age < o->older_than) {
@@ -366,12 +366,12 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_file *tf,
 		return;
 	}
 	/* Look once more: a Mono process may have started meanwhile. */
-	if (legacy_mapped_by(tf->de.dev, tf->de.ino) != 0) {
+	if (legacy_mapped_by(tf->de.info.dev, tf->de.info.ino) != 0) {
 		cmd_clean_why(res, "%s, but a process mapped it meanwhile",
 		    li.reason);
 		return;
 	}
-	if (cmd_clean_unlink(ctl, tf, tf->de.dev, tf->de.ino, res) != 0 ||
+	if (cmd_clean_unlink(ctl, tf, tf->de.info.dev, tf->de.info.ino, res) != 0 ||
 	    !res->removed)
 		return;
 	if ((e = legacy_sem_remove(&li)) != 0) {

@@ -230,9 +230,9 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
 	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
 	if (ctl->json)
-		out_cell(ln, spec, COL_SIZE, "%jd", (intmax_t)tf->de.size);
+		out_cell(ln, spec, COL_SIZE, "%jd", (intmax_t)tf->de.info.size);
 	else if (out_has(spec, COL_SIZE)) {
-		cmd_status_size(tf->de.size, d, sizeof(d));
+		cmd_status_size(tf->de.info.size, d, sizeof(d));
 		out_cell(ln, spec, COL_SIZE, "%s", d);
 	}
 
@@ -241,13 +241,13 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_TEMPORARY));
-		target_duration(now - tf->de.mtime, d, sizeof(d));
+		target_duration(now - tf->de.info.mtime, d, sizeof(d));
 		out_cell(ln, spec, COL_REASON, "creation temporary, modified "
-		    "%s ago%s", d, now - tf->de.mtime > 60 ?
+		    "%s ago%s", d, now - tf->de.info.mtime > 60 ?
 		    "; 'wapictl clean' removes it" : "");
 		if (ctl->json)
 			out_cell(ln, spec, COL_AGE, "%" PRId64,
-			    now - tf->de.mtime);
+			    now - tf->de.info.mtime);
 		else
 			out_cell(ln, spec, COL_AGE, "%s", d);
 		return 0;
@@ -264,9 +264,9 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 		out_cell(ln, spec, COL_REASON, "%s", li.reason);
 		if (ctl->json)
 			out_cell(ln, spec, COL_AGE, "%" PRId64,
-			    now - tf->de.mtime);
+			    now - tf->de.info.mtime);
 		else {
-			target_duration(now - tf->de.mtime, d, sizeof(d));
+			target_duration(now - tf->de.info.mtime, d, sizeof(d));
 			out_cell(ln, spec, COL_AGE, "%s", d);
 		}
 		return 0;

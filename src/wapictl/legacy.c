@@ -140,15 +140,15 @@ legacy_inspect(int dirfd, const struct wcore_dirent *de,
 	what = de->parsed.kind == WCORE_NAME_LEGACY_DATA ? "shared_data" :
 	    de->parsed.kind == WCORE_NAME_LEGACY_SHARE ? "shared_fileshare" :
 	    "shared_scratch";
-	if (!S_ISREG(de->mode) || de->uid != geteuid()) {
+	if (!S_ISREG(de->info.mode) || de->info.uid != geteuid()) {
 		li->mapped_by = -1;
 		snprintf(li->reason, sizeof(li->reason), "Mono %s name, but %s",
-		    what, S_ISLNK(de->mode) ? "a symbolic link (not followed)" :
-		    !S_ISREG(de->mode) ? "not a regular file" :
+		    what, S_ISLNK(de->info.mode) ? "a symbolic link (not followed)" :
+		    !S_ISREG(de->info.mode) ? "not a regular file" :
 		    "owned by another user");
 		return;
 	}
-	li->mapped_by = legacy_mapped_by(de->dev, de->ino);
+	li->mapped_by = legacy_mapped_by(de->info.dev, de->info.ino);
 	if (li->mapped_by > 0)
 		snprintf(li->reason, sizeof(li->reason), "Mono %s file mapped "
 		    "by pid %d", what, (int)li->mapped_by);

@@ -151,13 +151,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	te = &l->v[l->n++];
 	te->name = l->nlen;
 	l->nlen += len;
-	te->mode = de->mode;
-	te->uid = de->uid;
-	te->nlink = de->nlink;
-	te->dev = de->dev;
-	te->ino = de->ino;
-	te->size = de->size;
-	te->mtime = de->mtime;
+	te->info = de->info;
 	return 0;
 }
 
@@ -195,13 +189,7 @@ target_get(const struct wapictl *ctl, const struct target_list *list,
 	memset(de, 0, sizeof(*de));
 	strlcpy(de->name, list->names + te->name, sizeof(de->name));
 	wcore_name_parse(de->name, &de->parsed);
-	de->mode = te->mode;
-	de->uid = te->uid;
-	de->nlink = te->nlink;
-	de->dev = te->dev;
-	de->ino = te->ino;
-	de->size = te->size;
-	de->mtime = te->mtime;
+	de->info = te->info;
 	/* Fits: target_scan_one() checked the length. */
 	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", ctl->dir,
 	    de->name) >= (int)sizeof(tf->path))
@@ -235,13 +223,13 @@ target_open_listed(const struct wapictl *ctl, const struct target_file *tf,
 	struct stat sb;
 	int fd;
 
-	if (S_ISREG(de->mode) && de->uid == ctl->euid &&
-	    (de->mode & 077) == 0 && de->nlink == 1) {
+	if (S_ISREG(de->info.mode) && de->info.uid == ctl->euid &&
+	    (de->info.mode & 077) == 0 && de->info.nlink == 1) {
 		fd = openat(ctl->dirfd, de->name, O_RDONLY | O_NOFOLLOW |
 		    O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (fd >= 0) {
-			if (fstat(fd, &sb) == 0 && sb.st_dev == de->dev &&
-			    sb.st_ino == de->ino && S_ISREG(sb.st_mode) &&
+			if (fstat(fd, &sb) == 0 && sb.st_dev == de->info.dev &&
+			    sb.st_ino == de->info.ino && S_ISREG(sb.st_mode) &&
 			    sb.st_uid == ctl->euid &&
 			    (sb.st_mode & 077) == 0 && sb.st_nlink == 1)
 				return fd;

@@ -73,13 +73,7 @@ struct target_file {
 };
 struct target_ent {
 	size_t			 name;	/* offset in target_list.names */
-	mode_t			 mode;	/* the scan's lstat fields */
-	uid_t			 uid;
-	nlink_t			 nlink;
-	dev_t			 dev;
-	ino_t			 ino;
-	off_t			 size;
-	int64_t			 mtime;
+	struct wcore_fileinfo	 info;	/* the scan's lstat fields */
 };
 struct target_list {
 	struct target_ent	*v;

@@ -216,7 +216,7 @@ scan_fn(const struct wcore_dirent *e, void *arg)
 
 	if (c->n < 16) {
 		strlcpy(c->names[c->n], e->name, sizeof(c->names[0]));
-		c->modes[c->n] = e->mode;
+		c->modes[c->n] = e->info.mode;
 		c->kinds[c->n] = e->parsed.kind;
 	}
 	c->n++;

@@ -218,6 +218,21 @@ t_wait(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A child's body (t_fork): attach; 0 when shared, else 1 with the
+ * library's message, the reason, printed. */
+static inline int
+t_attach_shared(void *arg)
+{
+	(void)arg;
+	wapi_set_message_handler(t_keep_message, NULL);
+	wapi_init(0);
+	if (!wapi_is_shared()) {
+		printf("# %s\n", t_message);
+		return 1;
+	}
+	return 0;
+}
+
 /* A pipe used as a one-shot signal between processes. */
 struct t_gate { int fd[2]; };
 

@@ -46,19 +46,6 @@ creator(void *arg)
 	return 3;		/* not reached while creation uses unlinkat */
 }
 
-static int
-second(void *arg)
-{
-	(void)arg;
-	wapi_set_message_handler(t_keep_message, NULL);
-	wapi_init(0);
-	if (!wapi_is_shared()) {
-		printf("# %s\n", t_message);
-		return 1;
-	}
-	return 0;
-}
-
 int
 main(void)
 {
@@ -74,7 +61,7 @@ main(void)
 		return t_done();
 	}
 	T_OK(1, "the creator died between link and unlink: two links");
-	T_EQ(t_wait(t_fork(second, NULL)), 0, "the next client attaches "
-	    "shared all the same");
+	T_EQ(t_wait(t_fork(t_attach_shared, NULL)), 0, "the next client "
+	    "attaches shared all the same");
 	return t_done();
 }

@@ -22,19 +22,6 @@ holder(void *arg)
 	return 0;
 }
 
-static int
-late_client(void *arg)
-{
-	(void)arg;
-	wapi_set_message_handler(t_keep_message, NULL);
-	wapi_init(0);
-	if (!wapi_is_shared()) {
-		printf("# %s\n", t_message);
-		return 1;
-	}
-	return 0;
-}
-
 int
 main(void)
 {
@@ -53,7 +40,7 @@ main(void)
 	    h.helper_pid : 0;
 	T_OK(helper > 0, "its helper is pid %d", (int)helper);
 	kill(helper, SIGSTOP);
-	b = t_fork(late_client, NULL);
+	b = t_fork(t_attach_shared, NULL);
 	t_msleep(500);		/* b has connected and sent HELLO */
 	kill(helper, SIGKILL);
 	kill(helper, SIGCONT);
