@@ -180,13 +180,17 @@ teardown() {
 # ------------------------------------------------------ names and tables
 
 @test "an unterminated object name" {
-	patched "name.0=$(printf 'A%.0s' $(seq 1 261))"
-	tables_unheld "names\[0\] @[0-9]+: name is not NUL-terminated"
+	real_orphan
+	s=$("$PATCHF" "$STATE" find-name orphan-ev)
+	"$PATCHF" "$STATE" "name.$s=$(printf 'A%.0s' $(seq 1 261))"
+	tables_unheld "names\[$s\] @[0-9]+: name is not NUL-terminated"
 }
 
 @test "invalid UTF-8 in an object name" {
-	patched 'name.0=orphan-\xc0\xaf\x00'
-	tables_unheld "names\[0\] @[0-9]+: name: is not valid UTF-8 \(overlong encoding\)"
+	real_orphan
+	s=$("$PATCHF" "$STATE" find-name orphan-ev)
+	"$PATCHF" "$STATE" "name.$s=orphan-\xc0\xaf\x00"
+	tables_unheld "names\[$s\] @[0-9]+: name: is not valid UTF-8 \(overlong encoding\)"
 }
 
 @test "a name index entry pointing at a free slot" {
@@ -203,6 +207,14 @@ teardown() {
 	[ "$("$PATCHF" "$STATE" get handle_free_head)" = 4 ]
 	"$PATCHF" "$STATE" handle.6.next_free=4
 	tables_unheld "free-list\[6\] @[0-9]+: free list cycles back to slot 3"
+}
+
+@test "a free list whose back link is wrong" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"	# free list: slot 3 -> slot 6
+	[ "$("$PATCHF" "$STATE" get handle.6.prev_free)" = 4 ]
+	"$PATCHF" "$STATE" handle.6.prev_free=0
+	tables_unheld "free-list\[6\] @[0-9]+: free list back link of slot 6 is 0, not 4"
 }
 
 # -------------------------------------------------- host names and HOME

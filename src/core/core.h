@@ -254,6 +254,13 @@ wcore_handle_number(uint32_t index, uint32_t generation)
 int64_t wcore_handle_slot(const void *map, uint32_t number);
 /* A zeroed slot of the given type with refs 0: ENOSPC when full. */
 int wcore_handle_alloc(void *map, unsigned type, uint32_t *index);
+/* The same for a named object of hash: its preferred slot
+ * (wcore_name_slot) or the other of that pair when either is free, else
+ * any.  Slots skipped on the way above handle_hwm go to the free list. */
+int wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
+			     uint32_t *index);
+/* Append free slot index to the free list's tail. */
+void wcore_free_push(void *map, uint32_t index);
 /* Zero a slot, keeping its sleeper counts (waiters, mwaiters). */
 void wcore_handle_clear(struct wapi_handle_entry *e);
 /* Return a slot to the free list (removes its name, bumps generation). */

@@ -12,7 +12,7 @@
 #include <pthread.h>
 
 #define WAPI_MAGIC		"WAPISTAT"	/* 8 bytes, no NUL */
-#define WAPI_FORMAT_VERSION	2u
+#define WAPI_FORMAT_VERSION	3u
 #define WAPI_HEADER_SIZE	4096u
 #define WAPI_BOM		0x01020304u
 
@@ -144,7 +144,8 @@ struct wapi_handle_entry {			/* 64 bytes */
 	uint32_t generation;	/*  8 bumped when the slot is freed */
 	uint32_t refs;		/* 12 references from all clients */
 	union {			/* 16: a FREE slot is never NAMED */
-		uint32_t next_free;	/* FREE: free list link (index + 1) */
+		uint32_t next_free;	/* FREE: next on the free list
+					   (index + 1, 0 at the tail) */
 		uint32_t name_hash;	/* NAMED: the name's hash */
 	};
 	uint32_t mwaiters;	/* 20 sleepers of multi-object waits */
@@ -200,6 +201,14 @@ struct wapi_handle_entry {			/* 64 bytes */
 			uint8_t  share;		/* WAPI_SHARE_* */
 			uint8_t  kind;		/* WAPI_FDK_* */
 		} fd;
+		struct {
+			uint32_t spare[7];
+			uint32_t prev_free;	/* 60 FREE: previous on the free
+						   list (index + 1, 0 at the
+						   head): a named object takes
+						   its preferred slot out of the
+						   middle of the list */
+		} fl;
 		uint8_t raw[32];
 	} u;
 };
@@ -287,6 +296,7 @@ _Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
 _Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits");
 _Static_assert(sizeof(struct wapi_handle_entry) == 64, "handle");
+_Static_assert(offsetof(struct wapi_handle_entry, u.fl.prev_free) == 60, "prev_free");
 _Static_assert(sizeof(struct wapi_nameidx_entry) == 8, "nameidx");
 _Static_assert(sizeof(struct wapi_name_entry) == 264, "name");
 _Static_assert(sizeof(struct wapi_client_entry) == 64, "client");

@@ -44,6 +44,19 @@ wcore_nameidx_home(uint32_t name_hash, uint32_t cap)
 	return wcore_hash_reduce(name_hash, cap);
 }
 
+/*
+ * The preferred slot of a named object in a handle table of cap slots (the
+ * other slot of its pair, p ^ 1, is the second choice).  Derived from the
+ * name's hash alone, so an open can start loading the slot, its name and
+ * the name index entry at once, before it knows which of them answers.  A
+ * placement hint, not a rule: validate accepts a named object in any slot.
+ */
+static inline uint32_t
+wcore_name_slot(uint32_t name_hash, uint32_t cap)
+{
+	return (uint32_t)(((uint64_t)(name_hash * 0x9e3779b1u) * cap) >> 32);
+}
+
 /* A client's reference block: Knuth's multiplicative hash of index + 1
  * (consecutive handles land on distinct slots). */
 static inline uint32_t

@@ -252,11 +252,7 @@ wcore_repair(void *map)
 		memset(&names[i], 0, sizeof(names[i]));
 		e->generation = gen;
 		e->futex = fut;
-		if (h->handle_free_tail != 0)
-			tab[h->handle_free_tail - 1].next_free = i + 1;
-		else
-			h->handle_free_head = i + 1;
-		h->handle_free_tail = i + 1;
+		wcore_free_push(map, i);
 	}
 	if (h->handles_used != used || h->names_used != nnames ||
 	    h->clients_used != nclients)

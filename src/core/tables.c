@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,20 +53,78 @@ wcore_handle_clear(struct wapi_handle_entry *e)
 	e->mwaiters = mw;
 }
 
+/*
+ * The free list is doubly linked (next_free, u.fl.prev_free; both index + 1)
+ * so that a named object can take its preferred slot (wcore_name_slot) out
+ * of the middle.  Links are bounds-checked before they are followed: a
+ * link at or above handle_hwm is treated as the end of the list.
+ */
+static uint32_t
+free_link(const struct wapi_header *h, uint32_t link)
+{
+	return link <= h->handle_hwm ? link : 0;
+}
+
+static void
+free_unlink(struct wapi_header *h, struct wapi_handle_entry *tab, uint32_t idx)
+{
+	uint32_t prev = free_link(h, tab[idx].u.fl.prev_free);
+	uint32_t next = free_link(h, tab[idx].next_free);
+
+	if (prev != 0)
+		tab[prev - 1].next_free = next;
+	else
+		h->handle_free_head = next;
+	if (next != 0)
+		tab[next - 1].u.fl.prev_free = prev;
+	else
+		h->handle_free_tail = prev;
+	tab[idx].next_free = 0;
+	tab[idx].u.fl.prev_free = 0;
+}
+
+void
+wcore_free_push(void *map, uint32_t index)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t tail = free_link(h, h->handle_free_tail);
+
+	tab[index].next_free = 0;
+	tab[index].u.fl.prev_free = tail;
+	if (tail != 0)
+		tab[tail - 1].next_free = index + 1;
+	else
+		h->handle_free_head = index + 1;
+	h->handle_free_tail = index + 1;
+}
+
+/* Slot idx, FREE and off the list (or just cleared), becomes a live slot. */
+static void
+alloc_take(struct wapi_header *h, struct wapi_handle_entry *e, unsigned type)
+{
+	uint32_t gen = e->generation;
+
+	wcore_handle_clear(e);
+	e->generation = gen;
+	e->type = (uint8_t)type;
+	e->changed = wcore_now_ns();
+	h->handles_used++;
+	h->handles_created++;
+}
+
 int
 wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 {
 	struct wapi_header *h = HDR(map);
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
-	uint32_t idx, gen;
+	uint32_t idx;
 
-	if (h->handle_free_head != 0) {
+	if (free_link(h, h->handle_free_head) != 0) {
 		/* FIFO reuse: a freed number comes back as late as possible. */
 		idx = h->handle_free_head - 1;
 		e = &tab[idx];
-		h->handle_free_head = e->next_free;
-		if (h->handle_free_head == 0)
-			h->handle_free_tail = 0;
+		free_unlink(h, tab, idx);
 	} else if (h->handle_hwm < h->regions[WAPI_R_HANDLES].capacity) {
 		idx = h->handle_hwm;
 		e = &tab[idx];
@@ -75,15 +134,57 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 		h->handle_hwm++;
 	} else
 		return ENOSPC;
-	gen = e->generation;
-	wcore_handle_clear(e);
-	e->generation = gen;
-	e->type = (uint8_t)type;
-	e->changed = wcore_now_ns();
-	h->handles_used++;
-	h->handles_created++;
+	alloc_take(h, e, type);
 	*index = idx;
 	return 0;
+}
+
+/*
+ * Make slot want (>= handle_hwm) the new top: the slots skipped on the way
+ * are cleared and go to the free list's tail.  The names region is not
+ * touched (a name is only read through a NAMED slot, and naming writes it).
+ */
+static void
+hwm_raise(void *map, uint32_t want)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t j;
+
+	for (j = h->handle_hwm; j < want; j++) {
+		memset(&tab[j], 0, sizeof(tab[j]));
+		h->handle_hwm = j + 1;
+		wcore_free_push(map, j);
+	}
+	memset(&tab[want], 0, sizeof(tab[want]));
+	memset(&WCORE_NAMES(map)[want], 0, sizeof(struct wapi_name_entry));
+	h->handle_hwm = want + 1;
+}
+
+int
+wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
+			 uint32_t *index)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t cap = h->regions[WAPI_R_HANDLES].capacity;
+	uint32_t p = wcore_name_slot(hash, cap), want, k;
+
+	for (k = 0; k < 2; k++) {
+		want = p ^ k;
+		if (want >= cap)
+			continue;
+		if (want >= h->handle_hwm)
+			hwm_raise(map, want);
+		else if (tab[want].type == WAPI_T_FREE)
+			free_unlink(h, tab, want);
+		else
+			continue;
+		alloc_take(h, &tab[want], type);
+		*index = want;
+		return 0;
+	}
+	return wcore_handle_alloc(map, type, index);
 }
 
 void
@@ -105,13 +206,24 @@ wcore_handle_free(void *map, uint32_t index)
 	/* Keep the futex word moving so a late sleeper sees a change. */
 	__atomic_store_n(&e->futex, fut, __ATOMIC_RELEASE);
 	e->changed = wcore_now_ns();
-	if (h->handle_free_tail != 0)
-		tab[h->handle_free_tail - 1].next_free = index + 1;
-	else
-		h->handle_free_head = index + 1;
-	h->handle_free_tail = index + 1;
+	wcore_free_push(map, index);
 	if (h->handles_used > 0)
 		h->handles_used--;
+}
+
+/* Slot s holds the live object named name (len bytes, hash). */
+static bool
+name_at(const void *map, uint32_t s, const char *name, size_t len,
+	uint32_t hash)
+{
+	const struct wapi_header *h = map;
+	const struct wapi_handle_entry *e = &WCORE_HANDLES(map)[s];
+	const char *n = WCORE_NAMES(map)[s].name;
+
+	return s < h->handle_hwm && (e->flags & WAPI_HF_NAMED) &&
+	    e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT &&
+	    e->name_hash == hash && memcmp(n, name, len) == 0 &&
+	    n[len] == '\0';
 }
 
 int64_t
@@ -119,18 +231,23 @@ wcore_name_find(const void *map, const char *name, size_t len, uint32_t hash)
 {
 	const struct wapi_header *h = map;
 	const struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
-	const struct wapi_name_entry *names = WCORE_NAMES(map);
 	uint32_t cap = h->regions[WAPI_R_NAMEIDX].capacity;
-	uint32_t i, n, slot;
+	uint32_t i, n, slot, p;
 
 	if (len > WAPI_NAME_MAX)
 		return -1;
+	/* Most named objects sit in their preferred pair: no index walk.  A
+	 * live NAMED slot's name is unique (the index guarantees it), so a
+	 * match there is the answer the index would give. */
+	p = wcore_name_slot(hash, h->regions[WAPI_R_HANDLES].capacity);
+	if (name_at(map, p, name, len, hash))
+		return p;
+	if (name_at(map, p ^ 1, name, len, hash))
+		return p ^ 1;
 	i = wcore_nameidx_home(hash, cap);
 	for (n = 0; n < cap && ix[i].handle != 0; n++) {
 		slot = ix[i].handle - 1;
-		if (ix[i].hash == hash && slot < h->handle_hwm &&
-		    memcmp(names[slot].name, name, len) == 0 &&
-		    names[slot].name[len] == '\0')
+		if (ix[i].hash == hash && name_at(map, slot, name, len, hash))
 			return slot;
 		i = wcore_probe_next(i, cap);
 	}

@@ -628,8 +628,9 @@ check_handles(struct vstate *v)
 
 /*
  * The free list runs from handle_free_head through next_free (index + 1)
- * to handle_free_tail, whose next_free is 0.  It must hold every FREE slot
- * below handle_hwm exactly once.
+ * to handle_free_tail, whose next_free is 0; each slot's prev_free names
+ * the one before it (0 for the head).  It must hold every FREE slot below
+ * handle_hwm exactly once.
  */
 static void
 check_freelist(struct vstate *v)
@@ -663,6 +664,13 @@ check_freelist(struct vstate *v)
 			    "reaches slot %u, which holds %s %s", i,
 			    article(wcore_type_name(e.type)),
 			    wcore_type_name(e.type));
+			return;
+		}
+		if (e.u.fl.prev_free != last) {
+			problem(v, WCORE_W_FREELIST, i, handle_off(v, i) +
+			    EOFF(u.fl.prev_free), "free list back link of "
+			    "slot %u is %u, not %u", i, e.u.fl.prev_free,
+			    last);
 			return;
 		}
 		v->marks[i] |= M_ONLIST;

@@ -104,14 +104,28 @@ int
 wl_name_prepare(const char *name, struct wl_name *n)
 {
 	const struct wapi_header *h = wl.map;
-	uint32_t cap;
+	uint32_t cap, p;
 
 	if (name == NULL || wl_name_check(name) != 0)
 		return WAPI_EINVAL;
 	n->s = name;
 	n->len = strlen(name);
 	n->hash = wcore_name_hash(name, n->len);
-	/* The entry's cache miss then overlaps taking the table lock. */
+	/*
+	 * Start loading, all at once, what the lookup reads (wcore_name_find):
+	 * the preferred pair of slots and their names, our count of the
+	 * preferred slot, and the index entry for a name placed elsewhere.
+	 * The misses then overlap each other and taking the table lock,
+	 * instead of following one another.
+	 */
+	cap = h->regions[WAPI_R_HANDLES].capacity;
+	p = wcore_name_slot(n->hash, cap);
+	__builtin_prefetch(WL_H(p), 1);
+	__builtin_prefetch(WL_H(p ^ 1), 1);
+	__builtin_prefetch(&WCORE_NAMES(wl.map)[p]);
+	__builtin_prefetch(&WCORE_NAMES(wl.map)[p ^ 1]);
+	if (p < __atomic_load_n(&wl_nlocals, __ATOMIC_RELAXED))
+		__builtin_prefetch(&wl_locals[p], 1);
 	cap = h->regions[WAPI_R_NAMEIDX].capacity;
 	if (cap != 0)
 		__builtin_prefetch(&WCORE_NAMEIDX(wl.map)[
@@ -167,7 +181,8 @@ wl_handle_new(unsigned type, const char *name, uint32_t *index, bool *existed)
 		len = strlen(name);
 		hash = wcore_name_hash(name, len);
 	}
-	if (wcore_handle_alloc(wl.map, type, &idx) != 0)
+	if ((name != NULL ? wcore_handle_alloc_named(wl.map, type, hash, &idx) :
+	    wcore_handle_alloc(wl.map, type, &idx)) != 0)
 		return WAPI_EFULL;
 	if (name != NULL && wcore_name_insert(wl.map, idx, name, len, hash) != 0) {
 		wcore_handle_free(wl.map, idx);

@@ -2,9 +2,11 @@
  * Cross-check: what the core's table code (src/core/tables.c) writes must
  * validate clean.  A long random sequence of creates, opens by name,
  * closes, client attaches and releases runs on a small file (so that the
- * hash tables collide and wrap and backward-shift deletion is exercised),
- * and wcore_validate runs after every step.  The first step that leaves a
- * problem fails the test and is printed.
+ * hash tables collide and wrap and backward-shift deletion is exercised,
+ * and named objects compete for their preferred slots, which are taken
+ * out of the middle of the free list), and wcore_validate runs after every
+ * step.  The first step that leaves a problem fails the test and is
+ * printed.  Then the placement of named objects, step by step.
  */
 #include <sys/mman.h>
 
@@ -28,6 +30,121 @@ rnd(uint32_t n)
 
 static const unsigned types[] = { WAPI_T_EVENT, WAPI_T_MUTEX,
     WAPI_T_SEMAPHORE, WAPI_T_PROCESS };
+
+/* A name (prefix-N) whose preferred slot in a table of cap slots is want;
+ * its hash in *hash. */
+static void
+name_for_slot(const char *prefix, uint32_t want, uint32_t cap, char *name,
+	      size_t size, uint32_t *hash)
+{
+	uint32_t k;
+
+	for (k = 0;; k++) {
+		snprintf(name, size, "%s-%u", prefix, k);
+		*hash = wcore_name_hash(name, strlen(name));
+		if (wcore_name_slot(*hash, cap) == want)
+			return;
+	}
+}
+
+/* Create a named event whose name prefers slot want; its slot in *idx. */
+static bool
+create_at(void *map, const char *prefix, uint32_t want, uint32_t *idx)
+{
+	uint32_t cap = ((struct wapi_header *)map)->regions[WAPI_R_HANDLES]
+	    .capacity, hash;
+	char name[32];
+
+	name_for_slot(prefix, want, cap, name, sizeof(name), &hash);
+	return wcore_handle_alloc_named(map, WAPI_T_EVENT, hash, idx) == 0 &&
+	    wcore_name_insert(map, *idx, name, strlen(name), hash) == 0 &&
+	    wcore_cref_add(map, 0, *idx) == 0 &&
+	    wcore_name_find(map, name, strlen(name), hash) == *idx;
+}
+
+static int
+placement(void)
+{
+	struct wcore_layout l;
+	struct wcore_report r;
+	struct wapi_header *h;
+	struct wapi_handle_entry *tab;
+	char path[512];
+	const char *tmp = getenv("TMPDIR");
+	uint32_t a, b, c, d, e;
+	void *map;
+	size_t len;
+	bool freed;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "%s/t-placement.%ld.state",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getpid());
+	if (wcore_layout(64, 4, 16, 16, &l) != 0 ||
+	    tf_create(path, &l, "t-validate.host", &map, &len) != 0) {
+		unlink(path);
+		printf("not ok 2 - create the file\n");
+		return 0;
+	}
+	unlink(path);
+	h = map;
+	tab = WCORE_HANDLES(map);
+	WCORE_CLIENTS(map)[0].state = WAPI_CS_ATTACHED;
+	WCORE_CLIENTS(map)[0].pid = 1000;
+	h->clients_used++;
+	memset(&r, 0, sizeof(r));
+	r.limit = 5;
+#define PCHECK(cond, ...) do {						\
+	if (!(cond) || wcore_validate(map, len, &r) != 0) {		\
+		printf("# placement: " __VA_ARGS__);			\
+		printf("\n");						\
+		tf_dump(&r, 5);						\
+		ok = 0;							\
+	}								\
+	wcore_report_free(&r);						\
+} while (0)
+	/* Preferred slot 40 of a fresh table: slots 0-39 go to the list. */
+	PCHECK(create_at(map, "a", 40, &a) && a == 40 &&
+	    h->handle_hwm == 41 && h->handle_free_head == 1 &&
+	    h->handle_free_tail == 40, "first named object in slot %u, hwm "
+	    "%u, list %u..%u", a, h->handle_hwm, h->handle_free_head,
+	    h->handle_free_tail);
+	/* Another one preferring slot 40 takes the other of the pair. */
+	PCHECK(create_at(map, "b", 40, &b) && b == 41 &&
+	    h->handle_hwm == 42, "second in slot %u, hwm %u", b,
+	    h->handle_hwm);
+	/* A third one for the same pair: any free slot (the list's head),
+	 * found through the name index. */
+	PCHECK(create_at(map, "c", 40, &c) && c == 0 &&
+	    h->handle_free_head == 2, "third in slot %u, head %u", c,
+	    h->handle_free_head);
+	/* Preferred slot 20, in the middle of the list: unlinked there. */
+	PCHECK(create_at(map, "d", 20, &d) && d == 20 &&
+	    tab[19].next_free == 22 && tab[21].u.fl.prev_free == 20,
+	    "middle: slot %u", d);
+	/* Freed, it goes to the tail; named again, it leaves the tail. */
+	wcore_cref_sub(map, 0, d, &freed);
+	PCHECK(freed && h->handle_free_tail == 21, "freed to the tail");
+	PCHECK(create_at(map, "e", 20, &e) && e == 20 &&
+	    h->handle_free_tail == 40 && tab[39].next_free == 0,
+	    "tail: slot %u", e);
+	/* The head itself. */
+	d = h->handle_free_head - 1;
+	PCHECK(create_at(map, "f", d, &e) && e == d &&
+	    h->handle_free_head == d + 2 &&
+	    tab[d + 1].u.fl.prev_free == 0, "head: slot %u", e);
+	/* Preferred slot 63, the last: the pair's other (62) is skipped,
+	 * cleared and listed on the way up. */
+	PCHECK(create_at(map, "g", 63, &e) && e == 63 &&
+	    h->handle_hwm == 64 && h->handle_free_tail == 63,
+	    "top: slot %u, hwm %u, tail %u", e, h->handle_hwm,
+	    h->handle_free_tail);
+#undef PCHECK
+	munmap(map, len);
+	printf("%s 2 - named objects take their preferred slot or its pair's "
+	    "other, out of the free list's head, middle or tail, or above "
+	    "the high-water mark\n", ok ? "ok" : "not ok");
+	return ok;
+}
 
 int
 main(void)
@@ -84,7 +201,8 @@ main(void)
 				break;
 			}
 			t = types[rnd(3)];
-			if (wcore_handle_alloc(map, t, &idx) != 0) {
+			if (wcore_handle_alloc_named(map, t,
+			    wcore_name_hash(name, strlen(name)), &idx) != 0) {
 				snprintf(what, sizeof(what), "table full");
 				break;
 			}
@@ -164,6 +282,8 @@ main(void)
 		    "(hwm %u, %u live, %u named)\n", steps, h->handle_hwm,
 		    h->handles_used, h->names_used);
 	munmap(map, len);
-	printf("1..1\n");
+	if (!placement())
+		bad = true;
+	printf("1..2\n");
 	return bad ? 1 : 0;
 }

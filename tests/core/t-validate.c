@@ -368,6 +368,14 @@ CASE(c_fl_live)
 	x->index = TF_S_FREE1;
 	x->off = EO(TF_S_FREE1, next_free);
 }
+CASE(c_fl_backlink)
+{
+	/* FREE2 follows FREE1 but says it heads the list. */
+	HE(m, TF_S_FREE2)->u.fl.prev_free = 0;
+	x->where = WCORE_W_FREELIST;
+	x->index = TF_S_FREE2;
+	x->off = EO(TF_S_FREE2, u.fl.prev_free);
+}
 CASE(c_fl_head_live)
 {
 	H(m)->handle_free_head = TF_S_SEM + 1;
@@ -760,6 +768,7 @@ static const struct vcase cases[] = {
 	C(c_fl_self, "free list node links to itself"),
 	C(c_fl_above_hwm, "free list link above hwm"),
 	C(c_fl_live, "free list reaches a live slot"),
+	C(c_fl_backlink, "free list back link is wrong"),
 	C(c_fl_head_live, "free list head is a live slot"),
 	C(c_fl_tail, "free list tail is not the last node"),
 	C(c_fl_incomplete, "free slot missing from the free list"),

@@ -82,6 +82,9 @@ tf_alloc(void *map, unsigned type)
 		h->handle_free_head = e->next_free;
 		if (h->handle_free_head == 0)
 			h->handle_free_tail = 0;
+		else
+			WCORE_HANDLES(map)[h->handle_free_head - 1]
+			    .u.fl.prev_free = 0;
 	} else {
 		if (h->handle_hwm >= h->regions[WAPI_R_HANDLES].capacity)
 			abort();
@@ -215,6 +218,7 @@ tf_free(void *map, uint32_t i)
 
 	memset(e, 0, sizeof(*e));
 	e->generation = gen;
+	e->u.fl.prev_free = h->handle_free_tail;
 	if (h->handle_free_tail != 0)
 		WCORE_HANDLES(map)[h->handle_free_tail - 1].next_free = i + 1;
 	else
