@@ -112,20 +112,24 @@ wl_name_prepare(const char *name, struct wl_name *n)
 	n->len = strlen(name);
 	n->hash = wcore_name_hash(name, n->len);
 	/*
-	 * Start loading, all at once, what the lookup reads (wcore_name_find):
-	 * the preferred pair of slots and their names, our count of the
-	 * preferred slot, and the index entry for a name placed elsewhere.
-	 * The misses then overlap each other and taking the table lock,
-	 * instead of following one another.
+	 * Start loading, all at once, what the lookup and the new reference
+	 * read (wcore_name_find, wcore_cref_add): the preferred pair of slots
+	 * and their names, our count of the preferred slot and our entry for
+	 * it in the client's reference block, and the index entry for a name
+	 * placed elsewhere.  The misses then overlap each other and taking
+	 * the table lock, instead of following one another.
 	 */
 	cap = h->regions[WAPI_R_HANDLES].capacity;
 	p = wcore_name_slot(n->hash, cap);
-	__builtin_prefetch(WL_H(p), 1);
-	__builtin_prefetch(WL_H(p ^ 1), 1);
+	WL_PREFETCH_W(WL_H(p));
+	WL_PREFETCH_W(WL_H(p ^ 1));
 	__builtin_prefetch(&WCORE_NAMES(wl.map)[p]);
 	__builtin_prefetch(&WCORE_NAMES(wl.map)[p ^ 1]);
 	if (p < __atomic_load_n(&wl_nlocals, __ATOMIC_RELAXED))
-		__builtin_prefetch(&wl_locals[p], 1);
+		WL_PREFETCH_W(&wl_locals[p]);
+	cap = h->refs_per_client;
+	WL_PREFETCH_W(&WCORE_CREFS(wl.map)[(size_t)wl.slot * cap +
+	    wcore_cref_home(p + 1, cap)]);
 	cap = h->regions[WAPI_R_NAMEIDX].capacity;
 	if (cap != 0)
 		__builtin_prefetch(&WCORE_NAMEIDX(wl.map)[
