@@ -123,11 +123,9 @@ void wl_sync_thread_exit(void);
 #define WL_H(i) (&WCORE_HANDLES(wl.map)[(i)])
 
 /*
- * Load the cache line at p for writing.  __builtin_prefetch(p, 1) is a
- * plain read prefetch unless the compiler may assume PRFCHW; a read leaves
- * a line that another process wrote shared, and our write then waits for
- * the other copies to be invalidated (85 ns a slot on the benchmark
- * machine).  PREFETCHW is a no-op on x86 processors that lack it.
+ * Load the cache line at p with the intent to write it.
+ * __builtin_prefetch(p, 1) is a plain read prefetch unless the compiler
+ * may assume PRFCHW; PREFETCHW is a no-op on x86 processors that lack it.
  */
 #if defined(__x86_64__) || defined(__i386__)
 #define WL_PREFETCH_W(p) __asm__ volatile("prefetchw %0" : : "m" (*(const char *)(p)))
