@@ -256,11 +256,15 @@ int64_t wcore_handle_slot(const void *map, uint32_t number);
 int wcore_handle_alloc(void *map, unsigned type, uint32_t *index);
 /* The same for a named object of hash: its preferred slot
  * (wcore_name_slot) or the other of that pair when either is free, else
- * any.  Slots skipped on the way above handle_hwm go to the free list. */
+ * any.  A preferred slot above handle_hwm raises the mark over it; the
+ * slots passed over stay fresh (all zero, off the free list). */
 int wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
 			     uint32_t *index);
 /* Append free slot index to the free list's tail. */
 void wcore_free_push(void *map, uint32_t index);
+/* A slot never used: all 64 bytes zero.  Below handle_hwm such a slot is
+ * free without being on the free list (wapi-state(5)). */
+bool wcore_handle_fresh(const struct wapi_handle_entry *e);
 /* Zero a slot, keeping its sleeper counts (waiters, mwaiters). */
 void wcore_handle_clear(struct wapi_handle_entry *e);
 /* Return a slot to the free list (removes its name, bumps generation). */

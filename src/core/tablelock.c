@@ -245,6 +245,8 @@ wcore_repair(void *map)
 		}
 		if (e->type != WAPI_T_FREE)
 			fixes++;
+		else if (wcore_handle_fresh(e))
+			continue;	/* never used: stays off the list */
 		/* Free it, keeping the generation moving. */
 		gen = e->generation + (e->type != WAPI_T_FREE);
 		fut = e->futex + 1;

@@ -99,7 +99,23 @@ wcore_free_push(void *map, uint32_t index)
 	h->handle_free_tail = index + 1;
 }
 
-/* Slot idx, FREE and off the list (or just cleared), becomes a live slot. */
+bool
+wcore_handle_fresh(const struct wapi_handle_entry *e)
+{
+	static const struct wapi_handle_entry zero;
+
+	return memcmp(e, &zero, sizeof(zero)) == 0;
+}
+
+/* On the free list: something links to it, or it is the head. */
+static bool
+free_listed(const struct wapi_header *h, const struct wapi_handle_entry *tab,
+	    uint32_t idx)
+{
+	return tab[idx].u.fl.prev_free != 0 || h->handle_free_head == idx + 1;
+}
+
+/* Slot e, FREE and off the list (or just cleared), becomes a live slot. */
 static void
 alloc_take(struct wapi_header *h, struct wapi_handle_entry *e, unsigned type)
 {
@@ -113,6 +129,24 @@ alloc_take(struct wapi_header *h, struct wapi_handle_entry *e, unsigned type)
 	h->handles_created++;
 }
 
+/*
+ * A full table may still have fresh slots below handle_hwm, passed over by
+ * named objects: put them all on the free list, once (after this the mark
+ * is at the capacity, so no slot is passed over again).
+ */
+static void
+free_list_fresh(void *map)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t i;
+
+	for (i = 0; i < h->handle_hwm; i++)
+		if (tab[i].type == WAPI_T_FREE && !free_listed(h, tab, i) &&
+		    wcore_handle_fresh(&tab[i]))
+			wcore_free_push(map, i);
+}
+
 int
 wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 {
@@ -120,6 +154,9 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
 	uint32_t idx;
 
+	if (free_link(h, h->handle_free_head) == 0 &&
+	    h->handle_hwm >= h->regions[WAPI_R_HANDLES].capacity)
+		free_list_fresh(map);
 	if (free_link(h, h->handle_free_head) != 0) {
 		/* FIFO reuse: a freed number comes back as late as possible. */
 		idx = h->handle_free_head - 1;
@@ -139,28 +176,6 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 	return 0;
 }
 
-/*
- * Make slot want (>= handle_hwm) the new top: the slots skipped on the way
- * are cleared and go to the free list's tail.  The names region is not
- * touched (a name is only read through a NAMED slot, and naming writes it).
- */
-static void
-hwm_raise(void *map, uint32_t want)
-{
-	struct wapi_header *h = HDR(map);
-	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
-	uint32_t j;
-
-	for (j = h->handle_hwm; j < want; j++) {
-		memset(&tab[j], 0, sizeof(tab[j]));
-		h->handle_hwm = j + 1;
-		wcore_free_push(map, j);
-	}
-	memset(&tab[want], 0, sizeof(tab[want]));
-	memset(&WCORE_NAMES(map)[want], 0, sizeof(struct wapi_name_entry));
-	h->handle_hwm = want + 1;
-}
-
 int
 wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
 			 uint32_t *index)
@@ -174,12 +189,20 @@ wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
 		want = p ^ k;
 		if (want >= cap)
 			continue;
-		if (want >= h->handle_hwm)
-			hwm_raise(map, want);
-		else if (tab[want].type == WAPI_T_FREE)
-			free_unlink(h, tab, want);
-		else
+		if (want >= h->handle_hwm) {
+			/* Above the mark: clear it and raise the mark over
+			 * it; the slots passed over stay fresh (they are
+			 * zero: nothing writes above the mark). */
+			memset(&tab[want], 0, sizeof(tab[want]));
+			h->handle_hwm = want + 1;
+		} else if (tab[want].type != WAPI_T_FREE)
 			continue;
+		else if (free_listed(h, tab, want))
+			free_unlink(h, tab, want);
+		else if (!wcore_handle_fresh(&tab[want]))
+			continue;	/* neither: validate's to report */
+		memset(&WCORE_NAMES(map)[want], 0,
+		    sizeof(struct wapi_name_entry));
 		alloc_take(h, &tab[want], type);
 		*index = want;
 		return 0;

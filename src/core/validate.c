@@ -42,6 +42,7 @@
 #define K_FREE		0x02	/* type FREE */
 #define K_NAMED		0x04	/* live, WAPI_HF_NAMED set */
 #define K_FLAGSOK	0x08	/* live, no flag its type may not carry */
+#define K_FRESH		0x10	/* FREE and all zero: may be off the list */
 
 struct vstate {
 	const unsigned char *base;
@@ -547,7 +548,8 @@ check_handles(struct vstate *v)
 		v->nhash[i] = e.name_hash;
 		v->refs[i] = e.refs;
 		if (e.type == WAPI_T_FREE)
-			v->kinds[i] = K_FREE;
+			v->kinds[i] = K_FREE |
+			    (wcore_handle_fresh(&e) ? K_FRESH : 0);
 		else if (handle_live(&e))
 			v->kinds[i] = K_LIVE |
 			    ((e.flags & WAPI_HF_NAMED) ? K_NAMED : 0) |
@@ -630,7 +632,8 @@ check_handles(struct vstate *v)
  * The free list runs from handle_free_head through next_free (index + 1)
  * to handle_free_tail, whose next_free is 0; each slot's prev_free names
  * the one before it (0 for the head).  It must hold every FREE slot below
- * handle_hwm exactly once.
+ * handle_hwm exactly once, but for fresh ones (all zero: never used,
+ * passed over when a named object raised the mark to its preferred slot).
  */
 static void
 check_freelist(struct vstate *v)
@@ -686,7 +689,7 @@ check_freelist(struct vstate *v)
 		return;
 	}
 	for (i = 0; i < v->hwm && !full(v); i++) {
-		if (!(v->kinds[i] & K_FREE))
+		if (!(v->kinds[i] & K_FREE) || (v->kinds[i] & K_FRESH))
 			continue;
 		if (!(v->marks[i] & M_ONLIST))
 			problem(v, WCORE_W_FREELIST, i, handle_off(v, i),

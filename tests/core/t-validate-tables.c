@@ -69,9 +69,10 @@ placement(void)
 	struct wcore_report r;
 	struct wapi_header *h;
 	struct wapi_handle_entry *tab;
+	struct wapi_client_entry *cl;
 	char path[512];
 	const char *tmp = getenv("TMPDIR");
-	uint32_t a, b, c, d, e;
+	uint32_t a, b, c, d, e, i, n;
 	void *map;
 	size_t len;
 	bool freed;
@@ -88,9 +89,12 @@ placement(void)
 	unlink(path);
 	h = map;
 	tab = WCORE_HANDLES(map);
-	WCORE_CLIENTS(map)[0].state = WAPI_CS_ATTACHED;
-	WCORE_CLIENTS(map)[0].pid = 1000;
-	h->clients_used++;
+	cl = WCORE_CLIENTS(map);
+	for (i = 0; i < 4; i++) {
+		cl[i].state = WAPI_CS_ATTACHED;
+		cl[i].pid = 1000 + (int32_t)i;
+		h->clients_used++;
+	}
 	memset(&r, 0, sizeof(r));
 	r.limit = 5;
 #define PCHECK(cond, ...) do {						\
@@ -102,47 +106,66 @@ placement(void)
 	}								\
 	wcore_report_free(&r);						\
 } while (0)
-	/* Preferred slot 40 of a fresh table: slots 0-39 go to the list. */
+	/* Preferred slot 40 of a fresh table: the mark goes over 0-39,
+	 * which stay fresh, off the free list. */
 	PCHECK(create_at(map, "a", 40, &a) && a == 40 &&
-	    h->handle_hwm == 41 && h->handle_free_head == 1 &&
-	    h->handle_free_tail == 40, "first named object in slot %u, hwm "
-	    "%u, list %u..%u", a, h->handle_hwm, h->handle_free_head,
-	    h->handle_free_tail);
+	    h->handle_hwm == 41 && h->handle_free_head == 0 &&
+	    wcore_handle_fresh(&tab[39]), "first named object in slot %u, "
+	    "hwm %u, list head %u", a, h->handle_hwm, h->handle_free_head);
 	/* Another one preferring slot 40 takes the other of the pair. */
 	PCHECK(create_at(map, "b", 40, &b) && b == 41 &&
 	    h->handle_hwm == 42, "second in slot %u, hwm %u", b,
 	    h->handle_hwm);
-	/* A third one for the same pair: any free slot (the list's head),
-	 * found through the name index. */
-	PCHECK(create_at(map, "c", 40, &c) && c == 0 &&
-	    h->handle_free_head == 2, "third in slot %u, head %u", c,
-	    h->handle_free_head);
-	/* Preferred slot 20, in the middle of the list: unlinked there. */
+	/* A third one for the same pair: the next slot at the mark, found
+	 * through the name index. */
+	PCHECK(create_at(map, "c", 40, &c) && c == 42 &&
+	    h->handle_hwm == 43, "third in slot %u, hwm %u", c,
+	    h->handle_hwm);
+	/* Preferred slot 20, fresh below the mark: taken in place. */
 	PCHECK(create_at(map, "d", 20, &d) && d == 20 &&
-	    tab[19].next_free == 22 && tab[21].u.fl.prev_free == 20,
-	    "middle: slot %u", d);
-	/* Freed, it goes to the tail; named again, it leaves the tail. */
-	wcore_cref_sub(map, 0, d, &freed);
-	PCHECK(freed && h->handle_free_tail == 21, "freed to the tail");
-	PCHECK(create_at(map, "e", 20, &e) && e == 20 &&
-	    h->handle_free_tail == 40 && tab[39].next_free == 0,
-	    "tail: slot %u", e);
-	/* The head itself. */
-	d = h->handle_free_head - 1;
-	PCHECK(create_at(map, "f", d, &e) && e == d &&
-	    h->handle_free_head == d + 2 &&
-	    tab[d + 1].u.fl.prev_free == 0, "head: slot %u", e);
-	/* Preferred slot 63, the last: the pair's other (62) is skipped,
-	 * cleared and listed on the way up. */
-	PCHECK(create_at(map, "g", 63, &e) && e == 63 &&
-	    h->handle_hwm == 64 && h->handle_free_tail == 63,
-	    "top: slot %u, hwm %u, tail %u", e, h->handle_hwm,
+	    h->handle_hwm == 43 && h->handle_free_head == 0,
+	    "fresh: slot %u", d);
+	/* Freed, 40, 41 and 42 form the list; a name preferring 41 takes
+	 * it out of the middle, one preferring 42 off the tail, one
+	 * preferring 40 off the head. */
+	wcore_cref_sub(map, 0, a, &freed);
+	wcore_cref_sub(map, 0, b, &freed);
+	wcore_cref_sub(map, 0, c, &freed);
+	PCHECK(h->handle_free_head == 41 && h->handle_free_tail == 43 &&
+	    tab[41].u.fl.prev_free == 41 && tab[42].u.fl.prev_free == 42,
+	    "three freed: list %u..%u", h->handle_free_head,
 	    h->handle_free_tail);
+	PCHECK(create_at(map, "e", 41, &e) && e == 41 &&
+	    tab[40].next_free == 43 && tab[42].u.fl.prev_free == 41,
+	    "middle: slot %u", e);
+	PCHECK(create_at(map, "f", 42, &e) && e == 42 &&
+	    h->handle_free_tail == 41 && tab[40].next_free == 0,
+	    "tail: slot %u", e);
+	PCHECK(create_at(map, "g", 40, &e) && e == 40 &&
+	    h->handle_free_head == 0 && h->handle_free_tail == 0,
+	    "head: slot %u", e);
+	/* Preferred slot 63, the last: the mark reaches the capacity. */
+	PCHECK(create_at(map, "h", 63, &e) && e == 63 &&
+	    h->handle_hwm == 64, "top: slot %u, hwm %u", e, h->handle_hwm);
+	/* The table is not full: unnamed objects get the fresh slots left
+	 * below the mark (listed all at once when the list runs dry), until
+	 * every slot is live. */
+	n = 0;
+	while (wcore_handle_alloc(map, WAPI_T_EVENT, &e) == 0) {
+		for (i = 0; i < 4 && cl[i].refs_used >= 16; i++)
+			;
+		if (i == 4 || wcore_cref_add(map, i, e) != 0)
+			break;
+		n++;
+	}
+	PCHECK(h->handles_used == 64 && n == 64 - 5, "filled: %u more, %u "
+	    "live", n, h->handles_used);
 #undef PCHECK
 	munmap(map, len);
 	printf("%s 2 - named objects take their preferred slot or its pair's "
-	    "other, out of the free list's head, middle or tail, or above "
-	    "the high-water mark\n", ok ? "ok" : "not ok");
+	    "other: fresh above or below the high-water mark, or out of the "
+	    "free list's head, middle or tail; fresh slots serve a full "
+	    "table\n", ok ? "ok" : "not ok");
 	return ok;
 }
 
