@@ -31,6 +31,24 @@ rnd(uint32_t n)
 static const unsigned types[] = { WAPI_T_EVENT, WAPI_T_MUTEX,
     WAPI_T_SEMAPHORE, WAPI_T_PROCESS };
 
+/* A small state file (64 handles, 4 clients of 16 references), so that
+ * the hash tables collide and wrap; unlinked at once. */
+static int
+small_file(const char *what, void **map, size_t *len)
+{
+	struct wcore_layout l;
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s.%ld.state",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", what, (long)getpid());
+	r = wcore_layout(64, 4, 16, 16, &l) != 0 ||
+	    tf_create(path, &l, "t-validate.host", map, len) != 0;
+	unlink(path);
+	return r ? -1 : 0;
+}
+
 /* A name (prefix-N) whose preferred slot in a table of cap slots is want;
  * its hash in *hash. */
 static void
@@ -65,28 +83,20 @@ create_at(void *map, const char *prefix, uint32_t want, uint32_t *idx)
 static int
 placement(void)
 {
-	struct wcore_layout l;
 	struct wcore_report r;
 	struct wapi_header *h;
 	struct wapi_handle_entry *tab;
 	struct wapi_client_entry *cl;
-	char path[512];
-	const char *tmp = getenv("TMPDIR");
 	uint32_t a, b, c, d, e, i, n;
 	void *map;
 	size_t len;
 	bool freed;
 	int ok = 1;
 
-	snprintf(path, sizeof(path), "%s/t-placement.%ld.state",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getpid());
-	if (wcore_layout(64, 4, 16, 16, &l) != 0 ||
-	    tf_create(path, &l, "t-validate.host", &map, &len) != 0) {
-		unlink(path);
+	if (small_file("t-placement", &map, &len) != 0) {
 		printf("not ok 2 - create the file\n");
 		return 0;
 	}
-	unlink(path);
 	h = map;
 	tab = WCORE_HANDLES(map);
 	cl = WCORE_CLIENTS(map);
@@ -172,12 +182,10 @@ placement(void)
 int
 main(void)
 {
-	struct wcore_layout l;
 	struct wcore_report r;
 	struct wapi_header *h;
 	struct wapi_client_entry *c;
-	char path[512], name[32], what[128];
-	const char *tmp = getenv("TMPDIR");
+	char name[32], what[128];
 	uint32_t idx, s, cap, step, steps = 20000, ncl;
 	int64_t found;
 	size_t len, n;
@@ -186,15 +194,10 @@ main(void)
 	unsigned t;
 	int e;
 
-	snprintf(path, sizeof(path), "%s/t-validate-tables.%ld.state",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getpid());
-	if (wcore_layout(64, 4, 16, 16, &l) != 0 ||
-	    tf_create(path, &l, "t-validate.host", &map, &len) != 0) {
-		unlink(path);
+	if (small_file("t-validate-tables", &map, &len) != 0) {
 		printf("not ok 1 - create the file\n1..1\n");
 		return 1;
 	}
-	unlink(path);
 	h = map;
 	c = WCORE_CLIENTS(map);
 	ncl = h->regions[WAPI_R_CLIENTS].capacity;
