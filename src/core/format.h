@@ -272,8 +272,14 @@ struct wapi_client_entry {		/* 64 bytes */
 	int64_t  attached;	/* 16 ns, CLOCK_REALTIME */
 	uint32_t refs_used;	/* 24 distinct handles in its cref block */
 	uint32_t refs_total;	/* 28 sum of counts */
-	uint8_t  reserved[32];	/* 32 */
+	uint32_t cflags;	/* 32 WAPI_CF_* */
+	uint8_t  reserved[28];	/* 36 */
 };
+
+/* wapi_client_entry.cflags */
+#define WAPI_CF_MUTEXES	0x1u	/* set before the client first takes a
+				   mutex: only then can its release find
+				   mutexes to abandon (a scan of every slot) */
 
 struct wapi_cref_entry {		/* 8 bytes; linear probing per client */
 	uint32_t handle;	/* slot index + 1, 0: empty */
@@ -300,6 +306,7 @@ _Static_assert(offsetof(struct wapi_handle_entry, u.fl.prev_free) == 60, "prev_f
 _Static_assert(sizeof(struct wapi_nameidx_entry) == 8, "nameidx");
 _Static_assert(sizeof(struct wapi_name_entry) == 264, "name");
 _Static_assert(sizeof(struct wapi_client_entry) == 64, "client");
+_Static_assert(offsetof(struct wapi_client_entry, cflags) == 32, "cflags");
 _Static_assert(sizeof(struct wapi_cref_entry) == 8, "cref");
 _Static_assert(sizeof(struct wapi_share_entry) == 48, "share");
 _Static_assert(WAPI_LOCK_CLIENT0 + WAPI_MAX_CLIENTS <= WAPI_HEADER_SIZE, "lock bytes");

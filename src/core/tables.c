@@ -527,8 +527,9 @@ wcore_client_release(void *map, uint32_t slot,
 	struct wapi_cref_entry *b = cref_block(map, slot, &cap);
 	size_t dropped = 0;
 
-	/* Mutexes first: a waiter must see them abandoned, not freed. */
-	for (i = 0; i < h->handle_hwm; i++) {
+	/* Mutexes first: a waiter must see them abandoned, not freed.  Only
+	 * a client that ever took one can own one (WAPI_CF_MUTEXES). */
+	for (i = 0; (c->cflags & WAPI_CF_MUTEXES) && i < h->handle_hwm; i++) {
 		e = &tab[i];
 		if (e->type != WAPI_T_MUTEX || !wcore_mutex_owned_by(e, slot))
 			continue;

@@ -50,6 +50,7 @@ static bool wl_atfork_done;
 static void
 wl_after_fork_child(void)
 {
+	wl_sync_after_fork();
 	/*
 	 * The child is a new process: it is not attached.  The descriptors
 	 * it inherited share the parent's open file descriptions (and so the
@@ -124,6 +125,7 @@ wl_attach_private(void)
 	wl.map = map;
 	wl.len = (size_t)l.file_size;
 	wl.slot = 0;
+	wl.cf_mutexes = false;
 	WCORE_CLIENTS(map)[0].state = WAPI_CS_ATTACHED;
 	WCORE_CLIENTS(map)[0].pid = getpid();
 	WCORE_CLIENTS(map)[0].attached = wcore_now_ns();
@@ -371,6 +373,7 @@ wl_take_slot(char *why, size_t whylen)
 		h->clients_used++;
 		h->clients_attached++;
 		wl.slot = i;
+		wl.cf_mutexes = false;
 		wl_unlock();
 		return 0;
 	}

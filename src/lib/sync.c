@@ -80,11 +80,27 @@ wl_owner_key_init(void)
 }
 
 /* Remember that this thread owns mutexes: its exit abandons them. */
+/*
+ * How many mutexes this thread owns (first acquisitions less last
+ * releases).  Its exit looks through every slot for mutexes to abandon
+ * only when this is not 0.  Never too low: a count is added when the
+ * thread takes a free mutex and taken off only when it frees one; one
+ * whose slot went away under it keeps the count up (a scan for nothing).
+ */
+static __thread uint32_t wl_owned __attribute__((tls_model("initial-exec")));
+
+void
+wl_sync_after_fork(void)
+{
+	wl_owned = 0;	/* the child's thread owns none of the parent's */
+}
+
 static void
 wl_note_owner(void)
 {
 	static __thread bool noted __attribute__((tls_model("initial-exec")));
 
+	wl_owned++;
 	if (noted)
 		return;
 	pthread_once(&wl_owner_once, wl_owner_key_init);
@@ -313,8 +329,10 @@ wl_sync_thread_exit(void)
 	pid_t tid = wcore_gettid();
 	uint32_t i;
 
-	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_NONE)
+	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_NONE ||
+	    wl_owned == 0)
 		return;
+	wl_owned = 0;
 	wl_lock();
 	h = wl.map;
 	for (i = 0; i < h->handle_hwm; i++) {
@@ -328,6 +346,23 @@ wl_sync_thread_exit(void)
 	wl_unlock();
 }
 
+/*
+ * Before this client first takes a mutex, it says so in its client entry:
+ * the release of its slot (at detach, or by the helper after its death)
+ * then looks for mutexes to abandon, which means reading every slot; a
+ * client that never took one is released without that scan.  Set before
+ * the first ownership, so that a death in between errs on the safe side.
+ */
+static void
+wl_note_mutexes(void)
+{
+	if (__atomic_load_n(&wl.cf_mutexes, __ATOMIC_RELAXED))
+		return;
+	__atomic_fetch_or(&WCORE_CLIENTS(wl.map)[wl.slot].cflags,
+	    WAPI_CF_MUTEXES, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wl.cf_mutexes, true, __ATOMIC_RELAXED);
+}
+
 /* Take mutex e if free or ours; marked: with WAPI_MUTEX_WAITERS set, as a
  * waiter that has slept must (others may still sleep behind it). */
 static int
@@ -335,6 +370,8 @@ wl_take_mutex(struct wapi_handle_entry *e, bool marked)
 {
 	pid_t tid = wcore_gettid();
 	uint64_t cur;
+
+	wl_note_mutexes();
 
 	for (;;) {
 		cur = LOAD(&e->u.mutex.lockword);
@@ -461,6 +498,7 @@ wl_freeze(struct wapi_handle_entry *e, struct wl_waiter *w)
 		w->word = __atomic_fetch_or(sem_word(e), FROZEN, __ATOMIC_SEQ_CST);
 		return w->word > 0;
 	case WAPI_T_MUTEX:
+		wl_note_mutexes();
 		m = __atomic_fetch_or(&e->u.mutex.lockword, MFROZEN,
 		    __ATOMIC_SEQ_CST);
 		w->mword = m;
@@ -727,8 +765,11 @@ wapi_mutex_release(wapi_handle_t h)
 		e->u.mutex.owner_pid = 0;
 		e->u.mutex.owner_client = 0;
 		e->u.mutex.owner_start = 0;
-		if (CAS(&e->u.mutex.lockword, &cur, 0))
+		if (CAS(&e->u.mutex.lockword, &cur, 0)) {
+			if (wl_owned > 0)
+				wl_owned--;
 			break;
+		}
 		e->u.mutex.owner_pid = wl.pid;
 		e->u.mutex.owner_client = client;
 		e->u.mutex.owner_start = start;

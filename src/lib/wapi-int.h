@@ -25,6 +25,7 @@ struct wl_state {
 	int sock;			/* connection to the helper, -1 */
 	pthread_mutex_t sockmu;		/* one request/reply at a time */
 	uint32_t slot;			/* our client slot */
+	bool cf_mutexes;		/* WAPI_CF_MUTEXES set in it */
 	pid_t pid;
 	uint64_t start;			/* our /proc starttime */
 	struct wcore_sleeps *sleeps;	/* our sleep records (shared mode) */
@@ -119,6 +120,8 @@ void wl_sleeps_close(void);
 
 /* Thread exit / process detach: abandon the mutexes this thread owns. */
 void wl_sync_thread_exit(void);
+/* In a forked child: its thread owns no mutex. */
+void wl_sync_after_fork(void);
 
 #define WL_H(i) (&WCORE_HANDLES(wl.map)[(i)])
 

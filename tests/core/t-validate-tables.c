@@ -179,6 +179,54 @@ placement(void)
 	return ok;
 }
 
+/*
+ * The release of a client slot looks for mutexes to abandon only when the
+ * client said it takes mutexes (WAPI_CF_MUTEXES): a mutex that client 1
+ * owns stays owned through a release without the flag, and is abandoned
+ * by one with it.
+ */
+static int
+release_scan(void)
+{
+	struct wapi_handle_entry *e;
+	struct wapi_client_entry *cl;
+	uint32_t idx;
+	void *map;
+	size_t len;
+	bool kept, abandoned;
+
+	if (small_file("t-release-scan", &map, &len) != 0) {
+		printf("not ok 3 - create the file\n");
+		return 0;
+	}
+	cl = WCORE_CLIENTS(map);
+	cl[0].state = cl[1].state = WAPI_CS_ATTACHED;
+	cl[0].pid = 1000;
+	cl[1].pid = 1001;
+	if (wcore_handle_alloc(map, WAPI_T_MUTEX, &idx) != 0 ||
+	    wcore_cref_add(map, 0, idx) != 0) {
+		printf("not ok 3 - a mutex\n");
+		return 0;
+	}
+	e = &WCORE_HANDLES(map)[idx];
+	e->u.mutex.owner_tid = 4242;
+	e->u.mutex.recursion = 1;
+	e->u.mutex.owner_pid = 1001;
+	e->u.mutex.owner_client = 2;
+	wcore_client_release(map, 1, NULL);
+	kept = e->u.mutex.lockword != 0 && !(e->flags & WAPI_HF_ABANDONED);
+	cl[1].state = WAPI_CS_ATTACHED;
+	cl[1].cflags = WAPI_CF_MUTEXES;
+	wcore_client_release(map, 1, NULL);
+	abandoned = e->u.mutex.lockword == 0 &&
+	    (e->flags & WAPI_HF_ABANDONED) && e->u.mutex.owner_client == 0;
+	munmap(map, len);
+	printf("%s 3 - a client's release abandons its mutexes when it said it "
+	    "takes mutexes (kept without: %d, abandoned with: %d)\n",
+	    kept && abandoned ? "ok" : "not ok", kept, abandoned);
+	return kept && abandoned;
+}
+
 int
 main(void)
 {
@@ -310,6 +358,8 @@ main(void)
 	munmap(map, len);
 	if (!placement())
 		bad = true;
-	printf("1..2\n");
+	if (!release_scan())
+		bad = true;
+	printf("1..3\n");
 	return bad ? 1 : 0;
 }
