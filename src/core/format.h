@@ -106,7 +106,8 @@ struct wapi_header {
 	int32_t  lock_holder_pid;	/* 1088 written after locking */
 	int32_t  lock_holder_tid;	/* 1092 */
 	int64_t  lock_since;		/* 1096 ns, CLOCK_REALTIME */
-	uint8_t  reserved2[WAPI_HEADER_SIZE - 1104];
+	uint32_t handle_fresh_from;	/* 1104 a hint: no fresh slot below */
+	uint8_t  reserved2[WAPI_HEADER_SIZE - 1108];
 };
 
 #define WAPI_CHECKSUM_END	368u	/* checksum covers [0, this) */
@@ -300,6 +301,7 @@ _Static_assert(offsetof(struct wapi_header, checksum) == WAPI_CHECKSUM_END, "cks
 _Static_assert(offsetof(struct wapi_header, helper_pid) == 512, "mutable");
 _Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
 _Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
+_Static_assert(offsetof(struct wapi_header, handle_fresh_from) == 1104, "fresh");
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits");
 _Static_assert(sizeof(struct wapi_handle_entry) == 64, "handle");
 _Static_assert(offsetof(struct wapi_handle_entry, u.fl.prev_free) == 60, "prev_free");

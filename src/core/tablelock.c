@@ -200,6 +200,7 @@ wcore_repair(void *map)
 	    sizeof(struct wapi_share_entry));
 	h->shares_used = 0;
 	h->handle_free_head = h->handle_free_tail = 0;
+	h->handle_fresh_from = 0;
 	for (i = 0; i < hwm; i++) {
 		e = &tab[i];
 		if (e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT &&

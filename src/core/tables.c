@@ -130,23 +130,35 @@ alloc_take(struct wapi_header *h, struct wapi_handle_entry *e, unsigned type)
 }
 
 /*
- * A full table may still have fresh slots below handle_hwm, passed over by
- * named objects: put them all on the free list, once (after this the mark
- * is at the capacity, so no slot is passed over again).
+ * The lowest fresh slot below handle_hwm (passed over by named objects'
+ * placement), or UINT32_MAX.  handle_fresh_from only moves up, but for the
+ * repair: slots below it are used or freed (a slot never becomes fresh
+ * again), and placement makes fresh slots only above the old mark, so the
+ * search costs each slot one look over the life of the file.
  */
-static void
-free_list_fresh(void *map)
+static uint32_t
+fresh_take(struct wapi_header *h, const struct wapi_handle_entry *tab)
 {
-	struct wapi_header *h = HDR(map);
-	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
-	uint32_t i;
+	uint32_t i = h->handle_fresh_from;
 
-	for (i = 0; i < h->handle_hwm; i++)
-		if (tab[i].type == WAPI_T_FREE && !free_listed(h, tab, i) &&
-		    wcore_handle_fresh(&tab[i]))
-			wcore_free_push(map, i);
+	if (i > h->handle_hwm)
+		i = h->handle_hwm;
+	for (; i < h->handle_hwm; i++)
+		if (tab[i].type == WAPI_T_FREE && wcore_handle_fresh(&tab[i]) &&
+		    !free_listed(h, tab, i)) {
+			h->handle_fresh_from = i + 1;
+			return i;
+		}
+	h->handle_fresh_from = h->handle_hwm;
+	return UINT32_MAX;
 }
 
+/*
+ * An unnamed object: the head of the free list (FIFO: a freed number comes
+ * back as late as possible), else the lowest fresh slot, else the slot at
+ * the mark.  Low numbers first keep the table dense, and keep descriptor
+ * slots within the helper's fixed descriptor numbers (wapi-helper(8)).
+ */
 int
 wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 {
@@ -154,21 +166,18 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
 	uint32_t idx;
 
-	if (free_link(h, h->handle_free_head) == 0 &&
-	    h->handle_hwm >= h->regions[WAPI_R_HANDLES].capacity)
-		free_list_fresh(map);
 	if (free_link(h, h->handle_free_head) != 0) {
-		/* FIFO reuse: a freed number comes back as late as possible. */
 		idx = h->handle_free_head - 1;
 		e = &tab[idx];
 		free_unlink(h, tab, idx);
-	} else if (h->handle_hwm < h->regions[WAPI_R_HANDLES].capacity) {
-		idx = h->handle_hwm;
+	} else if ((idx = fresh_take(h, tab)) != UINT32_MAX ||
+	    h->handle_hwm < h->regions[WAPI_R_HANDLES].capacity) {
+		if (idx == UINT32_MAX)
+			idx = h->handle_hwm++;
 		e = &tab[idx];
 		/* Slots above the high-water mark are never trusted: clear. */
 		memset(e, 0, sizeof(*e));
 		memset(&WCORE_NAMES(map)[idx], 0, sizeof(struct wapi_name_entry));
-		h->handle_hwm++;
 	} else
 		return ENOSPC;
 	alloc_take(h, e, type);

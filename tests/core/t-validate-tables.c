@@ -126,29 +126,29 @@ placement(void)
 	PCHECK(create_at(map, "b", 40, &b) && b == 41 &&
 	    h->handle_hwm == 42, "second in slot %u, hwm %u", b,
 	    h->handle_hwm);
-	/* A third one for the same pair: the next slot at the mark, found
-	 * through the name index. */
-	PCHECK(create_at(map, "c", 40, &c) && c == 42 &&
-	    h->handle_hwm == 43, "third in slot %u, hwm %u", c,
+	/* A third one for the same pair: the lowest fresh slot, as an
+	 * unnamed object would get, found through the name index. */
+	PCHECK(create_at(map, "c", 40, &c) && c == 0 &&
+	    h->handle_hwm == 42, "third in slot %u, hwm %u", c,
 	    h->handle_hwm);
 	/* Preferred slot 20, fresh below the mark: taken in place. */
 	PCHECK(create_at(map, "d", 20, &d) && d == 20 &&
-	    h->handle_hwm == 43 && h->handle_free_head == 0,
+	    h->handle_hwm == 42 && h->handle_free_head == 0,
 	    "fresh: slot %u", d);
-	/* Freed, 40, 41 and 42 form the list; a name preferring 41 takes
-	 * it out of the middle, one preferring 42 off the tail, one
-	 * preferring 40 off the head. */
+	/* Freed, 40, 41 and 0 form the list; a name preferring 41 takes it
+	 * out of the middle, one preferring 0 off the tail, one preferring
+	 * 40 off the head. */
 	wcore_cref_sub(map, 0, a, &freed);
 	wcore_cref_sub(map, 0, b, &freed);
 	wcore_cref_sub(map, 0, c, &freed);
-	PCHECK(h->handle_free_head == 41 && h->handle_free_tail == 43 &&
-	    tab[41].u.fl.prev_free == 41 && tab[42].u.fl.prev_free == 42,
+	PCHECK(h->handle_free_head == 41 && h->handle_free_tail == 1 &&
+	    tab[41].u.fl.prev_free == 41 && tab[0].u.fl.prev_free == 42,
 	    "three freed: list %u..%u", h->handle_free_head,
 	    h->handle_free_tail);
 	PCHECK(create_at(map, "e", 41, &e) && e == 41 &&
-	    tab[40].next_free == 43 && tab[42].u.fl.prev_free == 41,
+	    tab[40].next_free == 1 && tab[0].u.fl.prev_free == 41,
 	    "middle: slot %u", e);
-	PCHECK(create_at(map, "f", 42, &e) && e == 42 &&
+	PCHECK(create_at(map, "f", 0, &e) && e == 0 &&
 	    h->handle_free_tail == 41 && tab[40].next_free == 0,
 	    "tail: slot %u", e);
 	PCHECK(create_at(map, "g", 40, &e) && e == 40 &&
@@ -158,8 +158,7 @@ placement(void)
 	PCHECK(create_at(map, "h", 63, &e) && e == 63 &&
 	    h->handle_hwm == 64, "top: slot %u, hwm %u", e, h->handle_hwm);
 	/* The table is not full: unnamed objects get the fresh slots left
-	 * below the mark (listed all at once when the list runs dry), until
-	 * every slot is live. */
+	 * below the mark, lowest first, until every slot is live. */
 	n = 0;
 	while (wcore_handle_alloc(map, WAPI_T_EVENT, &e) == 0) {
 		for (i = 0; i < 4 && cl[i].refs_used >= 16; i++)
@@ -174,8 +173,8 @@ placement(void)
 	munmap(map, len);
 	printf("%s 2 - named objects take their preferred slot or its pair's "
 	    "other: fresh above or below the high-water mark, or out of the "
-	    "free list's head, middle or tail; fresh slots serve a full "
-	    "table\n", ok ? "ok" : "not ok");
+	    "free list's head, middle or tail; unnamed ones the lowest fresh "
+	    "slot\n", ok ? "ok" : "not ok");
 	return ok;
 }
 
