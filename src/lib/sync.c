@@ -79,7 +79,6 @@ wl_owner_key_init(void)
 	pthread_key_create(&wl_owner_key, wl_owner_thread_exit);
 }
 
-/* Remember that this thread owns mutexes: its exit abandons them. */
 /*
  * How many mutexes this thread owns (first acquisitions less last
  * releases).  Its exit looks through every slot for mutexes to abandon
@@ -95,6 +94,8 @@ wl_sync_after_fork(void)
 	wl_owned = 0;	/* the child's thread owns none of the parent's */
 }
 
+/* This thread took a free mutex: count it, and have its exit abandon what
+ * it still owns then. */
 static void
 wl_note_owner(void)
 {
