@@ -83,14 +83,6 @@ wl_changed(uint32_t index)
 }
 
 static int
-wl_name_check(const char *name)
-{
-	if (wcore_object_name_check(name, WAPI_NAME_MAX) != NULL)
-		return WAPI_EINVAL;
-	return 0;
-}
-
-static int
 wl_ref_new(uint32_t index)
 {
 	int r = wcore_cref_add(wl.map, wl.slot, index);
@@ -106,7 +98,7 @@ wl_name_prepare(const char *name, struct wl_name *n)
 	const struct wapi_header *h = wl.map;
 	uint32_t cap, p;
 
-	if (name == NULL || wl_name_check(name) != 0)
+	if (name == NULL || wcore_object_name_check(name, WAPI_NAME_MAX) != NULL)
 		return WAPI_EINVAL;
 	n->s = name;
 	n->len = strlen(name);
@@ -138,16 +130,6 @@ wl_name_prepare(const char *name, struct wl_name *n)
 }
 
 int
-wl_handle_open(unsigned type, const char *name, uint32_t *index)
-{
-	struct wl_name n;
-
-	if (wl_name_prepare(name, &n) != 0)
-		return WAPI_EINVAL;
-	return wl_handle_open_name(type, &n, index);
-}
-
-int
 wl_handle_open_name(unsigned type, const struct wl_name *n, uint32_t *index)
 {
 	int64_t i;
@@ -165,30 +147,27 @@ wl_handle_open_name(unsigned type, const struct wl_name *n, uint32_t *index)
 }
 
 int
-wl_handle_new(unsigned type, const char *name, uint32_t *index, bool *existed)
+wl_handle_new(unsigned type, const struct wl_name *n, uint32_t *index,
+	      bool *existed)
 {
-	uint32_t idx, hash = 0;
-	size_t len = 0;
+	uint32_t idx;
 	int r;
 
 	*existed = false;
-	if (name != NULL) {
-		if ((r = wl_name_check(name)) != 0)
-			return r;
-		r = wl_handle_open(type, name, index);
+	if (n != NULL) {
+		r = wl_handle_open_name(type, n, index);
 		if (r == 0) {
 			*existed = true;
 			return 0;
 		}
 		if (r != WAPI_ENOTFOUND)
 			return r;
-		len = strlen(name);
-		hash = wcore_name_hash(name, len);
 	}
-	if ((name != NULL ? wcore_handle_alloc_named(wl.map, type, hash, &idx) :
+	if ((n != NULL ? wcore_handle_alloc_named(wl.map, type, n->hash, &idx) :
 	    wcore_handle_alloc(wl.map, type, &idx)) != 0)
 		return WAPI_EFULL;
-	if (name != NULL && wcore_name_insert(wl.map, idx, name, len, hash) != 0) {
+	if (n != NULL &&
+	    wcore_name_insert(wl.map, idx, n->s, n->len, n->hash) != 0) {
 		wcore_handle_free(wl.map, idx);
 		return WAPI_EFULL;
 	}

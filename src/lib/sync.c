@@ -560,6 +560,7 @@ static int
 wl_create(unsigned type, const char *name, wapi_handle_t *out,
 	  void (*init)(struct wapi_handle_entry *, const void *), const void *arg)
 {
+	struct wl_name n;
 	uint32_t idx;
 	bool existed;
 	int r;
@@ -567,8 +568,10 @@ wl_create(unsigned type, const char *name, wapi_handle_t *out,
 	if (out == NULL)
 		return wl_ret(WAPI_EINVAL);
 	wl_ensure();
+	if (name != NULL && wl_name_prepare(name, &n) != 0)
+		return wl_ret(WAPI_EINVAL);
 	wl_lock();
-	r = wl_handle_new(type, name, &idx, &existed);
+	r = wl_handle_new(type, name != NULL ? &n : NULL, &idx, &existed);
 	if (r == 0 && !existed)
 		init(WL_H(idx), arg);
 	if (r == 0)

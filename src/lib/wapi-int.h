@@ -65,25 +65,25 @@ int64_t wl_slot_of(wapi_handle_t h);
 /* Forget this process's reference table (detach, fork). */
 void wl_locals_reset(void);
 
-/* Create a handle of type, optionally named, with one reference of ours.
- * On an existing name of the same type: references it and sets *existed.
- * Caller holds the lock; returns 0 or a WAPI_E* / errno. */
-int wl_handle_new(unsigned type, const char *name, uint32_t *index,
-		  bool *existed);
-/* Open an existing name of type with one reference of ours. */
-int wl_handle_open(unsigned type, const char *name, uint32_t *index);
 /* A name checked and hashed before the lock is taken. */
 struct wl_name {
 	const char *s;
 	size_t len;
 	uint32_t hash;
 };
-/* Check and hash name into *n, and start loading its name index entry
- * (no lock needed: a hint only); WAPI_EINVAL for a bad name. */
+/* Check and hash name into *n, and start loading what a lookup of it
+ * reads (no lock needed: hints only); WAPI_EINVAL for a bad name. */
 int wl_name_prepare(const char *name, struct wl_name *n);
-/* wl_handle_open of a prepared name. */
+/* Open the existing object of type named n with one reference of ours:
+ * WAPI_ENOTFOUND, WAPI_ETYPE.  Caller holds the lock. */
 int wl_handle_open_name(unsigned type, const struct wl_name *n,
 			uint32_t *index);
+/* Create a handle of type, named n (prepared) or unnamed (NULL), with one
+ * reference of ours.  On an existing name of the same type: references it
+ * and sets *existed.  Caller holds the lock; returns 0 or a WAPI_E* /
+ * errno. */
+int wl_handle_new(unsigned type, const struct wl_name *n, uint32_t *index,
+		  bool *existed);
 /* The handle number of slot index. */
 wapi_handle_t wl_number(uint32_t index);
 
