@@ -1031,8 +1031,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	marks = n == 1 && (e->type == WAPI_T_MUTEX ||
 	    e->type == WAPI_T_SEMAPHORE);
 #if WL_SPIN > 0
-	if (n == 1 && (e->type == WAPI_T_MUTEX ||
-	    e->type == WAPI_T_SEMAPHORE)) {
+	if (marks) {
 		/* A lock's owner may be about to let go: a short read-only
 		 * spin costs less than a sleep and a wake.  (An event or a
 		 * process changes when other work is done: spinning there
