@@ -56,6 +56,9 @@ int wcore_temp_template(char *buf, size_t len, const char *host, const char *abi
 
 /* UTF-8 validation of an object name: NULL if fine, else the reason. */
 const char *wcore_object_name_check(const char *name, size_t maxlen);
+/* The UTF-8 part of that check, on the len bytes of a name whose length is
+ * already known to be within bounds. */
+const char *wcore_utf8_check(const char *name, size_t len);
 /* Hash of an object name (never 0). */
 uint32_t wcore_name_hash(const char *name, size_t len);
 

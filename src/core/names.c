@@ -309,15 +309,23 @@ wcore_temp_template(char *buf, size_t len, const char *host, const char *abi)
 const char *
 wcore_object_name_check(const char *name, size_t maxlen)
 {
-	const unsigned char *s = (const unsigned char *)name;
-	size_t len, i, n, k;
-	unsigned char c, lo, hi;
+	size_t len;
 
 	if (name == NULL || name[0] == '\0')
 		return "is empty";
 	len = strnlen(name, maxlen + 1);
 	if (len > maxlen)
 		return "is too long";
+	return wcore_utf8_check(name, len);
+}
+
+const char *
+wcore_utf8_check(const char *name, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t i, n, k;
+	unsigned char c, lo, hi;
+
 	for (i = 0; i < len; i += n) {
 		c = s[i];
 		lo = 0x80;

@@ -134,7 +134,7 @@ wl_name_prepare(const char *name, struct wl_name *n)
 		    wcore_nameidx_home(n->hash, cap)]);
 	/* The rest of the check runs while those lines load; a name it
 	 * refuses has cost a few hints. */
-	if (wcore_object_name_check(name, WAPI_NAME_MAX) != NULL)
+	if (wcore_utf8_check(name, n->len) != NULL)
 		return WAPI_EINVAL;
 	return 0;
 }
