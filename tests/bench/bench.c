@@ -1133,6 +1133,10 @@ chase_anon_huge(struct chase *c, size_t len)
 		err(1, "mmap");
 	c->map = (char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
 	c->len = len;
+	/* Keep only the aligned part, so that munmap of it frees it all. */
+	if (c->map > p)
+		munmap(p, (size_t)(c->map - p));
+	munmap(c->map + len, (size_t)(p + len + huge - (c->map + len)));
 	(void)madvise(c->map, len, MADV_HUGEPAGE);
 	chase_link(c);
 	if ((f = fopen("/proc/self/smaps_rollup", "r")) != NULL) {
