@@ -1212,6 +1212,7 @@ bench_names(void)
 	remote_stop(small);
 	remote_stop(big);
 	munmap(cf.map, cf.len);
+	munmap(ca.map, ca.len);
 	/* The difference batch by batch: both ran in the same round. */
 	memset(&extra, 0, sizeof(extra));
 	for (i = 0; i < ops[0].s.n && i < ops[1].s.n; i++)
@@ -1242,7 +1243,6 @@ bench_names(void)
 	snprintf(op, sizeof(op), "same, first pass, %ldk names", nbig / 1000);
 	row_add("open_name_first_100k", op, "ns", &first[1],
 	    "first pass, 100 names", median(&first[0]));
-	munmap(ca.map, ca.len);
 }
 
 /* ------------------------------------------------- descriptor handles */
