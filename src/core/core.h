@@ -35,8 +35,23 @@ enum wcore_name_kind {
 	WCORE_NAME_LEGACY_SCRATCH,	/* shared_scratch-... (Mono 2003-2005) */
 };
 
+/* The eras of Mono's file names (mono.c has the whole table). */
+enum wcore_mono_era {
+	WCORE_MONO_NONE = 0,
+	WCORE_MONO_2002,	/* shared_data-<V>: the helper daemon */
+	WCORE_MONO_2003,	/* shared_{data,scratch}-<V>-<seg> */
+	WCORE_MONO_2004,	/* shared_{data,scratch}-<host>-<V>-<seg> */
+	WCORE_MONO_2005,	/* shared_{data,fileshare}-<host>-<V>-0 (V4-V7) */
+	WCORE_MONO_2005_10,	/* ...-<host>-<sysname>-<machine>-<S>-<V>-0 */
+	WCORE_MONO_2009_SHM,	/* the same as mono-shared-<uid>-... in /dev/shm */
+	WCORE_MONO_ERA_COUNT
+};
+
 struct wcore_name {
 	enum wcore_name_kind kind;
+	enum wcore_mono_era era;	/* legacy names only */
+	bool shm;		/* legacy: the mono-shared-<uid>- form */
+	uid_t shm_uid;
 	char host[256];		/* STATE/TEMP: validated host; legacy: as found */
 	char abi[16];		/* STATE/TEMP */
 	/* legacy shared_data-<host>-<sysname>-<machine>-<S>-<V>-<seg> */
@@ -46,6 +61,31 @@ struct wcore_name {
 	unsigned long version;
 	unsigned long segment;
 };
+
+/* ----------------------------------------------------------------- mono.c */
+
+struct wcore_mono_era_info {
+	const char *id;		/* short word for output: "2005-10" */
+	const char *what;	/* a few words */
+	enum wcore_name_kind companion;	/* the other file of a state */
+	bool has_host;		/* the name carries a host */
+};
+extern const struct wcore_mono_era_info wcore_mono_eras[WCORE_MONO_ERA_COUNT];
+#define WCORE_MONO_SEM_COUNT	8	/* semaphores in Mono's set */
+#define WCORE_MONO_SEM_ATTACH	7	/* V10+: attached processes */
+/* Recognise a Mono name (any era, both places); false when not one. */
+bool wcore_mono_name_parse(const char *fname, struct wcore_name *out);
+/* Offset of the set's key_t in a data file of that name, -1: no key. */
+int wcore_mono_key_offset(const struct wcore_name *n);
+/* Whether semaphore 7 of its set counts attached processes (V10+). */
+bool wcore_mono_attach_count(const struct wcore_name *n);
+/* The Mono release(s) of a format version, in words. */
+const char *wcore_mono_release(unsigned long version);
+/* Whether two Mono names are files of one state (data and companion). */
+bool wcore_mono_same_state(const struct wcore_name *a,
+			   const struct wcore_name *b);
+/* A hash equal for the files of one state. */
+uint32_t wcore_mono_state_hash(const struct wcore_name *n);
 
 /* Classify a directory entry name.  Never fails: unknown is NAME_OTHER. */
 void wcore_name_parse(const char *fname, struct wcore_name *out);

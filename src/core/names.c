@@ -22,12 +22,6 @@ const char *const wcore_abi_tags[] = {
 static int	names_is_host_char(int);
 static int	names_is_alnum(int);
 static int	names_split_host_abi(const char *, size_t, struct wcore_name *);
-static int	names_number(const char *, size_t, unsigned long *);
-static int	names_has_letter(const char *, size_t);
-static int	names_rsplit(const char *, size_t, size_t *, const char **,
-		    size_t *);
-static void	names_legacy(const char *, enum wcore_name_kind,
-		    struct wcore_name *);
 
 static int
 names_is_alnum(int c)
@@ -99,132 +93,11 @@ names_split_host_abi(const char *s, size_t len, struct wcore_name *out)
 	return 0;
 }
 
-/* A decimal field of a legacy name: digits only, no overflow. */
-static int
-names_number(const char *s, size_t len, unsigned long *out)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (len == 0 || len > 18)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-names_has_letter(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
-			return 1;
-	return 0;
-}
-
-/*
- * Take the last '-'-separated field off s[0, *len): *field and *flen receive
- * it, *len shrinks to what is left before the '-'.  -1 when there is no '-'.
- */
-static int
-names_rsplit(const char *s, size_t len, size_t *rest, const char **field,
-    size_t *flen)
-{
-	const char *dash;
-
-	dash = memrchr(s, '-', len);
-	if (dash == NULL)
-		return -1;
-	*field = dash + 1;
-	*flen = len - (size_t)(dash + 1 - s);
-	*rest = (size_t)(dash - s);
-	return 0;
-}
-
-/*
- * The part after "shared_data-" (or _fileshare-, _scratch-).  Mono hosts may
- * contain '-', so the fixed fields are taken from the right; the longest
- * shape that fits wins.
- */
-static void
-names_legacy(const char *s, enum wcore_name_kind kind, struct wcore_name *out)
-{
-	const char *f[5];
-	size_t fl[5], len, rest;
-	unsigned long seg, ver, rec;
-	int i;
-
-	len = strlen(s);
-	/* 2002: shared_data-<V> */
-	if (kind == WCORE_NAME_LEGACY_DATA && names_number(s, len, &ver) == 0) {
-		out->kind = kind;
-		out->version = ver;
-		return;
-	}
-
-	/* Peel up to five fields: seg, V, S, machine, sysname. */
-	rest = len;
-	for (i = 0; i < 5; i++)
-		if (names_rsplit(s, rest, &rest, &f[i], &fl[i]) != 0)
-			break;
-
-	/* <host>-<sysname>-<machine>-<S>-<V>-<seg> (2005-2015) */
-	if (i == 5 && kind != WCORE_NAME_LEGACY_SCRATCH && rest > 0 &&
-	    rest < sizeof(out->host) &&
-	    names_number(f[0], fl[0], &seg) == 0 &&
-	    names_number(f[1], fl[1], &ver) == 0 &&
-	    names_number(f[2], fl[2], &rec) == 0 &&
-	    fl[3] > 0 && fl[3] < sizeof(out->machine) &&
-	    names_has_letter(f[3], fl[3]) &&
-	    fl[4] > 0 && fl[4] < sizeof(out->sysname) &&
-	    names_has_letter(f[4], fl[4])) {
-		out->kind = kind;
-		memcpy(out->host, s, rest);
-		out->host[rest] = '\0';
-		memcpy(out->machine, f[3], fl[3]);
-		out->machine[fl[3]] = '\0';
-		memcpy(out->sysname, f[4], fl[4]);
-		out->sysname[fl[4]] = '\0';
-		out->recsize = rec;
-		out->version = ver;
-		out->segment = seg;
-		return;
-	}
-
-	/* <host>-<V>-<seg> (2003-2005, data and scratch) */
-	if (i >= 2 && kind != WCORE_NAME_LEGACY_SHARE &&
-	    names_number(f[0], fl[0], &seg) == 0 &&
-	    names_number(f[1], fl[1], &ver) == 0) {
-		rest = (size_t)(f[1] - 1 - s);
-		if (rest == 0 || rest >= sizeof(out->host))
-			return;
-		out->kind = kind;
-		memcpy(out->host, s, rest);
-		out->host[rest] = '\0';
-		out->version = ver;
-		out->segment = seg;
-	}
-}
-
 void
 wcore_name_parse(const char *fname, struct wcore_name *out)
 {
-	static const struct {
-		const char *prefix;
-		enum wcore_name_kind kind;
-	} legacy[] = {
-		{ "shared_data-", WCORE_NAME_LEGACY_DATA },
-		{ "shared_fileshare-", WCORE_NAME_LEGACY_SHARE },
-		{ "shared_scratch-", WCORE_NAME_LEGACY_SCRATCH },
-	};
 	const size_t slen = sizeof(STATE_SUFFIX) - 1;
-	size_t len, i, plen;
+	size_t len, i;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = WCORE_NAME_OTHER;
@@ -264,14 +137,9 @@ wcore_name_parse(const char *fname, struct wcore_name *out)
 		return;
 	}
 
-	for (i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++) {
-		plen = strlen(legacy[i].prefix);
-		if (strncmp(fname, legacy[i].prefix, plen) == 0) {
-			names_legacy(fname + plen, legacy[i].kind, out);
-			if (out->kind == WCORE_NAME_OTHER)
-				memset(out, 0, sizeof(*out));
-			return;
-		}
+	if (!wcore_mono_name_parse(fname, out)) {
+		memset(out, 0, sizeof(*out));
+		out->kind = WCORE_NAME_OTHER;
 	}
 }
 

@@ -172,22 +172,61 @@ test_legacy(void)
 	wcore_name_parse("shared_data-10", &n);
 	t_ok(n.kind == WCORE_NAME_LEGACY_DATA && n.version == 10 &&
 	    n.host[0] == '\0', "2002 shared_data-<V>");
-	wcore_name_parse("shared_data-build7-10-0", &n);
+	T_INTEQ(n.era, WCORE_MONO_2002, "2002 era");
+	T_INTEQ(wcore_mono_key_offset(&n), -1, "2002: no semaphore key");
+	wcore_name_parse("shared_data-1-0", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_DATA && n.era == WCORE_MONO_2003 &&
+	    n.host[0] == '\0' && n.version == 1 && n.segment == 0,
+	    "2003 shared_data-<V>-<seg>, no host");
+	wcore_name_parse("shared_scratch-1-2", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_SCRATCH && n.era == WCORE_MONO_2003 &&
+	    n.segment == 2, "2003 shared_scratch-<V>-<seg>");
+	wcore_name_parse("shared_data-build7-3-0", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_DATA && n.era == WCORE_MONO_2004 &&
+	    strcmp(n.host, "build7") == 0 && n.version == 3 &&
+	    n.segment == 0 && n.recsize == 0, "2004 shared_data-<host>-<V>-<seg>");
+	wcore_name_parse("shared_data-old-host-1-2-2", &n);
 	t_ok(n.kind == WCORE_NAME_LEGACY_DATA &&
-	    strcmp(n.host, "build7") == 0 && n.version == 10 &&
-	    n.segment == 0 && n.recsize == 0, "2003 shared_data-<host>-<V>-<seg>");
-	wcore_name_parse("shared_data-old-host-1-11-2", &n);
-	t_ok(n.kind == WCORE_NAME_LEGACY_DATA &&
-	    strcmp(n.host, "old-host-1") == 0 && n.version == 11 &&
-	    n.segment == 2, "2003 name with dashed, numbered host");
-	wcore_name_parse("shared_scratch-build7-10-0", &n);
-	t_ok(n.kind == WCORE_NAME_LEGACY_SCRATCH &&
-	    strcmp(n.host, "build7") == 0 && n.version == 10,
-	    "2003 shared_scratch");
-	wcore_name_parse("shared_scratch-a-b-c-11-1", &n);
-	t_ok(n.kind == WCORE_NAME_LEGACY_SCRATCH &&
+	    strcmp(n.host, "old-host-1") == 0 && n.version == 2 &&
+	    n.segment == 2, "2004 name with dashed, numbered host");
+	wcore_name_parse("shared_scratch-a-b-c-3-1", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_SCRATCH && n.era == WCORE_MONO_2004 &&
 	    strcmp(n.host, "a-b-c") == 0 && n.segment == 1,
-	    "scratch with dashed host");
+	    "2004 scratch with dashed host");
+	wcore_name_parse("shared_data-build7-7-0", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_DATA && n.era == WCORE_MONO_2005 &&
+	    n.version == 7 && wcore_mono_key_offset(&n) == 8 &&
+	    !wcore_mono_attach_count(&n), "2005 V7: key at offset 8");
+	wcore_name_parse("shared_fileshare-build7-7-0", &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_SHARE && n.era == WCORE_MONO_2005 &&
+	    strcmp(n.host, "build7") == 0, "2005 shared_fileshare-<host>-<V>-0");
+	wcore_name_parse("shared_data-build7-5-0", &n);
+	T_INTEQ(wcore_mono_key_offset(&n), -1, "2005 V5: no key yet");
+	wcore_name_parse("shared_data-build7-Linux-x86_64-328-12-0", &n);
+	t_ok(n.era == WCORE_MONO_2005_10 && wcore_mono_key_offset(&n) == 4 &&
+	    wcore_mono_attach_count(&n), "V12: key at offset 4, attach count");
+	{
+		struct wcore_name m;
+
+		wcore_name_parse("shared_fileshare-build7-Linux-x86_64-40-12-0",
+		    &m);
+		t_ok(wcore_mono_same_state(&n, &m) &&
+		    wcore_mono_state_hash(&n) == wcore_mono_state_hash(&m),
+		    "data and fileshare of one V12 state");
+		wcore_name_parse("shared_fileshare-build8-Linux-x86_64-40-12-0",
+		    &m);
+		t_ok(!wcore_mono_same_state(&n, &m), "another host's state");
+	}
+	wcore_name_parse("mono-shared-1000-shared_data-b7-Linux-x86_64-328-12-0",
+	    &n);
+	t_ok(n.kind == WCORE_NAME_LEGACY_DATA && n.era == WCORE_MONO_2009_SHM &&
+	    n.shm && n.shm_uid == 1000 && strcmp(n.host, "b7") == 0 &&
+	    wcore_mono_key_offset(&n) == 4, "/dev/shm form");
+	wcore_name_parse("mono-shared-x-shared_data-b7-Linux-x86_64-328-12-0",
+	    &n);
+	T_INTEQ(n.kind, WCORE_NAME_OTHER, "/dev/shm form without a uid");
+	wcore_name_parse("shared_data-build7-10-0", &n);
+	T_INTEQ(n.kind, WCORE_NAME_OTHER, "<host>-<V>-<seg> of no era (V10)");
 
 	wcore_name_parse("shared_data-", &n);
 	T_INTEQ(n.kind, WCORE_NAME_OTHER, "shared_data- alone");

@@ -1,0 +1,294 @@
+/*
+ * The files of Mono's io-layer (2002-2015): one table of its eras, the
+ * name shapes of each, where the key of its SysV semaphore set lies, and
+ * which files make one Mono state.  wapictl's status, clean and validate
+ * all read Mono files through this file and nothing else.  Pure string
+ * work on untrusted names; nothing here opens a file.
+ *
+ * Mono's versions (_WAPI_HANDLE_VERSION) by era, read from its history:
+ *   V0      2002-10  shared_data-<V>                       helper daemon
+ *   V1      2003-06  shared_data-<V>-<seg>, shared_scratch-<V>-<seg>
+ *   V1-V3   2004-01  shared_{data,scratch}-<host>-<V>-<seg>
+ *   V4-V7   2005-01  shared_{data,fileshare}-<host>-<V>-0  daemon-less;
+ *                    from V6 the set's key_t at offset 8
+ *   V8-V12  2005-10  shared_{data,fileshare}-<host>-<sysname>-<machine>-
+ *                    <S>-<V>-0, the key at offset 4; from V10 semaphore 7
+ *                    counts attached processes (SEM_UNDO)
+ *   V12     2009-01  the same names under /dev/shm as
+ *                    mono-shared-<uid>-<name> (shm_open, Linux)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+#define MONO_SHM_PREFIX	"mono-shared-"
+
+const struct wcore_mono_era_info wcore_mono_eras[WCORE_MONO_ERA_COUNT] = {
+	[WCORE_MONO_NONE] = { "-", "-", WCORE_NAME_OTHER, false },
+	[WCORE_MONO_2002] = { "2002", "helper daemon, one file",
+	    WCORE_NAME_OTHER, false },
+	[WCORE_MONO_2003] = { "2003", "helper daemon, no host in the name",
+	    WCORE_NAME_LEGACY_SCRATCH, false },
+	[WCORE_MONO_2004] = { "2004", "helper daemon, one file per host",
+	    WCORE_NAME_LEGACY_SCRATCH, true },
+	[WCORE_MONO_2005] = { "2005", "daemon-less, shared memory",
+	    WCORE_NAME_LEGACY_SHARE, true },
+	[WCORE_MONO_2005_10] = { "2005-10", "daemon-less, ABI in the name",
+	    WCORE_NAME_LEGACY_SHARE, true },
+	[WCORE_MONO_2009_SHM] = { "2009-shm", "daemon-less, in /dev/shm",
+	    WCORE_NAME_LEGACY_SHARE, true },
+};
+
+static int	mono_number(const char *, size_t, unsigned long *);
+static int	mono_has_letter(const char *, size_t);
+static int	mono_rsplit(const char *, size_t, size_t *, const char **,
+		    size_t *);
+static void	mono_copy(char *, size_t, const char *, size_t);
+static int	mono_parse_rest(const char *, enum wcore_name_kind,
+		    struct wcore_name *);
+
+/* A decimal field of a name: digits only, no overflow. */
+static int
+mono_number(const char *s, size_t len, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+mono_has_letter(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
+			return 1;
+	return 0;
+}
+
+/* The last '-'-separated field of s[0, len); *rest is what precedes it. */
+static int
+mono_rsplit(const char *s, size_t len, size_t *rest, const char **field,
+    size_t *flen)
+{
+	const char *dash;
+
+	dash = memrchr(s, '-', len);
+	if (dash == NULL)
+		return -1;
+	*field = dash + 1;
+	*flen = len - (size_t)(dash + 1 - s);
+	*rest = (size_t)(dash - s);
+	return 0;
+}
+
+static void
+mono_copy(char *dst, size_t cap, const char *s, size_t len)
+{
+	memcpy(dst, s, len < cap ? len : cap - 1);
+	dst[len < cap ? len : cap - 1] = '\0';
+}
+
+/*
+ * The part after "shared_data-" (_fileshare-, _scratch-).  Mono's host
+ * names may hold '-', so fixed fields come off the right; the version
+ * decides between the shapes that look alike (<host>-<V>-<seg>: V1-V3 the
+ * daemon's, V4-V7 the daemon-less one's).  0 when recognised.
+ */
+static int
+mono_parse_rest(const char *s, enum wcore_name_kind kind,
+    struct wcore_name *out)
+{
+	const char *f[5];
+	size_t fl[5], len, rest, r2;
+	unsigned long seg, ver, rec;
+	int i;
+
+	len = strlen(s);
+	if (kind == WCORE_NAME_LEGACY_DATA && mono_number(s, len, &ver) == 0) {
+		out->era = WCORE_MONO_2002;
+		out->version = ver;
+		return 0;
+	}
+	rest = len;
+	for (i = 0; i < 5; i++)
+		if (mono_rsplit(s, rest, &rest, &f[i], &fl[i]) != 0)
+			break;
+	if (i == 0 || mono_number(f[0], fl[0], &seg) != 0)
+		return -1;
+
+	/* <host>-<sysname>-<machine>-<S>-<V>-0 */
+	if (i == 5 && kind != WCORE_NAME_LEGACY_SCRATCH && rest > 0 &&
+	    rest < sizeof(out->host) &&
+	    mono_number(f[1], fl[1], &ver) == 0 && ver >= 8 &&
+	    mono_number(f[2], fl[2], &rec) == 0 &&
+	    fl[3] > 0 && fl[3] < sizeof(out->machine) &&
+	    mono_has_letter(f[3], fl[3]) &&
+	    fl[4] > 0 && fl[4] < sizeof(out->sysname) &&
+	    mono_has_letter(f[4], fl[4])) {
+		out->era = WCORE_MONO_2005_10;
+		mono_copy(out->host, sizeof(out->host), s, rest);
+		mono_copy(out->machine, sizeof(out->machine), f[3], fl[3]);
+		mono_copy(out->sysname, sizeof(out->sysname), f[4], fl[4]);
+		out->recsize = rec;
+		out->version = ver;
+		out->segment = seg;
+		return 0;
+	}
+	if (i == 1) {
+		/* <V>-<seg>: the version is what is left */
+		f[1] = s;
+		fl[1] = rest;
+	}
+	if (mono_number(f[1], fl[1], &ver) != 0)
+		return -1;
+	r2 = i == 1 ? 0 : (size_t)(f[1] - 1 - s);
+	/* <V>-<seg>: 2003, no host */
+	if (r2 == 0 && ver >= 1 && ver <= 3) {
+		if (kind == WCORE_NAME_LEGACY_SHARE)
+			return -1;
+		out->era = WCORE_MONO_2003;
+		out->version = ver;
+		out->segment = seg;
+		return 0;
+	}
+	if (r2 == 0 || r2 >= sizeof(out->host))
+		return -1;
+	/* <host>-<V>-<seg> */
+	if (ver >= 1 && ver <= 3 && kind != WCORE_NAME_LEGACY_SHARE)
+		out->era = WCORE_MONO_2004;
+	else if (ver >= 4 && ver <= 7 && seg == 0 &&
+	    kind != WCORE_NAME_LEGACY_SCRATCH)
+		out->era = WCORE_MONO_2005;
+	else
+		return -1;
+	mono_copy(out->host, sizeof(out->host), s, r2);
+	out->version = ver;
+	out->segment = seg;
+	return 0;
+}
+
+bool
+wcore_mono_name_parse(const char *fname, struct wcore_name *out)
+{
+	static const struct {
+		const char *prefix;
+		enum wcore_name_kind kind;
+	} roles[] = {
+		{ "shared_data-", WCORE_NAME_LEGACY_DATA },
+		{ "shared_fileshare-", WCORE_NAME_LEGACY_SHARE },
+		{ "shared_scratch-", WCORE_NAME_LEGACY_SCRATCH },
+	};
+	const char *s = fname, *dash;
+	unsigned long uid = 0;
+	size_t i, plen;
+	bool shm = false;
+
+	/* mono-shared-<uid>-shared_...: the /dev/shm form (V12) */
+	if (strncmp(s, MONO_SHM_PREFIX, sizeof(MONO_SHM_PREFIX) - 1) == 0) {
+		s += sizeof(MONO_SHM_PREFIX) - 1;
+		if ((dash = strchr(s, '-')) == NULL ||
+		    mono_number(s, (size_t)(dash - s), &uid) != 0 ||
+		    uid > UINT32_MAX)
+			return false;
+		s = dash + 1;
+		shm = true;
+	}
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		plen = strlen(roles[i].prefix);
+		if (strncmp(s, roles[i].prefix, plen) != 0)
+			continue;
+		memset(out, 0, sizeof(*out));
+		if (mono_parse_rest(s + plen, roles[i].kind, out) != 0 ||
+		    (shm && (out->era != WCORE_MONO_2005_10 ||
+		    out->version < 12))) {
+			memset(out, 0, sizeof(*out));
+			return false;
+		}
+		out->kind = roles[i].kind;
+		if (shm) {
+			out->era = WCORE_MONO_2009_SHM;
+			out->shm = true;
+			out->shm_uid = (uid_t)uid;
+		}
+		return true;
+	}
+	return false;
+}
+
+int
+wcore_mono_key_offset(const struct wcore_name *n)
+{
+	if (n->kind != WCORE_NAME_LEGACY_DATA)
+		return -1;
+	if (n->era == WCORE_MONO_2005 && n->version >= 6)
+		return 8;	/* after signal_count, collection_count */
+	if (n->era == WCORE_MONO_2005_10 || n->era == WCORE_MONO_2009_SHM)
+		return 4;	/* after collection_count */
+	return -1;
+}
+
+bool
+wcore_mono_attach_count(const struct wcore_name *n)
+{
+	return (n->era == WCORE_MONO_2005_10 || n->era == WCORE_MONO_2009_SHM)
+	    && n->version >= 10;
+}
+
+const char *
+wcore_mono_release(unsigned long version)
+{
+	static const char *const rel[] = {
+		[0] = "before 1.1.7", [1] = "before 1.1.7",
+		[2] = "before 1.1.7", [3] = "before 1.1.7",
+		[4] = "before 1.1.7", [5] = "1.1.7", [6] = "1.1.8",
+		[7] = "1.1.9", [8] = "1.1.10-1.1.12", [9] = "1.1.13",
+		[10] = "1.1.14", [11] = "1.2.3", [12] = "2.0 or later",
+	};
+
+	return version < sizeof(rel) / sizeof(rel[0]) ? rel[version] : "?";
+}
+
+/*
+ * Whether two files are parts of one Mono state: same place and era, and
+ * the same fields but the role's own ones (the record size of a data and
+ * a fileshare file differ; a scratch file shares its data file's segment).
+ */
+bool
+wcore_mono_same_state(const struct wcore_name *a, const struct wcore_name *b)
+{
+	if (a->era != b->era || a->era == WCORE_MONO_NONE ||
+	    a->shm != b->shm || (a->shm && a->shm_uid != b->shm_uid) ||
+	    a->version != b->version || a->segment != b->segment ||
+	    strcmp(a->host, b->host) != 0)
+		return false;
+	return strcmp(a->sysname, b->sysname) == 0 &&
+	    strcmp(a->machine, b->machine) == 0;
+}
+
+uint32_t
+wcore_mono_state_hash(const struct wcore_name *n)
+{
+	char buf[512];
+	int len;
+
+	len = snprintf(buf, sizeof(buf), "%d|%d|%u|%lu|%lu|%s|%s|%s",
+	    (int)n->era, (int)n->shm, (unsigned)n->shm_uid, n->version,
+	    n->segment, n->host, n->sysname, n->machine);
+	if (len < 0)
+		return 1;
+	return wcore_name_hash(buf, (size_t)len < sizeof(buf) ? (size_t)len :
+	    sizeof(buf) - 1);
+}
