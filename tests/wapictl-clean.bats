@@ -203,7 +203,7 @@ teardown() {
 	assert_output ""
 }
 
-@test "legacy Mono files: kept while a process maps them, removed with their semaphore set when not" {
+@test "legacy Mono files: a state is kept whole while a process maps one file, removed whole with its set when not" {
 	mkdir -m 700 "$D"
 	local data="$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0"
 	local share="$D/shared_fileshare-$WAPI_SHARED_HOSTNAME-Linux-x86_64-16-12-0"
@@ -215,19 +215,24 @@ teardown() {
 	mapper=$(spawn "$BATS_TEST_TMPDIR/map.out" "$LEGACY" map "$data")
 	wait_until grep -q ready "$BATS_TEST_TMPDIR/map.out"
 	run -0 "$WAPICTL" clean
-	assert_output --partial "kept ~/home/.wapi/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0: legacy: Mono shared_data file mapped by pid $mapper"
-	assert_output --partial "removed ~/home/.wapi/shared_fileshare-"
+	assert_output --partial "kept ~/home/.wapi/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0: legacy: Mono 2.0 or later (V12, 2005-10 names) data file; with shared_fileshare-"
+	assert_output --partial "in use: mapped by pid $mapper"
+	assert_output --partial "kept ~/home/.wapi/shared_fileshare-"
 	[ -e "$data" ]
+	[ -e "$share" ]
 	"$LEGACY" exists "$key"
 	kill -9 "$mapper"
 	wait_until pid_gone "$mapper"
 	run -0 "$WAPICTL" clean -n
 	assert_output --partial "would-remove"
-	assert_output --partial "with its semaphore set (key 0x"
+	assert_output --partial "semaphore set key 0x"
 	"$LEGACY" exists "$key"
 	run -0 "$WAPICTL" clean
 	assert_output --partial "removed ~/home/.wapi/shared_data-"
+	assert_output --partial "removed ~/home/.wapi/shared_fileshare-"
+	assert_output --regexp "semaphore set key 0x[0-9a-f]{8} removed"
 	[ ! -e "$data" ]
+	[ ! -e "$share" ]
 	run "$LEGACY" exists "$key"
 	assert_failure
 	run -0 "$WAPICTL" clean
@@ -240,7 +245,7 @@ teardown() {
 	key=$("$LEGACY" create "$data" 3)
 	echo "$key" >> "$SEMKEYS"
 	run -0 "$WAPICTL" clean
-	assert_output --partial "not Mono's 8: kept"
+	assert_output --partial "is not Mono's (3 semaphores"
 	[ ! -e "$data" ]
 	"$LEGACY" exists "$key"
 }
@@ -251,7 +256,7 @@ teardown() {
 	key=$("$LEGACY" create "$data")
 	echo "$key" >> "$SEMKEYS"
 	run -0 "$WAPICTL" -A clean
-	assert_output --partial "of host farhost; removed only with --force-host --older-than"
+	assert_output --partial "of host farhost, whose processes are not visible here; removed only with --force-host --older-than"
 	[ -e "$data" ]
 }
 

@@ -150,7 +150,7 @@ teardown() { wapictl_teardown; }
 	run "$JQ" -e '[.status[].verdict] | sort == ["legacy","temporary"]' <<< "$output"
 	assert_success
 	run -0 "$WAPICTL" status -o REASON -n
-	assert_output --partial "no process maps"
+	assert_output --partial "not in use"
 }
 
 @test "the table lock holder is shown in LOCK" {

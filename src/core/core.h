@@ -79,6 +79,8 @@ bool wcore_mono_name_parse(const char *fname, struct wcore_name *out);
 int wcore_mono_key_offset(const struct wcore_name *n);
 /* Whether semaphore 7 of its set counts attached processes (V10+). */
 bool wcore_mono_attach_count(const struct wcore_name *n);
+/* The value semaphore 7 has with nobody attached (1 in V10, else 0). */
+int wcore_mono_attach_base(const struct wcore_name *n);
 /* The Mono release(s) of a format version, in words. */
 const char *wcore_mono_release(unsigned long version);
 /* Whether two Mono names are files of one state (data and companion). */

@@ -240,6 +240,13 @@ wcore_mono_key_offset(const struct wcore_name *n)
 	return -1;
 }
 
+int
+wcore_mono_attach_base(const struct wcore_name *n)
+{
+	/* V10 started semaphore 7 at 1, V11 on at 0. */
+	return n->version == 10 ? 1 : 0;
+}
+
 bool
 wcore_mono_attach_count(const struct wcore_name *n)
 {
@@ -255,7 +262,7 @@ wcore_mono_release(unsigned long version)
 		[2] = "before 1.1.7", [3] = "before 1.1.7",
 		[4] = "before 1.1.7", [5] = "1.1.7", [6] = "1.1.8",
 		[7] = "1.1.9", [8] = "1.1.10-1.1.12", [9] = "1.1.13",
-		[10] = "1.1.14", [11] = "1.2.3", [12] = "2.0 or later",
+		[10] = "1.1.14-1.1.18", [11] = "1.2", [12] = "2.0 or later",
 	};
 
 	return version < sizeof(rel) / sizeof(rel[0]) ? rel[version] : "?";

@@ -64,8 +64,11 @@ static void	cmd_clean_state(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_temp(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
-static void	cmd_clean_legacy(struct wapictl *, const struct target_file *,
-		    const struct cmd_clean_opts *, struct cmd_clean_result *);
+static void	cmd_clean_legacy(struct wapictl *, const struct target_list *,
+		    size_t, const struct cmd_clean_opts *,
+		    struct cmd_clean_result *, bool *);
+static void	legacy_cat_why(struct cmd_clean_result *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 const struct cmd_entry cmd_clean_entry = {
 	.name = "clean",
@@ -83,6 +86,17 @@ cmd_clean_why(struct cmd_clean_result *res, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vsnprintf(res->why, sizeof(res->why), fmt, ap);
+	va_end(ap);
+}
+
+static void
+legacy_cat_why(struct cmd_clean_result *res, const char *fmt, ...)
+{
+	size_t n = strlen(res->why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->why + n, sizeof(res->why) - n, fmt, ap);
 	va_end(ap);
 }
 
@@ -117,7 +131,7 @@ cmd_clean_unlink(struct wapictl *ctl, const struct target_file *tf,
 	int e;
 
 	cmd_clean_pause(tf->de.name);
-	if (fstatat(ctl->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (fstatat(tf->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
 		e = errno;
 		strlcat(res->why, ", but it disappeared before removal",
 		    sizeof(res->why));
@@ -129,7 +143,7 @@ cmd_clean_unlink(struct wapictl *ctl, const struct target_file *tf,
 		    "new one)");
 		return EAGAIN;
 	}
-	if (unlinkat(ctl->dirfd, tf->de.name, 0) != 0) {
+	if (unlinkat(tf->dirfd, tf->de.name, 0) != 0) {
 		e = errno;
 		cmd_clean_why(res, "cannot remove: %s", strerror(e));
 		res->failed = true;
@@ -325,61 +339,91 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 	close(fd);
 }
 
+/*
+ * A whole Mono state at once: its files and its set are decided together,
+ * the results stored for each of its files (res is indexed like list).
+ */
 static void
-cmd_clean_legacy(struct wapictl *ctl, const struct target_file *tf,
-    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
+cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
+    size_t idx, const struct cmd_clean_opts *o, struct cmd_clean_result *res,
+    bool *done)
 {
-	struct legacy_info li;
+	struct legacy_info li, li2;
+	struct cmd_clean_result r;
+	struct target_file tf;
 	char d[32], d2[32];
-	int64_t age;
+	int64_t age = INT64_MAX, a;
+	bool remove, foreign;
+	size_t k;
 	int e;
 
-	legacy_inspect(ctl->dirfd, &tf->de, &li);
-	if (li.gone)
-		return;
-	res->verdict = wcore_verdict_name(WCORE_LEGACY);
-	age = wcore_now_s() - tf->de.info.mtime;
-	if (ctl->host[0] == '\0' || strcmp(tf->de.parsed.host, ctl->host) != 0) {
-		/* Another host's processes do not show in our /proc. */
-		if (!o->force_host || age < o->older_than) {
-			cmd_clean_why(res, "%s of host %s; removed only with "
-			    "--force-host --older-than", li.reason,
-			    tf->de.parsed.host);
-			return;
-		}
-	} else if (li.mapped_by != 0) {
-		cmd_clean_why(res, "%s", li.reason);
-		res->finding = li.mapped_by < 0;
-		return;
+	legacy_inspect(ctl, list, idx, &li);
+	memset(&r, 0, sizeof(r));
+	r.verdict = wcore_verdict_name(WCORE_LEGACY);
+	for (k = 0; k < li.nfiles; k++) {
+		a = wcore_now_s() - list->v[li.files[k]].info.mtime;
+		if (a < age)
+			age = a;
 	}
-	if (o->older_than >= 0 && age < o->older_than) {
+	target_get(ctl, list, idx, &tf);
+	foreign = tf.de.parsed.era != WCORE_MONO_2009_SHM &&
+	    wcore_mono_eras[tf.de.parsed.era].has_host &&
+	    (ctl->host[0] == '\0' || strcmp(tf.de.parsed.host, ctl->host) != 0);
+	remove = false;
+	if (foreign) {
+		if (!o->force_host || age < o->older_than)
+			cmd_clean_why(&r, "%s; removed only with --force-host "
+			    "--older-than", li.reason);
+		else
+			remove = true;
+	} else if (li.use == LEGACY_IN_USE) {
+		cmd_clean_why(&r, "%s", li.reason);
+	} else if (li.use == LEGACY_UNSURE) {
+		cmd_clean_why(&r, "%s", li.reason);
+		r.finding = true;
+	} else if (o->older_than >= 0 && age < o->older_than) {
 		target_duration(age, d, sizeof(d));
 		target_duration(o->older_than, d2, sizeof(d2));
-		cmd_clean_why(res, "%s; modified %s ago, not older than %s",
+		cmd_clean_why(&r, "%s; modified %s ago, not older than %s",
 		    li.reason, d, d2);
-		res->finding = true;
-		return;
+		r.finding = true;
+	} else
+		remove = true;
+	if (remove) {
+		cmd_clean_why(&r, "%s", li.reason);
+		if (o->dry_run)
+			r.would_remove = true;
 	}
-	cmd_clean_why(res, "%s", li.reason);
-	if (o->dry_run) {
-		res->would_remove = true;
-		return;
+	if (remove && !o->dry_run && !foreign) {
+		/* Look once more: a Mono process may have started meanwhile. */
+		legacy_inspect(ctl, list, idx, &li2);
+		if (li2.use != LEGACY_IDLE || li2.semid != li.semid) {
+			cmd_clean_why(&r, "%s; changed while being checked; "
+			    "kept", li2.reason);
+			remove = false;
+		}
 	}
-	/* Look once more: a Mono process may have started meanwhile. */
-	if (legacy_mapped_by(tf->de.info.dev, tf->de.info.ino) != 0) {
-		cmd_clean_why(res, "%s, but a process mapped it meanwhile",
-		    li.reason);
-		return;
+	for (k = 0; k < li.nfiles; k++) {
+		res[li.files[k]] = r;
+		done[li.files[k]] = true;
+		if (!remove || o->dry_run)
+			continue;
+		target_get(ctl, list, li.files[k], &tf);
+		cmd_clean_unlink(ctl, &tf, tf.de.info.dev, tf.de.info.ino,
+		    &res[li.files[k]]);
 	}
-	if (cmd_clean_unlink(ctl, tf, tf->de.info.dev, tf->de.info.ino, res) != 0 ||
-	    !res->removed)
+	if (!remove || o->dry_run || li.data == SIZE_MAX || !li.sem_ours)
+		return;
+	if (!res[li.data].removed)
 		return;
 	if ((e = legacy_sem_remove(&li)) != 0) {
-		cmd_clean_why(res, "%s; but its semaphore set (key 0x%08x) "
-		    "could not be removed: %s; see ipcs -s", li.reason,
+		legacy_cat_why(&res[li.data], "; but its semaphore set (key "
+		    "0x%08x) could not be removed: %s; see ipcs -s",
 		    (unsigned)li.sem_key, strerror(e));
-		res->finding = true;
-	}
+		res[li.data].finding = true;
+	} else
+		legacy_cat_why(&res[li.data], "; semaphore set key 0x%08x "
+		    "removed", (unsigned)li.sem_key);
 }
 
 static int
@@ -394,7 +438,8 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct cmd_clean_opts o = { false, false, -1 };
-	struct cmd_clean_result res;
+	struct cmd_clean_result res, *lres;
+	bool *ldone;
 	struct out_spec spec = { cmd_clean_cols, 4, { 0 }, 0 };
 	struct libscols_table *tb = NULL;
 	struct libscols_line *ln;
@@ -447,6 +492,10 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 	if ((r = target_collect(ctl, TARGET_STATE | TARGET_TEMP |
 	    TARGET_LEGACY, &list)) != 0)
 		return r;
+	lres = calloc(list.n ? list.n : 1, sizeof(*lres));
+	ldone = calloc(list.n ? list.n : 1, sizeof(*ldone));
+	if (lres == NULL || ldone == NULL)
+		err(WAPICTL_EXIT_ACCESS, "calloc");
 	if (ctl->json) {
 		out_columns_default(&spec, (const int[]){ COL_PATH,
 		    COL_VERDICT, COL_ACTION, COL_REASON }, 4);
@@ -464,7 +513,10 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			cmd_clean_temp(ctl, &tf, &o, &res);
 			break;
 		default:
-			cmd_clean_legacy(ctl, &tf, &o, &res);
+			if (!ldone[i])
+				cmd_clean_legacy(ctl, &list, i, &o, lres,
+				    ldone);
+			res = lres[i];
 			break;
 		}
 		if (res.verdict == NULL)
@@ -514,6 +566,8 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			    removed == 1 ? "" : "s", kept);
 	}
 	target_free(&list);
+	free(lres);
+	free(ldone);
 	if (rc == 0 && findings > 0)
 		rc = WAPICTL_EXIT_FINDINGS;
 	return rc;

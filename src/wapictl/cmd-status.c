@@ -29,8 +29,8 @@ struct cmd_status_out {
 };
 
 static int	cmd_status_exec(struct wapictl *, int, char **);
-static int	cmd_status_file(struct wapictl *, const struct target_file *,
-		    struct cmd_status_out *);
+static int	cmd_status_file(struct wapictl *, const struct target_list *,
+		    size_t, const struct target_file *, struct cmd_status_out *);
 static void	cmd_status_size(off_t, char *, size_t);
 static void	cmd_status_details(struct wapictl *, int, const char *,
 		    struct libscols_line *, struct cmd_status_out *);
@@ -212,8 +212,8 @@ cmd_status_details(struct wapictl *ctl, int fd, const char *path,
 
 /* One row.  Returns the file's exit-status contribution. */
 static int
-cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
-    struct cmd_status_out *o)
+cmd_status_file(struct wapictl *ctl, const struct target_list *list,
+    size_t idx, const struct target_file *tf, struct cmd_status_out *o)
 {
 	const struct out_spec *spec = o->spec;
 	struct libscols_line *ln;
@@ -256,11 +256,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_file *tf,
 	case WCORE_NAME_LEGACY_SCRATCH:
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_LEGACY));
-		legacy_inspect(ctl->dirfd, &tf->de, &li);
-		if (li.gone) {
-			scols_table_remove_line(o->tb, ln);
-			return 0;
-		}
+		legacy_inspect(ctl, list, idx, &li);
 		out_cell(ln, spec, COL_REASON, "%s", li.reason);
 		if (ctl->json)
 			out_cell(ln, spec, COL_AGE, "%" PRId64,
@@ -461,7 +457,7 @@ cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
 	o.verbose = verbose;
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
-		r = cmd_status_file(ctl, &tf, &o);
+		r = cmd_status_file(ctl, &list, i, &tf, &o);
 		if (r == WAPICTL_EXIT_ACCESS)
 			worst = r;
 		else if (r > rc)

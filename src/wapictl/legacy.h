@@ -1,8 +1,8 @@
 /*
- * Legacy Mono files (shared_data-*, shared_fileshare-*, shared_scratch-*)
- * left in the state directory by Mono's io-layer (2003-2015).  The library
- * never touches them; wapictl reports them and removes them when no process
- * maps them, together with their orphaned SysV semaphore set.
+ * Legacy Mono states: a data file, its companion (fileshare or scratch)
+ * and its SysV semaphore set, in ~/.wapi or (2009 on) in /dev/shm.  The
+ * names and offsets are the core's (mono.c); this decides whether a state
+ * is in use and removes it whole.  The library never touches them.
  */
 #ifndef WAPICTL_LEGACY_H
 #define WAPICTL_LEGACY_H
@@ -11,24 +11,32 @@
 
 #include <stdbool.h>
 
-#include "core.h"
+#include "wapictl.h"
 
-/* Mono's _WapiHandleSharedLayout: a guint32, then the key_t of its set. */
-#define LEGACY_SEM_KEY_OFFSET	4
-#define LEGACY_SEM_COUNT	8	/* _WAPI_SHARED_SEM_COUNT */
+#define LEGACY_MAX_FILES	4
 
-struct legacy_info {
-	pid_t	mapped_by;	/* a process mapping it, 0 none, -1 unknown */
-	bool	has_key;	/* shared_data with a non-zero key */
-	int	sem_key;
-	int	semid;		/* -1: no such set */
-	bool	sem_removable;	/* ours, 8 semaphores, no waiters */
-	bool	gone;		/* removed since the listing */
-	char	reason[384];
+enum legacy_use {
+	LEGACY_IDLE = 0,	/* proven unused: clean may remove it */
+	LEGACY_IN_USE,
+	LEGACY_UNSURE,		/* cannot tell: counts as in use */
 };
 
-pid_t	legacy_mapped_by(dev_t, ino_t);
-void	legacy_inspect(int, const struct wcore_dirent *, struct legacy_info *);
+struct legacy_info {
+	size_t	files[LEGACY_MAX_FILES];	/* list indexes of the state */
+	size_t	nfiles;
+	size_t	data;		/* list index of the data file, or SIZE_MAX */
+	enum legacy_use use;
+	bool	has_key;	/* a key at the version's offset */
+	int	sem_key;
+	int	semid;		/* -1: no set of that key */
+	bool	sem_ours;	/* Mono's shape, the file owner's, 0600 */
+	int	attach;		/* V10+ attach count, -1 unknown */
+	int	attach_base;	/* semaphore 7's value when nobody is */
+	char	reason[640];
+};
+
+void	legacy_inspect(const struct wapictl *, const struct target_list *,
+	    size_t, struct legacy_info *);
 int	legacy_sem_remove(const struct legacy_info *);
 
 #endif

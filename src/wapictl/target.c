@@ -21,6 +21,7 @@
 struct target_scan {
 	struct wapictl		*ctl;
 	unsigned		 kinds;
+	bool			 shm;	/* scanning shm_dir */
 	struct target_list	*list;
 };
 
@@ -54,6 +55,14 @@ target_init(struct wapictl *ctl)
 		ctl->host[0] = '\0';
 	}
 	ctl->want_host = ctl->host_arg != NULL ? ctl->host_arg : ctl->host;
+	/* Mono's shared-memory files (2009 on): local to this host. */
+	if (strlcpy(ctl->shm_dir, getenv("WAPICTL_MONO_SHM_DIR") != NULL &&
+	    *getenv("WAPICTL_MONO_SHM_DIR") != '\0' ?
+	    getenv("WAPICTL_MONO_SHM_DIR") : "/dev/shm", sizeof(ctl->shm_dir)) >=
+	    sizeof(ctl->shm_dir)) {
+		warnx("WAPICTL_MONO_SHM_DIR: directory name too long");
+		return WAPICTL_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -116,20 +125,33 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	case WCORE_NAME_LEGACY_SHARE:
 	case WCORE_NAME_LEGACY_SCRATCH:
 		want = TARGET_LEGACY;
+		/* The /dev/shm form only there, and only the user's own. */
+		if (de->parsed.shm != s->shm || (s->shm &&
+		    (de->parsed.shm_uid != s->ctl->euid ||
+		    de->info.uid != s->ctl->euid)))
+			return 0;
 		break;
 	default:
 		return 0;
 	}
+	if (s->shm && want != TARGET_LEGACY)
+		return 0;
 	if ((s->kinds & want) == 0)
 		return 0;
 	if (want == TARGET_STATE && (s->kinds & TARGET_THIS_ABI) &&
 	    strcmp(de->parsed.abi, WAPI_ABI) != 0)
 		return 0;
-	if (!s->ctl->all_hosts && strcmp(de->parsed.host, s->ctl->want_host) != 0)
+	/* A Mono name without a host (2002-2003) is taken as this host's;
+	 * so are the shared-memory files, which only this host can see. */
+	if (!s->ctl->all_hosts && !s->shm && !(want == TARGET_LEGACY &&
+	    !wcore_mono_eras[de->parsed.era].has_host &&
+	    target_host_is_this(s->ctl)) &&
+	    strcmp(de->parsed.host, s->ctl->want_host) != 0)
 		return 0;
 	len = strlen(de->name) + 1;
 	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
-	if (strlen(s->ctl->dir) + 1 + len > PATH_MAX)
+	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 + len >
+	    PATH_MAX)
 		return ENAMETOOLONG;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
@@ -152,6 +174,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	te->name = l->nlen;
 	l->nlen += len;
 	te->info = de->info;
+	te->shm = s->shm;
 	return 0;
 }
 
@@ -164,16 +187,30 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 	int e;
 
 	memset(list, 0, sizeof(*list));
-	if (ctl->dir_missing)
-		return 0;
 	s.ctl = ctl;
 	s.kinds = kinds;
 	s.list = list;
-	if ((e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
+	s.shm = false;
+	if (!ctl->dir_missing && (e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
 		target_shown(ctl->dir, shown, sizeof(shown));
 		warnx("%s: cannot list: %s", shown, strerror(e));
 		target_free(list);
 		return WAPICTL_EXIT_ACCESS;
+	}
+	/* Mono's /dev/shm files, part of this host's state.  A world-writable
+	 * sticky directory: each file is checked as ours when it is opened. */
+	if ((kinds & TARGET_LEGACY) && (ctl->all_hosts ||
+	    target_host_is_this(ctl))) {
+		if (ctl->shm_dirfd < 0)
+			ctl->shm_dirfd = open(ctl->shm_dir, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		s.shm = true;
+		if (ctl->shm_dirfd >= 0 && (e = wcore_dir_scan(ctl->shm_dirfd,
+		    target_scan_one, &s)) != 0) {
+			warnx("%s: cannot list: %s", ctl->shm_dir, strerror(e));
+			target_free(list);
+			return WAPICTL_EXIT_ACCESS;
+		}
 	}
 	return 0;
 }
@@ -190,9 +227,10 @@ target_get(const struct wapictl *ctl, const struct target_list *list,
 	strlcpy(de->name, list->names + te->name, sizeof(de->name));
 	wcore_name_parse(de->name, &de->parsed);
 	de->info = te->info;
+	tf->dirfd = te->shm ? ctl->shm_dirfd : ctl->dirfd;
 	/* Fits: target_scan_one() checked the length. */
-	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", ctl->dir,
-	    de->name) >= (int)sizeof(tf->path))
+	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", te->shm ?
+	    ctl->shm_dir : ctl->dir, de->name) >= (int)sizeof(tf->path))
 		tf->path[0] = '\0';
 	target_shown(tf->path, tf->shown, sizeof(tf->shown));
 }

@@ -125,6 +125,7 @@ main(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.dirfd = -1;
+	ctl.shm_dirfd = -1;
 
 	/* '+': options end at the command; its own options follow it. */
 	while ((ch = getopt_long(argc, argv, "+AH:d:hJqV", longopts, NULL)) != -1) {
@@ -188,6 +189,8 @@ main(int argc, char **argv)
 	}
 	if (ctl.dirfd >= 0)
 		close(ctl.dirfd);
+	if (ctl.shm_dirfd >= 0)
+		close(ctl.shm_dirfd);
 	free(argv0);
 	return r;
 }

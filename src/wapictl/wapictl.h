@@ -38,6 +38,8 @@ struct wapictl {
 	int		 dirfd;		/* -1 until target_dir_open() */
 	uid_t		 euid;		/* ours, once (target_init) */
 	bool		 dir_missing;	/* the directory does not exist */
+	char		 shm_dir[PATH_MAX];	/* Mono's /dev/shm files */
+	int		 shm_dirfd;	/* -1 until listed, or when absent */
 };
 
 struct cmd_entry {
@@ -68,12 +70,14 @@ int	wapictl_seconds(const struct cmd_entry *, const char *, int *);
  */
 struct target_file {
 	struct wcore_dirent	 de;
+	int			 dirfd;	/* the directory it is in */
 	char			 path[PATH_MAX];	/* for columns and JSON */
 	char			 shown[PATH_MAX];	/* ~/... for messages */
 };
 struct target_ent {
 	size_t			 name;	/* offset in target_list.names */
 	struct wcore_fileinfo	 info;	/* the scan's lstat fields */
+	bool			 shm;	/* in shm_dir (Mono's /dev/shm) */
 };
 struct target_list {
 	struct target_ent	*v;

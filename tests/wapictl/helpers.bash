@@ -19,6 +19,8 @@ wapictl_setup() {
 	unset MONO_DISABLE_SHM WAPI_MAX_HANDLES
 	export HOME="$BATS_TEST_TMPDIR"	# messages show ~/... paths
 	D="$WAPI_SHARED_DIR/.wapi"
+	# Mono's /dev/shm files: the test's own directory, never the real one.
+	export WAPICTL_MONO_SHM_DIR="$BATS_TEST_TMPDIR/shm"
 	TCLIENT="$top_builddir/tests/lib/wapi-tclient"
 	MKSTATE="$top_builddir/tests/mkstate"
 	PATCH="$top_builddir/tests/wapictl/patchstate"
