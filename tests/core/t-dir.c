@@ -235,7 +235,7 @@ test_dir_scan(void)
 		"link.x86_64.state",
 		"shared_data-h-Linux-x86_64-344-12-0",
 		"shared_fileshare-h-Linux-x86_64-40-12-0",
-		"shared_scratch-h-10-0",
+		"shared_scratch-h-3-0",
 		"z.aarch64.state",
 	};
 	struct scan_ctx c;
@@ -253,7 +253,7 @@ test_dir_scan(void)
 	make_file(dfd, ".h.x86_64.state.AbC123", 0600);
 	make_file(dfd, "shared_data-h-Linux-x86_64-344-12-0", 0600);
 	make_file(dfd, "shared_fileshare-h-Linux-x86_64-40-12-0", 0600);
-	make_file(dfd, "shared_scratch-h-10-0", 0600);
+	make_file(dfd, "shared_scratch-h-3-0", 0600);
 	make_file(dfd, "notes.txt", 0600);
 	make_file(dfd, "h.vax.state", 0600);
 	t_ok(symlinkat("/etc/passwd", dfd, "link.x86_64.state") == 0,
