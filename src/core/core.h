@@ -89,6 +89,46 @@ bool wcore_mono_same_state(const struct wcore_name *a,
 /* A hash equal for the files of one state. */
 uint32_t wcore_mono_state_hash(const struct wcore_name *n);
 
+/*
+ * Mono V12's shared handle records (what `mono --wapi=hps` printed), read
+ * from a copy of a data file: the int32 collection count and key_t, then
+ * records of the size the name carries (328 bytes LP64, 312 ILP32), in
+ * this machine's byte order.  Nothing in the bytes is trusted.
+ */
+enum wcore_mono_htype {		/* Mono's WapiHandleType */
+	WCORE_MONO_H_UNUSED = 0, WCORE_MONO_H_FILE, WCORE_MONO_H_CONSOLE,
+	WCORE_MONO_H_THREAD, WCORE_MONO_H_SEM, WCORE_MONO_H_MUTEX,
+	WCORE_MONO_H_EVENT, WCORE_MONO_H_SOCKET, WCORE_MONO_H_FIND,
+	WCORE_MONO_H_PROCESS, WCORE_MONO_H_PIPE, WCORE_MONO_H_NAMEDMUTEX,
+	WCORE_MONO_H_NAMEDSEM, WCORE_MONO_H_NAMEDEVENT, WCORE_MONO_H_COUNT
+};
+#define WCORE_MONO_NAME_MAX	260	/* MAX_PATH: the name's bytes */
+#define WCORE_MONO_PROC_NAME	256	/* _POSIX_PATH_MAX */
+#define WCORE_MONO_V12_MAX	4096	/* records of early V12 (later 256) */
+struct wcore_mono_handle {
+	uint32_t type;		/* may be >= WCORE_MONO_H_COUNT: unknown */
+	uint32_t timestamp;	/* time(NULL) of its last refresh */
+	uint32_t refs;
+	bool signalled;
+	char name[WCORE_MONO_NAME_MAX + 1];	/* named types; NUL-ended */
+	int32_t pid;		/* mutex owner, or the process */
+	uint64_t tid;		/* mutex owner thread (pthread_t) */
+	uint32_t count;		/* mutex recursion, semaphore value, event
+				 * set count, process exit status */
+	int32_t max;		/* semaphore maximum */
+	bool manual;		/* event */
+	char proc_name[WCORE_MONO_PROC_NAME + 1];	/* process */
+};
+/* Record size of the V12 layout a name says, 0 when not decoded here. */
+size_t wcore_mono_v12_recsize(const struct wcore_name *n);
+/* How many whole records a copy of len bytes holds (at most _V12_MAX). */
+size_t wcore_mono_v12_count(size_t len, size_t recsize);
+/* Record i of buf[0, len); false when it lies outside. */
+bool wcore_mono_v12_record(const void *buf, size_t len, size_t recsize,
+			   size_t i, struct wcore_mono_handle *out);
+/* Mono's word for a type, as --wapi=hps printed it ("N.Mutex"). */
+const char *wcore_mono_type_name(uint32_t type);
+
 /* Classify a directory entry name.  Never fails: unknown is NAME_OTHER. */
 void wcore_name_parse(const char *fname, struct wcore_name *out);
 /* "<host>.<abi>.state" into buf; ENAMETOOLONG or EINVAL (bad host/abi). */

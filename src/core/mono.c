@@ -299,3 +299,117 @@ wcore_mono_state_hash(const struct wcore_name *n)
 	return wcore_name_hash(buf, (size_t)len < sizeof(buf) ? (size_t)len :
 	    sizeof(buf) - 1);
 }
+
+/*
+ * V12's record (wapi-private.h's struct _WapiHandleShared): type,
+ * timestamp, handle_refs, signalled, then a union at 16 of the process,
+ * the named mutex, semaphore and event.  The named ones begin with the
+ * name (MAX_PATH + 1 bytes, then padding to 264); only the width of a
+ * pointer, pthread_t and size_t differs between the two ABIs.
+ */
+#define MONO_V12_HEAD	8	/* collection_count, sem_key */
+#define MONO_U		16	/* the union */
+#define MONO_NAMED_END	(MONO_U + 264)
+
+size_t
+wcore_mono_v12_recsize(const struct wcore_name *n)
+{
+	if (n->kind != WCORE_NAME_LEGACY_DATA || n->version != 12 ||
+	    (n->era != WCORE_MONO_2005_10 && n->era != WCORE_MONO_2009_SHM))
+		return 0;
+	return n->recsize == 328 || n->recsize == 312 ? n->recsize : 0;
+}
+
+size_t
+wcore_mono_v12_count(size_t len, size_t recsize)
+{
+	size_t n;
+
+	if ((recsize != 328 && recsize != 312) || len < MONO_V12_HEAD)
+		return 0;
+	n = (len - MONO_V12_HEAD) / recsize;
+	return n < WCORE_MONO_V12_MAX ? n : WCORE_MONO_V12_MAX;
+}
+
+static uint32_t
+mono_u32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* A fixed-size text field: up to its size, NUL-ended in out. */
+static void
+mono_text(char *out, const unsigned char *p, size_t size)
+{
+	size_t n = strnlen((const char *)p, size);
+
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+bool
+wcore_mono_v12_record(const void *buf, size_t len, size_t recsize, size_t i,
+    struct wcore_mono_handle *out)
+{
+	const unsigned char *r;
+	bool lp64 = recsize == 328;
+	uint64_t tid;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= wcore_mono_v12_count(len, recsize))
+		return false;
+	r = (const unsigned char *)buf + MONO_V12_HEAD + i * recsize;
+	out->type = mono_u32(r);
+	out->timestamp = mono_u32(r + 4);
+	out->refs = mono_u32(r + 8);
+	out->signalled = mono_u32(r + 12) != 0;
+	switch (out->type) {
+	case WCORE_MONO_H_NAMEDMUTEX:
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		out->pid = (int32_t)mono_u32(r + MONO_NAMED_END);
+		if (lp64) {
+			memcpy(&tid, r + MONO_NAMED_END + 8, sizeof(tid));
+			out->tid = tid;
+			out->count = mono_u32(r + MONO_NAMED_END + 16);
+		} else {
+			out->tid = mono_u32(r + MONO_NAMED_END + 4);
+			out->count = mono_u32(r + MONO_NAMED_END + 8);
+		}
+		break;
+	case WCORE_MONO_H_NAMEDSEM:
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		out->count = mono_u32(r + MONO_NAMED_END);
+		out->max = (int32_t)mono_u32(r + MONO_NAMED_END + 4);
+		break;
+	case WCORE_MONO_H_NAMEDEVENT:
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		out->manual = mono_u32(r + MONO_NAMED_END) != 0;
+		out->count = mono_u32(r + MONO_NAMED_END + 4);
+		break;
+	case WCORE_MONO_H_PROCESS:
+		/* id, exitstatus, main_thread, two FILETIMEs, proc_name */
+		out->pid = (int32_t)mono_u32(r + MONO_U);
+		out->count = mono_u32(r + MONO_U + 4);
+		mono_text(out->proc_name, r + MONO_U + (lp64 ? 32 : 28),
+		    WCORE_MONO_PROC_NAME);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+const char *
+wcore_mono_type_name(uint32_t type)
+{
+	static const char *const names[WCORE_MONO_H_COUNT] = {
+		"Unused", "File", "Console", "Thread", "Sem", "Mutex", "Event",
+		"Socket", "Find", "Process", "Pipe", "N.Mutex", "N.Sem",
+		"N.Event",
+	};
+
+	return type < WCORE_MONO_H_COUNT ? names[type] : "unknown";
+}

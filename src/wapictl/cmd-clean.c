@@ -351,7 +351,7 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
 	struct legacy_info li, li2;
 	struct cmd_clean_result r;
 	struct target_file tf;
-	char d[32], d2[32];
+	char d[32], d2[32], tail[96];
 	int64_t age = INT64_MAX, a;
 	bool remove, foreign;
 	size_t k;
@@ -360,6 +360,7 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
 	legacy_inspect(ctl, list, idx, &li);
 	memset(&r, 0, sizeof(r));
 	r.verdict = wcore_verdict_name(WCORE_LEGACY);
+	tail[0] = '\0';
 	for (k = 0; k < li.nfiles; k++) {
 		a = wcore_now_s() - list->v[li.files[k]].info.mtime;
 		if (a < age)
@@ -372,48 +373,52 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
 	remove = false;
 	if (foreign) {
 		if (!o->force_host || age < o->older_than)
-			cmd_clean_why(&r, "%s; removed only with --force-host "
-			    "--older-than", li.reason);
+			snprintf(tail, sizeof(tail), "; removed only with "
+			    "--force-host --older-than");
 		else
 			remove = true;
-	} else if (li.use == LEGACY_IN_USE) {
-		cmd_clean_why(&r, "%s", li.reason);
-	} else if (li.use == LEGACY_UNSURE) {
-		cmd_clean_why(&r, "%s", li.reason);
+	} else if (li.use == LEGACY_UNSURE)
 		r.finding = true;
-	} else if (o->older_than >= 0 && age < o->older_than) {
+	else if (li.use == LEGACY_IDLE && o->older_than >= 0 &&
+	    age < o->older_than) {
 		target_duration(age, d, sizeof(d));
 		target_duration(o->older_than, d2, sizeof(d2));
-		cmd_clean_why(&r, "%s; modified %s ago, not older than %s",
-		    li.reason, d, d2);
+		snprintf(tail, sizeof(tail), "; modified %s ago, not older "
+		    "than %s", d, d2);
 		r.finding = true;
-	} else
+	} else if (li.use == LEGACY_IDLE)
 		remove = true;
-	if (remove) {
-		cmd_clean_why(&r, "%s", li.reason);
-		if (o->dry_run)
-			r.would_remove = true;
-	}
+	if (remove && o->dry_run)
+		r.would_remove = true;
 	if (remove && !o->dry_run && !foreign) {
 		/* Look once more: a Mono process may have started meanwhile. */
 		legacy_inspect(ctl, list, idx, &li2);
 		if (li2.use != LEGACY_IDLE || li2.semid != li.semid) {
-			cmd_clean_why(&r, "%s; changed while being checked; "
-			    "kept", li2.reason);
+			li = li2;
+			snprintf(tail, sizeof(tail), "; changed while being "
+			    "checked; kept");
 			remove = false;
 		}
 	}
 	for (k = 0; k < li.nfiles; k++) {
 		res[li.files[k]] = r;
 		done[li.files[k]] = true;
+		legacy_reason(ctl, list, &li, li.files[k],
+		    res[li.files[k]].why, sizeof(res[li.files[k]].why));
+		legacy_cat_why(&res[li.files[k]], "%s", tail);
 		if (!remove || o->dry_run)
 			continue;
 		target_get(ctl, list, li.files[k], &tf);
 		cmd_clean_unlink(ctl, &tf, tf.de.info.dev, tf.de.info.ino,
 		    &res[li.files[k]]);
 	}
-	if (!remove || o->dry_run || li.data == SIZE_MAX || !li.sem_ours)
+	if (!remove || li.data == SIZE_MAX || !li.sem_ours)
 		return;
+	if (o->dry_run) {
+		legacy_cat_why(&res[li.data], "; its semaphore set would be "
+		    "removed too");
+		return;
+	}
 	if (!res[li.data].removed)
 		return;
 	if ((e = legacy_sem_remove(&li)) != 0) {

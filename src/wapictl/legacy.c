@@ -50,6 +50,8 @@ struct legacy_ids {
 static bool	legacy_blind(char *, size_t);
 static int	legacy_maps_match(pid_t, const struct legacy_ids *, bool *);
 static pid_t	legacy_mapped_by(const struct legacy_ids *, bool *);
+static void	legacy_state(const struct wapictl *,
+		    const struct target_list *, size_t, struct legacy_info *);
 static void	legacy_sem(const struct wcore_name *, struct legacy_info *,
 		    char *, size_t);
 static void	legacy_cat(char *, size_t, const char *, ...)
@@ -175,8 +177,8 @@ legacy_sem(const struct wcore_name *n, struct legacy_info *li, char *waiters,
 {
 	struct semid_ds ds;
 	union legacy_semun arg;
-	char *r = li->reason;
-	size_t len = sizeof(li->reason);
+	char *r = li->state;
+	size_t len = sizeof(li->state);
 	unsigned long i;
 	int c;
 
@@ -231,37 +233,20 @@ void
 legacy_inspect(const struct wapictl *ctl, const struct target_list *list,
     size_t i, struct legacy_info *li)
 {
-	static const char *const role[] = {
-		[WCORE_NAME_LEGACY_DATA] = "data",
-		[WCORE_NAME_LEGACY_SHARE] = "fileshare",
-		[WCORE_NAME_LEGACY_SCRATCH] = "scratch",
-	};
 	struct target_file tf, of;
-	struct legacy_ids ids;
-	struct stat sb;
-	char blind[160], waiters[80];
 	const struct wcore_name *n;
 	uint32_t h;
-	int32_t key;
-	bool unsure = false;
-	pid_t pid;
 	size_t j;
-	int fd, off;
 
 	memset(li, 0, sizeof(*li));
 	li->semid = -1;
 	li->attach = -1;
 	li->data = SIZE_MAX;
-	waiters[0] = '\0';
 	target_get(ctl, list, i, &tf);
 	n = &tf.de.parsed;
 	h = wcore_mono_state_hash(n);
-	snprintf(li->reason, sizeof(li->reason), "Mono %s (V%lu, %s names) %s "
-	    "file", wcore_mono_release(n->version), n->version,
-	    wcore_mono_eras[n->era].id, role[n->kind]);
 
 	/* The state's files: this one and its companions in the listing. */
-	memset(&ids, 0, sizeof(ids));
 	for (j = 0; j < list->n && li->nfiles < LEGACY_MAX_FILES; j++) {
 		if (list->v[j].shm != list->v[i].shm)
 			continue;
@@ -271,20 +256,49 @@ legacy_inspect(const struct wapictl *ctl, const struct target_list *list,
 		    !wcore_mono_same_state(n, &of.de.parsed))))
 			continue;
 		li->files[li->nfiles++] = j;
-		ids.dev[ids.n] = of.de.info.dev;
-		ids.ino[ids.n++] = of.de.info.ino;
 		if (of.de.parsed.kind == WCORE_NAME_LEGACY_DATA)
 			li->data = j;
-		if (j != i)
-			legacy_cat(li->reason, sizeof(li->reason), "; with %s",
-			    of.de.name);
 	}
-	if (!S_ISREG(tf.de.info.mode) || tf.de.info.uid != ctl->euid) {
+	legacy_state(ctl, list, i, li);
+	legacy_reason(ctl, list, li, i, li->reason, sizeof(li->reason));
+}
+
+/* What holds for the whole state (li->files known): li->state, li->use. */
+static void
+legacy_state(const struct wapictl *ctl, const struct target_list *list,
+    size_t i, struct legacy_info *li)
+{
+	struct target_file tf, of;
+	struct legacy_ids ids;
+	struct stat sb;
+	char blind[160], waiters[80];
+	const struct wcore_name *n;
+	int32_t key;
+	bool unsure = false;
+	pid_t pid;
+	size_t j;
+	int fd, off;
+
+	waiters[0] = '\0';
+	target_get(ctl, list, i, &tf);
+	n = &tf.de.parsed;
+	memset(&ids, 0, sizeof(ids));
+	for (j = 0; j < li->nfiles; j++) {
+		target_get(ctl, list, li->files[j], &of);
+		ids.dev[ids.n] = of.de.info.dev;
+		ids.ino[ids.n++] = of.de.info.ino;
+	}
+	/* A state with a member that is not a plain file of ours is never
+	 * touched: Mono made none such. */
+	for (j = 0; j < li->nfiles; j++) {
+		target_get(ctl, list, li->files[j], &of);
+		if (S_ISREG(of.de.info.mode) && of.de.info.uid == ctl->euid)
+			continue;
 		li->use = LEGACY_UNSURE;
-		legacy_cat(li->reason, sizeof(li->reason), "; but %s: never "
-		    "removed", S_ISLNK(tf.de.info.mode) ?
+		legacy_cat(li->state, sizeof(li->state), "; but %s is %s: "
+		    "never removed", of.de.name, S_ISLNK(of.de.info.mode) ?
 		    "a symbolic link (not followed)" :
-		    !S_ISREG(tf.de.info.mode) ? "not a regular file" :
+		    !S_ISREG(of.de.info.mode) ? "not a regular file" :
 		    "owned by another user");
 		return;
 	}
@@ -294,7 +308,7 @@ legacy_inspect(const struct wapictl *ctl, const struct target_list *list,
 		target_get(ctl, list, li->data, &of);
 		off = wcore_mono_key_offset(&of.de.parsed);
 		if (off < 0)
-			legacy_cat(li->reason, sizeof(li->reason), "; no "
+			legacy_cat(li->state, sizeof(li->state), "; no "
 			    "semaphore set at this version");
 		else if ((fd = openat(of.dirfd, of.de.name, O_RDONLY |
 		    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) >= 0) {
@@ -312,7 +326,7 @@ legacy_inspect(const struct wapictl *ctl, const struct target_list *list,
 				legacy_sem(&of.de.parsed, li, waiters,
 				    sizeof(waiters));
 			else
-				legacy_cat(li->reason, sizeof(li->reason),
+				legacy_cat(li->state, sizeof(li->state),
 				    "; no semaphore key in it");
 		}
 	}
@@ -320,36 +334,66 @@ legacy_inspect(const struct wapictl *ctl, const struct target_list *list,
 	if (n->era != WCORE_MONO_2009_SHM && wcore_mono_eras[n->era].has_host &&
 	    (ctl->host[0] == '\0' || strcmp(n->host, ctl->host) != 0)) {
 		li->use = LEGACY_UNSURE;
-		legacy_cat(li->reason, sizeof(li->reason), "; of host %s, "
+		legacy_cat(li->state, sizeof(li->state), "; of host %s, "
 		    "whose processes are not visible here", n->host);
 		return;
 	}
 	pid = legacy_mapped_by(&ids, &unsure);
 	if (pid > 0) {
 		li->use = LEGACY_IN_USE;
-		legacy_cat(li->reason, sizeof(li->reason), "; in use: mapped "
+		legacy_cat(li->state, sizeof(li->state), "; in use: mapped "
 		    "by pid %d", (int)pid);
 	} else if (li->attach > 0) {
 		li->use = LEGACY_IN_USE;
-		legacy_cat(li->reason, sizeof(li->reason), "; in use: attach "
+		legacy_cat(li->state, sizeof(li->state), "; in use: attach "
 		    "count %d", li->attach);
 	} else if (waiters[0] != '\0') {
 		li->use = LEGACY_IN_USE;
-		legacy_cat(li->reason, sizeof(li->reason), "; in use: %s",
+		legacy_cat(li->state, sizeof(li->state), "; in use: %s",
 		    waiters);
 	} else if (li->attach == 0 && li->sem_ours) {
 		li->use = LEGACY_IDLE;	/* proof across namespaces */
-		legacy_cat(li->reason, sizeof(li->reason), "; not in use");
+		legacy_cat(li->state, sizeof(li->state), "; not in use");
 	} else if (pid < 0 || legacy_blind(blind, sizeof(blind)) || unsure) {
 		li->use = LEGACY_UNSURE;
-		legacy_cat(li->reason, sizeof(li->reason), "; unsure whether "
+		legacy_cat(li->state, sizeof(li->state), "; unsure whether "
 		    "in use: %s; kept", pid < 0 ? "/proc is unreadable" :
 		    unsure ? "the maps of a process of ours are unreadable" :
 		    blind);
 	} else {
 		li->use = LEGACY_IDLE;
-		legacy_cat(li->reason, sizeof(li->reason), "; not in use");
+		legacy_cat(li->state, sizeof(li->state), "; not in use");
 	}
+}
+
+/*
+ * The reason shown for file j of the state li describes: its era, its
+ * role, the other files of the state, then what holds for them all.
+ */
+void
+legacy_reason(const struct wapictl *ctl, const struct target_list *list,
+    const struct legacy_info *li, size_t j, char *buf, size_t len)
+{
+	static const char *const role[] = {
+		[WCORE_NAME_LEGACY_DATA] = "data",
+		[WCORE_NAME_LEGACY_SHARE] = "fileshare",
+		[WCORE_NAME_LEGACY_SCRATCH] = "scratch",
+	};
+	struct target_file tf, of;
+	const struct wcore_name *n;
+	size_t k;
+
+	target_get(ctl, list, j, &tf);
+	n = &tf.de.parsed;
+	snprintf(buf, len, "Mono %s (V%lu, %s names) %s file",
+	    wcore_mono_release(n->version), n->version,
+	    wcore_mono_eras[n->era].id, role[n->kind]);
+	for (k = 0; k < li->nfiles; k++)
+		if (li->files[k] != j) {
+			target_get(ctl, list, li->files[k], &of);
+			legacy_cat(buf, len, "; with %s", of.de.name);
+		}
+	legacy_cat(buf, len, "%s", li->state);
 }
 
 /* Remove the state's set if it is still the one legacy_inspect proved

@@ -32,11 +32,14 @@ struct legacy_info {
 	bool	sem_ours;	/* Mono's shape, the file owner's, 0600 */
 	int	attach;		/* V10+ attach count, -1 unknown */
 	int	attach_base;	/* semaphore 7's value when nobody is */
-	char	reason[640];
+	char	state[512];	/* what holds for every file of the state */
+	char	reason[640];	/* the inspected file's: legacy_reason() */
 };
 
 void	legacy_inspect(const struct wapictl *, const struct target_list *,
 	    size_t, struct legacy_info *);
+void	legacy_reason(const struct wapictl *, const struct target_list *,
+	    const struct legacy_info *, size_t, char *, size_t);
 int	legacy_sem_remove(const struct legacy_info *);
 
 #endif
