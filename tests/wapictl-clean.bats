@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # wapictl clean: removes only orphaned, stale-boot, unheld corrupt state,
-# old temporaries and unmapped legacy files; never through a link, never a
+# old temporaries and unused legacy files (wapictl-mono.bats); never through a link, never a
 # swapped file, never a live file; explains each decision.
 
 load wapictl/helpers
@@ -201,63 +201,6 @@ teardown() {
 	# every clean of the loop succeeded and said nothing
 	run cat "$BATS_TEST_TMPDIR/loop.out" "$BATS_TEST_TMPDIR/loop.out.err"
 	assert_output ""
-}
-
-@test "legacy Mono files: a state is kept whole while a process maps one file, removed whole with its set when not" {
-	mkdir -m 700 "$D"
-	local data="$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0"
-	local share="$D/shared_fileshare-$WAPI_SHARED_HOSTNAME-Linux-x86_64-16-12-0"
-	local key mapper
-	key=$("$LEGACY" create "$data")
-	echo "$key" >> "$SEMKEYS"
-	: > "$share"
-	chmod 600 "$share"
-	mapper=$(spawn "$BATS_TEST_TMPDIR/map.out" "$LEGACY" map "$data")
-	wait_until grep -q ready "$BATS_TEST_TMPDIR/map.out"
-	run -0 "$WAPICTL" clean
-	assert_output --partial "kept ~/home/.wapi/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0: legacy: Mono 2.0 or later (V12, 2005-10 names) data file; with shared_fileshare-"
-	assert_output --partial "in use: mapped by pid $mapper"
-	assert_output --partial "kept ~/home/.wapi/shared_fileshare-"
-	[ -e "$data" ]
-	[ -e "$share" ]
-	"$LEGACY" exists "$key"
-	kill -9 "$mapper"
-	wait_until pid_gone "$mapper"
-	run -0 "$WAPICTL" clean -n
-	assert_output --partial "would-remove"
-	assert_output --partial "semaphore set key 0x"
-	"$LEGACY" exists "$key"
-	run -0 "$WAPICTL" clean
-	assert_output --partial "removed ~/home/.wapi/shared_data-"
-	assert_output --partial "removed ~/home/.wapi/shared_fileshare-"
-	assert_output --regexp "semaphore set key 0x[0-9a-f]{8} removed"
-	[ ! -e "$data" ]
-	[ ! -e "$share" ]
-	run "$LEGACY" exists "$key"
-	assert_failure
-	run -0 "$WAPICTL" clean
-	assert_output "~/home/.wapi: nothing to clean"
-}
-
-@test "a legacy semaphore set that is not Mono's (not 8 semaphores) is left alone" {
-	mkdir -m 700 "$D"
-	local data="$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0" key
-	key=$("$LEGACY" create "$data" 3)
-	echo "$key" >> "$SEMKEYS"
-	run -0 "$WAPICTL" clean
-	assert_output --partial "is not Mono's (3 semaphores"
-	[ ! -e "$data" ]
-	"$LEGACY" exists "$key"
-}
-
-@test "another host's legacy file is kept: its processes are not visible here" {
-	mkdir -m 700 "$D"
-	local data="$D/shared_data-farhost-Linux-x86_64-328-12-0" key
-	key=$("$LEGACY" create "$data")
-	echo "$key" >> "$SEMKEYS"
-	run -0 "$WAPICTL" -A clean
-	assert_output --partial "of host farhost, whose processes are not visible here; removed only with --force-host --older-than"
-	[ -e "$data" ]
 }
 
 @test "JSON: one row per file with path, verdict, action and reason" {

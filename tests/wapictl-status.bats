@@ -144,10 +144,9 @@ teardown() { wapictl_teardown; }
 	mkdir -m 700 "$D"
 	: > "$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.Ab12Cd"
 	chmod 600 "$D/.$WAPI_SHARED_HOSTNAME.$ABI.state.Ab12Cd"
-	key=$("$LEGACY" create "$D/shared_data-$WAPI_SHARED_HOSTNAME-Linux-x86_64-328-12-0")
-	echo "$key" >> "$SEMKEYS"
+	"$LEGACY" v7 exit "$D" "$WAPI_SHARED_HOSTNAME" > /dev/null
 	run -0 --separate-stderr "$WAPICTL" -J status
-	run "$JQ" -e '[.status[].verdict] | sort == ["legacy","temporary"]' <<< "$output"
+	run "$JQ" -e '[.status[].verdict] | sort == ["legacy","legacy","temporary"]' <<< "$output"
 	assert_success
 	run -0 "$WAPICTL" status -o REASON -n
 	assert_output --partial "not in use"

@@ -128,6 +128,8 @@ bool wcore_mono_v12_record(const void *buf, size_t len, size_t recsize,
 			   size_t i, struct wcore_mono_handle *out);
 /* Mono's word for a type, as --wapi=hps printed it ("N.Mutex"). */
 const char *wcore_mono_type_name(uint32_t type);
+/* The type of ours a Mono type is (WAPI_T_*), WAPI_T_FREE when none. */
+unsigned wcore_mono_type_wapi(uint32_t type);
 
 /* Classify a directory entry name.  Never fails: unknown is NAME_OTHER. */
 void wcore_name_parse(const char *fname, struct wcore_name *out);

@@ -413,3 +413,29 @@ wcore_mono_type_name(uint32_t type)
 
 	return type < WCORE_MONO_H_COUNT ? names[type] : "unknown";
 }
+
+unsigned
+wcore_mono_type_wapi(uint32_t type)
+{
+	switch (type) {
+	case WCORE_MONO_H_SEM:
+	case WCORE_MONO_H_NAMEDSEM:
+		return WAPI_T_SEMAPHORE;
+	case WCORE_MONO_H_MUTEX:
+	case WCORE_MONO_H_NAMEDMUTEX:
+		return WAPI_T_MUTEX;
+	case WCORE_MONO_H_EVENT:
+	case WCORE_MONO_H_NAMEDEVENT:
+		return WAPI_T_EVENT;
+	case WCORE_MONO_H_FILE:
+		return WAPI_T_FILE;
+	case WCORE_MONO_H_SOCKET:
+		return WAPI_T_SOCKET;
+	case WCORE_MONO_H_PIPE:
+		return WAPI_T_PIPE;
+	case WCORE_MONO_H_PROCESS:
+		return WAPI_T_PROCESS;
+	default:
+		return WAPI_T_FREE;
+	}
+}

@@ -41,7 +41,7 @@ struct cmd_clean_result {
 	bool			 would_remove;	/* -n */
 	bool			 finding;	/* kept, and it needs a person */
 	bool			 failed;	/* could not look or remove */
-	char			 why[640];
+	char			 why[1024];
 };
 
 enum { COL_PATH, COL_VERDICT, COL_ACTION, COL_REASON };

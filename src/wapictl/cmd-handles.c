@@ -3,11 +3,15 @@
  * `mono --wapi=hps` printed.  A live file is copied under the table lock
  * (briefly, bounded) so that the rows are one consistent moment; a file no
  * process holds is read through a read-only mapping without any lock.
+ * A Mono V12 data file of the host is listed too: its records are read
+ * (never mapped, never written, no lock taken) and decoded by the core.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +34,13 @@ static void	cmd_handles_row(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *, uint32_t,
 		    const struct wapi_handle_entry *, const char *);
 static void	cmd_handles_printable(char *, size_t, const char *, size_t);
+static int	cmd_handles_mono(struct wapictl *, const struct target_file *,
+		    struct libscols_table *, const struct out_spec *,
+		    const bool *);
+static void	cmd_handles_mono_row(struct wapictl *,
+		    const struct target_file *, struct libscols_table *,
+		    const struct out_spec *, size_t,
+		    const struct wcore_mono_handle *);
 
 enum {
 	COL_HANDLE, COL_SLOT, COL_GEN, COL_TYPE, COL_REFS, COL_NAME,
@@ -196,6 +207,142 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	}
 	if (sig != NULL)
 		out_cell(ln, spec, COL_SIGNALLED, "%s", sig);
+}
+
+/* One row of a Mono record, with what `mono --wapi=hps` showed of it. */
+static void
+cmd_handles_mono_row(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_table *tb, const struct out_spec *spec, size_t i,
+    const struct wcore_mono_handle *h)
+{
+	struct libscols_line *ln;
+	unsigned t = wcore_mono_type_wapi(h->type);
+	char name[WCORE_MONO_PROC_NAME + 1], d[32];
+	uint32_t age;
+
+	ln = out_line_new(tb);
+	out_cell(ln, spec, COL_HANDLE, "%zu", i);
+	out_cell(ln, spec, COL_SLOT, "%zu", i);
+	if (t != WAPI_T_FREE)
+		out_cell(ln, spec, COL_TYPE, "%s", wcore_type_name(t));
+	else
+		out_cell(ln, spec, COL_TYPE, "mono-%s", h->type <
+		    WCORE_MONO_H_COUNT ? wcore_mono_type_name(h->type) :
+		    "unknown");
+	out_cell(ln, spec, COL_REFS, "%" PRIu32, h->refs);
+	out_cell(ln, spec, COL_SIGNALLED, "%s", h->signalled ? "yes" : "no");
+	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
+	out_cell(ln, spec, COL_PATH, "%s", tf->path);
+	if (h->name[0] != '\0') {
+		cmd_handles_printable(name, sizeof(name), h->name,
+		    sizeof(h->name));
+		out_cell(ln, spec, COL_NAME, "%s", name);
+	}
+	if (h->timestamp != 0) {
+		/* Mono's 32-bit time(NULL), as hps subtracted it */
+		age = (uint32_t)wcore_now_s() - h->timestamp;
+		if (ctl->json)
+			out_cell(ln, spec, COL_CHANGED, "%" PRIu32, age);
+		else {
+			target_duration(age, d, sizeof(d));
+			out_cell(ln, spec, COL_CHANGED, "%s", d);
+		}
+	}
+	switch (h->type) {
+	case WCORE_MONO_H_NAMEDMUTEX:
+		if (h->pid == 0) {
+			out_cell(ln, spec, COL_DETAILS, "Mono N.Mutex: free");
+			break;
+		}
+		out_cell(ln, spec, COL_OWNER, "%" PRId32, h->pid);
+		out_cell(ln, spec, COL_DETAILS, "Mono N.Mutex: owned by pid %"
+		    PRId32 " thread %" PRIu64 ", recursion %" PRIu32, h->pid,
+		    h->tid, h->count);
+		break;
+	case WCORE_MONO_H_NAMEDSEM:
+		out_cell(ln, spec, COL_DETAILS, "Mono N.Sem: count %" PRIu32
+		    " of %" PRId32, h->count, h->max);
+		break;
+	case WCORE_MONO_H_NAMEDEVENT:
+		out_cell(ln, spec, COL_DETAILS, "Mono N.Event: %s, set count %"
+		    PRIu32, h->manual ? "manual-reset" : "auto-reset",
+		    h->count);
+		break;
+	case WCORE_MONO_H_PROCESS:
+		cmd_handles_printable(name, sizeof(name), h->proc_name,
+		    sizeof(h->proc_name));
+		out_cell(ln, spec, COL_DETAILS, "Mono Process: pid %" PRId32
+		    ", %s %" PRIu32 ", '%s'", h->pid, h->count == 259 ?
+		    "still active, exit code" : "exit code", h->count, name);
+		break;
+	default:
+		out_cell(ln, spec, COL_DETAILS, "Mono %s record (type %" PRIu32
+		    "): not decoded", wcore_mono_type_name(h->type), h->type);
+		break;
+	}
+}
+
+/*
+ * A Mono data file: its V12 records, read into memory (at most 4096
+ * records; a file that shrinks or grows meanwhile only yields fewer).
+ * Other versions' layouts are not decoded, and that is said.
+ */
+static int
+cmd_handles_mono(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_table *tb, const struct out_spec *spec, const bool *types)
+{
+	struct wcore_mono_handle h;
+	struct stat sb;
+	unsigned char *buf;
+	size_t recsize, cap, len = 0, i, n;
+	ssize_t r;
+	int fd;
+
+	recsize = wcore_mono_v12_recsize(&tf->de.parsed);
+	if (recsize == 0) {
+		if (!ctl->quiet)
+			warnx("%s: the handle records of Mono V%lu (%s names, "
+			    "record size %lu) are not decoded: only V12's "
+			    "(328 or 312 bytes) are", tf->shown,
+			    tf->de.parsed.version,
+			    wcore_mono_eras[tf->de.parsed.era].id,
+			    tf->de.parsed.recsize);
+		return 0;
+	}
+	fd = openat(tf->dirfd, tf->de.name, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;	/* removed since the listing */
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_uid != ctl->euid) {
+		warnx("%s: cannot read: %s", tf->shown, fd < 0 ?
+		    strerror(errno) : "not a regular file of ours");
+		if (fd >= 0)
+			close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	cap = 8 + WCORE_MONO_V12_MAX * recsize;
+	if ((buf = malloc(cap)) == NULL) {
+		close(fd);
+		warnx("%s: out of memory", tf->shown);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	while (len < cap && ((r = pread(fd, buf + len, cap - len,
+	    (off_t)len)) > 0 || (r < 0 && errno == EINTR)))
+		if (r > 0)
+			len += (size_t)r;
+	close(fd);
+	n = wcore_mono_v12_count(len, recsize);
+	for (i = 0; i < n; i++) {
+		if (!wcore_mono_v12_record(buf, len, recsize, i, &h) ||
+		    h.type == WCORE_MONO_H_UNUSED)
+			continue;
+		if (types != NULL && !types[wcore_mono_type_wapi(h.type)])
+			continue;
+		cmd_handles_mono_row(ctl, tf, tb, spec, i, &h);
+	}
+	free(buf);
+	return 0;
 }
 
 /* Copy the used part of the table (under the lock when live), then print. */
@@ -391,13 +538,18 @@ cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
 
 	if ((r = target_dir_open(ctl, true)) != 0)
 		return r;
-	if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI,
-	    &list)) != 0)
+	if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI |
+	    TARGET_LEGACY, &list)) != 0)
 		return r;
 	tb = out_table_new(ctl, "handles", &spec, raw, noheadings);
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
-		r = cmd_handles_file(ctl, &tf, tb, &spec, types);
+		if (tf.de.parsed.kind == WCORE_NAME_STATE)
+			r = cmd_handles_file(ctl, &tf, tb, &spec, types);
+		else if (tf.de.parsed.kind == WCORE_NAME_LEGACY_DATA)
+			r = cmd_handles_mono(ctl, &tf, tb, &spec, types);
+		else
+			continue;	/* a Mono companion: no handles */
 		if (r == WAPICTL_EXIT_ACCESS || (r > rc && rc !=
 		    WAPICTL_EXIT_ACCESS))
 			rc = r;

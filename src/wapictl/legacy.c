@@ -357,7 +357,9 @@ legacy_state(const struct wapictl *ctl, const struct target_list *list,
 	} else if (pid < 0 || legacy_blind(blind, sizeof(blind)) || unsure) {
 		li->use = LEGACY_UNSURE;
 		legacy_cat(li->state, sizeof(li->state), "; unsure whether "
-		    "in use: %s; kept", pid < 0 ? "/proc is unreadable" :
+		    "in use: %s; kept: run wapictl where it sees every "
+		    "process (the host's initial PID namespace, as root) to "
+		    "decide", pid < 0 ? "/proc is unreadable" :
 		    unsure ? "the maps of a process of ours are unreadable" :
 		    blind);
 	} else {

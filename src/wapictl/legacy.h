@@ -32,8 +32,8 @@ struct legacy_info {
 	bool	sem_ours;	/* Mono's shape, the file owner's, 0600 */
 	int	attach;		/* V10+ attach count, -1 unknown */
 	int	attach_base;	/* semaphore 7's value when nobody is */
-	char	state[512];	/* what holds for every file of the state */
-	char	reason[640];	/* the inspected file's: legacy_reason() */
+	char	state[640];	/* what holds for every file of the state */
+	char	reason[1024];	/* the inspected file's: legacy_reason() */
 };
 
 void	legacy_inspect(const struct wapictl *, const struct target_list *,

@@ -33,7 +33,9 @@ wapictl_setup() {
 	STATE="$D/$WAPI_SHARED_HOSTNAME.$ABI.state"
 	PIDFILE="$BATS_TEST_TMPDIR/pids"
 	: > "$PIDFILE"
-	SEMKEYS="$BATS_TEST_TMPDIR/semkeys"
+	# Every SysV set the Mono generator makes, for the teardown.
+	export MONO_LEGACY_KEYS="$BATS_TEST_TMPDIR/semkeys"
+	SEMKEYS=$MONO_LEGACY_KEYS
 	: > "$SEMKEYS"
 }
 

@@ -13,7 +13,8 @@
  *	mono-legacy ERA exit DIR HOST	attach, then leave as Mono did at exit:
  *					from V10 the last process removes the
  *					set and both files; before, nothing
- *	mono-legacy plant KEY [NSEMS]	someone else's set (default 8 semaphores,
+ *	mono-legacy plant KEY [NSEMS [MODE]]
+ *					someone else's set (default 8 semaphores,
  *					0600) with exactly KEY; prints its id
  *	mono-legacy keyat FILE OFFSET	the int32 at OFFSET, as 0x%08x
  *	mono-legacy exists KEY		exit 0 when a set with KEY exists
@@ -415,7 +416,7 @@ main(int argc, char **argv)
 	const char *e;
 	int32_t key, v;
 	size_t i;
-	int fd, id, n = NSEMS;
+	int fd, id, n = NSEMS, mode = 0600;
 
 	for (i = 0; argc == 5 && i < sizeof(eras) / sizeof(eras[0]); i++)
 		if (strcmp(argv[1], eras[i].id) == 0 &&
@@ -424,11 +425,13 @@ main(int argc, char **argv)
 			era = &eras[i];
 			return run(argv[2], argv[3], argv[4]);
 		}
-	if ((argc == 3 || argc == 4) && strcmp(argv[1], "plant") == 0) {
+	if (argc >= 3 && argc <= 5 && strcmp(argv[1], "plant") == 0) {
 		key = key_arg(argv[2]);
-		if (argc == 4 && (n = (int)strtonum(argv[3], 1, 64, &e), e))
+		if (argc >= 4 && (n = (int)strtonum(argv[3], 1, 64, &e), e))
 			errx(2, "%s: %s", argv[3], e);
-		if ((id = semget(key, n, IPC_CREAT | IPC_EXCL | 0600)) < 0)
+		if (argc == 5)
+			mode = (int)strtol(argv[4], NULL, 8) & 0777;
+		if ((id = semget(key, n, IPC_CREAT | IPC_EXCL | mode)) < 0)
 			err(1, "semget 0x%08x", (unsigned)key);
 		remember_key(key);
 		for (i = 0; i < (size_t)n; i++)
@@ -456,6 +459,6 @@ main(int argc, char **argv)
 			err(1, "IPC_RMID");
 		return 0;
 	}
-	errx(2, "usage: mono-legacy ERA hold|exit DIR HOST | plant KEY [NSEMS] "
-	    "| keyat FILE OFFSET | exists KEY | rm KEY");
+	errx(2, "usage: mono-legacy ERA hold|exit DIR HOST | plant KEY [NSEMS "
+	    "[MODE]] | keyat FILE OFFSET | exists KEY | rm KEY");
 }
