@@ -333,3 +333,14 @@ put_int32() {
 	[ "$(ls "$D" | wc -l)" = 2 ]
 	set_exists "$MONO_KEY"
 }
+
+@test "validate names a Mono file for what it is instead of calling it corrupt" {
+	mono_start v12 hold
+	local data
+	data=$(ls "$D" | grep shared_data)
+	run -0 "$WAPICTL" validate "$D/$data"
+	assert_output "~/home/.wapi/$data: legacy: a file of Mono 2.0 or later (V12, 2005-10 names), not a wapi state file: not validated; 'wapictl status' says whether it is in use, 'wapictl handles' lists its records"
+	run -0 --separate-stderr "$WAPICTL" -J validate "$D/$data"
+	run "$JQ" -e '.validate[0].result == "legacy"' <<< "$output"
+	assert_success
+}

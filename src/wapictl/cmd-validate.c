@@ -34,7 +34,7 @@ enum {
 static const struct out_column cmd_validate_cols[] = {
 	[COL_PATH] = { "PATH", 0.3, 0, SCOLS_JSON_STRING, "the file" },
 	[COL_RESULT] = { "RESULT", 8, 0, SCOLS_JSON_STRING,
-	    "ok, corrupt, incompatible, busy, unreadable" },
+	    "ok, corrupt, incompatible, busy, unreadable, legacy" },
 	[COL_PROBLEMS] = { "PROBLEMS", 4, 0, SCOLS_JSON_NUMBER,
 	    "number of problems found in the file" },
 	[COL_WHERE] = { "WHERE", 8, 0, SCOLS_JSON_STRING,
@@ -55,6 +55,8 @@ struct cmd_validate_ctx {
 };
 
 static int	cmd_validate_exec(struct wapictl *, int, char **);
+static bool	cmd_validate_mono(struct cmd_validate_ctx *, const char *,
+		    const char *);
 static int	cmd_validate_fd(struct cmd_validate_ctx *, int, bool,
 		    const char *, const char *);
 static int	cmd_validate_run(struct cmd_validate_ctx *, int, bool,
@@ -187,6 +189,34 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
 	return 0;
 }
 
+/*
+ * A file named as Mono named its files is not ours to validate: say what
+ * it is and where to look instead.  True when the path is such a name.
+ */
+static bool
+cmd_validate_mono(struct cmd_validate_ctx *c, const char *path,
+    const char *shown)
+{
+	struct wcore_name n;
+	const char *base = strrchr(path, '/');
+
+	wcore_name_parse(base != NULL ? base + 1 : path, &n);
+	if (n.kind != WCORE_NAME_LEGACY_DATA &&
+	    n.kind != WCORE_NAME_LEGACY_SHARE &&
+	    n.kind != WCORE_NAME_LEGACY_SCRATCH)
+		return false;
+	if (c->ctl->json)
+		cmd_validate_print(c, path, shown, "legacy", NULL);
+	else if (!c->ctl->quiet)
+		printf("%s: legacy: a file of Mono %s (V%lu, %s names), not a "
+		    "wapi state file: not validated; 'wapictl status' says "
+		    "whether it is in use%s\n", shown,
+		    wcore_mono_release(n.version), n.version,
+		    wcore_mono_eras[n.era].id, wcore_mono_v12_recsize(&n) ?
+		    ", 'wapictl handles' lists its records" : "");
+	return true;
+}
+
 static int
 cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
     const char *path, const char *shown)
@@ -291,6 +321,8 @@ cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
 	if (argc > 0) {
 		for (i = 0; i < (size_t)argc; i++) {
 			target_shown(argv[i], shown, sizeof(shown));
+			if (cmd_validate_mono(&c, argv[i], shown))
+				continue;
 			writable = true;
 			fd = target_open_path(argv[i], true, &dfd, name, dir,
 			    sizeof(dir), why, sizeof(why));
