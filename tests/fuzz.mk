@@ -5,7 +5,8 @@
 # the seeds and every input kept in tests/fuzz/regress/ through the same
 # entry points in `make check`, with the ordinary compiler.
 fuzz_entry_sources = tests/fuzz/fuzz.h tests/fuzz/entry-state.c \
-	tests/fuzz/entry-names.c tests/fuzz/entry-proto.c tests/fuzz/seeds.c
+	tests/fuzz/entry-names.c tests/fuzz/entry-proto.c \
+	tests/fuzz/entry-mono.c tests/fuzz/seeds.c
 check_PROGRAMS += tests/fuzz/t-fuzz-replay
 TESTS += tests/fuzz/t-fuzz-replay
 tests_fuzz_t_fuzz_replay_SOURCES = tests/fuzz/t-fuzz-replay.c \
@@ -13,7 +14,8 @@ tests_fuzz_t_fuzz_replay_SOURCES = tests/fuzz/t-fuzz-replay.c \
 tests_fuzz_t_fuzz_replay_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_fuzz_t_fuzz_replay_LDADD = src/core/libwapicore.la $(BSD_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz-state.c tests/fuzz/fuzz-names.c \
-	tests/fuzz/fuzz-proto.c tests/fuzz/seedgen.c tests/fuzz/regress
+	tests/fuzz/fuzz-proto.c tests/fuzz/fuzz-mono.c tests/fuzz/seedgen.c \
+	tests/fuzz/regress
 
 # The hostile-input suite: hostile state directories, files, host names,
 # environments and socket peers through wapictl and a real client.
@@ -29,7 +31,8 @@ FUZZ_DIR = tests/fuzz/run
 FUZZ_MAXLEN_state = 131072
 FUZZ_MAXLEN_names = 1024
 FUZZ_MAXLEN_proto = 16384
-FUZZ_TARGETS = state names proto
+FUZZ_MAXLEN_mono = 200000
+FUZZ_TARGETS = state names proto mono
 
 # The core's .c files are compiled into each target (no libtool objects:
 # those are built by the ordinary compiler without coverage).
@@ -43,7 +46,8 @@ fuzz:
 	    -I$(top_srcdir)/tests -I$(top_srcdir)/tests/fuzz $(BSD_CFLAGS) -pthread"; \
 	ent="$(top_srcdir)/tests/fuzz/entry-state.c \
 	    $(top_srcdir)/tests/fuzz/entry-names.c \
-	    $(top_srcdir)/tests/fuzz/entry-proto.c"; \
+	    $(top_srcdir)/tests/fuzz/entry-proto.c \
+	    $(top_srcdir)/tests/fuzz/entry-mono.c"; \
 	d=$(FUZZ_DIR); mkdir -p $$d; \
 	echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' \
 	    > $$d/probe.c; \
@@ -73,6 +77,7 @@ fuzz:
 			cp $(top_srcdir)/tests/fuzz/regress/$$t/* $$c/; fi; \
 		case $$t in state) ml=$(FUZZ_MAXLEN_state) ;; \
 		    proto) ml=$(FUZZ_MAXLEN_proto) ;; \
+		    mono) ml=$(FUZZ_MAXLEN_mono) ;; \
 		    *) ml=$(FUZZ_MAXLEN_names) ;; esac; \
 		echo "fuzz: fuzz-$$t for $(FUZZ_SECONDS) s (corpus $$c, log $$d/fuzz-$$t.log)"; \
 		rc=0; \

@@ -340,7 +340,7 @@ mono_u32(const unsigned char *p)
 	return v;
 }
 
-/* A fixed-size text field: up to its size, NUL-ended in out. */
+/* A text field: at most size bytes, NUL-ended in out (size + 1 bytes). */
 static void
 mono_text(char *out, const unsigned char *p, size_t size)
 {
@@ -368,7 +368,7 @@ wcore_mono_v12_record(const void *buf, size_t len, size_t recsize, size_t i,
 	out->signalled = mono_u32(r + 12) != 0;
 	switch (out->type) {
 	case WCORE_MONO_H_NAMEDMUTEX:
-		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX);
 		out->pid = (int32_t)mono_u32(r + MONO_NAMED_END);
 		if (lp64) {
 			memcpy(&tid, r + MONO_NAMED_END + 8, sizeof(tid));
@@ -380,12 +380,12 @@ wcore_mono_v12_record(const void *buf, size_t len, size_t recsize, size_t i,
 		}
 		break;
 	case WCORE_MONO_H_NAMEDSEM:
-		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX);
 		out->count = mono_u32(r + MONO_NAMED_END);
 		out->max = (int32_t)mono_u32(r + MONO_NAMED_END + 4);
 		break;
 	case WCORE_MONO_H_NAMEDEVENT:
-		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX + 1);
+		mono_text(out->name, r + MONO_U, WCORE_MONO_NAME_MAX);
 		out->manual = mono_u32(r + MONO_NAMED_END) != 0;
 		out->count = mono_u32(r + MONO_NAMED_END + 4);
 		break;

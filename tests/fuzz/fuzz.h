@@ -21,14 +21,24 @@ void fuzz_names_one(const uint8_t *data, size_t len);
 /* Bytes from a client's socket: a SPAWN payload and a whole message. */
 void fuzz_proto_one(const uint8_t *data, size_t len);
 
+/*
+ * A Mono V12 data file: the first byte picks the record size (even: 328,
+ * LP64; odd: 312, ILP32), the rest is the file's image.  All the bytes,
+ * NUL-terminated, are also a name for wcore_mono_name_parse.
+ */
+void fuzz_mono_one(const uint8_t *data, size_t len);
+#define FUZZ_MONO_LP64	0
+#define FUZZ_MONO_ILP32	1
+
 /* Print what broke and abort: a finding, never a normal outcome. */
 void fuzz_fail(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
 /*
  * The seed corpus, made in memory: small real state files (wcore_layout +
- * wcore_init_map, populated like tests/mkstate -p) and names.  kind is
- * "state" or "names"; fn is called once per seed.  Returns the number of
+ * wcore_init_map, populated like tests/mkstate -p), names, protocol
+ * messages and Mono V12 data files.  kind is "state", "names", "proto" or
+ * "mono"; fn is called once per seed.  Returns the number of
  * seeds, or -1 when one could not be made.
  */
 typedef void fuzz_seed_fn(const char *kind, const char *name,

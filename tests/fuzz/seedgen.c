@@ -1,6 +1,6 @@
 /*
- * seedgen DIR: write the seed corpus (seeds.c) as DIR/state/NAME and
- * DIR/names/NAME, for `make fuzz`.
+ * seedgen DIR: write the seed corpus (seeds.c) as DIR/KIND/NAME (KIND:
+ * state, names, proto, mono), for `make fuzz`.
  */
 #include <sys/stat.h>
 

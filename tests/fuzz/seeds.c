@@ -5,7 +5,9 @@
  * 16,384 references: 128 MiB), populated by the independent builder of
  * tests/core/tfmt.h like `mkstate -p`.  Names cover every kind that
  * wcore_name_parse knows and the UTF-8 corner cases; requests and messages
- * come from the core's own packer.
+ * come from the core's own packer.  Mono V12 data files are written here
+ * byte by byte at the offsets of Mono's struct _WapiHandleShared, for
+ * both record sizes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,113 @@ seed_proto(fuzz_seed_fn *fn, void *ctx)
 	return n;
 }
 
+/* Mono V12: the data file's head, then records (offsets in entry-mono.c). */
+#define MS_HEAD		8
+#define MS_LP64		328
+#define MS_ILP32	312
+#define MS_RECORDS	6
+
+static void
+ms_u32(unsigned char *p, size_t off, uint32_t v)
+{
+	memcpy(p + off, &v, sizeof(v));
+}
+
+static void
+ms_head(unsigned char *r, uint32_t type, uint32_t stamp, uint32_t refs,
+    uint32_t signalled)
+{
+	ms_u32(r, 0, type);
+	ms_u32(r, 4, stamp);
+	ms_u32(r, 8, refs);
+	ms_u32(r, 12, signalled);
+}
+
+/* selector byte + head + a named mutex, semaphore and event, a process,
+ * an unused slot and a thread; *len is the whole seed. */
+static unsigned char *
+seed_mono_image(size_t recsize, size_t *len)
+{
+	static const char proc[] = "/usr/lib/mono/2.0/gacutil.exe";
+	unsigned char *img, *r;
+	bool lp64 = recsize == MS_LP64;
+	uint64_t tid64 = 0x00007f3a1c2d4700ULL;
+	uint32_t tid32 = 0xb7211b40u;
+
+	*len = 1 + MS_HEAD + MS_RECORDS * recsize;
+	if ((img = calloc(1, *len)) == NULL)
+		return NULL;
+	img[0] = lp64 ? FUZZ_MONO_LP64 : FUZZ_MONO_ILP32;
+	ms_u32(img + 1, 0, 5);		/* collection_count */
+	ms_u32(img + 1, 4, 0x4d0051a2);	/* sem_key */
+	r = img + 1 + MS_HEAD;
+
+	ms_head(r, 11, 1231000000, 2, 0);	/* named mutex, owned */
+	memcpy(r + 16, "Global\\build-lock", 18);
+	ms_u32(r, 280, SEED_PID);
+	if (lp64) {
+		memcpy(r + 288, &tid64, sizeof(tid64));
+		ms_u32(r, 296, 3);
+	} else {
+		ms_u32(r, 284, tid32);
+		ms_u32(r, 288, 3);
+	}
+	r += recsize;
+	ms_head(r, 12, 1231000001, 1, 1);	/* named semaphore */
+	memcpy(r + 16, "s\xc3\xa9maphore", 11);
+	ms_u32(r, 280, 2);
+	ms_u32(r, 284, 10);
+	r += recsize;
+	ms_head(r, 13, 1231000002, 3, 1);	/* named event, manual */
+	memcpy(r + 16, "ev", 2);
+	ms_u32(r, 280, 1);
+	ms_u32(r, 284, 4);
+	r += recsize;
+	ms_head(r, 9, 1231000003, 1, 0);	/* process, still active */
+	ms_u32(r, 16, SEED_PID + 1);
+	ms_u32(r, 20, 259);
+	memcpy(r + (lp64 ? 48 : 44), proc, sizeof(proc));
+	r += recsize;
+	/* an unused slot: all zero */
+	r += recsize;
+	ms_head(r, 3, 1231000004, 1, 0);	/* a thread: not decoded */
+	return img;
+}
+
+static const char *const seed_mono_names[] = {
+	"shared_data-build7-Linux-x86_64-328-12-0",
+	"mono-shared-1000-shared_data-build7-Linux-i686-312-12-0",
+	NULL
+};
+
+static int
+seed_mono(fuzz_seed_fn *fn, void *ctx)
+{
+	unsigned char *img;
+	size_t len;
+	int i, n = 0;
+
+	if ((img = seed_mono_image(MS_LP64, &len)) == NULL)
+		return -1;
+	fn("mono", "v12-lp64", img, len, ctx), n++;
+	/* cut inside the fourth record: three decoded */
+	fn("mono", "v12-lp64-truncated", img, 1 + MS_HEAD + 3 * MS_LP64 + 100,
+	    ctx), n++;
+	/* the same bytes read as ILP32 records */
+	img[0] = FUZZ_MONO_ILP32;
+	fn("mono", "v12-lp64-as-ilp32", img, len, ctx), n++;
+	free(img);
+	if ((img = seed_mono_image(MS_ILP32, &len)) == NULL)
+		return -1;
+	fn("mono", "v12-ilp32", img, len, ctx), n++;
+	fn("mono", "v12-head-only", img, 1 + MS_HEAD, ctx), n++;
+	free(img);
+	for (i = 0; seed_mono_names[i] != NULL; i++, n++)
+		fn("mono", i == 0 ? "name-data" : "name-shm", seed_mono_names[i],
+		    strlen(seed_mono_names[i]), ctx);
+	return n;
+}
+
 int
 fuzz_seeds(fuzz_seed_fn *fn, void *ctx)
 {
@@ -165,6 +274,9 @@ fuzz_seeds(fuzz_seed_fn *fn, void *ctx)
 	int n, i, k;
 
 	if ((n = seed_states(fn, ctx)) < 0 || (k = seed_proto(fn, ctx)) < 0)
+		return -1;
+	n += k;
+	if ((k = seed_mono(fn, ctx)) < 0)
 		return -1;
 	n += k;
 	for (i = 0; seed_names[i] != NULL; i++, n++) {

@@ -1,7 +1,7 @@
 /*
  * t-fuzz-replay: every seed (made in memory, seeds.c) and every file of
- * $top_srcdir/tests/fuzz/regress/{state,names,proto}/ through the fuzz entry
- * points, each in a child process so that one crash names its input and
+ * $top_srcdir/tests/fuzz/regress/{state,names,proto,mono}/ through the fuzz
+ * entry points, each in a child process so that one crash names its input and
  * the others still run.  Built with the ordinary compiler in `make check`,
  * so the fuzzers' findings are re-checked by every build, plain and
  * sanitized, without clang or libFuzzer.
@@ -56,6 +56,8 @@ replay(const char *kind, const char *name, const void *data, size_t len)
 			fuzz_state_one(data, len);
 		else if (strcmp(kind, "proto") == 0)
 			fuzz_proto_one(data, len);
+		else if (strcmp(kind, "mono") == 0)
+			fuzz_mono_one(data, len);
 		else
 			fuzz_names_one(data, len);
 		_exit(0);
@@ -148,6 +150,7 @@ main(int argc, char **argv)
 	replay_dir(top, "state");
 	replay_dir(top, "names");
 	replay_dir(top, "proto");
+	replay_dir(top, "mono");
 	printf("1..%d\n", count);
 	if (failed)
 		printf("# %d of %d failed\n", failed, count);
