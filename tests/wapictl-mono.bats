@@ -286,11 +286,24 @@ put_int32() {
 	run -0 "$WAPICTL" clean
 	assert_output "~/home/.wapi: nothing to clean"
 	run -0 "$WAPICTL" -A clean
-	assert_output --partial "of host farhost, whose processes are not visible here; removed only with --force-host --older-than"
+	assert_output --partial "of host farhost, whose processes and semaphore sets are not visible here; removed only with --force-host --older-than"
+	refute_output --partial "semaphore set key"
 	[ "$(ls "$D" | wc -l)" = 2 ]
 	set_exists "$MONO_KEY"
+	# a link among its files keeps it even then
+	local share
+	share=$(ls "$D" | grep fileshare)
+	mv "$D/$share" "$BATS_TEST_TMPDIR/real"
+	ln -s "$BATS_TEST_TMPDIR/real" "$D/$share"
+	run -1 "$WAPICTL" -A clean --force-host --older-than 0
+	assert_output --partial "is a symbolic link (not followed): never removed"
+	assert_output --partial "removed 0 files, kept 2"
+	rm "$D/$share"
+	mv "$BATS_TEST_TMPDIR/real" "$D/$share"
 	run -0 "$WAPICTL" -A clean --force-host --older-than 0
 	assert_output --partial "removed 2 files, kept 0"
+	# its key named a set of that host's kernel: the one here stays
+	set_exists "$MONO_KEY"
 }
 
 @test "handles decodes a V12 data file's records as mono --wapi=hps did" {

@@ -371,7 +371,9 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
 	    wcore_mono_eras[tf.de.parsed.era].has_host &&
 	    (ctl->host[0] == '\0' || strcmp(tf.de.parsed.host, ctl->host) != 0);
 	remove = false;
-	if (foreign) {
+	if (li.never)
+		r.finding = true;	/* for a person: the reason says why */
+	else if (foreign) {
 		if (!o->force_host || age < o->older_than)
 			snprintf(tail, sizeof(tail), "; removed only with "
 			    "--force-host --older-than");

@@ -295,11 +295,23 @@ legacy_state(const struct wapictl *ctl, const struct target_list *list,
 		if (S_ISREG(of.de.info.mode) && of.de.info.uid == ctl->euid)
 			continue;
 		li->use = LEGACY_UNSURE;
+		li->never = true;
 		legacy_cat(li->state, sizeof(li->state), "; but %s is %s: "
 		    "never removed", of.de.name, S_ISLNK(of.de.info.mode) ?
 		    "a symbolic link (not followed)" :
 		    !S_ISREG(of.de.info.mode) ? "not a regular file" :
 		    "owned by another user");
+		return;
+	}
+
+	/* Another host's key names a set of that host's kernel: whatever
+	 * set has that key here is not the state's. */
+	if (n->era != WCORE_MONO_2009_SHM && wcore_mono_eras[n->era].has_host &&
+	    (ctl->host[0] == '\0' || strcmp(n->host, ctl->host) != 0)) {
+		li->use = LEGACY_UNSURE;
+		legacy_cat(li->state, sizeof(li->state), "; of host %s, "
+		    "whose processes and semaphore sets are not visible here",
+		    n->host);
 		return;
 	}
 
@@ -331,13 +343,6 @@ legacy_state(const struct wapictl *ctl, const struct target_list *list,
 		}
 	}
 
-	if (n->era != WCORE_MONO_2009_SHM && wcore_mono_eras[n->era].has_host &&
-	    (ctl->host[0] == '\0' || strcmp(n->host, ctl->host) != 0)) {
-		li->use = LEGACY_UNSURE;
-		legacy_cat(li->state, sizeof(li->state), "; of host %s, "
-		    "whose processes are not visible here", n->host);
-		return;
-	}
 	pid = legacy_mapped_by(&ids, &unsure);
 	if (pid > 0) {
 		li->use = LEGACY_IN_USE;

@@ -26,6 +26,7 @@ struct legacy_info {
 	size_t	nfiles;
 	size_t	data;		/* list index of the data file, or SIZE_MAX */
 	enum legacy_use use;
+	bool	never;		/* a member is not a plain file of ours */
 	bool	has_key;	/* a key at the version's offset */
 	int	sem_key;
 	int	semid;		/* -1: no set of that key */
