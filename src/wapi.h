@@ -5,7 +5,9 @@
  * A handle is a small number naming an event, mutex, semaphore, file, pipe,
  * socket or process.  Any process of the same user on the same host that is
  * attached to the same state file (~/.wapi/<host>.<abi>.state) can use the
- * number: after wapi_handle_ref() it holds its own reference.
+ * number as it is: the first call of a process that uses a number takes
+ * that process's own reference to the object (it adopts the number), which
+ * it drops with wapi_handle_close() or by exiting.
  *
  * Return values: every int function returns 0 on success or a positive error
  * number: an errno value for a system failure, or one of the WAPI_E* values
@@ -35,7 +37,7 @@ typedef uint32_t wapi_handle_t;		/* 0 is never a valid handle */
 
 /* Errors of the handle model (errno values are below 1000). */
 #define WAPI_EINVAL		1000	/* invalid parameter */
-#define WAPI_EBADHANDLE		1001	/* not a live handle of this host */
+#define WAPI_EBADHANDLE		1001	/* no live object has this number */
 #define WAPI_ETYPE		1002	/* wrong object type / name held by another type */
 #define WAPI_ENOTFOUND		1003	/* no object of that name */
 #define WAPI_EALREADY_EXISTS	1004	/* create opened an existing object */
@@ -175,11 +177,14 @@ int wapi_wait_multiple(const wapi_handle_t *hs, size_t n, int wait_all,
 		       uint32_t timeout_ms);
 
 /*
- * wapi_handle_close: drop this process's reference; the object (and its
- * name) goes away with the last reference of all processes.
- * wapi_handle_ref: this process adopts a number another process gave it
- * (adds a reference it must close).  WAPI_EBADHANDLE when the number is not
- * a live handle.
+ * wapi_handle_close: drop one reference of this process (one a create, an
+ * open, a wapi_handle_ref or a first use took); the object (and its name)
+ * goes away with the last reference of all processes.  WAPI_EBADHANDLE when
+ * this process holds no reference to the number (a close never adopts).
+ * wapi_handle_ref: add a reference of this process to a live number (one it
+ * must close): to keep an object alive before using it, or beyond a close.
+ * WAPI_EBADHANDLE when the number is not a live handle: its object is gone
+ * (the generation in the number never matches a reused slot).
  * wapi_handle_info: describe the object.
  */
 int wapi_handle_close(wapi_handle_t h);

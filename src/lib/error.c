@@ -13,7 +13,7 @@ __thread int wl_last_error __attribute__((tls_model("initial-exec")));
 
 static const char *const wl_errors[] = {
 	[WAPI_EINVAL - 1000] = "invalid parameter",
-	[WAPI_EBADHANDLE - 1000] = "not a live handle of this host",
+	[WAPI_EBADHANDLE - 1000] = "no live object has this handle number (closed by its last holder, or never made on this host)",
 	[WAPI_ETYPE - 1000] = "wrong object type (or the name belongs to another type)",
 	[WAPI_ENOTFOUND - 1000] = "no object of that name",
 	[WAPI_EALREADY_EXISTS - 1000] = "the object already existed and was opened",

@@ -488,9 +488,8 @@ wapi_fd_get(wapi_handle_t h, int *out)
 	}
 	wl_ensure();
 	wl_lock();
-	slot = wl_slot_of(h);
-	r = slot < 0 ? WAPI_EBADHANDLE :
-	    !fd_is_type(WL_H(slot)->type) ? WAPI_ETYPE : 0;
+	slot = wl_slot_use_locked(h, &r);
+	r = slot < 0 ? r : !fd_is_type(WL_H(slot)->type) ? WAPI_ETYPE : 0;
 	if (r == 0 && wl.mode == WL_SHARED) {
 		/* What the helper holds for this handle, and which helper. */
 		e = WL_H(slot);

@@ -92,6 +92,36 @@ wl_ref_new(uint32_t index)
 	return r == ENOSPC ? WAPI_EFULL : r;
 }
 
+int64_t
+wl_slot_use_locked(wapi_handle_t h, int *err)
+{
+	int64_t i;
+	int r;
+
+	if ((i = wl_slot_of(h)) >= 0)
+		return i;
+	if ((i = wcore_handle_slot(wl.map, h)) < 0) {
+		*err = WAPI_EBADHANDLE;
+		return -1;
+	}
+	if ((r = wl_ref_new((uint32_t)i)) != 0) {
+		*err = r;
+		return -1;
+	}
+	return i;
+}
+
+int64_t
+wl_adopt(wapi_handle_t h, int *err)
+{
+	int64_t i;
+
+	wl_lock();
+	i = wl_slot_use_locked(h, err);
+	wl_unlock();
+	return i;
+}
+
 int
 wl_name_prepare(const char *name, struct wl_name *n)
 {
@@ -235,15 +265,16 @@ wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
 {
 	struct wapi_handle_entry *e;
 	int64_t i;
+	int r;
 
 	if (out == NULL)
 		return wl_ret(WAPI_EINVAL);
 	wl_ensure();
 	wl_lock();
-	i = wl_slot_of(h);
+	i = wl_slot_use_locked(h, &r);
 	if (i < 0) {
 		wl_unlock();
-		return wl_ret(WAPI_EBADHANDLE);
+		return wl_ret(r);
 	}
 	e = WL_H(i);
 	memset(out, 0, sizeof(*out));

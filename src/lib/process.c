@@ -458,12 +458,13 @@ static int
 wl_proc_begin(wapi_handle_t h, uint32_t *idx)
 {
 	int64_t i;
+	int r;
 
 	wl_lock();
-	i = wl_slot_of(h);
+	i = wl_slot_use_locked(h, &r);
 	if (i < 0) {
 		wl_unlock();
-		return WAPI_EBADHANDLE;
+		return r;
 	}
 	if (WL_H(i)->type != WAPI_T_PROCESS) {
 		wl_unlock();

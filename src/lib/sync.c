@@ -610,10 +610,8 @@ wl_obj(wapi_handle_t h, unsigned type, int *err)
 	int64_t i;
 
 	wl_ensure();
-	if ((i = wl_slot_of(h)) < 0) {
-		*err = WAPI_EBADHANDLE;
+	if ((i = wl_slot_use(h, err)) < 0)
 		return NULL;
-	}
 	e = WL_H(i);
 	if (e->type != type) {
 		*err = WAPI_ETYPE;
@@ -991,7 +989,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	struct wapi_handle_entry *e;
 	int64_t deadline = -1, slot;
 	size_t k, j;
-	int got, row;
+	int got, row, err;
 	bool timed_out = false, closed = false, marks, sleep;
 
 	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
@@ -1000,9 +998,9 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 	}
 	wl_ensure();
 	for (k = 0; k < n; k++) {
-		slot = wl_slot_of(hs[k]);
+		slot = wl_slot_use(hs[k], &err);
 		if (slot < 0) {
-			wl_last_error = WAPI_EBADHANDLE;
+			wl_last_error = err;
 			return WAPI_WAIT_FAILED;
 		}
 		w[k].idx = (uint32_t)slot;

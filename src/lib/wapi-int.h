@@ -62,6 +62,24 @@ wl_ret(int err)
 /* Slot of live handle h that this process references, or -1 (EBADHANDLE).
  * Needs no lock: it reads this process's own reference table. */
 int64_t wl_slot_of(wapi_handle_t h);
+/*
+ * Slot of live handle h for a call that uses it.  A number this process
+ * does not reference yet is adopted: the process takes its reference, as
+ * if it had called wapi_handle_ref (one table-lock round, on first use
+ * only).  -1 with *err WAPI_EBADHANDLE when h names no live object (its
+ * generation no longer matches: closed by its last holder, slot reused),
+ * or WAPI_EFULL when our reference block is full.  _locked: the caller
+ * holds the table lock.
+ */
+int64_t wl_adopt(wapi_handle_t h, int *err);
+int64_t wl_slot_use_locked(wapi_handle_t h, int *err);
+static inline int64_t
+wl_slot_use(wapi_handle_t h, int *err)
+{
+	int64_t i = wl_slot_of(h);
+
+	return i >= 0 ? i : wl_adopt(h, err);
+}
 /* Forget this process's reference table (detach, fork). */
 void wl_locals_reset(void);
 

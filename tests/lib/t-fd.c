@@ -592,8 +592,9 @@ b_many(void *arg)
 		return 1;
 	m->r = recv_num(&m->num);
 	m->w = recv_num(&m->num);
-	/* Not referenced here: refused, whichever way it would be fetched. */
-	if (wapi_fd_get(m->h[0], &fd) != WAPI_EBADHANDLE)
+	/* Not referenced here: adopted by its first use, then dropped. */
+	if (wapi_fd_get(m->h[0], &fd) != 0 || lseek(fd, 0, SEEK_CUR) != 0 ||
+	    wapi_handle_close(m->h[0]) != 0)
 		return 2;
 	for (k = 0; k < MANY; k++)
 		if ((r = b_check(m->h[k], k)) != 0)
