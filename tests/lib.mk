@@ -15,3 +15,14 @@ TESTS += tests/lib/t-fd
 # wapictl under valgrind memcheck (a bats suite of its own).
 TESTS += tests/valgrind.bats
 EXTRA_DIST += tests/valgrind.bats
+# A number just works: first use adopts it, close never does, a gone number
+# stays gone (t-adopt); wapi-tuse is the user it execs, and its uses are
+# built into t-adopt too for its forked children.
+check_PROGRAMS += tests/lib/wapi-tuse tests/lib/t-adopt
+tests_lib_wapi_tuse_SOURCES = tests/lib/wapi-tuse.c
+tests_lib_wapi_tuse_LDADD = src/lib/libwapi.la $(BSD_LIBS)
+tests_lib_t_adopt_SOURCES = tests/lib/t-adopt.c tests/lib/wapi-tuse.c \
+	tests/lib/tlib.h
+tests_lib_t_adopt_CPPFLAGS = $(AM_CPPFLAGS) -DTUSE_NO_MAIN=1
+tests_lib_t_adopt_LDADD = $(LIBTEST_LDADD)
+TESTS += tests/lib/t-adopt

@@ -67,6 +67,21 @@ teardown() { wapictl_teardown; }
 	assert_success
 }
 
+@test "kill -9 of wapictl lock kills COMMAND with it: it never runs without the lock" {
+	start_client -e ev
+	local out="$BATS_TEST_TMPDIR/lock.out" cmd
+	LOCKPID=$(spawn "$out" "$WAPICTL" lock -- sh -c 'echo held $$; exec sleep 1000')
+	wait_until grep -q held "$out"
+	cmd=$(awk '{ print $2 }' "$out")
+	remember_pid "$cmd"
+	kill -0 "$cmd"
+	kill -9 "$LOCKPID"
+	wait_until pid_gone "$cmd"
+	# the next locker repairs and gets it at once
+	run -0 "$WAPICTL" lock -w 5 true
+	assert_output --partial "previous holder of the table lock died"
+}
+
 @test "options after COMMAND belong to COMMAND" {
 	start_client -e ev
 	run -0 "$WAPICTL" lock echo -w 1 -n

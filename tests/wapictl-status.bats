@@ -191,3 +191,19 @@ teardown() { wapictl_teardown; }
 	assert_output --partial "unreadable"
 	assert_output --partial "accessible by group or others"
 }
+
+@test "a helper that stopped beating is shown as not answering: exit 1, with the next step" {
+	start_client -e ev
+	kill -STOP "$HELPER_PID"
+	"$PATCH" "$STATE" heartbeat 60
+	run -1 --separate-stderr "$WAPICTL" -J status -o VERDICT,HELPER-ALIVE,REASON
+	kill -CONT "$HELPER_PID"
+	run "$JQ" -e '.status[0] | .verdict == "live" and ."helper-alive" == "not-answering" and (.reason | test("helper pid [0-9]+ not answering: last heartbeat 6[0-9] s ago"))' <<< "$output"
+	assert_success
+	assert_equal "$(grep -c "is not answering (last heartbeat" <<< "$stderr")" 1
+	grep -q "'wapictl stop --kill' ends it" <<< "$stderr"
+	# once it runs again, its next heartbeat (every 2 s) says so
+	wait_until "$WAPICTL" -q status
+	run -0 "$WAPICTL" status -n -o HELPER-ALIVE
+	assert_output "yes"
+}

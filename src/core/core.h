@@ -204,6 +204,9 @@ int wcore_proc_start(pid_t pid, uint64_t *start);
 /* 1 when pid runs with that start time, 0 when not (gone, reused or a
  * zombie), -1 when /proc cannot tell (hidepid): treat as maybe alive. */
 int wcore_pid_alive(pid_t pid, uint64_t start);
+/* 1 when pid (of that start time) runs and is not exiting (its files may
+ * be closing: a dropped connection is not yet a death), else 0. */
+int wcore_pid_running(pid_t pid, uint64_t start);
 
 /* Wall clock helpers (coarse: jiffies resolution, cheap). */
 int64_t wcore_now_ns(void);
@@ -235,9 +238,16 @@ struct wcore_status {
 	uint32_t clients_recorded;
 	bool lock_held;		/* table lock holder recorded */
 	int32_t lock_pid, lock_tid;
+	int64_t helper_silent_s;	/* > 0: this host's helper holds its
+					 * byte but its heartbeat is that old */
 	off_t size;
 	int64_t mtime;
 };
+/* The helper writes its heartbeat every WCORE_HEARTBEAT_S; one older than
+ * WCORE_HEARTBEAT_STALE_S means a helper that no longer runs its loop
+ * (stopped, stuck): it will not answer its clients either. */
+#define WCORE_HEARTBEAT_S	2
+#define WCORE_HEARTBEAT_STALE_S	(5 * WCORE_HEARTBEAT_S)
 /* The verdict of an open state file (fd from wcore_state_open), for this
  * host name (a different header host is FOREIGN; NULL skips the check).
  * Reads the header with pread, never maps.  Returns 0 whenever it reached a

@@ -17,7 +17,7 @@
 
 #include "core.h"
 
-static int	live_stat_fields(pid_t, char *, uint64_t *);
+static int	live_stat_fields(pid_t, char *, uint64_t *, unsigned long *);
 static int	live_read_all(int, void *, size_t, off_t, size_t *);
 static int	live_range_held(int, off_t, off_t);
 static uint32_t	live_count_clients(int, uint32_t);
@@ -135,11 +135,12 @@ wcore_boot_id(char out[40])
 }
 
 /*
- * State (field 3) and starttime (field 22) of /proc/PID/stat.  comm (field
- * 2) may hold spaces and ')', so fields are counted after the LAST ')'.
+ * State (field 3), flags (field 9, when flags is not NULL) and starttime
+ * (field 22) of /proc/PID/stat.  comm (field 2) may hold spaces and ')',
+ * so fields are counted after the LAST ')'.
  */
 static int
-live_stat_fields(pid_t pid, char *state, uint64_t *start)
+live_stat_fields(pid_t pid, char *state, uint64_t *start, unsigned long *flags)
 {
 	char path[64], buf[1024], *p, *end;
 	unsigned long long v;
@@ -166,6 +167,8 @@ live_stat_fields(pid_t pid, char *state, uint64_t *start)
 			return EPROTO;
 		if (field == 3)
 			*state = *p;
+		if (field == 9 && flags != NULL)
+			*flags = strtoul(p, NULL, 10);
 		if (field == 22)
 			break;
 		while (*p != ' ' && *p != '\0')
@@ -186,7 +189,7 @@ wcore_proc_start(pid_t pid, uint64_t *start)
 {
 	char state;
 
-	return live_stat_fields(pid, &state, start);
+	return live_stat_fields(pid, &state, start, NULL);
 }
 
 /*
@@ -200,7 +203,7 @@ wcore_pid_alive(pid_t pid, uint64_t start)
 	char state = '?';
 	int e;
 
-	e = live_stat_fields(pid, &state, &s);
+	e = live_stat_fields(pid, &state, &s, NULL);
 	if (e == ESRCH)
 		return 0;
 	if (e != 0)
@@ -208,6 +211,21 @@ wcore_pid_alive(pid_t pid, uint64_t start)
 	if (state == 'Z' || state == 'X' || state == 'x')
 		return 0;
 	return s == start;
+}
+
+#define LIVE_PF_EXITING	0x4	/* the kernel's task flag: in do_exit */
+
+int
+wcore_pid_running(pid_t pid, uint64_t start)
+{
+	unsigned long flags = LIVE_PF_EXITING;
+	uint64_t s;
+	char state = '?';
+
+	if (live_stat_fields(pid, &state, &s, &flags) != 0)
+		return 0;
+	return state != 'Z' && state != 'X' && state != 'x' && s == start &&
+	    !(flags & LIVE_PF_EXITING);
 }
 
 int64_t
@@ -469,7 +487,17 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 
 	if (held[0] != '\0') {
 		out->verdict = WCORE_LIVE;
-		live_reason(out, "held by %s", held);
+		age = wcore_now_s() - out->hdr.helper_heartbeat;
+		if (out->helper_byte_held && alive == 1 &&
+		    out->hdr.helper_heartbeat > 0 &&
+		    age > WCORE_HEARTBEAT_STALE_S) {
+			out->helper_silent_s = age;
+			live_reason(out, "held by %s; helper pid %d not "
+			    "answering: last heartbeat %" PRId64 " s ago (every "
+			    "%d s when it runs)", held,
+			    (int)out->hdr.helper_pid, age, WCORE_HEARTBEAT_S);
+		} else
+			live_reason(out, "held by %s", held);
 		return 0;
 	}
 
@@ -494,7 +522,7 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		live_reason(out, "no process holds it; "
 		    "helper pid %d cannot be checked",
 		    (int)out->hdr.helper_pid);
-	else if (live_stat_fields(out->hdr.helper_pid, &state, &s) != 0 ||
+	else if (live_stat_fields(out->hdr.helper_pid, &state, &s, NULL) != 0 ||
 	    state == 'Z' || state == 'X' || state == 'x')
 		live_reason(out, "no process holds it; "
 		    "helper pid %d not running", (int)out->hdr.helper_pid);

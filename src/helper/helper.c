@@ -30,7 +30,6 @@
 
 #define HELPER_MAX_CONNS	(WAPI_MAX_CLIENTS + 16)
 #define HELPER_TICK_MS		1000
-#define HELPER_HEARTBEAT_S	2
 
 #define HELPER_SPAWN_FDS	256
 #define HELPER_PAYLOAD		(256 * 1024)
@@ -105,9 +104,12 @@ helper_client_gone(int64_t slot, pid_t pid, const struct wcore_sleeps *sl)
 	struct wapi_client_entry *c;
 	int64_t deadline = wcore_now_mono_ns() + 2000000000LL;
 	struct timespec ts = { 0, 1000000 };
+	uint64_t start;
 
 	if (slot < 0)
 		return;
+	start = __atomic_load_n(&WCORE_CLIENTS(helper_map)[slot].start,
+	    __ATOMIC_RELAXED);
 	/*
 	 * Its process may still be closing its files: wait (bounded) for the
 	 * client byte to come free.  Should a new client have taken over the
@@ -125,8 +127,11 @@ helper_client_gone(int64_t slot, pid_t pid, const struct wcore_sleeps *sl)
 			return;
 		}
 		/* Still held: the process may live on; its records are not
-		 * applied (a count too high, never too low). */
-		if (wcore_now_mono_ns() > deadline)
+		 * applied (a count too high, never too low).  One that runs
+		 * and is not exiting only dropped its connection (a client
+		 * whose wait for us ran out): the sweep sees its death. */
+		if (wcore_pid_running(pid, start) == 1 ||
+		    wcore_now_mono_ns() > deadline)
 			return;
 		nanosleep(&ts, NULL);
 	}
@@ -462,7 +467,7 @@ main(int argc, char *argv[])
 				helper_accept();
 		}
 		now = wcore_now_mono_ns();
-		if (wcore_now_s() - last_beat >= HELPER_HEARTBEAT_S) {
+		if (wcore_now_s() - last_beat >= WCORE_HEARTBEAT_S) {
 			last_beat = wcore_now_s();
 			h->helper_heartbeat = last_beat;
 			helper_sweep();

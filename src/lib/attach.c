@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,9 +44,11 @@ struct wl_state wl = {
 };
 
 static bool wl_atfork_done;
+static bool wl_timeout_said;	/* the helper's silence was reported */
 
 #define WL_INIT_WAIT_MS		5000	/* someone initialising the file */
 #define WL_HELPER_WAIT_MS	3000	/* a starting helper to listen */
+#define WL_HELPER_TIMEOUT_MS	10000	/* one exchange with the helper */
 
 static void
 wl_after_fork_child(void)
@@ -432,10 +435,24 @@ wl_spawn_helper(void)
 	return 0;
 }
 
+/* WAPI_HELPER_TIMEOUT_MS, 1 to 3600000, else the default. */
+static int
+wl_helper_timeout(void)
+{
+	const char *v = getenv("WAPI_HELPER_TIMEOUT_MS"), *e;
+	long long ms;
+
+	if (v == NULL || *v == '\0')
+		return WL_HELPER_TIMEOUT_MS;
+	ms = strtonum(v, 1, 3600000, &e);
+	return e == NULL ? (int)ms : WL_HELPER_TIMEOUT_MS;
+}
+
 static int
 wl_connect_once(const struct stat *st)
 {
 	struct sockaddr_un addr;
+	struct timeval tv;
 	socklen_t alen;
 	int s;
 
@@ -443,6 +460,17 @@ wl_connect_once(const struct stat *st)
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
+	/* A frozen helper must not hold us: the send bound covers connect
+	 * (a full backlog) too.  EAGAIN then means "did not answer". */
+	tv.tv_sec = wl.helper_ms / 1000;
+	tv.tv_usec = (wl.helper_ms % 1000) * 1000;
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+		int e = errno;
+
+		close(s);
+		return -e;
+	}
 	if (connect(s, (struct sockaddr *)&addr, alen) != 0) {
 		int e = errno;
 
@@ -484,14 +512,23 @@ wl_helper_connect(int role, char *why, size_t whylen)
 			if (r == 0)
 				return s;
 			close(s);
+			if (r == EAGAIN || r == EWOULDBLOCK)
+				s = -EAGAIN;
 			/* A helper that died between accept and reply: the
 			 * next one will do (below, as if none answered). */
-			if (r != ECONNRESET && r != EPIPE) {
+			else if (r != ECONNRESET && r != EPIPE) {
 				snprintf(why, whylen, "the helper refused us: %s",
 				    strerror(r));
 				return -r;
-			}
-			s = -ECONNRESET;
+			} else
+				s = -ECONNRESET;
+		}
+		if (s == -EAGAIN) {
+			snprintf(why, whylen, "helper pid %d did not answer "
+			    "within %d ms (WAPI_HELPER_TIMEOUT_MS); 'wapictl "
+			    "stop --kill' ends it", (int)h->helper_pid,
+			    wl.helper_ms);
+			return -ETIMEDOUT;
 		}
 		if (s == -EPERM) {
 			snprintf(why, whylen, "the helper's socket belongs to "
@@ -570,13 +607,29 @@ wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
 			    fds != NULL ? maxfds : 0);
 		if (r == 0)
 			break;
-		/* The helper died (or was replaced): connect again. */
+		/* The helper died (or was replaced): connect again.  One
+		 * that does not answer may still: its reply would answer
+		 * our next request, so that connection goes too. */
 		close(wl.sock);
 		wl.sock = -1;
+		if (r == EAGAIN || r == EWOULDBLOCK) {
+			r = ETIMEDOUT;
+			snprintf(why, sizeof(why), "helper pid %d did not "
+			    "answer within %d ms (WAPI_HELPER_TIMEOUT_MS)",
+			    (int)((struct wapi_header *)wl.map)->helper_pid,
+			    wl.helper_ms);
+			break;
+		}
 		if (r != EPIPE && r != ECONNRESET && r != ENOTCONN)
 			break;
 	}
 	pthread_mutex_unlock(&wl.sockmu);
+	if (r == ETIMEDOUT && !__atomic_exchange_n(&wl_timeout_said, true,
+	    __ATOMIC_RELAXED))
+		wl_message(WAPI_MSG_WARNING, "%s: %s; calls that need the "
+		    "helper fail with ETIMEDOUT until it answers; 'wapictl "
+		    "status' shows it, 'wapictl stop --kill' ends it", wl.path,
+		    why);
 	if (r != 0)
 		return r;
 	if (nfds != NULL)
@@ -709,6 +762,8 @@ wl_ensure(void)
 	}
 	wl.pid = getpid();
 	wcore_proc_start(wl.pid, &wl.start);
+	wl.helper_ms = wl_helper_timeout();
+	wl_timeout_said = false;
 	why[0] = '\0';
 	if (wl_env_set("WAPI_DISABLE_SHM") || wl_env_set("MONO_DISABLE_SHM"))
 		r = -1;		/* silently private */

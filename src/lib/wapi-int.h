@@ -23,6 +23,7 @@ struct wl_state {
 	size_t len;
 	int dirfd, fd;			/* shared mode */
 	int sock;			/* connection to the helper, -1 */
+	int helper_ms;			/* bound of one exchange with it */
 	pthread_mutex_t sockmu;		/* one request/reply at a time */
 	uint32_t slot;			/* our client slot */
 	bool cf_mutexes;		/* WAPI_CF_MUTEXES set in it */
@@ -113,13 +114,17 @@ void wl_changed(uint32_t index);
  * error field, *value its value; up to maxfds descriptors into fds, *nfds
  * how many).  A connection that broke (the helper died) is re-made once,
  * starting a new helper if needed, and the request sent again.  Shared mode
- * only; EPIPE-like errno when the helper cannot be reached.
+ * only; EPIPE-like errno when the helper cannot be reached, ETIMEDOUT when
+ * it did not answer within wl.helper_ms (not sent again: the request may
+ * have been done; the message handler hears of it once).
  */
 int wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
 	       int nsfds, int32_t *value, int *fds, int *nfds, int maxfds);
 /* Connect to the helper (starting it when its byte is free) and say HELLO
  * for our slot; role 0: the main connection, 1: the deposit watcher.
- * Returns the socket or -errno. */
+ * Every send and receive on the socket is bounded by wl.helper_ms
+ * (WAPI_HELPER_TIMEOUT_MS): -ETIMEDOUT, why naming the helper pid, when
+ * the helper does not answer.  Returns the socket or -errno. */
 int wl_helper_connect(int role, char *why, size_t whylen);
 
 /* Descriptor handles (fd.c): forget this process's copy of slot index

@@ -1,9 +1,12 @@
 /*
  * wapictl lock: run a command while holding this host's table lock, like
  * flock(1).  Attached clients block on their next change until it ends.
- * The lock is the robust mutex in the file: if wapictl is killed, the next
- * locker gets EOWNERDEAD and repairs, so clients recover without us.
+ * The lock is the robust mutex in the file, owned by wapictl's thread: it
+ * cannot outlive wapictl (the next locker gets EOWNERDEAD and repairs), so
+ * the command must not either: it is killed (PR_SET_PDEATHSIG, SIGKILL)
+ * the moment wapictl dies, and never runs unprotected.
  */
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -57,7 +60,7 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	struct sigaction sa, old[3];
 	sigset_t block, prev;
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
-	pid_t pid, w;
+	pid_t pid, w, parent;
 	char why[512];
 	bool recovered = false;
 	int fd, e, status, rc, i;
@@ -113,6 +116,7 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 	/* Blocked until the child's pid is known, so none is lost. */
 	sigprocmask(SIG_BLOCK, &block, &prev);
 	fflush(NULL);
+	parent = getpid();
 	if ((pid = fork()) == -1) {
 		e = errno;
 		for (i = 0; i < 3; i++)
@@ -125,6 +129,10 @@ cmd_lock_run(struct wapictl *ctl, const struct target_file *tf, int wait_s,
 		return WAPICTL_EXIT_ACCESS;
 	}
 	if (pid == 0) {
+		/* Dies with us; if we already died, do not start at all. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+		    getppid() != parent)
+			_exit(WAPICTL_EXIT_ACCESS);
 		for (i = 0; i < 3; i++)
 			sigaction(sigs[i], &old[i], NULL);
 		sigprocmask(SIG_SETMASK, &prev, NULL);

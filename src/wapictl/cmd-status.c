@@ -56,7 +56,7 @@ static const struct out_column cmd_status_cols[] = {
 	[COL_HELPER] = { "HELPER", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "helper pid recorded in the file" },
 	[COL_HELPER_ALIVE] = { "HELPER-ALIVE", 5, 0, SCOLS_JSON_STRING,
-	    "yes, no, dead(pid reused), unknown, - (none)" },
+	    "yes, not-answering, no, dead(pid reused), unknown, - (none)" },
 	[COL_CLIENTS] = { "CLIENTS", 7, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
 	    "live/recorded client slots" },
 	[COL_HANDLES] = { "HANDLES", 9, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
@@ -359,7 +359,14 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 		rc = WAPICTL_EXIT_FINDINGS;
 		break;
 	default:
-		if (dead) {
+		if (st.helper_silent_s > 0) {
+			warnx("%s: helper pid %" PRId32 " is not answering "
+			    "(last heartbeat %" PRId64 " s ago); its clients' "
+			    "calls that need it fail; 'wapictl stop --kill' "
+			    "ends it and the next client starts a new one",
+			    tf->shown, st.hdr.helper_pid, st.helper_silent_s);
+			rc = WAPICTL_EXIT_FINDINGS;
+		} else if (dead) {
 			warnx("%s: helper pid %" PRId32 " is %s while %"
 			    PRIu32 " client%s still run without it; restart "
 			    "them", tf->shown, st.hdr.helper_pid,

@@ -411,7 +411,7 @@ target_helper_state(const struct wcore_status *st, const char **word)
 		return 0;
 	}
 	if (st->helper_alive == 1) {
-		*word = "yes";
+		*word = st->helper_silent_s > 0 ? "not-answering" : "yes";
 		return 0;
 	}
 	if (st->helper_alive < 0) {

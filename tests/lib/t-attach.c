@@ -603,6 +603,83 @@ test_helper_unreachable(void)
 	t_wait(pa);
 }
 
+/* An attached client whose helper stops answering: its next request to
+ * the helper (a spawn) fails with ETIMEDOUT within the bound, the message
+ * handler hears of it once; once the helper runs again, requests work. */
+static int
+child_stopped_helper(void *arg)
+{
+	struct hold *h = arg;
+	const char *argv[] = { "true", NULL };
+	wapi_handle_t p;
+	int r, code, tries;
+
+	wapi_set_message_handler(t_keep_message, NULL);
+	wapi_init(0);
+	if (!wapi_is_shared())
+		return 1;
+	t_gate_open(&h->ready, 'S');
+	t_gate_pass(&h->go);		/* the helper is stopped now */
+	alarm(60);			/* a hang is a failure, not a stall */
+	r = wapi_process_spawn(argv, NULL, NULL, NULL, &p, NULL);
+	if (r != ETIMEDOUT) {
+		printf("# spawn with the helper stopped: %s\n",
+		    wapi_strerror(r));
+		return 2;
+	}
+	if (t_messages != 1 || strstr(t_message, "did not answer") == NULL) {
+		printf("# %d messages, last: %s\n", t_messages, t_message);
+		return 3;
+	}
+	r = wapi_process_spawn(argv, NULL, NULL, NULL, &p, NULL);
+	if (r != ETIMEDOUT || t_messages != 1)
+		return 4;		/* said once */
+	t_gate_open(&h->ready, 'T');
+	t_gate_pass(&h->go);		/* the helper runs again */
+	for (tries = 0; (r = wapi_process_spawn(argv, NULL, NULL, NULL, &p,
+	    NULL)) == ETIMEDOUT && tries < 100; tries++)
+		;
+	printf("# %d tries\n", tries);
+	if (r != 0 ||
+	    wapi_wait(p, 30000) != WAPI_WAIT_OBJECT_0 ||
+	    wapi_process_exit_code(p, &code) != 0 || code != 0) {
+		printf("# spawn after SIGCONT: %s\n", wapi_strerror(r));
+		return 5;
+	}
+	alarm(0);
+	return 0;
+}
+
+static void
+test_helper_stopped(void)
+{
+	struct hold a = { .name = "stopped.ev" }, b = { 0 };
+	struct wapi_header hdr;
+	pid_t pa, pb;
+
+	use_host("stopped");
+	setenv("WAPI_HELPER_TIMEOUT_MS", "300", 1);
+	t_gate_init(&a.ready); t_gate_init(&a.go);
+	t_gate_init(&b.ready); t_gate_init(&b.go);
+	pa = t_fork(child_hold, &a);
+	T_EQ(t_gate_pass(&a.ready), 'S', "stopped helper: a first client");
+	pb = t_fork(child_stopped_helper, &b);
+	T_EQ(t_gate_pass(&b.ready), 'S', "stopped helper: a second client");
+	T_OK(read_header(&hdr) && hdr.helper_pid > 0, "a helper runs");
+	kill(hdr.helper_pid, SIGSTOP);
+	refused("a new client with the helper stopped falls back within the "
+	    "bound, naming it", "did not answer within 300 ms");
+	t_gate_open(&b.go, 'x');
+	T_EQ(t_gate_pass(&b.ready), 'T', "an attached client's spawn fails "
+	    "with ETIMEDOUT within the bound, said once");
+	kill(hdr.helper_pid, SIGCONT);
+	t_gate_open(&b.go, 'x');
+	T_EQ(t_wait(pb), 0, "once the helper runs again, a spawn works");
+	t_gate_open(&a.go, 'x');
+	t_wait(pa);
+	unsetenv("WAPI_HELPER_TIMEOUT_MS");
+}
+
 int
 main(void)
 {
@@ -618,5 +695,6 @@ main(void)
 	test_lock_holder_killed();
 	test_clean_detach();
 	test_helper_unreachable();
+	test_helper_stopped();
 	return t_done();
 }
