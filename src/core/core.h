@@ -288,6 +288,18 @@ int wcore_map(int fd, bool writable, void **map, size_t *len,
 #define WCORE_NAMEIDX(map) ((struct wapi_nameidx_entry *)WCORE_REGION(map, WAPI_R_NAMEIDX))
 #define WCORE_NAMES(map)   ((struct wapi_name_entry *)WCORE_REGION(map, WAPI_R_NAMES))
 #define WCORE_CLIENTS(map) ((struct wapi_client_entry *)WCORE_REGION(map, WAPI_R_CLIENTS))
+/* The end of the used part of the handle table, never past its capacity:
+ * every walk and lookup of the table stops there, so that a damaged
+ * handle_hwm in a live file cannot send a reader beyond the region. */
+static inline uint32_t
+wcore_handle_end(const void *map)
+{
+	const struct wapi_header *h = map;
+	uint32_t hwm = __atomic_load_n(&h->handle_hwm, __ATOMIC_RELAXED);
+	uint32_t cap = h->regions[WAPI_R_HANDLES].capacity;
+
+	return hwm < cap ? hwm : cap;
+}
 #define WCORE_CREFS(map)   ((struct wapi_cref_entry *)WCORE_REGION(map, WAPI_R_CREFS))
 #define WCORE_SHARES(map)  ((struct wapi_share_entry *)WCORE_REGION(map, WAPI_R_SHARES))
 
@@ -510,5 +522,13 @@ int wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 		   int *fd);
 /* Peer credentials check: 0 when the peer is uid, EPERM otherwise. */
 int wcore_peer_check(int sock, uid_t uid, pid_t *peer_pid);
+/*
+ * Connect to the helper of the state file fd (our uid's), every send and
+ * receive on the socket (connect included) bounded by timeout_ms, and
+ * check that the peer is our user (an abstract name can be bound by
+ * anyone).  The socket (close-on-exec), or -errno: -EPERM for another
+ * user's peer, -EAGAIN when the helper did not take the connection in time.
+ */
+int wcore_helper_socket(int fd, int timeout_ms, pid_t *peer_pid);
 
 #endif

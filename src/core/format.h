@@ -8,6 +8,7 @@
 #define WAPI_CORE_FORMAT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 
@@ -79,7 +80,7 @@ struct wapi_header {
 
 	/* -- mutable -- */
 	int32_t  helper_pid;		/*  512 0 when none */
-	uint32_t helper_flags;		/*  516 WAPI_HF_* */
+	uint32_t helper_flags;		/*  516 WAPI_HELPER_F_* */
 	uint64_t helper_start;		/*  520 /proc/PID/stat starttime */
 	int64_t  helper_heartbeat;	/*  528 seconds since the epoch */
 	uint32_t init_count;		/*  536 times this file was initialised */
@@ -111,7 +112,7 @@ struct wapi_header {
 };
 
 #define WAPI_CHECKSUM_END	368u	/* checksum covers [0, this) */
-#define WAPI_HF_STOP		0x1u	/* wapictl stop asked the helper to leave */
+#define WAPI_HELPER_F_STOP	0x1u	/* helper_flags: wapictl stop asked it to leave */
 
 enum wapi_type {
 	WAPI_T_FREE = 0,
@@ -248,6 +249,32 @@ static inline int32_t
 wapi_sem_max(const struct wapi_handle_entry *e)
 {
 	return (int32_t)((uint32_t)e->u.sem.max & ~WAPI_SEM_WAITERS);
+}
+
+/* The owner thread of mutex e, without the waiters bit (0: free). */
+static inline int32_t
+wapi_mutex_owner_tid(const struct wapi_handle_entry *e)
+{
+	return e->u.mutex.owner_tid & (int32_t)~WAPI_MUTEX_WAITERS;
+}
+
+/* Whether a wait on e would succeed now: an event set, a mutex free, a
+ * semaphore above 0, a process that exited.  Other types never are. */
+static inline bool
+wapi_handle_signalled(const struct wapi_handle_entry *e)
+{
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		return e->u.event.signalled != 0;
+	case WAPI_T_MUTEX:
+		return e->u.mutex.owner_pid == 0;
+	case WAPI_T_SEMAPHORE:
+		return e->u.sem.count > 0;
+	case WAPI_T_PROCESS:
+		return (e->flags & WAPI_HF_EXITED) != 0;
+	default:
+		return false;
+	}
 }
 
 /* wapi_handle_entry.u.fd.kind */

@@ -5,6 +5,8 @@
  * peer's credentials; nothing received is trusted beyond its size.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -180,4 +182,34 @@ wcore_peer_check(int sock, uid_t uid, pid_t *peer_pid)
 	if (peer_pid != NULL)
 		*peer_pid = cr.pid;
 	return 0;
+}
+
+int
+wcore_helper_socket(int fd, int timeout_ms, pid_t *peer_pid)
+{
+	struct sockaddr_un addr;
+	struct timeval tv;
+	struct stat sb;
+	socklen_t alen;
+	int s, e;
+
+	if (fstat(fd, &sb) != 0)
+		return -errno;
+	alen = wcore_sock_addr(&addr, geteuid(), sb.st_dev, sb.st_ino);
+	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(s, (struct sockaddr *)&addr, alen) != 0) {
+		e = errno;
+		close(s);
+		return -e;
+	}
+	if ((e = wcore_peer_check(s, geteuid(), peer_pid)) != 0) {
+		close(s);
+		return -e;
+	}
+	return s;
 }

@@ -137,7 +137,7 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 			continue;
 		}
 		idx = b[i].handle - 1;
-		if (idx >= h->handle_hwm || tab[idx].type == WAPI_T_FREE ||
+		if (idx >= wcore_handle_end(map) || tab[idx].type == WAPI_T_FREE ||
 		    tab[idx].type >= WAPI_T_COUNT || b[i].count == 0) {
 			fixes++;
 			continue;
@@ -179,7 +179,8 @@ wcore_repair(void *map)
 	struct wapi_name_entry *names = WCORE_NAMES(map);
 	uint32_t ixcap = h->regions[WAPI_R_NAMEIDX].capacity;
 	uint32_t ncl = h->regions[WAPI_R_CLIENTS].capacity;
-	uint32_t hwm = h->handle_hwm, i, used = 0, nnames = 0, nclients = 0;
+	uint32_t hwm = wcore_handle_end(map), i, used = 0, nnames = 0;
+	uint32_t nclients = 0;
 	uint32_t *counts, gen, fut;
 	size_t fixes = 0, len;
 

@@ -24,11 +24,10 @@
 int64_t
 wcore_handle_slot(const void *map, uint32_t number)
 {
-	const struct wapi_header *h = map;
 	const struct wapi_handle_entry *e;
 	uint32_t idx = number & WAPI_HANDLE_INDEX_MASK;
 
-	if (idx == 0 || idx > h->handle_hwm)
+	if (idx == 0 || idx > wcore_handle_end(map))
 		return -1;
 	idx--;
 	e = &WCORE_HANDLES(map)[idx];
@@ -62,7 +61,7 @@ wcore_handle_clear(struct wapi_handle_entry *e)
 static uint32_t
 free_link(const struct wapi_header *h, uint32_t link)
 {
-	return link <= h->handle_hwm ? link : 0;
+	return link <= wcore_handle_end(h) ? link : 0;
 }
 
 static void
@@ -139,11 +138,11 @@ alloc_take(struct wapi_header *h, struct wapi_handle_entry *e, unsigned type)
 static uint32_t
 fresh_take(struct wapi_header *h, const struct wapi_handle_entry *tab)
 {
-	uint32_t i = h->handle_fresh_from;
+	uint32_t i = h->handle_fresh_from, end = wcore_handle_end(h);
 
-	if (i > h->handle_hwm)
-		i = h->handle_hwm;
-	for (; i < h->handle_hwm; i++)
+	if (i > end)
+		i = end;
+	for (; i < end; i++)
 		if (tab[i].type == WAPI_T_FREE && wcore_handle_fresh(&tab[i]) &&
 		    !free_listed(h, tab, i)) {
 			h->handle_fresh_from = i + 1;
@@ -248,11 +247,10 @@ static bool
 name_at(const void *map, uint32_t s, const char *name, size_t len,
 	uint32_t hash)
 {
-	const struct wapi_header *h = map;
 	const struct wapi_handle_entry *e = &WCORE_HANDLES(map)[s];
 	const char *n = WCORE_NAMES(map)[s].name;
 
-	return s < h->handle_hwm && (e->flags & WAPI_HF_NAMED) &&
+	return s < wcore_handle_end(map) && (e->flags & WAPI_HF_NAMED) &&
 	    e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT &&
 	    e->name_hash == hash && memcmp(n, name, len) == 0 &&
 	    n[len] == '\0';
@@ -532,13 +530,14 @@ wcore_client_release(void *map, uint32_t slot,
 	struct wapi_header *h = HDR(map);
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
 	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
-	uint32_t cap, i, idx, cnt;
+	uint32_t cap, i, idx, cnt, end;
 	struct wapi_cref_entry *b = cref_block(map, slot, &cap);
 	size_t dropped = 0;
 
 	/* Mutexes first: a waiter must see them abandoned, not freed.  Only
 	 * a client that ever took one can own one (WAPI_CF_MUTEXES). */
-	for (i = 0; (c->cflags & WAPI_CF_MUTEXES) && i < h->handle_hwm; i++) {
+	end = wcore_handle_end(map);
+	for (i = 0; (c->cflags & WAPI_CF_MUTEXES) && i < end; i++) {
 		e = &tab[i];
 		if (e->type != WAPI_T_MUTEX || !wcore_mutex_owned_by(e, slot))
 			continue;
@@ -559,7 +558,7 @@ wcore_client_release(void *map, uint32_t slot,
 			b[i].handle = 0;
 			b[i].count = 0;
 			dropped += cnt;
-			if (idx >= h->handle_hwm)
+			if (idx >= end)
 				continue;
 			e = &tab[idx];
 			if (e->type == WAPI_T_FREE)
@@ -762,7 +761,6 @@ sat_dec32(uint32_t *p)
 void
 wcore_sleeps_release(void *map, const struct wcore_sleeps *sl)
 {
-	const struct wapi_header *h = map;
 	struct wapi_handle_entry *e;
 	uint32_t r, k, v, idx;
 
@@ -772,7 +770,7 @@ wcore_sleeps_release(void *map, const struct wcore_sleeps *sl)
 			if (v == 0)
 				continue;
 			idx = (v & ~WCORE_SLEEP_MULTI) - 1;
-			if (idx >= h->handle_hwm)
+			if (idx >= wcore_handle_end(map))
 				continue;
 			e = &WCORE_HANDLES(map)[idx];
 			sat_dec16(&e->waiters);

@@ -481,7 +481,7 @@ main(int argc, char *argv[])
 			helper_sweep();
 			last_sweep = now;
 		}
-		if (h->helper_flags & WAPI_HF_STOP)
+		if (h->helper_flags & WAPI_HELPER_F_STOP)
 			helper_stop = 1;
 		if (nconns != 0)
 			idle_since = now;

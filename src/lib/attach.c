@@ -448,57 +448,21 @@ wl_helper_timeout(void)
 	return e == NULL ? (int)ms : WL_HELPER_TIMEOUT_MS;
 }
 
-static int
-wl_connect_once(const struct stat *st)
-{
-	struct sockaddr_un addr;
-	struct timeval tv;
-	socklen_t alen;
-	int s;
-
-	alen = wcore_sock_addr(&addr, geteuid(), st->st_dev, st->st_ino);
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	/* A frozen helper must not hold us: the send bound covers connect
-	 * (a full backlog) too.  EAGAIN then means "did not answer". */
-	tv.tv_sec = wl.helper_ms / 1000;
-	tv.tv_usec = (wl.helper_ms % 1000) * 1000;
-	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
-		int e = errno;
-
-		close(s);
-		return -e;
-	}
-	if (connect(s, (struct sockaddr *)&addr, alen) != 0) {
-		int e = errno;
-
-		close(s);
-		return -e;
-	}
-	if (wcore_peer_check(s, geteuid(), NULL) != 0) {
-		close(s);
-		return -EPERM;
-	}
-	return s;
-}
-
 int
 wl_helper_connect(int role, char *why, size_t whylen)
 {
 	struct wapi_header *h = wl.map;
 	struct wcore_msg m = { 0 };
-	struct stat st;
 	struct timespec ts = { 0, 2000000 };
 	int64_t deadline = 0;
 	bool spawned = false;
 	int s, r;
 
-	if (fstat(wl.fd, &st) != 0)
-		return -errno;
 	for (;;) {
-		s = wl_connect_once(&st);
+		/* A frozen helper must not hold us: every exchange on the
+		 * socket, connect included, is bounded; EAGAIN then means
+		 * "did not answer". */
+		s = wcore_helper_socket(wl.fd, wl.helper_ms, NULL);
 		if (s >= 0) {
 			m.type = WCORE_MSG_HELLO;
 			m.slot = wl.slot;

@@ -282,21 +282,16 @@ wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
 	out->refs = e->refs;
 	if (e->flags & WAPI_HF_NAMED)
 		memcpy(out->name, WCORE_NAMES(wl.map)[i].name, sizeof(out->name));
+	out->signalled = wapi_handle_signalled(e);
 	switch (e->type) {
-	case WAPI_T_EVENT:
-		out->signalled = e->u.event.signalled != 0;
-		break;
 	case WAPI_T_MUTEX:
 		out->owner_pid = e->u.mutex.owner_pid;
-		out->owner_tid = e->u.mutex.owner_tid &
-		    (int32_t)~WAPI_MUTEX_WAITERS;
+		out->owner_tid = wapi_mutex_owner_tid(e);
 		out->recursion = e->u.mutex.recursion;
-		out->signalled = e->u.mutex.owner_pid == 0;
 		break;
 	case WAPI_T_SEMAPHORE:
 		out->count = e->u.sem.count;
 		out->maximum = wapi_sem_max(e);
-		out->signalled = e->u.sem.count > 0;
 		break;
 	case WAPI_T_PROCESS:
 		out->pid = e->u.proc.pid;
@@ -304,7 +299,6 @@ wapi_handle_info(wapi_handle_t h, struct wapi_handle_info *out)
 		 * for: the process is still active until it is reaped. */
 		out->exit_code = (e->flags & WAPI_HF_EXITED) ?
 		    e->u.proc.status : WAPI_STILL_ACTIVE;
-		out->signalled = (e->flags & WAPI_HF_EXITED) != 0;
 		break;
 	default:
 		break;

@@ -111,10 +111,8 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	uint32_t number;
 	int64_t age;
 	char d[32], acc[4], shr[4];
-	const char *sig = NULL;
 
-	number = (i + 1) | ((h->generation & WAPI_HANDLE_GEN_MASK) <<
-	    WAPI_HANDLE_INDEX_BITS);
+	number = wcore_handle_number(i, h->generation);
 	ln = out_line_new(tb);
 	out_cell(ln, spec, COL_HANDLE, "%" PRIu32, number);
 	out_cell(ln, spec, COL_SLOT, "%" PRIu32, i);
@@ -138,13 +136,11 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 
 	switch (h->type) {
 	case WAPI_T_EVENT:
-		sig = h->u.event.signalled ? "yes" : "no";
 		out_cell(ln, spec, COL_DETAILS, "%s",
 		    (h->flags & WAPI_HF_MANUAL_RESET) ? "manual-reset" :
 		    "auto-reset");
 		break;
 	case WAPI_T_MUTEX:
-		sig = h->u.mutex.owner_pid == 0 ? "yes" : "no";
 		if (h->u.mutex.owner_pid == 0) {
 			out_cell(ln, spec, COL_DETAILS, "free%s",
 			    (h->flags & WAPI_HF_ABANDONED) ? ", abandoned" : "");
@@ -154,7 +150,7 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 		out_cell(ln, spec, COL_DETAILS, "owned by pid %" PRId32
 		    " tid %" PRId32 ", recursion %" PRIu32 "%s%s",
 		    h->u.mutex.owner_pid,
-		    h->u.mutex.owner_tid & (int32_t)~WAPI_MUTEX_WAITERS,
+		    wapi_mutex_owner_tid(h),
 		    h->u.mutex.recursion,
 		    (h->flags & WAPI_HF_ABANDONED) ? ", abandoned" : "",
 		    wcore_pid_alive(h->u.mutex.owner_pid,
@@ -162,12 +158,10 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 		    ", owner gone (abandoned at the next wait)");
 		break;
 	case WAPI_T_SEMAPHORE:
-		sig = h->u.sem.count > 0 ? "yes" : "no";
 		out_cell(ln, spec, COL_DETAILS, "count %" PRId32 " of %" PRId32,
 		    h->u.sem.count, wapi_sem_max(h));
 		break;
 	case WAPI_T_PROCESS:
-		sig = (h->flags & WAPI_HF_EXITED) ? "yes" : "no";
 		if (h->flags & WAPI_HF_EXITED)
 			out_cell(ln, spec, COL_DETAILS, "pid %" PRId32
 			    ", exit code %" PRId32, h->u.proc.pid,
@@ -205,8 +199,10 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	default:
 		break;
 	}
-	if (sig != NULL)
-		out_cell(ln, spec, COL_SIGNALLED, "%s", sig);
+	if (h->type == WAPI_T_EVENT || h->type == WAPI_T_MUTEX ||
+	    h->type == WAPI_T_SEMAPHORE || h->type == WAPI_T_PROCESS)
+		out_cell(ln, spec, COL_SIGNALLED, "%s",
+		    wapi_handle_signalled(h) ? "yes" : "no");
 }
 
 /* One row of a Mono record, with what `mono --wapi=hps` showed of it. */
@@ -353,7 +349,6 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 	struct wcore_status st;
 	struct wapi_handle_entry *copy = NULL;
 	struct wapi_name_entry *names = NULL;
-	const struct wapi_header *hdr;
 	void *map = NULL;
 	size_t len = 0;
 	uint32_t n, i;
@@ -405,10 +400,7 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 			    "without it", tf->shown, e == ETIMEDOUT ||
 			    e == EBUSY ? "busy" : strerror(e));
 	}
-	hdr = map;
-	n = hdr->handle_hwm;
-	if (n > hdr->regions[WAPI_R_HANDLES].capacity)
-		n = hdr->regions[WAPI_R_HANDLES].capacity;
+	n = wcore_handle_end(map);
 	copy = reallocarray(NULL, n ? n : 1, sizeof(*copy));
 	names = reallocarray(NULL, n ? n : 1, sizeof(*names));
 	if (copy == NULL || names == NULL) {

@@ -6,9 +6,7 @@
  * the kernel's lock says the helper is gone.  --kill sends SIGKILL when the
  * wait runs out, again only to the verified pid.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
@@ -24,6 +22,7 @@
 
 #include "wapictl.h"
 
+#define CMD_STOP_ASK_MS		2000	/* the helper to take and answer STOP */
 #define CMD_STOP_KILL_WAIT_MS	5000	/* after SIGKILL: the kernel is quick */
 
 static int	cmd_stop_exec(struct wapictl *, int, char **);
@@ -44,30 +43,11 @@ const struct cmd_entry cmd_stop_entry = {
 static int
 cmd_stop_ask(int fd, pid_t *peer)
 {
-	struct sockaddr_un addr;
 	struct wcore_msg m;
-	struct timeval tv = { 2, 0 };
-	struct stat sb;
-	socklen_t alen;
 	int s, e;
 
-	if (fstat(fd, &sb) != 0)
-		return errno;
-	alen = wcore_sock_addr(&addr, geteuid(), sb.st_dev, sb.st_ino);
-	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return errno;
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&addr, alen) != 0) {
-		e = errno;
-		close(s);
-		return e;
-	}
-	/* An abstract name can be taken by anyone: talk only to our user. */
-	if ((e = wcore_peer_check(s, geteuid(), peer)) != 0) {
-		close(s);
-		return e;
-	}
+	if ((s = wcore_helper_socket(fd, CMD_STOP_ASK_MS, peer)) < 0)
+		return -s;
 	memset(&m, 0, sizeof(m));
 	m.type = WCORE_MSG_STOP;
 	m.pid = getpid();
