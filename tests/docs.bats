@@ -474,6 +474,29 @@ EOF
 	assert_output ''
 }
 
+@test "pkg-config --static --libs libwapi is all a static link of it needs" {
+	local cc=${CC:-cc} lib=$top_builddir/src/lib/.libs libs
+	command -v "$cc" >/dev/null || skip "no C compiler"
+	command -v pkg-config >/dev/null || skip "no pkg-config"
+	[ -e "$lib/libwapi.a" ] || skip "libwapi.a is not built"
+	if nm "$lib/libwapi.a" 2>/dev/null | grep -q '__asan\|__ubsan'; then
+		skip "libwapi is built with a sanitizer"
+	fi
+	libs=$(PKG_CONFIG_PATH=$top_builddir/src/lib pkg-config --static \
+	    --libs libwapi)
+	[[ " $libs " == *" -lbsd "* ]]
+	printf '%s\n' '#include <wapi.h>' 'int main(void) {' \
+	    '	wapi_handle_t h;' \
+	    '	return wapi_event_create(NULL, 0, 1, &h) != 0 ||' \
+	    '	    wapi_wait(h, 0) != WAPI_WAIT_OBJECT_0;' '}' \
+	    >"$BATS_TEST_TMPDIR/s.c"
+	# libwapi.a itself, then exactly what pkg-config adds after -lwapi
+	run "$cc" -I"$top_srcdir/src" -o "$BATS_TEST_TMPDIR/s" \
+	    "$BATS_TEST_TMPDIR/s.c" "$lib/libwapi.a" ${libs#*-lwapi}
+	assert_success
+	WAPI_DISABLE_SHM=1 "$BATS_TEST_TMPDIR/s"
+}
+
 @test "libwapi(3) has every call and constant of wapi.h, and the variables" {
 	local h=$top_srcdir/src/wapi.h w
 	grep -oE '\bwapi_[a-z_]+\(' "$h" | tr -d '(' | sort -u >"$BATS_TEST_TMPDIR/calls"
