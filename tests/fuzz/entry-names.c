@@ -4,8 +4,8 @@
  * object name.  Besides "no crash" it checks each answer against a rule
  * written here independently: a parsed state or temporary name must round
  * trip through wcore_state_name/wcore_temp_template, the host check must
- * agree with DESIGN §2's character set, and the UTF-8 check with a decoder
- * that works on code points rather than byte ranges.
+ * agree with the host name rule of wapi-state(5), and the UTF-8 check with
+ * a decoder that works on code points rather than byte ranges.
  */
 #include <errno.h>
 #include <stdbool.h>

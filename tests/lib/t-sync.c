@@ -1,5 +1,5 @@
 /*
- * Semantic tests of libwapi's synchronisation objects (DESIGN §5, issue 4):
+ * Semantic tests of libwapi's synchronisation objects (libwapi(3)):
  * events, mutexes, semaphores, names and waits, each rule on its own and,
  * where the rule is about sharing, across processes.
  *
