@@ -2,18 +2,19 @@
 # Installed as completions/wapictl in bash-completion's directory; it needs
 # nothing from bash-completion itself, so it can also be sourced directly.
 # The lists below follow src/wapictl/*.c: tests/docs.bats checks them.
+# wapictl's options may also follow the command (for lock, only before the
+# command it runs), so they are offered there too.
 
-_wapictl_commands='status handles validate lock clean stop'
+_wapictl_commands='status handles validate lock clean stop help'
 _wapictl_global_opts='-d --dir -H --host -A --all-hosts -J --json -q --quiet
 	-h --help -V --version'
-_wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose
-	-h --help'
-_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type
-	-h --help'
-_wapictl_validate_opts='-v --verbose -h --help'
-_wapictl_lock_opts='-w --wait --timeout -h --help'
-_wapictl_clean_opts='-n --dry-run --older-than --force-host -h --help'
-_wapictl_stop_opts='-w --wait --kill -h --help'
+_wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose'
+_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type'
+_wapictl_validate_opts='-v --verbose'
+_wapictl_lock_opts='-w --wait --timeout'
+_wapictl_clean_opts='-n --dry-run --older-than --force-host'
+_wapictl_stop_opts='-w --wait --kill'
+_wapictl_help_opts=''
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
 	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT EVENTS MUTEXES SEMAPHORES
 	FILES PIPES SOCKETS PROCESSES'
@@ -57,6 +58,23 @@ _wapictl_hosts()
 		h=${h%.state}
 		printf '%s\n' "${h%.*}"
 	done
+}
+
+# The argument of -d or -H, wherever it stands; false when prev is neither.
+_wapictl_global_arg()
+{
+	case $prev in
+	-d|--dir)
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		compopt -o filenames 2>/dev/null
+		;;
+	-H|--host)
+		mapfile -t COMPREPLY < <(compgen -W "$(_wapictl_hosts)" -- "$cur")
+		;;
+	*)
+		return 1
+		;;
+	esac
 }
 
 # Complete one element of a comma-separated list: "$1" holds the words,
@@ -115,17 +133,7 @@ _wapictl()
 	done
 
 	if [[ -z $cmd ]]; then
-		case $prev in
-		-d|--dir)
-			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
-			compopt -o filenames 2>/dev/null
-			return
-			;;
-		-H|--host)
-			mapfile -t COMPREPLY < <(compgen -W "$(_wapictl_hosts)" -- "$cur")
-			return
-			;;
-		esac
+		_wapictl_global_arg && return
 		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$_wapictl_global_opts" -- "$cur")
 		else
@@ -134,7 +142,15 @@ _wapictl()
 		return
 	fi
 
+	# lock looks for its command first: what follows it is the command's.
+	[[ $cmd != lock ]] && _wapictl_global_arg && return
 	case $cmd in
+	help)
+		if [[ $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$_wapictl_commands" -- "$cur")
+			return
+		fi
+		;;
 	status|handles)
 		case $prev in
 		-o|--output)
@@ -160,11 +176,6 @@ _wapictl()
 		fi
 		;;
 	lock)
-		case $prev in
-		-w|--wait)
-			return
-			;;
-		esac
 		# After the options comes the command to run, then its words.
 		for ((i = cmdi + 1; i < COMP_CWORD; i++)); do
 			case ${COMP_WORDS[i]} in
@@ -172,7 +183,7 @@ _wapictl()
 				i=$((i + 1))
 				break
 				;;
-			-w|--wait)
+			-w|--wait|--timeout|-d|--dir|-H|--host)
 				((i++))
 				;;
 			-*)
@@ -187,6 +198,12 @@ _wapictl()
 			compopt -o filenames 2>/dev/null
 			return
 		fi
+		case $prev in
+		-w|--wait|--timeout)
+			return
+			;;
+		esac
+		_wapictl_global_arg && return
 		if [[ $cur != -* || ${COMP_WORDS[COMP_CWORD-1]} == -- ]]; then
 			mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u)
 			return
@@ -214,7 +231,7 @@ _wapictl()
 
 	local opts=_wapictl_${cmd}_opts
 	if [[ $cur == -* ]]; then
-		mapfile -t COMPREPLY < <(compgen -W "${!opts}" -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W "${!opts} $_wapictl_global_opts" -- "$cur")
 	fi
 }
 

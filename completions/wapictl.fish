@@ -1,8 +1,78 @@
 # fish completion for wapictl(1); installed in
 # $(datadir)/fish/vendor_completions.d.  The lists below follow
-# src/wapictl/*.c: tests/docs.bats checks them.
+# src/wapictl/*.c: tests/docs.bats checks them.  wapictl's options may also
+# follow the command (for lock, only before the command it runs).
 
-set -l wapictl_commands status handles validate lock clean stop
+set -l wapictl_commands status handles validate lock clean stop help
+
+# The command, then the arguments given to it so far (options and their
+# arguments left out); for lock, "--" counts as one: its COMMAND follows.
+function __wapictl_cmd_args
+    set -l tokens (commandline -opc)
+    set -l words
+    set -l skip 0
+    for t in $tokens[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case -d -H --dir --host -w --wait --timeout
+                if test (count $words) -lt 2
+                    set skip 1
+                end
+            case --
+                if test "$words[1]" = lock
+                    set -a words $t
+                end
+            case '-*'
+            case '*'
+                set -a words $t
+        end
+    end
+    printf '%s\n' $words
+end
+
+# Whether wapictl's options may stand here: not after lock's COMMAND.
+function __wapictl_globals_here
+    set -l w (__wapictl_cmd_args)
+    not test "$w[1]" = lock -a (count $w) -gt 1
+end
+
+# What lock runs: a command name, then that command's own completions.
+function __wapictl_lock_complete
+    set -l tokens (commandline -opc)
+    set -l n (count $tokens)
+    set -l i 2
+    set -l lock 0
+    while test $i -le $n
+        set -l t $tokens[$i]
+        if test $lock = 1; and test "x$t" = x--
+            set i (math $i + 1)
+            break
+        end
+        switch $t
+            case -d -H --dir --host -w --wait --timeout
+                set i (math $i + 1)
+            case '-*'
+            case '*'
+                test $lock = 1; and break
+                set lock 1
+        end
+        set i (math $i + 1)
+    end
+    if test $i -gt $n
+        __fish_complete_command
+    else
+        complete -C (string join ' ' -- (string escape -- $tokens[$i..-1]) (commandline -ct))
+    end
+end
+
+# Whether the word is help's argument, a command name.
+function __wapictl_help_arg
+    set -l w (__wapictl_cmd_args)
+    test "$w[1]" = help -a (count $w) -eq 1
+end
 
 # Host names of the state files in the directory: <host>.<abi>.state.
 function __wapictl_hosts
@@ -53,15 +123,16 @@ set -l types event mutex semaphore file pipe socket process
 
 complete -c wapictl -f
 
-# Global options, before the command.
+# Global options, before or after the command; each command has its -h.
 set -l nocmd "not __fish_seen_subcommand_from $wapictl_commands"
-complete -c wapictl -n $nocmd -s d -l dir -r -F -a '(__fish_complete_directories)' -d 'State directory'
-complete -c wapictl -n $nocmd -s H -l host -x -a '(__wapictl_hosts)' -d "Look at this host's state"
-complete -c wapictl -n $nocmd -s A -l all-hosts -d 'Every host in the directory'
-complete -c wapictl -n $nocmd -s J -l json -d 'JSON output'
-complete -c wapictl -n $nocmd -s q -l quiet -d 'Print nothing unless something failed'
+set -l g __wapictl_globals_here
+complete -c wapictl -n $g -s d -l dir -r -F -a '(__fish_complete_directories)' -d 'State directory'
+complete -c wapictl -n $g -s H -l host -x -a '(__wapictl_hosts)' -d "Look at this host's state"
+complete -c wapictl -n $g -s A -l all-hosts -d 'Every host in the directory'
+complete -c wapictl -n $g -s J -l json -d 'JSON output'
+complete -c wapictl -n $g -s q -l quiet -d 'Print nothing unless something failed'
 complete -c wapictl -n $nocmd -s h -l help -d 'Print a summary of commands and options'
-complete -c wapictl -n $nocmd -s V -l version -d 'Print the version'
+complete -c wapictl -n $g -s V -l version -d 'Print the version'
 
 # Commands.
 complete -c wapictl -n $nocmd -a status -d 'One row per state file, its verdict and why'
@@ -70,6 +141,7 @@ complete -c wapictl -n $nocmd -a validate -d 'Deep check of state files'
 complete -c wapictl -n $nocmd -a lock -d 'Run a command holding the table lock'
 complete -c wapictl -n $nocmd -a clean -d 'Remove orphaned state, explaining each decision'
 complete -c wapictl -n $nocmd -a stop -d "Ask this host's helper to leave"
+complete -c wapictl -n $nocmd -a help -d 'Print the usage of a command'
 
 # status
 set -l c '__fish_seen_subcommand_from status'
@@ -93,12 +165,13 @@ complete -c wapictl -n $c -F
 complete -c wapictl -n $c -s v -l verbose -d 'Print every problem, not only the first five'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 
-# lock
+# lock: its options before the command it runs
 set c '__fish_seen_subcommand_from lock'
-complete -c wapictl -n $c -s w -l wait -x -d 'Seconds to wait for the lock'
-complete -c wapictl -n $c -l timeout -x -d 'Seconds to wait for the lock (same as --wait)'
-complete -c wapictl -n $c -s h -l help -d 'Print the options'
-complete -c wapictl -n $c -a '(__fish_complete_subcommand --fcs-skip=2)'
+set -l lo "$c; and __wapictl_globals_here"
+complete -c wapictl -n $lo -s w -l wait -x -d 'Seconds to wait for the lock'
+complete -c wapictl -n $lo -l timeout -x -d 'Seconds to wait for the lock (same as --wait)'
+complete -c wapictl -n $lo -s h -l help -d 'Print the options'
+complete -c wapictl -n $c -a '(__wapictl_lock_complete)'
 
 # clean
 set c '__fish_seen_subcommand_from clean'
@@ -112,3 +185,8 @@ set c '__fish_seen_subcommand_from stop'
 complete -c wapictl -n $c -s w -l wait -x -d 'Seconds to wait for the helper to leave'
 complete -c wapictl -n $c -l kill -d 'Kill the helper if it has not left'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
+
+# help
+set c '__fish_seen_subcommand_from help'
+complete -c wapictl -n __wapictl_help_arg -a "$wapictl_commands" -d 'Print its usage'
+complete -c wapictl -n $c -s h -l help -d 'Print the usage of help'

@@ -16,7 +16,9 @@ setup_file() {
 	# Commands: the .name of each cmd-*.c entry.
 	sed -n 's/^[[:space:]]*\.name[[:space:]]*=[[:space:]]*"\([a-z-]*\)".*/\1/p' \
 	    "$src"/cmd-*.c | sort -u >"$d/commands"
-	# Long options: every struct option row of every file.
+	# Long options: every struct cmd_option row of every file (wapictl's
+	# own in wapictl.c, the listings' in output.c, each command's), written
+	# { "name", no_argument|required_argument, ... }.
 	grep -ohE '\{[[:space:]]*"[a-z][a-z-]*",[[:space:]]*(no|required|optional)_argument' \
 	    "$src"/*.c | sed -E 's/^\{[[:space:]]*"([^"]*)".*/\1/' |
 	    sort -u >"$d/longopts"
@@ -140,6 +142,15 @@ has_word() {
 	each "$lists/types" has_word "$man/wapictl.1"
 }
 
+@test "wapictl(1) has a synopsis line and a subsection for every command" {
+	local c
+	for c in $(cat "$lists/commands"); do
+		sed -n '/^\.Sh SYNOPSIS/,/^\.Sh /p' "$man/wapictl.1" |
+		    grep -qx "\.Cm $c" || fail "$c is not in the SYNOPSIS"
+		grep -qx "\.Ss $c" "$man/wapictl.1" || fail "no subsection $c"
+	done
+}
+
 @test "wapictl(1) documents every verdict and exit status" {
 	local v
 	for v in live orphaned stale-boot corrupt incompatible foreign \
@@ -212,6 +223,13 @@ bash_complete() {
 	assert_output validate
 	run bash_complete wapictl --dir = /tmp -H somehost cl
 	assert_output clean
+	# help takes a command name
+	run bash_complete wapictl help st
+	assert_output "$(printf 'status\nstop')"
+	run bash_complete wapictl -q help ''
+	for c in $(cat "$lists/commands"); do
+		assert_line "$c"
+	done
 }
 
 @test "bash completes the options, globally and per command" {
@@ -227,6 +245,17 @@ bash_complete() {
 	assert_line -o
 	assert_line --noheadings
 	assert_line --verbose
+	# wapictl's options after the command, with their arguments
+	assert_line --json
+	run bash_complete wapictl clean -n --qu
+	assert_output --quiet
+	mkdir "$BATS_TEST_TMPDIR/statedir-x"
+	run bash_complete wapictl status -d "$BATS_TEST_TMPDIR/statedir-"
+	assert_output "$BATS_TEST_TMPDIR/statedir-x"
+	# ... but not after the command that lock runs
+	run bash_complete wapictl lock -q ls --js
+	assert_success
+	[[ $output != *--json* ]]
 }
 
 @test "bash completes the columns of status -o" {
@@ -301,6 +330,10 @@ EOF
 	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl handles --type=' 'semaphore'
 	assert_output --partial 'semaphore'
 	assert_output --partial 'process'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl help va' 'validate'
+	assert_output --partial 'wapictl help validate'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl clean -q --fo' 'force-host'
+	assert_output --partial 'wapictl clean -q --force-host'
 }
 
 @test "the fish completion parses and completes" {
@@ -324,6 +357,13 @@ EOF
 	run fish_complete 'wapictl stop --'
 	assert_line --kill
 	assert_line --wait
+	# wapictl's options after the command; help takes a command name
+	assert_line --json
+	run fish_complete 'wapictl help st'
+	assert_line status
+	assert_line stop
+	run fish_complete 'wapictl lock -q ech'
+	assert_line echo
 }
 
 @test "completions.mk installs each completion where its shell looks" {

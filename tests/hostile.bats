@@ -238,6 +238,24 @@ teardown() {
 	refused_host "is longer than 64 characters"
 }
 
+@test "HOME unset, host name with '/': every usage still answers, nothing created" {
+	export WAPI_SHARED_HOSTNAME="a/b"
+	snap_before
+	unset HOME WAPI_SHARED_DIR
+	local c
+	for c in status handles validate lock clean stop help; do
+		tool 0 "usage: wapictl .*$c" "$c" --help
+		tool 0 "usage: wapictl .*$c" help "$c"
+		tool 0 "usage: wapictl .*$c" -q "$c" -h
+	done
+	tool 0 "usage: wapictl .*COMMAND" help
+	# The commands themselves need both: said, with the exit status.
+	tool 4 "HOME is set" status
+	tool 2 "Try 'wapictl status --help'" status --bogus
+	[ ! -e "$D" ]
+	assert_outside_unchanged
+}
+
 # A 4,000-character HOME under $BATS_TEST_TMPDIR/deep (components of 249).
 long_home() {
 	local p="$BATS_TEST_TMPDIR/deep" seg

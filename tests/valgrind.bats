@@ -34,6 +34,7 @@ memcheck() {
 	memcheck status
 	memcheck status -v
 	memcheck -J status -v
+	memcheck status -v -J -o +SIZE,BOOT
 	memcheck handles
 	memcheck -J handles -t mutex,event
 	memcheck validate -v
@@ -62,4 +63,9 @@ memcheck() {
 	memcheck status --no-such-option
 	memcheck lock
 	memcheck --help
+	memcheck help status
+	memcheck help nosuchcommand
+	memcheck status -J --no-such-option
+	memcheck clean -q -n -o PATH
+	memcheck -q stop -w 100000
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# wapictl: global options, usage errors (exit 2 with a hint), directory
-# access (exit 4), --help and --version of every command.
+# wapictl: global options (before or after the command), usage errors
+# (exit 2 with a hint that names the command), directory access (exit 4),
+# --help, -h and `help COMMAND' of every command, whatever the environment.
 
 load wapictl/helpers
 
@@ -11,7 +12,7 @@ teardown() { wapictl_teardown; }
 	run "$WAPICTL" --help
 	assert_success
 	assert_output --partial "usage: wapictl [-d DIR] [-H HOST | -A] [-J] [-q] COMMAND"
-	for c in status handles validate lock clean stop; do
+	for c in status handles validate lock clean stop help; do
 		assert_output --partial "  $c "
 	done
 	run "$WAPICTL" -h
@@ -34,6 +35,8 @@ teardown() { wapictl_teardown; }
 		run "$WAPICTL" "$c" -h
 		assert_success
 	done
+	run -0 "$WAPICTL" help -h
+	assert_output --partial "usage: wapictl help [COMMAND]"
 	run "$WAPICTL" status --help
 	for col in PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK; do
 		assert_output --partial "  $col "
@@ -42,6 +45,7 @@ teardown() { wapictl_teardown; }
 
 @test "bad usage exits 2 with a hint" {
 	local args
+	# Before a command is known, the hint is wapictl's.
 	while IFS= read -r args; do
 		run -2 $args
 		assert_output --partial "Try 'wapictl --help'"
@@ -50,36 +54,147 @@ teardown() { wapictl_teardown; }
 	$WAPICTL nosuchcommand
 	$WAPICTL -Z status
 	$WAPICTL -d
-	$WAPICTL -H bad/host status
-	$WAPICTL -H .hidden status
-	$WAPICTL -H h1 -A status
-	$WAPICTL status -Z
-	$WAPICTL status extra
-	$WAPICTL status -o NOSUCHCOLUMN
-	$WAPICTL status -o ,
-	$WAPICTL handles -t nosuchtype
-	$WAPICTL handles -o BOGUS
-	$WAPICTL handles extra
-	$WAPICTL validate -Z
-	$WAPICTL lock
-	$WAPICTL lock -w
-	$WAPICTL lock -w abc true
-	$WAPICTL lock -w -1 true
-	$WAPICTL lock -H other true
-	$WAPICTL clean --older-than 5x
-	$WAPICTL clean --older-than
-	$WAPICTL clean --force-host
-	$WAPICTL clean extra
-	$WAPICTL stop -w never
-	$WAPICTL stop extra
-	$WAPICTL -A stop
+	$WAPICTL help nosuchcommand
 	EOF
+	# After, it names the command: "status: bad/host" means the error of
+	# `wapictl -H bad/host status' is told with status's usage.
+	local cmd
+	while IFS=: read -r cmd args; do
+		run -2 $WAPICTL $args
+		assert_output --partial "Try 'wapictl $cmd --help'"
+		assert_output --partial "usage: wapictl $cmd "
+	done <<-EOF
+	status:-H bad/host status
+	status:-H .hidden status
+	status:-H h1 -A status
+	status:status -H h1 -A
+	status:status -Z
+	status:status extra
+	status:status -o NOSUCHCOLUMN
+	status:status -o ,
+	handles:handles -t nosuchtype
+	handles:handles -o BOGUS
+	handles:handles extra
+	validate:validate -Z
+	lock:lock
+	lock:lock -w
+	lock:lock -w abc true
+	lock:lock -w -1 true
+	lock:lock -H other true
+	clean:clean --older-than 5x
+	clean:clean --older-than
+	clean:clean --force-host
+	clean:clean extra
+	stop:stop -w never
+	stop:stop extra
+	stop:-A stop
+	stop:stop -A
+	help:help status extra
+	EOF
+}
+
+@test "the usage hint names the command, after the message and its synopsis" {
+	run -2 --separate-stderr "$WAPICTL" status --bogus
+	assert_output ""
+	assert_equal "${stderr_lines[0]}" "wapictl status: unrecognized option '--bogus'"
+	assert_equal "${stderr_lines[1]}" "usage: wapictl status [-o COLUMNS] [-r] [-n] [-v]"
+	assert_equal "${stderr_lines[2]}" "Try 'wapictl status --help' for more information."
+	run -2 --separate-stderr "$WAPICTL" -q clean --older-than 5x
+	assert_equal "${stderr_lines[0]}" "wapictl: clean: --older-than 5x: not a duration (90s, 30m, 12h, 7d, or seconds)"
+	assert_equal "${stderr_lines[2]}" "Try 'wapictl clean --help' for more information."
+	run -2 --separate-stderr "$WAPICTL" status -d ''
+	assert_equal "${stderr_lines[0]}" "wapictl: status: -d: empty directory name"
+	assert_equal "${stderr_lines[2]}" "Try 'wapictl status --help' for more information."
+	run -2 --separate-stderr "$WAPICTL" -q nosuchcommand --help
+	assert_equal "${stderr_lines[0]}" "wapictl: unknown command 'nosuchcommand'"
+	assert_equal "${stderr_lines[1]}" "Try 'wapictl --help' for more information."
+}
+
+@test "wapictl's options may follow the command, mixed with its own" {
+	mkdir -m 700 "$D"
+	"$MKSTATE" "$STATE"
+	"$MKSTATE" -H farhost "$D/farhost.$ABI.state"
+	# -J after the command, as in lsipc
+	run -1 --separate-stderr "$WAPICTL" status -J -o PATH,VERDICT
+	run "$JQ" -e --arg p "$STATE" '.status == [{"path": $p, "verdict": "orphaned"}]' <<< "$output"
+	assert_success
+	# -q, -H, -A, -d, long or short, before and after the command's own
+	run -0 "$WAPICTL" status -n --host farhost -o HOST -q
+	assert_output ""
+	run -1 --separate-stderr "$WAPICTL" status -o HOST --all-hosts -n -r
+	assert_output "$(printf 'farhost\n%s' "$WAPI_SHARED_HOSTNAME")"
+	mkdir -m 700 "$BATS_TEST_TMPDIR/other"
+	run -0 "$WAPICTL" status -n -d "$BATS_TEST_TMPDIR/other"
+	assert_output ""
+	run -0 --separate-stderr "$WAPICTL" handles -J -d "$BATS_TEST_TMPDIR/other"
+	run "$JQ" -e '.handles == []' <<< "$output"
+	assert_success
+	# clean -q -n: quiet and dry, nothing removed
+	run -0 "$WAPICTL" clean -n -q
+	assert_output ""
+	run -0 --separate-stderr "$WAPICTL" clean -q -n
+	assert_output ""
+	[ -e "$STATE" ]
+	run -0 --separate-stderr "$WAPICTL" validate -J "$STATE" -q
+	assert_output ""
+	# -V and -h after the command too
+	run -0 "$WAPICTL" status -V
+	assert_output --regexp '^wapictl \(wapi\) [0-9]'
+}
+
+@test "lock: wapictl's options before its COMMAND, COMMAND's after it" {
+	start_client -e ev
+	run -0 --separate-stderr "$WAPICTL" lock -q -w 5 echo -q -w 1 -n
+	assert_output "-q -w 1 -n"
+	run -0 --separate-stderr "$WAPICTL" lock --json -- echo -J
+	assert_output "-J"
+	run -2 "$WAPICTL" lock -A true
+	assert_output --partial "Try 'wapictl lock --help'"
+}
+
+@test "help COMMAND prints what COMMAND --help prints; help alone, wapictl's" {
+	local c help
+	for c in status handles validate lock clean stop help; do
+		run -0 "$WAPICTL" "$c" --help
+		help=$output
+		run -0 "$WAPICTL" help "$c"
+		assert_output "$help"
+		run -0 "$WAPICTL" -q help -J "$c"
+		assert_output "$help"
+	done
+	run -0 "$WAPICTL" --help
+	help=$output
+	run -0 "$WAPICTL" help
+	assert_output "$help"
+	run -0 "$WAPICTL" help --help
+	assert_output --partial "usage: wapictl help [COMMAND]"
+}
+
+@test "COMMAND --help needs neither HOME nor a valid host name" {
+	local c
+	for c in status handles validate lock clean stop help; do
+		run -0 env -u HOME -u WAPI_SHARED_DIR -u MONO_SHARED_DIR \
+		    "$WAPICTL" "$c" --help
+		assert_output --partial "usage: wapictl "
+		run -0 env -u HOME -u WAPI_SHARED_DIR -u MONO_SHARED_DIR \
+		    "$WAPICTL" -h "$c"
+		run -0 env -u HOME -u WAPI_SHARED_DIR -u MONO_SHARED_DIR \
+		    "$WAPICTL" help "$c"
+		WAPI_SHARED_HOSTNAME='bad host' run -0 "$WAPICTL" "$c" -h
+	done
+	# Without -h, the command needs them: exit 4 and 2.
+	run -4 env -u HOME -u WAPI_SHARED_DIR -u MONO_SHARED_DIR \
+	    "$WAPICTL" status
+	assert_output --partial "HOME"
+	WAPI_SHARED_HOSTNAME='bad host' run -2 "$WAPICTL" status
 }
 
 @test "lock and stop refuse another host (-H) with exit 2" {
 	run -2 "$WAPICTL" -H elsewhere lock true
-	assert_output --partial "Try 'wapictl --help'"
+	assert_output --partial "Try 'wapictl lock --help'"
 	run -2 "$WAPICTL" -H elsewhere stop
+	run -2 "$WAPICTL" stop --host elsewhere
+	assert_output --partial "Try 'wapictl stop --help'"
 }
 
 @test "an invalid WAPI_SHARED_HOSTNAME is refused with the reason" {

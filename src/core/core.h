@@ -4,12 +4,20 @@
  * libwapi, wapi-helper and wapictl.  Symbols are prefixed wcore_ so that the
  * library's version script (which exports wapi_*) never exports them.
  *
- * Conventions: functions return 0 or a positive errno value unless said
- * otherwise; "why" buffers receive one human sentence without a newline.
+ * Errors, one convention for the whole core (doc/design.md, "Errors"):
+ *  - a function that returns a descriptor or an index returns it (>= 0), or
+ *    -errno on failure; a lookup whose only failure is "there is none"
+ *    returns -1, and its comment says so;
+ *  - every other int function returns 0 or a positive errno value;
+ *  - a function that returns an answer (a bool, a count, a size, a name, a
+ *    time) is not reporting an error: its comment says what each value
+ *    means, as for the few that are tri-state (1, 0, or "cannot tell").
+ * "why" buffers receive one human sentence without a newline.
  */
 #ifndef WAPI_CORE_H
 #define WAPI_CORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +27,8 @@
 
 /* ---------------------------------------------------------------- names.c */
 
-/* NULL when host is an acceptable host name (DESIGN §2), else the reason. */
+/* NULL when host is an acceptable host name, else the reason (the rules:
+ * doc/design.md, "Files and who writes them"). */
 const char *wcore_host_check(const char *host);
 /* NULL when abi is a known ABI tag, else the reason. */
 const char *wcore_abi_check(const char *abi);
@@ -148,10 +157,11 @@ uint32_t wcore_name_hash(const char *name, size_t len);
 
 /* ------------------------------------------------------------------ dir.c */
 
-/* Resolve the state directory per DESIGN §2 ($WAPI_SHARED_DIR/.wapi, ...).
- * ENAMETOOLONG / ENOENT (no HOME) with why filled. */
+/* Resolve the state directory ($WAPI_SHARED_DIR/.wapi, ...; doc/design.md,
+ * "Files and who writes them").  ENAMETOOLONG / ENOENT (no HOME) with why
+ * filled. */
 int wcore_dir_path(char *buf, size_t len, char *why, size_t whylen);
-/* Resolve the host name per DESIGN §2 and validate it (EINVAL + why). */
+/* Resolve the host name the same way and validate it (EINVAL + why). */
 int wcore_host_name(char *buf, size_t len, char *why, size_t whylen);
 /* Open (and with create, mkdir 0700) the state directory, refusing a symlink,
  * a foreign owner and group/other write; returns a directory descriptor
@@ -194,12 +204,13 @@ int wcore_state_open(int dirfd, const char *name, bool writable,
  * or errno. */
 int wcore_lock_byte(int fd, off_t byte, int type, int wait_ms);
 /* Whether another open file description holds a lock conflicting with type
- * on byte: 1 held, 0 free, -errno. */
+ * on byte: 1 held, 0 free, -errno (an answer that can fail: an exception to
+ * the convention at the top, kept so for its callers outside the core). */
 int wcore_byte_held(int fd, off_t byte, int type);
 
 /* This boot's id (36 chars + NUL) from /proc/sys/kernel/random/boot_id. */
 int wcore_boot_id(char out[40]);
-/* starttime (field 22) of /proc/PID/stat; ENOENT/ESRCH when gone. */
+/* starttime (field 22) of /proc/PID/stat; ESRCH when gone. */
 int wcore_proc_start(pid_t pid, uint64_t *start);
 /* 1 when pid runs with that start time, 0 when not (gone, reused or a
  * zombie), -1 when /proc cannot tell (hidepid): treat as maybe alive. */
@@ -257,6 +268,9 @@ struct wcore_status {
 int wcore_verdict(int fd, const char *this_host, struct wcore_status *out);
 
 /* --------------------------------------------------------------- format.c */
+
+/* The size of one entry of each region (the format's, never a file's). */
+extern const uint32_t wcore_entry_sizes[WAPI_R_COUNT];
 
 struct wcore_layout {
 	uint32_t handles, nameidx, clients, refs_per_client, shares;
@@ -349,6 +363,19 @@ size_t wcore_check_header(const void *buf, size_t len, uint64_t file_size,
  * counts, mutex owners, client slots, shares).  Returns problems added. */
 size_t wcore_validate(const void *map, size_t len, struct wcore_report *r);
 
+/* ----------------------------------------------------------------- pool.c */
+
+/* A job: fn(arg) on a thread of its own, started with every signal
+ * blocked, or run in place by wcore_job_start when no thread can be had
+ * (the caller cannot tell the difference but in time).  wcore_job_wait
+ * joins the thread; every started job must be waited for. */
+struct wcore_job {
+	pthread_t th;
+	bool threaded;		/* th runs fn; false: it already ran */
+};
+void wcore_job_start(struct wcore_job *j, void *(*fn)(void *), void *arg);
+void wcore_job_wait(struct wcore_job *j);
+
 /* --------------------------------------------------------------- tables.c */
 
 /* Operations on the tables of a validated, writable mapping.  The caller
@@ -400,8 +427,9 @@ int wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed);
 size_t wcore_client_release(void *map, uint32_t slot,
 			    void (*wake)(void *map, uint32_t index));
 /* Win32 share modes on (dev, ino): account one more open with access and
- * share bits (0x1 read, 0x2 write, 0x4 delete) if it is compatible with
- * every existing open: 0, EBUSY (sharing violation) or ENOSPC. */
+ * share bits (1 << WAPI_FD_BIT_*: 0x1 read, 0x2 write, 0x4 delete) if it is
+ * compatible with every existing open: 0, EBUSY (sharing violation) or
+ * ENOSPC. */
 int wcore_share_acquire(void *map, uint64_t dev, uint64_t ino,
 			unsigned access, unsigned share);
 void wcore_share_release(void *map, uint64_t dev, uint64_t ino,

@@ -40,7 +40,8 @@ dir_why(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* An empty variable counts as unset (DESIGN §2). */
+/* An empty variable counts as unset (doc/design.md,
+ * "Files and who writes them"). */
 static const char *
 dir_env(const char *name)
 {
@@ -134,28 +135,29 @@ wcore_host_name(char *buf, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
-/* The checks shared by the lstat before opening and the fstat after. */
+/* The checks shared by the lstat before opening and the fstat after: 0 or
+ * the errno to refuse the directory with, why filled. */
 static int
 dir_check_stat(const struct stat *st, const char *path, char *why,
     size_t whylen)
 {
 	if (S_ISLNK(st->st_mode)) {
 		dir_why(why, whylen, "%s is a symbolic link", path);
-		return -ELOOP;
+		return ELOOP;
 	}
 	if (!S_ISDIR(st->st_mode)) {
 		dir_why(why, whylen, "%s is not a directory", path);
-		return -ENOTDIR;
+		return ENOTDIR;
 	}
 	if (st->st_uid != geteuid()) {
 		dir_why(why, whylen, "%s is owned by uid %u, not %u", path,
 		    (unsigned)st->st_uid, (unsigned)geteuid());
-		return -EPERM;
+		return EPERM;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		dir_why(why, whylen, "%s is writable by group or others "
 		    "(mode %04o)", path, (unsigned)(st->st_mode & 07777));
-		return -EACCES;
+		return EACCES;
 	}
 	return 0;
 }
@@ -202,7 +204,7 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 		}
 	}
 	if ((e = dir_check_stat(&before, path, why, whylen)) != 0)
-		return e;
+		return -e;
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -230,7 +232,7 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 	}
 	if ((e = dir_check_stat(&after, path, why, whylen)) != 0) {
 		close(fd);
-		return e;
+		return -e;
 	}
 	return fd;
 }
@@ -256,17 +258,57 @@ dir_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int
-wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
-    void *ctx)
+/* What a scan collected: the entries, and one pool for their names. */
+struct dir_list {
+	struct dir_ent *ents;
+	size_t n, cap;
+	char *pool;
+	size_t used, pcap;
+};
+
+/* Keep entry name (one of ours) with its lstat fields: 0 or ENOMEM. */
+static int
+dir_keep(struct dir_list *l, const char *name, const struct stat *st)
 {
-	struct dir_ent *ents = NULL, *tmp;
-	struct wcore_dirent out;
+	struct dir_ent *tmp;
+	char *ptmp;
+	size_t len;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		tmp = reallocarray(l->ents, l->cap, sizeof(*l->ents));
+		if (tmp == NULL)
+			return ENOMEM;
+		l->ents = tmp;
+	}
+	/* The parse accepted it: shorter than 256 bytes. */
+	len = strlen(name) + 1;
+	if (l->pcap - l->used < len) {
+		/* Names are < 256 bytes: one doubling always fits. */
+		if ((ptmp = realloc(l->pool, l->pcap ? l->pcap * 2 : 4096)) ==
+		    NULL)
+			return ENOMEM;
+		l->pool = ptmp;
+		l->pcap = l->pcap ? l->pcap * 2 : 4096;
+	}
+	memcpy(l->pool + l->used, name, len);
+	l->ents[l->n].off = l->used;
+	l->used += len;
+	l->ents[l->n].info = (struct wcore_fileinfo){ st->st_mode, st->st_uid,
+	    st->st_nlink, st->st_dev, st->st_ino, st->st_size,
+	    (int64_t)st->st_mtime };
+	l->n++;
+	return 0;
+}
+
+/* Read dirfd (from the top, through a descriptor of its own) and keep
+ * every entry whose name is one of ours: 0 or an errno. */
+static int
+dir_collect(int dirfd, struct dir_list *l)
+{
 	struct wcore_name parsed;
 	struct dirent *de;
 	struct stat st;
-	char *pool = NULL, *ptmp;
-	size_t n = 0, cap = 0, used = 0, pcap = 0, len, i;
 	DIR *d;
 	int fd, e = 0;
 
@@ -294,49 +336,37 @@ wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
 			e = errno;
 			break;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = reallocarray(ents, cap, sizeof(*ents));
-			if (tmp == NULL) {
-				e = ENOMEM;
-				break;
-			}
-			ents = tmp;
-		}
-		/* The parse accepted it: shorter than 256 bytes. */
-		len = strlen(de->d_name) + 1;
-		if (pcap - used < len) {
-			/* Names are < 256 bytes: one doubling always fits. */
-			if ((ptmp = realloc(pool, pcap ? pcap * 2 : 4096)) ==
-			    NULL) {
-				e = ENOMEM;
-				break;
-			}
-			pool = ptmp;
-			pcap = pcap ? pcap * 2 : 4096;
-		}
-		memcpy(pool + used, de->d_name, len);
-		ents[n].off = used;
-		used += len;
-		ents[n].info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
-		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
-		    (int64_t)st.st_mtime };
-		n++;
+		if ((e = dir_keep(l, de->d_name, &st)) != 0)
+			break;
 	}
 	closedir(d);
-	for (i = 0; e == 0 && i < n; i++)
-		ents[i].name = pool + ents[i].off;
-	if (e == 0 && n > 1)
-		qsort(ents, n, sizeof(*ents), dir_cmp);
-	for (i = 0; e == 0 && i < n; i++) {
+	return e;
+}
+
+int
+wcore_dir_scan(int dirfd, int (*fn)(const struct wcore_dirent *, void *),
+    void *ctx)
+{
+	struct dir_list l;
+	struct wcore_dirent out;
+	size_t i;
+	int e;
+
+	memset(&l, 0, sizeof(l));
+	e = dir_collect(dirfd, &l);
+	for (i = 0; e == 0 && i < l.n; i++)
+		l.ents[i].name = l.pool + l.ents[i].off;
+	if (e == 0 && l.n > 1)
+		qsort(l.ents, l.n, sizeof(*l.ents), dir_cmp);
+	for (i = 0; e == 0 && i < l.n; i++) {
 		memset(&out, 0, sizeof(out));
-		strlcpy(out.name, ents[i].name, sizeof(out.name));
+		strlcpy(out.name, l.ents[i].name, sizeof(out.name));
 		wcore_name_parse(out.name, &out.parsed);
-		out.info = ents[i].info;
+		out.info = l.ents[i].info;
 		e = fn(&out, ctx);
 	}
-	free(ents);
-	free(pool);
+	free(l.ents);
+	free(l.pool);
 	return e;
 }
 
@@ -358,37 +388,39 @@ dir_type_name(mode_t m)
 	return "not a regular file";
 }
 
+/* What a state file must be (the lstat before opening, the fstat after):
+ * 0 or the errno to refuse it with, why filled. */
 static int
 dir_state_check(const struct stat *st, uid_t euid, const char *name,
     char *why, size_t whylen)
 {
 	if (S_ISLNK(st->st_mode)) {
 		dir_why(why, whylen, "%s is a symbolic link", name);
-		return -ELOOP;
+		return ELOOP;
 	}
 	if (!S_ISREG(st->st_mode)) {
 		dir_why(why, whylen, "%s is not a regular file (%s)", name,
 		    dir_type_name(st->st_mode));
-		return -EINVAL;
+		return EINVAL;
 	}
 	if (st->st_uid != euid) {
 		dir_why(why, whylen, "%s is owned by uid %u, not %u", name,
 		    (unsigned)st->st_uid, (unsigned)euid);
-		return -EPERM;
+		return EPERM;
 	}
 	if (st->st_mode & 077) {
 		dir_why(why, whylen, "%s is accessible by group or others "
 		    "(mode %04o)", name, (unsigned)(st->st_mode & 07777));
-		return -EACCES;
+		return EACCES;
 	}
 	if (st->st_nlink == 0) {
 		dir_why(why, whylen, "%s was removed while being opened", name);
-		return -ENOENT;
+		return ENOENT;
 	}
 	if (st->st_nlink != 1) {
 		dir_why(why, whylen, "%s has %ju links (a hard link elsewhere "
 		    "could alias it)", name, (uintmax_t)st->st_nlink);
-		return -EMLINK;
+		return EMLINK;
 	}
 	return 0;
 }
@@ -415,7 +447,7 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 	}
 	euid = geteuid();
 	if ((e = dir_state_check(&st, euid, name, why, whylen)) != 0)
-		return e;
+		return -e;
 
 	/* O_NONBLOCK: if a FIFO is swapped in after the check, do not hang. */
 	fd = openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
@@ -441,7 +473,7 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 	}
 	if ((e = dir_state_check(&st, euid, name, why, whylen)) != 0) {
 		close(fd);
-		return e;
+		return -e;
 	}
 	/* Of the flags F_SETFL changes, only O_NONBLOCK was set: no F_GETFL. */
 	if (fcntl(fd, F_SETFL, 0) < 0) {

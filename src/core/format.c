@@ -17,8 +17,46 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "wapi.h"	/* only for the asserts below: the public values */
 
 #define PAGE	4096u
+
+/*
+ * What wapi.h promises callers is what the format stores: the library
+ * reports a slot's type as it is (wapi_handle_info) and stores
+ * wapi_file_open's access and share bits as they are (u.fd.access,
+ * u.fd.share), so the two sets of values must never drift apart.  The
+ * public names exist for callers; the core keeps its own (format.h), and
+ * this is the one file of the core that sees both.
+ */
+#define FORMAT_SAME_TYPE(t) \
+	_Static_assert((int)WAPI_TYPE_##t == (int)WAPI_T_##t, #t " type")
+FORMAT_SAME_TYPE(EVENT);
+FORMAT_SAME_TYPE(MUTEX);
+FORMAT_SAME_TYPE(SEMAPHORE);
+FORMAT_SAME_TYPE(FILE);
+FORMAT_SAME_TYPE(PIPE);
+FORMAT_SAME_TYPE(SOCKET);
+FORMAT_SAME_TYPE(PROCESS);
+_Static_assert((int)WAPI_TYPE_PROCESS + 1 == WAPI_T_COUNT, "every type");
+#define FORMAT_SAME_FD_BIT(b) \
+	_Static_assert(WAPI_ACCESS_##b == 1u << WAPI_FD_BIT_##b && \
+	    WAPI_SHARE_##b == 1u << WAPI_FD_BIT_##b, #b " access and share")
+FORMAT_SAME_FD_BIT(READ);
+FORMAT_SAME_FD_BIT(WRITE);
+FORMAT_SAME_FD_BIT(DELETE);
+_Static_assert((WAPI_ACCESS_READ | WAPI_ACCESS_WRITE | WAPI_ACCESS_DELETE) ==
+    (1u << WAPI_FD_BITS) - 1, "every access bit");
+_Static_assert((WAPI_SHARE_READ | WAPI_SHARE_WRITE | WAPI_SHARE_DELETE) ==
+    (1u << WAPI_FD_BITS) - 1, "every share bit");
+_Static_assert((1u << WAPI_FD_BITS) - 1 <= UINT8_MAX,
+    "the bits fit u.fd.access and u.fd.share");
+/* wapi_handle_info's name is a whole name slot's string, NUL included. */
+_Static_assert(sizeof(((struct wapi_handle_info *)0)->name) ==
+    WAPI_NAME_MAX + 1, "a name fits wapi_handle_info");
+/* A sleeper records every object of its wait in one row of its records. */
+_Static_assert(WAPI_MAXIMUM_WAIT_OBJECTS <= WCORE_SLEEP_COLS,
+    "a wait fits a sleep record");
 
 static const char *const type_names[WAPI_T_COUNT] = {
 	[WAPI_T_FREE] = "free",
@@ -31,7 +69,7 @@ static const char *const type_names[WAPI_T_COUNT] = {
 	[WAPI_T_PROCESS] = "process",
 };
 
-static const uint32_t entry_sizes[WAPI_R_COUNT] = {
+const uint32_t wcore_entry_sizes[WAPI_R_COUNT] = {
 	[WAPI_R_HANDLES] = sizeof(struct wapi_handle_entry),
 	[WAPI_R_NAMEIDX] = sizeof(struct wapi_nameidx_entry),
 	[WAPI_R_NAMES] = sizeof(struct wapi_name_entry),
@@ -88,14 +126,15 @@ wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
 
 	off = WAPI_HEADER_SIZE;
 	for (i = 0; i < WAPI_R_COUNT; i++) {
-		if (__builtin_mul_overflow((uint64_t)caps[i], entry_sizes[i],
-		    &bytes) || __builtin_add_overflow(bytes, PAGE - 1, &bytes))
+		if (__builtin_mul_overflow((uint64_t)caps[i],
+		    wcore_entry_sizes[i], &bytes) ||
+		    __builtin_add_overflow(bytes, PAGE - 1, &bytes))
 			return EINVAL;
 		bytes &= ~(uint64_t)(PAGE - 1);
 		out->regions[i].offset = off;
 		out->regions[i].size = bytes;
 		out->regions[i].capacity = caps[i];
-		out->regions[i].entry_size = entry_sizes[i];
+		out->regions[i].entry_size = wcore_entry_sizes[i];
 		if (__builtin_add_overflow(off, bytes, &off))
 			return EINVAL;
 	}

@@ -277,6 +277,16 @@ wapi_handle_signalled(const struct wapi_handle_entry *e)
 	}
 }
 
+/*
+ * wapi_handle_entry.u.fd.access and .share hold the bits of wapi_file_open's
+ * access and share arguments as they are; bit WAPI_FD_BIT_* of an open is
+ * counted in wapi_share_entry.access[] and .denied[] at that index.
+ */
+#define WAPI_FD_BIT_READ	0
+#define WAPI_FD_BIT_WRITE	1
+#define WAPI_FD_BIT_DELETE	2
+#define WAPI_FD_BITS		3
+
 /* wapi_handle_entry.u.fd.kind */
 #define WAPI_FDK_SHARES		0x01u	/* counted in the file-share table */
 
@@ -318,8 +328,8 @@ struct wapi_share_entry {		/* 48 bytes; home slot: wcore_share_home() (hash.h) *
 	uint64_t dev;
 	uint64_t ino;
 	uint32_t opens;		/* 0: empty */
-	uint32_t access[3];	/* opens with read, write, delete access */
-	uint32_t denied[3];	/* opens not sharing read, write, delete */
+	uint32_t access[WAPI_FD_BITS];	/* [i]: opens with access bit i */
+	uint32_t denied[WAPI_FD_BITS];	/* [i]: opens not sharing bit i */
 	uint32_t reserved;
 };
 

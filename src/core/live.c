@@ -1,7 +1,8 @@
 /*
  * Liveness: OFD lock bytes, boot id, process start times, and the verdict of
- * a state file (DESIGN §4).  The kernel drops a dead process's locks, so a
- * held byte is the only proof of life; PIDs are only reported.
+ * a state file (doc/design.md, "Liveness").  The kernel drops a dead
+ * process's locks, so a held byte is the only proof of life; PIDs are only
+ * reported.
  */
 #include <sys/stat.h>
 
@@ -19,7 +20,7 @@
 
 static int	live_stat_fields(pid_t, char *, uint64_t *, unsigned long *);
 static int	live_read_all(int, void *, size_t, off_t, size_t *);
-static int	live_range_held(int, off_t, off_t);
+static bool	live_range_held(int, off_t, off_t);
 static uint32_t	live_count_clients(int, uint32_t);
 static void	live_reason(struct wcore_status *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -155,7 +156,7 @@ live_stat_fields(pid_t pid, char *state, uint64_t *start, unsigned long *flags)
 	e = live_read_all(fd, buf, sizeof(buf) - 1, 0, &n);
 	close(fd);
 	if (e != 0)
-		return e == ESRCH ? ESRCH : e;
+		return e;
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL)
 		return EPROTO;
@@ -292,23 +293,24 @@ live_read_all(int fd, void *buf, size_t len, off_t off, size_t *got)
 }
 
 /*
- * Whether another open file description holds any lock in [start, end):
- * 0 none, 1 some, -errno (callers then look byte by byte, as for "some").
+ * Whether another open file description may hold a lock in [start, end):
+ * false only when the kernel said none; when it cannot tell, true, and the
+ * callers look byte by byte as for "some".
  */
-static int
+static bool
 live_range_held(int fd, off_t start, off_t end)
 {
 	struct flock fl;
 
 	if (end <= start)
-		return 0;
+		return false;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = start;
 	fl.l_len = end - start;
 	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
-		return -errno;
+		return true;
 	return fl.l_type != F_UNLCK;
 }
 
@@ -319,8 +321,8 @@ live_count_clients(int fd, uint32_t n)
 	uint32_t i, held = 0;
 
 	/* One query for the whole range first: the usual answer is "none". */
-	if (live_range_held(fd, WAPI_LOCK_CLIENT0,
-	    (off_t)WAPI_LOCK_CLIENT0 + n) == 0)
+	if (!live_range_held(fd, WAPI_LOCK_CLIENT0,
+	    (off_t)WAPI_LOCK_CLIENT0 + n))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (wcore_byte_held(fd, WAPI_LOCK_CLIENT0 + i, F_WRLCK) == 1)
@@ -329,7 +331,7 @@ live_count_clients(int fd, uint32_t n)
 }
 
 /*
- * The verdict (DESIGN §4).  Order of the decisions:
+ * The verdict (doc/design.md, "Liveness").  Order of the decisions:
  *
  *  1. unreadable (fstat/pread fails);
  *  2. a header that fails wcore_check_header is CORRUPT or INCOMPATIBLE
@@ -349,9 +351,22 @@ live_count_clients(int fd, uint32_t n)
  * Locks held through fd's own open file description are invisible to
  * F_OFD_GETLK: pass a descriptor of your own (wcore_state_open), not the one
  * you lock with.  this_host NULL skips the host comparison.
+ *
+ * wcore_verdict (at the end) reads the header, probes the lock bytes,
+ * describes the holders and decides, a static function each.
  */
-int
-wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
+
+/* What one step learns for the next ones, besides what out records. */
+struct verdict_facts {
+	char problem[200];	/* the header's first problem, "" when sound */
+	bool incompat;		/* ... and it is another version or ABI */
+	bool init_excl;		/* the init byte is held exclusively */
+	char held[96];		/* who holds it, in words; "" when nobody */
+};
+
+/* Read and check the header: an errno (UNREADABLE) when fstat/pread fail. */
+static int
+verdict_read_header(int fd, struct wcore_status *out, struct verdict_facts *f)
 {
 	union {
 		struct wapi_header h;
@@ -359,17 +374,9 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 	} buf;
 	struct wcore_report rep;
 	struct stat st;
-	char problem[200], held[96], boot[40];
-	uint32_t scan;
 	size_t n;
-	int64_t age;
-	uint64_t s;
-	int e, alive, init_excl;
-	bool incompat;
-	char state;
+	int e;
 
-	memset(out, 0, sizeof(*out));
-	out->helper_alive = -1;
 	if (fstat(fd, &st) != 0) {
 		e = errno;
 		out->verdict = WCORE_UNREADABLE;
@@ -385,72 +392,158 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		live_reason(out, "cannot read the header: %s", strerror(e));
 		return e;
 	}
-	problem[0] = '\0';
 	memset(&rep, 0, sizeof(rep));
 	rep.limit = 4;
 	if (n < WAPI_HEADER_SIZE)
-		snprintf(problem, sizeof(problem), "the file is %zu bytes, "
-		    "shorter than its %u-byte header", n, WAPI_HEADER_SIZE);
+		snprintf(f->problem, sizeof(f->problem), "the file is %zu "
+		    "bytes, shorter than its %u-byte header", n,
+		    WAPI_HEADER_SIZE);
 	else if (wcore_check_header(buf.b, n, (uint64_t)st.st_size, &rep) > 0 &&
 	    rep.count > 0)
-		wcore_problem_format(&rep.problems[0], problem, sizeof(problem));
+		wcore_problem_format(&rep.problems[0], f->problem,
+		    sizeof(f->problem));
 	else if (rep.incompatible)
-		snprintf(problem, sizeof(problem),
+		snprintf(f->problem, sizeof(f->problem),
 		    "another format version or ABI");
 	else {
 		out->header_ok = true;
 		memcpy(&out->hdr, &buf.h, sizeof(out->hdr));
 	}
-	incompat = rep.incompatible;
+	f->incompat = rep.incompatible;
 	wcore_report_free(&rep);
+	return 0;
+}
+
+/* Which lock bytes other open file descriptions hold (never blocks). */
+static void
+verdict_probe_locks(int fd, struct wcore_status *out, struct verdict_facts *f)
+{
+	uint32_t scan;
 
 	/*
-	 * Lock bytes: every query is one syscall, none of them blocks.  One
-	 * query over every lock byte first: when nothing conflicts with a
-	 * write lock anywhere in the range, each byte-wise query below would
-	 * answer "free" too, and most files of a big directory are not live.
+	 * Every query is one syscall.  One query over every lock byte
+	 * first: when nothing conflicts with a write lock anywhere in the
+	 * range, each byte-wise query below would answer "free" too, and
+	 * most files of a big directory are not live.
 	 */
 	scan = WAPI_MAX_CLIENTS;
 	if (out->header_ok &&
 	    out->hdr.regions[WAPI_R_CLIENTS].capacity < WAPI_MAX_CLIENTS)
 		scan = out->hdr.regions[WAPI_R_CLIENTS].capacity;
-	init_excl = 0;
-	if (live_range_held(fd, WAPI_LOCK_HELPER,
-	    (off_t)WAPI_LOCK_CLIENT0 + scan) != 0) {
-		out->helper_byte_held =
-		    wcore_byte_held(fd, WAPI_LOCK_HELPER, F_WRLCK) == 1;
-		out->init_byte_held =
-		    wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) == 1;
-		init_excl = out->init_byte_held &&
-		    wcore_byte_held(fd, WAPI_LOCK_INIT, F_RDLCK) == 1;
-		out->clients_live = live_count_clients(fd, scan);
-	}
+	if (!live_range_held(fd, WAPI_LOCK_HELPER,
+	    (off_t)WAPI_LOCK_CLIENT0 + scan))
+		return;
+	out->helper_byte_held =
+	    wcore_byte_held(fd, WAPI_LOCK_HELPER, F_WRLCK) == 1;
+	out->init_byte_held = wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) == 1;
+	f->init_excl = out->init_byte_held &&
+	    wcore_byte_held(fd, WAPI_LOCK_INIT, F_RDLCK) == 1;
+	out->clients_live = live_count_clients(fd, scan);
+}
 
-	held[0] = '\0';
+/* Who holds the file, in words for the reason ("the helper and 2 clients"). */
+static void
+verdict_holders(const struct wcore_status *out, struct verdict_facts *f)
+{
+	const char *s = out->clients_live == 1 ? "" : "s";
+
 	if (out->helper_byte_held && out->clients_live > 0)
-		snprintf(held, sizeof(held), "the helper and %" PRIu32
-		    " client%s", out->clients_live,
-		    out->clients_live == 1 ? "" : "s");
+		snprintf(f->held, sizeof(f->held), "the helper and %" PRIu32
+		    " client%s", out->clients_live, s);
 	else if (out->helper_byte_held)
-		snprintf(held, sizeof(held), "the helper");
+		snprintf(f->held, sizeof(f->held), "the helper");
 	else if (out->clients_live > 0)
-		snprintf(held, sizeof(held), "%" PRIu32 " client%s",
-		    out->clients_live, out->clients_live == 1 ? "" : "s");
-	else if (init_excl)
-		snprintf(held, sizeof(held), "a process initialising it");
+		snprintf(f->held, sizeof(f->held), "%" PRIu32 " client%s",
+		    out->clients_live, s);
+	else if (f->init_excl)
+		snprintf(f->held, sizeof(f->held), "a process initialising it");
 	else if (out->init_byte_held)
-		snprintf(held, sizeof(held), "an attached process");
+		snprintf(f->held, sizeof(f->held), "an attached process");
+}
+
+/* Decision 4 (or 3 for a held file): another host's file. */
+static void
+verdict_foreign(struct wcore_status *out, const char *held)
+{
+	int64_t age;
+
+	/* Its PIDs belong to another machine: say nothing of them. */
+	age = out->hdr.helper_heartbeat > 0 ?
+	    wcore_now_s() - out->hdr.helper_heartbeat : -1;
+	if (held[0] != '\0') {
+		out->verdict = WCORE_LIVE;
+		live_reason(out, "held by %s on host %s", held, out->hdr.host);
+	} else if (age >= 0) {
+		out->verdict = WCORE_FOREIGN;
+		live_reason(out, "belongs to host %s; last heartbeat %" PRId64
+		    " s ago", out->hdr.host, age);
+	} else {
+		out->verdict = WCORE_FOREIGN;
+		live_reason(out, "belongs to host %s; no heartbeat recorded",
+		    out->hdr.host);
+	}
+}
+
+/* Decision 3 on this host: LIVE, and whether its helper still answers. */
+static void
+verdict_live(struct wcore_status *out, const char *held, int alive)
+{
+	int64_t age = wcore_now_s() - out->hdr.helper_heartbeat;
+
+	out->verdict = WCORE_LIVE;
+	if (out->helper_byte_held && alive == 1 &&
+	    out->hdr.helper_heartbeat > 0 && age > WCORE_HEARTBEAT_STALE_S) {
+		out->helper_silent_s = age;
+		live_reason(out, "held by %s; helper pid %d not answering: last "
+		    "heartbeat %" PRId64 " s ago (every %d s when it runs)",
+		    held, (int)out->hdr.helper_pid, age, WCORE_HEARTBEAT_S);
+	} else
+		live_reason(out, "held by %s", held);
+}
+
+/* Decision 6: ORPHANED, saying what became of the recorded helper. */
+static void
+verdict_orphaned(struct wcore_status *out, int alive)
+{
+	pid_t pid = out->hdr.helper_pid;
+	uint64_t s;
+	char state;
+
+	out->verdict = WCORE_ORPHANED;
+	if (pid <= 0)
+		live_reason(out, "no process holds it; no helper recorded");
+	else if (alive == 1)
+		live_reason(out, "no process holds it; helper pid %d is running "
+		    "but does not hold the helper lock", (int)pid);
+	else if (alive < 0)
+		live_reason(out, "no process holds it; helper pid %d cannot be "
+		    "checked", (int)pid);
+	else if (live_stat_fields(pid, &state, &s, NULL) != 0 ||
+	    state == 'Z' || state == 'X' || state == 'x')
+		live_reason(out, "no process holds it; helper pid %d not "
+		    "running", (int)pid);
+	else
+		live_reason(out, "no process holds it; helper pid %d running "
+		    "with another start time (pid reused)", (int)pid);
+}
+
+/* The verdict from what the steps before found, decisions 2 to 6. */
+static void
+verdict_decide(struct wcore_status *out, const char *this_host,
+    const struct verdict_facts *f)
+{
+	char boot[40];
+	int alive;
 
 	if (!out->header_ok) {
-		out->verdict = incompat ? WCORE_INCOMPATIBLE : WCORE_CORRUPT;
-		if (held[0] != '\0')
+		out->verdict = f->incompat ? WCORE_INCOMPATIBLE : WCORE_CORRUPT;
+		if (f->held[0] != '\0')
 			live_reason(out, "%s; but held by %s: in use, do not "
-			    "remove", problem, held);
+			    "remove", f->problem, f->held);
 		else
-			live_reason(out, "%s", problem);
-		return 0;
+			live_reason(out, "%s", f->problem);
+		return;
 	}
-
 	out->clients_recorded = out->hdr.clients_used;
 	out->lock_pid = out->hdr.lock_holder_pid;
 	out->lock_tid = out->hdr.lock_holder_tid;
@@ -458,49 +551,16 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 
 	if (this_host != NULL && strncmp(out->hdr.host, this_host,
 	    sizeof(out->hdr.host)) != 0) {
-		/* Its PIDs belong to another machine: say nothing of them. */
-		age = out->hdr.helper_heartbeat > 0 ?
-		    wcore_now_s() - out->hdr.helper_heartbeat : -1;
-		if (held[0] != '\0') {
-			out->verdict = WCORE_LIVE;
-			live_reason(out, "held by %s on host %s", held,
-			    out->hdr.host);
-		} else {
-			out->verdict = WCORE_FOREIGN;
-			if (age >= 0)
-				live_reason(out, "belongs to host %s; last "
-				    "heartbeat %" PRId64 " s ago", out->hdr.host,
-				    age);
-			else
-				live_reason(out, "belongs to host %s; no "
-				    "heartbeat recorded", out->hdr.host);
-		}
-		return 0;
+		verdict_foreign(out, f->held);
+		return;
 	}
-
-	if (out->hdr.helper_pid > 0) {
-		alive = wcore_pid_alive(out->hdr.helper_pid,
-		    out->hdr.helper_start);
-		out->helper_alive = alive;
-	} else
-		out->helper_alive = alive = 0;
-
-	if (held[0] != '\0') {
-		out->verdict = WCORE_LIVE;
-		age = wcore_now_s() - out->hdr.helper_heartbeat;
-		if (out->helper_byte_held && alive == 1 &&
-		    out->hdr.helper_heartbeat > 0 &&
-		    age > WCORE_HEARTBEAT_STALE_S) {
-			out->helper_silent_s = age;
-			live_reason(out, "held by %s; helper pid %d not "
-			    "answering: last heartbeat %" PRId64 " s ago (every "
-			    "%d s when it runs)", held,
-			    (int)out->hdr.helper_pid, age, WCORE_HEARTBEAT_S);
-		} else
-			live_reason(out, "held by %s", held);
-		return 0;
+	alive = out->hdr.helper_pid > 0 ?
+	    wcore_pid_alive(out->hdr.helper_pid, out->hdr.helper_start) : 0;
+	out->helper_alive = alive;
+	if (f->held[0] != '\0') {
+		verdict_live(out, f->held, alive);
+		return;
 	}
-
 	if (wcore_boot_id(boot) == 0 && strncmp(out->hdr.boot_id, boot,
 	    sizeof(out->hdr.boot_id)) != 0) {
 		/* A PID from another boot names nobody. */
@@ -508,27 +568,25 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 		out->helper_alive = 0;
 		live_reason(out, "created in boot %.8s..., this is boot "
 		    "%.8s...", out->hdr.boot_id, boot);
-		return 0;
+		return;
 	}
+	verdict_orphaned(out, alive);
+}
 
-	out->verdict = WCORE_ORPHANED;
-	if (out->hdr.helper_pid <= 0)
-		live_reason(out, "no process holds it; no helper recorded");
-	else if (alive == 1)
-		live_reason(out, "no process holds it; "
-		    "helper pid %d is running but does not hold the "
-		    "helper lock", (int)out->hdr.helper_pid);
-	else if (alive < 0)
-		live_reason(out, "no process holds it; "
-		    "helper pid %d cannot be checked",
-		    (int)out->hdr.helper_pid);
-	else if (live_stat_fields(out->hdr.helper_pid, &state, &s, NULL) != 0 ||
-	    state == 'Z' || state == 'X' || state == 'x')
-		live_reason(out, "no process holds it; "
-		    "helper pid %d not running", (int)out->hdr.helper_pid);
-	else
-		live_reason(out, "no process holds it; "
-		    "helper pid %d running with another start time (pid "
-		    "reused)", (int)out->hdr.helper_pid);
+/* Read, probe, describe, decide: the steps above, in order. */
+int
+wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
+{
+	struct verdict_facts f;
+	int e;
+
+	memset(out, 0, sizeof(*out));
+	memset(&f, 0, sizeof(f));
+	out->helper_alive = -1;
+	if ((e = verdict_read_header(fd, out, &f)) != 0)
+		return e;
+	verdict_probe_locks(fd, out, &f);
+	verdict_holders(out, &f);
+	verdict_decide(out, this_host, &f);
 	return 0;
 }

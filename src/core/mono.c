@@ -41,45 +41,46 @@ const struct wcore_mono_era_info wcore_mono_eras[WCORE_MONO_ERA_COUNT] = {
 	    WCORE_NAME_LEGACY_SHARE, true },
 };
 
-static int	mono_number(const char *, size_t, unsigned long *);
-static int	mono_has_letter(const char *, size_t);
-static int	mono_rsplit(const char *, size_t, size_t *, const char **,
+static bool	mono_number(const char *, size_t, unsigned long *);
+static bool	mono_has_letter(const char *, size_t);
+static bool	mono_rsplit(const char *, size_t, size_t *, const char **,
 		    size_t *);
 static void	mono_copy(char *, size_t, const char *, size_t);
-static int	mono_parse_rest(const char *, enum wcore_name_kind,
+static bool	mono_parse_rest(const char *, enum wcore_name_kind,
 		    struct wcore_name *);
 
-/* A decimal field of a name: digits only, no overflow. */
-static int
+/* A decimal field of a name: digits only, no overflow.  false: not one. */
+static bool
 mono_number(const char *s, size_t len, unsigned long *out)
 {
 	unsigned long v = 0;
 	size_t i;
 
 	if (len == 0 || len > 18)
-		return -1;
+		return false;
 	for (i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return false;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
 	*out = v;
-	return 0;
+	return true;
 }
 
-static int
+static bool
 mono_has_letter(const char *s, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++)
 		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
-/* The last '-'-separated field of s[0, len); *rest is what precedes it. */
-static int
+/* The last '-'-separated field of s[0, len); *rest is what precedes it.
+ * false when s holds no '-'. */
+static bool
 mono_rsplit(const char *s, size_t len, size_t *rest, const char **field,
     size_t *flen)
 {
@@ -87,11 +88,11 @@ mono_rsplit(const char *s, size_t len, size_t *rest, const char **field,
 
 	dash = memrchr(s, '-', len);
 	if (dash == NULL)
-		return -1;
+		return false;
 	*field = dash + 1;
 	*flen = len - (size_t)(dash + 1 - s);
 	*rest = (size_t)(dash - s);
-	return 0;
+	return true;
 }
 
 static void
@@ -105,9 +106,9 @@ mono_copy(char *dst, size_t cap, const char *s, size_t len)
  * The part after "shared_data-" (_fileshare-, _scratch-).  Mono's host
  * names may hold '-', so fixed fields come off the right; the version
  * decides between the shapes that look alike (<host>-<V>-<seg>: V1-V3 the
- * daemon's, V4-V7 the daemon-less one's).  0 when recognised.
+ * daemon's, V4-V7 the daemon-less one's).  true when recognised.
  */
-static int
+static bool
 mono_parse_rest(const char *s, enum wcore_name_kind kind,
     struct wcore_name *out)
 {
@@ -117,23 +118,23 @@ mono_parse_rest(const char *s, enum wcore_name_kind kind,
 	int i;
 
 	len = strlen(s);
-	if (kind == WCORE_NAME_LEGACY_DATA && mono_number(s, len, &ver) == 0) {
+	if (kind == WCORE_NAME_LEGACY_DATA && mono_number(s, len, &ver)) {
 		out->era = WCORE_MONO_2002;
 		out->version = ver;
-		return 0;
+		return true;
 	}
 	rest = len;
 	for (i = 0; i < 5; i++)
-		if (mono_rsplit(s, rest, &rest, &f[i], &fl[i]) != 0)
+		if (!mono_rsplit(s, rest, &rest, &f[i], &fl[i]))
 			break;
-	if (i == 0 || mono_number(f[0], fl[0], &seg) != 0)
-		return -1;
+	if (i == 0 || !mono_number(f[0], fl[0], &seg))
+		return false;
 
 	/* <host>-<sysname>-<machine>-<S>-<V>-0 */
 	if (i == 5 && kind != WCORE_NAME_LEGACY_SCRATCH && rest > 0 &&
 	    rest < sizeof(out->host) &&
-	    mono_number(f[1], fl[1], &ver) == 0 && ver >= 8 &&
-	    mono_number(f[2], fl[2], &rec) == 0 &&
+	    mono_number(f[1], fl[1], &ver) && ver >= 8 &&
+	    mono_number(f[2], fl[2], &rec) &&
 	    fl[3] > 0 && fl[3] < sizeof(out->machine) &&
 	    mono_has_letter(f[3], fl[3]) &&
 	    fl[4] > 0 && fl[4] < sizeof(out->sysname) &&
@@ -145,27 +146,27 @@ mono_parse_rest(const char *s, enum wcore_name_kind kind,
 		out->recsize = rec;
 		out->version = ver;
 		out->segment = seg;
-		return 0;
+		return true;
 	}
 	if (i == 1) {
 		/* <V>-<seg>: the version is what is left */
 		f[1] = s;
 		fl[1] = rest;
 	}
-	if (mono_number(f[1], fl[1], &ver) != 0)
-		return -1;
+	if (!mono_number(f[1], fl[1], &ver))
+		return false;
 	r2 = i == 1 ? 0 : (size_t)(f[1] - 1 - s);
 	/* <V>-<seg>: 2003, no host */
 	if (r2 == 0 && ver >= 1 && ver <= 3) {
 		if (kind == WCORE_NAME_LEGACY_SHARE)
-			return -1;
+			return false;
 		out->era = WCORE_MONO_2003;
 		out->version = ver;
 		out->segment = seg;
-		return 0;
+		return true;
 	}
 	if (r2 == 0 || r2 >= sizeof(out->host))
-		return -1;
+		return false;
 	/* <host>-<V>-<seg> */
 	if (ver >= 1 && ver <= 3 && kind != WCORE_NAME_LEGACY_SHARE)
 		out->era = WCORE_MONO_2004;
@@ -173,11 +174,11 @@ mono_parse_rest(const char *s, enum wcore_name_kind kind,
 	    kind != WCORE_NAME_LEGACY_SCRATCH)
 		out->era = WCORE_MONO_2005;
 	else
-		return -1;
+		return false;
 	mono_copy(out->host, sizeof(out->host), s, r2);
 	out->version = ver;
 	out->segment = seg;
-	return 0;
+	return true;
 }
 
 bool
@@ -200,7 +201,7 @@ wcore_mono_name_parse(const char *fname, struct wcore_name *out)
 	if (strncmp(s, MONO_SHM_PREFIX, sizeof(MONO_SHM_PREFIX) - 1) == 0) {
 		s += sizeof(MONO_SHM_PREFIX) - 1;
 		if ((dash = strchr(s, '-')) == NULL ||
-		    mono_number(s, (size_t)(dash - s), &uid) != 0 ||
+		    !mono_number(s, (size_t)(dash - s), &uid) ||
 		    uid > UINT32_MAX)
 			return false;
 		s = dash + 1;
@@ -211,7 +212,7 @@ wcore_mono_name_parse(const char *fname, struct wcore_name *out)
 		if (strncmp(s, roles[i].prefix, plen) != 0)
 			continue;
 		memset(out, 0, sizeof(*out));
-		if (mono_parse_rest(s + plen, roles[i].kind, out) != 0 ||
+		if (!mono_parse_rest(s + plen, roles[i].kind, out) ||
 		    (shm && (out->era != WCORE_MONO_2005_10 ||
 		    out->version < 12))) {
 			memset(out, 0, sizeof(*out));

@@ -21,7 +21,7 @@ const char *const wcore_abi_tags[] = {
 
 static int	names_is_host_char(int);
 static int	names_is_alnum(int);
-static int	names_split_host_abi(const char *, size_t, struct wcore_name *);
+static bool	names_split_host_abi(const char *, size_t, struct wcore_name *);
 
 static int
 names_is_alnum(int c)
@@ -68,8 +68,9 @@ wcore_abi_check(const char *abi)
 	return "is not a known ABI tag";
 }
 
-/* "<host>.<abi>" of length len: split at the last dot, validate both. */
-static int
+/* "<host>.<abi>" of length len: split at the last dot, validate both;
+ * false when it is not that. */
+static bool
 names_split_host_abi(const char *s, size_t len, struct wcore_name *out)
 {
 	const char *dot;
@@ -77,20 +78,20 @@ names_split_host_abi(const char *s, size_t len, struct wcore_name *out)
 
 	dot = memrchr(s, '.', len);
 	if (dot == NULL)
-		return -1;
+		return false;
 	hlen = (size_t)(dot - s);
 	alen = len - hlen - 1;
 	if (hlen == 0 || hlen >= sizeof(out->host) || alen == 0 ||
 	    alen >= sizeof(out->abi))
-		return -1;
+		return false;
 	memcpy(out->host, s, hlen);
 	out->host[hlen] = '\0';
 	memcpy(out->abi, dot + 1, alen);
 	out->abi[alen] = '\0';
 	if (wcore_host_check(out->host) != NULL ||
 	    wcore_abi_check(out->abi) != NULL)
-		return -1;
-	return 0;
+		return false;
+	return true;
 }
 
 void
@@ -118,8 +119,8 @@ wcore_name_parse(const char *fname, struct wcore_name *out)
 		    memcmp(fname + len - TEMP_XLEN - 1 - slen, STATE_SUFFIX,
 		    slen) != 0)
 			return;
-		if (names_split_host_abi(fname + 1,
-		    len - 1 - slen - 1 - TEMP_XLEN, out) != 0) {
+		if (!names_split_host_abi(fname + 1,
+		    len - 1 - slen - 1 - TEMP_XLEN, out)) {
 			memset(out, 0, sizeof(*out));
 			return;
 		}
@@ -129,7 +130,7 @@ wcore_name_parse(const char *fname, struct wcore_name *out)
 
 	/* <host>.<abi>.state */
 	if (len > slen && strcmp(fname + len - slen, STATE_SUFFIX) == 0) {
-		if (names_split_host_abi(fname, len - slen, out) != 0) {
+		if (!names_split_host_abi(fname, len - slen, out)) {
 			memset(out, 0, sizeof(*out));
 			return;
 		}

@@ -363,16 +363,13 @@ spawn_close_from(int lo, int keep)
 			close(i);
 }
 
-/* The child, between vfork and exec: async-signal-safe calls only. */
-static void __attribute__((noreturn))
-spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
-	    int dirfd, int cmask, const int stdio[3], int errfd)
+/* In the child: every signal back to its default disposition. */
+static void
+spawn_child_signals(void)
 {
 	struct sigaction sa;
 	unsigned long ksa[8];
-	sigset_t none;
-	int tmp[3], i, fd, e, seen_eacces = 0, last = ENOENT;
-	char **c;
+	int i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -384,16 +381,15 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 		memset(ksa, 0, sizeof(ksa));
 		syscall(SYS_rt_sigaction, i, ksa, NULL, (size_t)(_NSIG / 8));
 	}
-	/* The error pipe out of the way of 0..2 (the caller may lack one). */
-	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
-		_exit(127);
-	errfd = fd;
-	if (dirfd >= 0 && fchdir(dirfd) != 0)
-		spawn_fail(errfd, errno);
-	if (cwd != NULL && chdir(cwd) != 0)
-		spawn_fail(errfd, errno);
-	if (cmask >= 0)
-		umask((mode_t)cmask & 0777);
+}
+
+/* In the child: stdio[0..2] (a descriptor, /dev/null or inherited) as its
+ * descriptors 0..2, or a report of the failure on errfd. */
+static void
+spawn_child_stdio(const int stdio[3], int errfd)
+{
+	int tmp[3], i, fd;
+
 	/* Copies above 2 first, so that no dup2 overwrites a source. */
 	for (i = 0; i < 3; i++) {
 		tmp[i] = -1;
@@ -415,12 +411,16 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	for (i = 0; i < 3; i++)
 		if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 			spawn_fail(errfd, errno);
-	spawn_close_from(3, errfd);
-	/* The caller's own limit, not one it raised for itself. */
-	if (spawn_nofile_set && setrlimit(RLIMIT_NOFILE, &spawn_nofile) != 0)
-		spawn_fail(errfd, errno);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In the child: exec the plan's candidates in execvp's order, reporting
+ * the error execvp would have returned when none runs. */
+static void __attribute__((noreturn))
+spawn_child_exec(struct spawn_plan *pl, char *const argv[], int errfd)
+{
+	int e, seen_eacces = 0, last = ENOENT;
+	char **c;
+
 	for (c = pl->cand; *c != NULL; c++) {
 		execve(*c, argv, pl->env);
 		e = errno;
@@ -445,6 +445,35 @@ spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
 		}
 	}
 	spawn_fail(errfd, seen_eacces ? EACCES : last);
+}
+
+/* The child, between vfork and exec: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+spawn_child(struct spawn_plan *pl, char *const argv[], const char *cwd,
+	    int dirfd, int cmask, const int stdio[3], int errfd)
+{
+	sigset_t none;
+	int fd;
+
+	spawn_child_signals();
+	/* The error pipe out of the way of 0..2 (the caller may lack one). */
+	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 3)) < 0)
+		_exit(127);
+	errfd = fd;
+	if (dirfd >= 0 && fchdir(dirfd) != 0)
+		spawn_fail(errfd, errno);
+	if (cwd != NULL && chdir(cwd) != 0)
+		spawn_fail(errfd, errno);
+	if (cmask >= 0)
+		umask((mode_t)cmask & 0777);
+	spawn_child_stdio(stdio, errfd);
+	spawn_close_from(3, errfd);
+	/* The caller's own limit, not one it raised for itself. */
+	if (spawn_nofile_set && setrlimit(RLIMIT_NOFILE, &spawn_nofile) != 0)
+		spawn_fail(errfd, errno);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	spawn_child_exec(pl, argv, errfd);
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -493,7 +522,7 @@ spawn_clone_child(void *arg)
  * vfork-style: the child borrows our memory until it execs or exits (we
  * wait meanwhile), so no page table is copied, which is most of what a
  * fork of a process with a big mapping costs.  It runs on a stack of its
- * own and makes only async-signal-safe calls.
+ * own and makes only async-signal-safe calls.  The child's pid, or -errno.
  */
 #define SPAWN_STACK	(128 * 1024)
 
@@ -508,7 +537,7 @@ spawn_vfork(struct spawn_plan *pl, char *const argv[], const char *cwd,
 
 	if (child == 0)
 		spawn_child(pl, argv, cwd, dirfd, cmask, stdio, p[1]);
-	return child;
+	return child < 0 ? -errno : child;
 #else
 	struct spawn_args a = { pl, argv, cwd, stdio, dirfd, cmask, p[1] };
 	void *stack;
@@ -518,13 +547,12 @@ spawn_vfork(struct spawn_plan *pl, char *const argv[], const char *cwd,
 	stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
-		return -1;
+		return -errno;
 	child = clone(spawn_clone_child, (char *)stack + SPAWN_STACK,
 	    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
 	e = errno;
 	munmap(stack, SPAWN_STACK);
-	errno = e;
-	return child;
+	return child < 0 ? -e : child;
 #endif
 }
 
@@ -554,7 +582,7 @@ wcore_spawn_start(char *const argv[], char *const envp[], const char *cwd,
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	child = spawn_vfork(&pl, argv, cwd, dirfd, cmask, stdio, p);
-	r = child < 0 ? errno : 0;
+	r = child < 0 ? -child : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
 	if (child > 0 && pidfd != NULL) {

@@ -169,34 +169,128 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 	return fixes;
 }
 
-size_t
-wcore_repair(void *map)
+/* The client slots: each attached client's block rebuilt (its counts
+ * summed into counts[]), any slot in an unknown state freed. */
+static size_t
+repair_clients(void *map, uint32_t *counts, uint32_t *nclients)
 {
-	struct wapi_header *h = map;
-	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
-	struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	const struct wapi_header *h = map;
 	struct wapi_client_entry *cl = WCORE_CLIENTS(map);
-	struct wapi_name_entry *names = WCORE_NAMES(map);
-	uint32_t ixcap = h->regions[WAPI_R_NAMEIDX].capacity;
-	uint32_t ncl = h->regions[WAPI_R_CLIENTS].capacity;
-	uint32_t hwm = wcore_handle_end(map), i, used = 0, nnames = 0;
-	uint32_t nclients = 0;
-	uint32_t *counts, gen, fut;
-	size_t fixes = 0, len;
+	uint32_t ncl = h->regions[WAPI_R_CLIENTS].capacity, i;
+	size_t fixes = 0;
 
-	counts = calloc(hwm ? hwm : 1, sizeof(*counts));
-	if (counts == NULL)
-		return 0;
+	*nclients = 0;
 	for (i = 0; i < ncl; i++) {
 		if (cl[i].state == WAPI_CS_ATTACHED) {
-			nclients++;
+			(*nclients)++;
 			fixes += repair_crefs(map, i, counts);
 		} else if (cl[i].state != WAPI_CS_FREE) {
 			memset(&cl[i], 0, sizeof(cl[i]));
 			fixes++;
 		}
 	}
-	memset(ix, 0, (size_t)ixcap * sizeof(*ix));
+	return fixes;
+}
+
+/* Slot i's name into the (emptied) name index, or its NAMED flag dropped
+ * when the name is not one; *named tells which. */
+static size_t
+repair_name(void *map, uint32_t i, bool *named)
+{
+	const struct wapi_header *h = map;
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[i];
+	struct wapi_nameidx_entry *ix = WCORE_NAMEIDX(map);
+	const char *name = WCORE_NAMES(map)[i].name;
+	uint32_t ixcap = h->regions[WAPI_R_NAMEIDX].capacity, k;
+	size_t len = strnlen(name, WAPI_NAME_MAX + 1);
+
+	*named = false;
+	if (len == 0 || len > WAPI_NAME_MAX ||
+	    wcore_object_name_check(name, WAPI_NAME_MAX) != NULL) {
+		e->flags &= ~WAPI_HF_NAMED;
+		return 1;
+	}
+	e->name_hash = wcore_name_hash(name, len);
+	k = wcore_nameidx_home(e->name_hash, ixcap);
+	while (ix[k].handle != 0)
+		k = wcore_probe_next(k, ixcap);
+	ix[k].hash = e->name_hash;
+	ix[k].handle = i + 1;
+	*named = true;
+	return 0;
+}
+
+/* Live slot i, held count times: its refs set, a wait-all's freeze taken
+ * off, its file share counted again, its name indexed again. */
+static size_t
+repair_live(void *map, uint32_t i, uint32_t count, bool *named)
+{
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[i];
+	size_t fixes = 0;
+
+	if (e->refs != count)
+		fixes++;
+	e->refs = count;
+	/* A wait-all that died with objects frozen. */
+	if (e->type == WAPI_T_EVENT)
+		e->u.event.signalled &= ~WAPI_SYNC_FROZEN;
+	else if (e->type == WAPI_T_SEMAPHORE)
+		e->u.sem.count &= (int32_t)~WAPI_SYNC_FROZEN;
+	else if (e->type == WAPI_T_MUTEX)
+		e->u.mutex.recursion &= ~WAPI_SYNC_FROZEN;
+	if (e->type == WAPI_T_FILE && (e->u.fd.kind & WAPI_FDK_SHARES) &&
+	    wcore_share_account(map, e->u.fd.dev, e->u.fd.ino,
+	    e->u.fd.access, e->u.fd.share) != 0) {
+		e->u.fd.kind &= ~WAPI_FDK_SHARES;
+		fixes++;
+	}
+	*named = false;
+	if (e->flags & WAPI_HF_NAMED)
+		fixes += repair_name(map, i, named);
+	return fixes;
+}
+
+/* Slot i, which nobody holds: onto the free list, its generation moving
+ * on (a fresh slot stays as it is, off the list). */
+static size_t
+repair_free(void *map, uint32_t i)
+{
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[i];
+	uint32_t gen, fut;
+	size_t fixes = 0;
+
+	if (e->type != WAPI_T_FREE)
+		fixes++;
+	else if (wcore_handle_fresh(e))
+		return 0;	/* never used: stays off the list */
+	gen = e->generation + (e->type != WAPI_T_FREE);
+	fut = e->futex + 1;
+	wcore_handle_clear(e);
+	memset(&WCORE_NAMES(map)[i], 0, sizeof(struct wapi_name_entry));
+	e->generation = gen;
+	e->futex = fut;
+	wcore_free_push(map, i);
+	return fixes;
+}
+
+size_t
+wcore_repair(void *map)
+{
+	struct wapi_header *h = map;
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map), *e;
+	uint32_t hwm = wcore_handle_end(map), i, used = 0, nnames = 0;
+	uint32_t nclients, *counts;
+	size_t fixes;
+	bool named;
+
+	counts = calloc(hwm ? hwm : 1, sizeof(*counts));
+	if (counts == NULL)
+		return 0;
+	fixes = repair_clients(map, counts, &nclients);
+	/* What is rebuilt from the handles starts empty. */
+	memset(WCORE_NAMEIDX(map), 0,
+	    (size_t)h->regions[WAPI_R_NAMEIDX].capacity *
+	    sizeof(struct wapi_nameidx_entry));
 	memset(WCORE_SHARES(map), 0, (size_t)h->regions[WAPI_R_SHARES].capacity *
 	    sizeof(struct wapi_share_entry));
 	h->shares_used = 0;
@@ -206,57 +300,11 @@ wcore_repair(void *map)
 		e = &tab[i];
 		if (e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT &&
 		    counts[i] != 0) {
-			if (e->refs != counts[i])
-				fixes++;
-			e->refs = counts[i];
+			fixes += repair_live(map, i, counts[i], &named);
 			used++;
-			/* A wait-all that died with objects frozen. */
-			if (e->type == WAPI_T_EVENT)
-				e->u.event.signalled &= ~WAPI_SYNC_FROZEN;
-			else if (e->type == WAPI_T_SEMAPHORE)
-				e->u.sem.count &= (int32_t)~WAPI_SYNC_FROZEN;
-			else if (e->type == WAPI_T_MUTEX)
-				e->u.mutex.recursion &= ~WAPI_SYNC_FROZEN;
-			if (e->type == WAPI_T_FILE &&
-			    (e->u.fd.kind & WAPI_FDK_SHARES) &&
-			    wcore_share_account(map, e->u.fd.dev, e->u.fd.ino,
-			    e->u.fd.access, e->u.fd.share) != 0) {
-				e->u.fd.kind &= ~WAPI_FDK_SHARES;
-				fixes++;
-			}
-			if (e->flags & WAPI_HF_NAMED) {
-				len = strnlen(names[i].name, WAPI_NAME_MAX + 1);
-				if (len == 0 || len > WAPI_NAME_MAX ||
-				    wcore_object_name_check(names[i].name,
-				    WAPI_NAME_MAX) != NULL) {
-					e->flags &= ~WAPI_HF_NAMED;
-					fixes++;
-				} else {
-					uint32_t k;
-
-					e->name_hash = wcore_name_hash(names[i].name, len);
-					k = wcore_nameidx_home(e->name_hash, ixcap);
-					while (ix[k].handle != 0)
-						k = wcore_probe_next(k, ixcap);
-					ix[k].hash = e->name_hash;
-					ix[k].handle = i + 1;
-					nnames++;
-				}
-			}
-			continue;
-		}
-		if (e->type != WAPI_T_FREE)
-			fixes++;
-		else if (wcore_handle_fresh(e))
-			continue;	/* never used: stays off the list */
-		/* Free it, keeping the generation moving. */
-		gen = e->generation + (e->type != WAPI_T_FREE);
-		fut = e->futex + 1;
-		wcore_handle_clear(e);
-		memset(&names[i], 0, sizeof(names[i]));
-		e->generation = gen;
-		e->futex = fut;
-		wcore_free_push(map, i);
+			nnames += named;
+		} else
+			fixes += repair_free(map, i);
 	}
 	if (h->handles_used != used || h->names_used != nnames ||
 	    h->clients_used != nclients)

@@ -671,7 +671,7 @@ share_add(void *map, uint64_t dev, uint64_t ino, unsigned access,
 		return ENOSPC;
 	e = &t[i];
 	if (found && check)
-		for (b = 0; b < 3; b++) {
+		for (b = 0; b < WAPI_FD_BITS; b++) {
 			/* Our access must be shared by every open, and every
 			 * open's access must be shared by us. */
 			if ((access & (1u << b)) && e->denied[b] != 0)
@@ -686,7 +686,7 @@ share_add(void *map, uint64_t dev, uint64_t ino, unsigned access,
 		h->shares_used++;
 	}
 	e->opens++;
-	for (b = 0; b < 3; b++) {
+	for (b = 0; b < WAPI_FD_BITS; b++) {
 		if (access & (1u << b))
 			e->access[b]++;
 		if (!(share & (1u << b)))
@@ -722,7 +722,7 @@ wcore_share_release(void *map, uint64_t dev, uint64_t ino, unsigned access,
 	if (!found)
 		return;
 	e = &t[i];
-	for (b = 0; b < 3; b++) {
+	for (b = 0; b < WAPI_FD_BITS; b++) {
 		if ((access & (1u << b)) && e->access[b] > 0)
 			e->access[b]--;
 		if (!(share & (1u << b)) && e->denied[b] > 0)

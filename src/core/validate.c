@@ -13,8 +13,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,15 +72,6 @@ static const char *const where_names[] = {
 
 static const char *const region_names[WAPI_R_COUNT] = {
 	"handles", "name index", "names", "clients", "client refs", "shares"
-};
-
-static const uint32_t entry_sizes[WAPI_R_COUNT] = {
-	[WAPI_R_HANDLES] = sizeof(struct wapi_handle_entry),
-	[WAPI_R_NAMEIDX] = sizeof(struct wapi_nameidx_entry),
-	[WAPI_R_NAMES] = sizeof(struct wapi_name_entry),
-	[WAPI_R_CLIENTS] = sizeof(struct wapi_client_entry),
-	[WAPI_R_CREFS] = sizeof(struct wapi_cref_entry),
-	[WAPI_R_SHARES] = sizeof(struct wapi_share_entry),
 };
 
 /* Flags each live type may carry. */
@@ -240,10 +229,10 @@ check_region(struct vstate *v, int i, uint64_t file_size)
 		    region_names[i], (unsigned long long)d->offset);
 		ok = false;
 	}
-	if (d->entry_size != entry_sizes[i]) {
+	if (d->entry_size != wcore_entry_sizes[i]) {
 		problem(v, WCORE_W_HEADER, i, ROFF(i, entry_size),
 		    "%s entry size is %u, not %u", region_names[i],
-		    d->entry_size, entry_sizes[i]);
+		    d->entry_size, wcore_entry_sizes[i]);
 		return false;
 	}
 	if (__builtin_mul_overflow((uint64_t)d->capacity, d->entry_size,
@@ -362,34 +351,13 @@ check_counters(struct vstate *v)
 	return v->added == before;
 }
 
-/*
- * Returns whether the regions can be walked: the identity fields match
- * this build, every region lies inside the file, they are disjoint, their
- * capacities agree and the counters are in range.  Cosmetic problems (host,
- * boot id, checksum) are recorded but do not stop the region checks.
- */
+/* The identity fields (magic, version, sizes, ABI, byte order): false when
+ * they are not this build's, and nothing else of the file can be read. */
 static bool
-check_header(struct vstate *v, uint64_t file_size)
+header_identity(struct vstate *v)
 {
-	struct wapi_header *h = &v->h;
+	const struct wapi_header *h = &v->h;
 	const char *why;
-	bool regions_ok = true, ok[WAPI_R_MAX];
-	uint64_t ai, aj, bi, bj;
-	ssize_t n;
-	int i, j;
-
-	if (file_size < WAPI_HEADER_SIZE) {
-		problem(v, WCORE_W_FILE, -1, file_size, "file is %llu bytes, "
-		    "shorter than the %u-byte header",
-		    (unsigned long long)file_size, WAPI_HEADER_SIZE);
-		return false;
-	}
-	if (v->len < WAPI_HEADER_SIZE) {
-		problem(v, WCORE_W_FILE, -1, v->len, "only %zu bytes of the "
-		    "header could be read", v->len);
-		return false;
-	}
-	memcpy(h, v->base, sizeof(*h));
 
 	if (memcmp(h->magic, WAPI_MAGIC, sizeof(h->magic)) != 0) {
 		problem(v, WCORE_W_HEADER, -1, HOFF(magic),
@@ -409,7 +377,7 @@ check_header(struct vstate *v, uint64_t file_size)
 		    WAPI_HEADER_SIZE);
 		return false;
 	}
-	if ((n = cstrlen(h->abi, sizeof(h->abi))) < 0) {
+	if (cstrlen(h->abi, sizeof(h->abi)) < 0) {
 		problem(v, WCORE_W_HEADER, -1, HOFF(abi),
 		    "ABI tag is not NUL-terminated");
 		return false;
@@ -431,6 +399,16 @@ check_header(struct vstate *v, uint64_t file_size)
 		    "0x%08x, expected 0x%08x", h->bom, WAPI_BOM);
 		return false;
 	}
+	return true;
+}
+
+/* The host name and boot id: recorded, but no reason to stop. */
+static void
+header_strings(struct vstate *v)
+{
+	const struct wapi_header *h = &v->h;
+	const char *why;
+	ssize_t n;
 
 	if (cstrlen(h->host, sizeof(h->host)) < 0)
 		problem(v, WCORE_W_HEADER, -1, HOFF(host),
@@ -444,7 +422,75 @@ check_header(struct vstate *v, uint64_t file_size)
 	else if (n != 36)
 		problem(v, WCORE_W_HEADER, -1, HOFF(boot_id),
 		    "boot id is %zd characters, not 36", n);
+}
 
+/* The region table against a file of file_size bytes: each region sound,
+ * no two overlapping, the capacities agreeing.  false: not walkable. */
+static bool
+header_regions(struct vstate *v, uint64_t file_size)
+{
+	const struct wapi_header *h = &v->h;
+	bool regions_ok = true, ok[WAPI_R_MAX];
+	uint64_t ai, aj, bi, bj;
+	int i, j;
+
+	if (h->region_count != WAPI_R_COUNT) {
+		problem(v, WCORE_W_HEADER, -1, HOFF(region_count),
+		    "region count %u is not %u", h->region_count, WAPI_R_COUNT);
+		return false;
+	}
+	for (i = 0; i < WAPI_R_COUNT; i++)
+		if (!(ok[i] = check_region(v, i, file_size)))
+			regions_ok = false;
+	for (i = 0; i < WAPI_R_COUNT; i++) {
+		for (j = i + 1; j < WAPI_R_COUNT; j++) {
+			if (!ok[i] || !ok[j])
+				continue;
+			ai = h->regions[i].offset;
+			bi = ai + h->regions[i].size;
+			aj = h->regions[j].offset;
+			bj = aj + h->regions[j].size;
+			if (ai < bj && aj < bi) {
+				problem(v, WCORE_W_HEADER, j, ROFF(j, offset),
+				    "%s region overlaps the %s region",
+				    region_names[j], region_names[i]);
+				regions_ok = false;
+			}
+		}
+	}
+	if (!check_capacities(v))
+		regions_ok = false;
+	return regions_ok;
+}
+
+/*
+ * Returns whether the regions can be walked: the identity fields match
+ * this build, every region lies inside the file, they are disjoint, their
+ * capacities agree and the counters are in range.  Cosmetic problems (host,
+ * boot id, checksum) are recorded but do not stop the region checks.
+ */
+static bool
+check_header(struct vstate *v, uint64_t file_size)
+{
+	struct wapi_header *h = &v->h;
+	bool regions_ok;
+	int i;
+
+	if (file_size < WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_FILE, -1, file_size, "file is %llu bytes, "
+		    "shorter than the %u-byte header",
+		    (unsigned long long)file_size, WAPI_HEADER_SIZE);
+		return false;
+	}
+	if (v->len < WAPI_HEADER_SIZE) {
+		problem(v, WCORE_W_FILE, -1, v->len, "only %zu bytes of the "
+		    "header could be read", v->len);
+		return false;
+	}
+	memcpy(h, v->base, sizeof(*h));
+	if (!header_identity(v))
+		return false;
+	header_strings(v);
 	if (h->file_size != file_size) {
 		problem(v, WCORE_W_FILE, -1, HOFF(file_size), "file is %llu "
 		    "bytes but its header says %llu",
@@ -454,34 +500,7 @@ check_header(struct vstate *v, uint64_t file_size)
 		if (h->file_size < file_size)
 			file_size = h->file_size;
 	}
-	if (h->region_count != WAPI_R_COUNT) {
-		problem(v, WCORE_W_HEADER, -1, HOFF(region_count),
-		    "region count %u is not %u", h->region_count, WAPI_R_COUNT);
-		regions_ok = false;
-	} else {
-		for (i = 0; i < WAPI_R_COUNT; i++)
-			if (!(ok[i] = check_region(v, i, file_size)))
-				regions_ok = false;
-		for (i = 0; i < WAPI_R_COUNT; i++) {
-			for (j = i + 1; j < WAPI_R_COUNT; j++) {
-				if (!ok[i] || !ok[j])
-					continue;
-				ai = h->regions[i].offset;
-				bi = ai + h->regions[i].size;
-				aj = h->regions[j].offset;
-				bj = aj + h->regions[j].size;
-				if (ai < bj && aj < bi) {
-					problem(v, WCORE_W_HEADER, j,
-					    ROFF(j, offset), "%s region "
-					    "overlaps the %s region",
-					    region_names[j], region_names[i]);
-					regions_ok = false;
-				}
-			}
-		}
-		if (!check_capacities(v))
-			regions_ok = false;
-	}
+	regions_ok = header_regions(v, file_size);
 	if (wcore_checksum(h) != h->checksum)
 		problem(v, WCORE_W_HEADER, -1, HOFF(checksum), "checksum "
 		    "0x%016llx does not match the header (0x%016llx)",
@@ -534,13 +553,60 @@ handle_live(const struct wapi_handle_entry *e)
 	return e->type != WAPI_T_FREE && e->type < WAPI_T_COUNT;
 }
 
+/* The state words of live slot i (a copy in e): an event's signalled
+ * state, a semaphore's count and maximum, a mutex's owner. */
+static void
+check_handle_state(struct vstate *v, uint32_t i,
+    const struct wapi_handle_entry *e)
+{
+	uint64_t off = handle_off(v, i);
+	uint32_t clients = v->cap[WAPI_R_CLIENTS];
+
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		if (e->u.event.signalled > 1)
+			problem(v, WCORE_W_HANDLES, i,
+			    off + EOFF(u.event.signalled),
+			    "event signalled state is %u, not 0 or 1",
+			    e->u.event.signalled);
+		break;
+	case WAPI_T_SEMAPHORE:
+		if (wapi_sem_max(e) < 1)
+			problem(v, WCORE_W_HANDLES, i, off + EOFF(u.sem.max),
+			    "semaphore maximum is %d", wapi_sem_max(e));
+		else if (e->u.sem.count < 0 || e->u.sem.count > wapi_sem_max(e))
+			problem(v, WCORE_W_HANDLES, i, off + EOFF(u.sem.count),
+			    "semaphore count %d is outside [0, %d]",
+			    e->u.sem.count, wapi_sem_max(e));
+		break;
+	case WAPI_T_MUTEX:
+		if (e->u.mutex.owner_pid < 0)
+			problem(v, WCORE_W_HANDLES, i,
+			    off + EOFF(u.mutex.owner_pid),
+			    "mutex owner pid %d is negative",
+			    e->u.mutex.owner_pid);
+		else if ((wapi_mutex_owner_tid(e) == 0) !=
+		    (e->u.mutex.recursion == 0))
+			problem(v, WCORE_W_HANDLES, i,
+			    off + EOFF(u.mutex.recursion),
+			    "mutex recursion %u with owner thread %d",
+			    e->u.mutex.recursion, e->u.mutex.owner_tid);
+		else if (e->u.mutex.owner_client > clients)
+			problem(v, WCORE_W_HANDLES, i,
+			    off + EOFF(u.mutex.owner_client),
+			    "mutex owner client %u is above the client "
+			    "capacity %u", e->u.mutex.owner_client, clients);
+		break;
+	}
+}
+
 static void
 check_handles(struct vstate *v)
 {
 	struct wapi_handle_entry e;
 	const char *tn;
 	uint64_t off;
-	uint32_t i, clients = v->cap[WAPI_R_CLIENTS];
+	uint32_t i;
 
 	for (i = 0; i < v->hwm && !full(v); i++) {
 		get_handle(v, i, &e);
@@ -580,47 +646,7 @@ check_handles(struct vstate *v)
 			    article(tn), tn);
 		else if (e.flags & WAPI_HF_NAMED)
 			v->named_live++;
-		switch (e.type) {
-		case WAPI_T_EVENT:
-			if (e.u.event.signalled > 1)
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.event.signalled),
-				    "event signalled state is %u, not 0 or 1",
-				    e.u.event.signalled);
-			break;
-		case WAPI_T_SEMAPHORE:
-			if (wapi_sem_max(&e) < 1)
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.sem.max), "semaphore maximum "
-				    "is %d", wapi_sem_max(&e));
-			else if (e.u.sem.count < 0 ||
-			    e.u.sem.count > wapi_sem_max(&e))
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.sem.count), "semaphore count "
-				    "%d is outside [0, %d]", e.u.sem.count,
-				    wapi_sem_max(&e));
-			break;
-		case WAPI_T_MUTEX:
-			if (e.u.mutex.owner_pid < 0)
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.mutex.owner_pid),
-				    "mutex owner pid %d is negative",
-				    e.u.mutex.owner_pid);
-			else if (((e.u.mutex.owner_tid &
-			    (int32_t)~WAPI_MUTEX_WAITERS) == 0) !=
-			    (e.u.mutex.recursion == 0))
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.mutex.recursion),
-				    "mutex recursion %u with owner thread %d",
-				    e.u.mutex.recursion, e.u.mutex.owner_tid);
-			else if (e.u.mutex.owner_client > clients)
-				problem(v, WCORE_W_HANDLES, i,
-				    off + EOFF(u.mutex.owner_client),
-				    "mutex owner client %u is above the client "
-				    "capacity %u", e.u.mutex.owner_client,
-				    clients);
-			break;
-		}
+		check_handle_state(v, i, &e);
 	}
 	if (!full(v) && v->live != v->h.handles_used)
 		problem(v, WCORE_W_HEADER, -1, HOFF(handles_used),
@@ -960,40 +986,6 @@ names_dup_possible(const struct vstate *v, struct hslot *hs, size_t n,
 	return dup;
 }
 
-/*
- * A job for a second thread: on a big file, the upper half of the names,
- * then the clients while the name index is checked.  They read the map
- * and kinds[], write only what is theirs (marks of their own slots, a
- * copy of the state), and report apart (struct part).  Run in place when
- * no thread can be had: the merged report is the same.
- */
-struct vjob {
-	pthread_t th;
-	bool threaded;
-};
-
-static void
-job_start(struct vjob *j, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-
-	/* Signals stay the caller's business, on the caller's thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	j->threaded = pthread_create(&j->th, NULL, fn, arg) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!j->threaded)
-		(void)fn(arg);
-}
-
-static void
-job_wait(struct vjob *j)
-{
-	if (j->threaded)
-		pthread_join(j->th, NULL);
-	j->threaded = false;
-}
-
 /* The names of the live named slots in [from, to): terminated, not empty,
  * UTF-8, hashing to the slot's name_hash.  Marks them M_NAMEOK. */
 static void
@@ -1042,16 +1034,21 @@ names_range(struct vstate *v, uint32_t from, uint32_t to)
 }
 
 /*
- * Work done apart, on a copy of v whose findings go to a report of its
- * own with the same limit; part_merge() appends them to v's as if the work
- * had been done then, in order: a pass that runs later in the single-pass
- * order but earlier in time gives the same report.
+ * Work done apart, as a job on a second thread (pool.c): on a big file,
+ * the upper half of the names, then the clients while the name index is
+ * checked.  They read the map and kinds[], write only what is theirs
+ * (marks of their own slots, a copy of the state), and report apart: on a
+ * copy of v whose findings go to a report of its own with the same limit.
+ * part_merge() appends them to v's as if the work had been done then, in
+ * order: a pass that runs later in the single-pass order but earlier in
+ * time gives the same report, and so does a job that got no thread and
+ * ran in place.
  */
 struct part {
 	struct vstate w;
 	struct wcore_report r;
 	uint32_t from, to;	/* names_worker: the slots */
-	struct vjob job;
+	struct wcore_job job;
 };
 
 static struct part *
@@ -1076,7 +1073,7 @@ part_merge(struct vstate *v, struct part *pt)
 	struct wcore_problem *p;
 	size_t k;
 
-	job_wait(&pt->job);
+	wcore_job_wait(&pt->job);
 	for (k = 0; k < pt->r.count; k++)
 		if ((p = problem_slot(v)) != NULL)
 			*p = pt->r.problems[k];
@@ -1115,7 +1112,7 @@ check_name_strings(struct vstate *v)
 	}
 	pt->from = v->hwm / 2;
 	pt->to = v->hwm;
-	job_start(&pt->job, names_worker, pt);
+	wcore_job_start(&pt->job, names_worker, pt);
 	names_range(v, 0, pt->from);
 	part_merge(v, pt);
 }
@@ -1288,16 +1285,13 @@ first_nonzero(const unsigned char *p, size_t n)
 	return nw;
 }
 
+/* The client slots' states, and clients_used against the attached ones. */
 static void
-check_clients(struct vstate *v)
+clients_count(struct vstate *v)
 {
 	struct wapi_client_entry ce;
-	struct ptable t;
-	struct cctx c;
-	uint32_t ccap = v->cap[WAPI_R_CLIENTS], rpc = v->h.refs_per_client;
-	uint64_t coff, boff;
-	size_t k, blen = (size_t)rpc * sizeof(struct wapi_cref_entry);
-	uint32_t i;
+	uint32_t ccap = v->cap[WAPI_R_CLIENTS], i;
+	uint64_t coff;
 
 	for (i = 0; i < ccap && !full(v); i++) {
 		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
@@ -1312,7 +1306,64 @@ check_clients(struct vstate *v)
 		problem(v, WCORE_W_HEADER, -1, HOFF(clients_used),
 		    "clients_used is %u but %u clients are attached",
 		    v->h.clients_used, v->attached);
+}
 
+/* Client i's reference block: all zero for a free client, else a sound
+ * probe table agreeing with the slot's counters (sums into c->acc). */
+static void
+client_block(struct vstate *v, uint32_t i, struct cctx *c)
+{
+	struct wapi_client_entry ce;
+	struct ptable t;
+	uint32_t rpc = v->h.refs_per_client;
+	uint64_t coff, boff;
+	size_t k, blen = (size_t)rpc * sizeof(struct wapi_cref_entry);
+
+	coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
+	memcpy(&ce, v->base + coff, sizeof(ce));
+	boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
+	if (ce.state != WAPI_CS_ATTACHED) {
+		k = first_nonzero(v->base + boff, blen);
+		if (k < blen / 8)
+			problem(v, WCORE_W_CREFS, (int64_t)i * rpc + (int64_t)k,
+			    boff + k * 8, "free client %u has references", i);
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.where = WCORE_W_CREFS;
+	t.off = boff;
+	t.index0 = (int64_t)i * rpc;
+	t.cap = rpc;
+	t.esz = sizeof(struct wapi_cref_entry);
+	t.empty = cref_empty;
+	t.home = cref_home;
+	t.visit = cref_visit;
+	t.ahead = cref_ahead;
+	t.ctx = c;
+	c->client = i;
+	c->total = 0;
+	probe_check(v, &t);
+	if (full(v))
+		return;
+	if (t.used != ce.refs_used)
+		problem(v, WCORE_W_CLIENTS, i, coff +
+		    offsetof(struct wapi_client_entry, refs_used),
+		    "refs_used is %u but the block holds %u entries",
+		    ce.refs_used, t.used);
+	else if (c->total != ce.refs_total)
+		problem(v, WCORE_W_CLIENTS, i, coff +
+		    offsetof(struct wapi_client_entry, refs_total),
+		    "refs_total is %u but the counts add up to %llu",
+		    ce.refs_total, (unsigned long long)c->total);
+}
+
+static void
+check_clients(struct vstate *v)
+{
+	struct cctx c;
+	uint32_t i;
+
+	clients_count(v);
 	memset(&c, 0, sizeof(c));
 	if (v->attached > 0 && v->hwm > 0 &&
 	    (c.acc = zalloc(v->hwm, sizeof(*c.acc))) == NULL) {
@@ -1320,45 +1371,8 @@ check_clients(struct vstate *v)
 		    "out of memory checking client references");
 		return;
 	}
-	for (i = 0; i < ccap && !full(v); i++) {
-		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
-		memcpy(&ce, v->base + coff, sizeof(ce));
-		boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
-		if (ce.state != WAPI_CS_ATTACHED) {
-			k = first_nonzero(v->base + boff, blen);
-			if (k < blen / 8)
-				problem(v, WCORE_W_CREFS, (int64_t)i * rpc +
-				    (int64_t)k, boff + k * 8,
-				    "free client %u has references", i);
-			continue;
-		}
-		memset(&t, 0, sizeof(t));
-		t.where = WCORE_W_CREFS;
-		t.off = boff;
-		t.index0 = (int64_t)i * rpc;
-		t.cap = rpc;
-		t.esz = sizeof(struct wapi_cref_entry);
-		t.empty = cref_empty;
-		t.home = cref_home;
-		t.visit = cref_visit;
-		t.ahead = cref_ahead;
-		t.ctx = &c;
-		c.client = i;
-		c.total = 0;
-		probe_check(v, &t);
-		if (full(v))
-			break;
-		if (t.used != ce.refs_used)
-			problem(v, WCORE_W_CLIENTS, i, coff +
-			    offsetof(struct wapi_client_entry, refs_used),
-			    "refs_used is %u but the block holds %u entries",
-			    ce.refs_used, t.used);
-		else if (c.total != ce.refs_total)
-			problem(v, WCORE_W_CLIENTS, i, coff +
-			    offsetof(struct wapi_client_entry, refs_total),
-			    "refs_total is %u but the counts add up to %llu",
-			    ce.refs_total, (unsigned long long)c.total);
-	}
+	for (i = 0; i < v->cap[WAPI_R_CLIENTS] && !full(v); i++)
+		client_block(v, i, &c);
 	/* With nobody attached the counts are stale until a recovery. */
 	if (c.acc != NULL) {
 		for (i = 0; i < v->hwm && !full(v); i++) {
@@ -1398,12 +1412,16 @@ share_home(const void *p, uint32_t cap)
 static void
 share_visit(struct vstate *v, struct ptable *t, uint32_t p, const void *ep)
 {
-	static const char *const what[3] = { "read", "write", "delete" };
+	static const char *const what[WAPI_FD_BITS] = {
+		[WAPI_FD_BIT_READ] = "read",
+		[WAPI_FD_BIT_WRITE] = "write",
+		[WAPI_FD_BIT_DELETE] = "delete",
+	};
 	const struct wapi_share_entry *s = ep;
 	uint64_t off = t->off + (uint64_t)p * sizeof(*s);
 	int k;
 
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < WAPI_FD_BITS; k++) {
 		if (s->access[k] > s->opens) {
 			problem(v, WCORE_W_SHARES, p, off +
 			    offsetof(struct wapi_share_entry, access) + 4 * k,
@@ -1487,7 +1505,7 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	if (!full(&v) && (uint64_t)v.cap[WAPI_R_CREFS] *
 	    sizeof(struct wapi_cref_entry) >= CLIENTS_APART_MIN &&
 	    (pt = part_new(&v)) != NULL)
-		job_start(&pt->job, clients_worker, pt);
+		wcore_job_start(&pt->job, clients_worker, pt);
 	if (!full(&v))
 		check_name_index(&v);
 	if (pt != NULL)

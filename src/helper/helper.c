@@ -395,34 +395,28 @@ helper_open(const char *path, const char *want)
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
+/* WAPI_HELPER_LINGER (seconds, 0 to 86400) in ms, else 2 s. */
+static int64_t
+helper_linger_ms(void)
 {
-	struct wapi_header *h;
-	struct sigaction sa;
-	int64_t idle_since, last_beat = 0, last_sweep = 0, linger_ms = 2000, now;
-	int64_t left;
 	const char *v, *errstr;
-	size_t k;
-	int n, nspawn, timeout;
+	int64_t ms;
 
-	setproctitle_init(argc, argv, environ);
-	if (argc != 2 && argc != 3)
-		errx(2, "usage: wapi-helper STATE-FILE [DEV:INO] (started by libwapi)");
-	if ((v = getenv("WAPI_HELPER_LINGER")) != NULL && *v != '\0') {
-		linger_ms = strtonum(v, 0, 86400, &errstr) * 1000;
-		if (errstr != NULL)
-			errx(2, "WAPI_HELPER_LINGER=%s: %s", v, errstr);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = helper_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	if ((v = getenv("WAPI_HELPER_LINGER")) == NULL || *v == '\0')
+		return 2000;
+	ms = strtonum(v, 0, 86400, &errstr) * 1000;
+	if (errstr != NULL)
+		errx(2, "WAPI_HELPER_LINGER=%s: %s", v, errstr);
+	return ms;
+}
 
-	helper_open(argv[1], argc == 3 ? argv[2] : NULL);
-	h = helper_map;
+/* Take over the opened state file: the header names us, and what a
+ * predecessor left (deposit marks, clients, processes) is taken care of. */
+static void
+helper_start(void)
+{
+	struct wapi_header *h = helper_map;
+
 	h->helper_flags = 0;
 	/* The last helper's FIXED marks go before clients can see our pid
 	 * and take descriptors from us by number. */
@@ -433,6 +427,21 @@ main(int argc, char *argv[])
 	helper_title();
 	helper_sweep();
 	spawn_init();
+}
+
+/*
+ * Serve until stopped, or until nobody was connected for linger_ms and
+ * the file could be removed.  One round: poll the listening socket, the
+ * connections and the processes' descriptors, then the periodic work (the
+ * heartbeat and the sweeps).
+ */
+static void
+helper_serve(int64_t linger_ms)
+{
+	struct wapi_header *h = helper_map;
+	int64_t idle_since, last_beat = 0, last_sweep = 0, now, left;
+	size_t k;
+	int n, nspawn, timeout;
 
 	idle_since = wcore_now_mono_ns();
 	while (!helper_stop) {
@@ -491,6 +500,30 @@ main(int argc, char *argv[])
 			idle_since = now;	/* someone is attaching */
 		}
 	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct wapi_header *h;
+	struct sigaction sa;
+	int64_t linger_ms;
+	size_t k;
+
+	setproctitle_init(argc, argv, environ);
+	if (argc != 2 && argc != 3)
+		errx(2, "usage: wapi-helper STATE-FILE [DEV:INO] (started by libwapi)");
+	linger_ms = helper_linger_ms();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = helper_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	helper_open(argv[1], argc == 3 ? argv[2] : NULL);
+	helper_start();
+	helper_serve(linger_ms);
 	/* Stopping: remove the file only when nobody is attached. */
 	if (helper_stop)
 		helper_try_remove();
@@ -498,6 +531,7 @@ main(int argc, char *argv[])
 		close(conns[k].fd);
 	spawn_fini();
 	deposit_fini();
+	h = helper_map;
 	if (h->helper_pid == getpid()) {
 		h->helper_pid = 0;
 		h->helper_start = 0;

@@ -1,6 +1,14 @@
 /*
  * wapi-helper internals shared by its files: the main loop (helper.c),
  * descriptor deposits (deposit.c) and processes (spawn.c).
+ *
+ * Errors, by what a function returns:
+ *   - a status: 0, or a positive error, an errno value (below 1000) or a
+ *     WAPI_E* value (1000 and up); the replies to clients carry the same
+ *     (helper_reply), which their calls return as they are;
+ *   - a descriptor (or a process id): it, or -errno;
+ *   - a slot index: it, or -1 when there is none.
+ * A failure to start (helper.c) ends the helper with err(3) instead.
  */
 #ifndef WAPI_HELPER_H
 #define WAPI_HELPER_H

@@ -28,69 +28,26 @@
 #include <unistd.h>
 
 #include "helper.h"
-#include "spawnmsg.h"
+#include "proc.h"
 #include "wapi.h"
 
 #define SPAWN_SWEEP_NS		(2 * 1000000000LL)
 #define SPAWN_MAX_POLL		1024
 #define SPAWN_ADOPT_SLACK_NS	(30 * 1000000000LL)	/* pid reuse guard */
+#define SPAWN_RECS_FIRST	64	/* records of the first block */
+#define SPAWN_POLL_SIGFD	(-1)	/* pollmap: the signalfd, no record */
 
-struct sp_rec {
-	pid_t pid;
-	int pidfd;		/* opened, not linked: watched; else -1 */
-	uint32_t number;	/* the handle */
-	uint32_t idx;		/* its slot */
-	bool child;		/* ours: reaped through SIGCHLD */
-	bool done;		/* to drop at the next compaction */
-};
-
-static struct sp_rec *recs;
-static size_t nrecs, caprecs;
+/* Our children: pidfd -1 (reaped through SIGCHLD).  Opened processes:
+ * their pidfd, or -1 when linked to a child of ours. */
+static struct wcore_proc_table procs;
 static int sigfd = -1;
-static int pollmap[SPAWN_MAX_POLL];	/* pollfd position -> record, -1: sigfd */
+static int pollmap[SPAWN_MAX_POLL];	/* pollfd position -> record */
 static struct pollfd *extra;		/* pidfds beyond the poll set */
 static size_t *extramap;
 static size_t nextra_cap;
 static int64_t last_sweep;
 
-static int sp_reserve(void);
 static void sp_exit(uint32_t number, pid_t pid, int code, bool force);
-
-static int
-sp_reserve(void)
-{
-	struct sp_rec *n;
-	size_t cap;
-
-	if (nrecs < caprecs)
-		return 0;
-	cap = caprecs == 0 ? 64 : caprecs * 2;
-	if ((n = reallocarray(recs, cap, sizeof(*n))) == NULL)
-		return ENOMEM;
-	recs = n;
-	caprecs = cap;
-	return 0;
-}
-
-static void
-sp_compact(void)
-{
-	size_t k = 0, j;
-
-	for (j = 0; j < nrecs; j++)
-		if (!recs[j].done)
-			recs[k++] = recs[j];
-	nrecs = k;
-}
-
-static void
-sp_done(struct sp_rec *r)
-{
-	if (r->pidfd >= 0)
-		close(r->pidfd);
-	r->pidfd = -1;
-	r->done = true;
-}
 
 /* The live PROCESS slot of number that client c references; lock held. */
 static int64_t
@@ -120,23 +77,14 @@ sp_wake(uint32_t idx)
 static void
 sp_exit(uint32_t number, pid_t pid, int code, bool force)
 {
-	struct wapi_handle_entry *e;
 	int64_t i;
 
 	if (wcore_table_lock(helper_map, -1, NULL) != 0)
 		return;
 	i = wcore_handle_slot(helper_map, number);
-	if (i >= 0) {
-		e = &WCORE_HANDLES(helper_map)[i];
-		if (e->type == WAPI_T_PROCESS && !(e->flags & WAPI_HF_EXITED) &&
-		    e->u.proc.pid == pid) {
-			if (force || !(e->u.proc.pflags & WCORE_PF_TERMINATE))
-				e->u.proc.status = code;
-			e->u.proc.exit = wcore_now_ns();
-			e->flags |= WAPI_HF_EXITED;
-			sp_wake((uint32_t)i);
-		}
-	}
+	if (i >= 0 && wcore_proc_exited(&WCORE_HANDLES(helper_map)[i], pid,
+	    code, force))
+		sp_wake((uint32_t)i);
 	wcore_table_unlock(helper_map);
 }
 
@@ -151,14 +99,12 @@ sp_group_code(const bool *in, int dflt)
 
 	if (wcore_table_lock(helper_map, -1, NULL) != 0)
 		return dflt;
-	for (k = 0; k < nrecs; k++) {
+	for (k = 0; k < procs.n; k++) {
 		if (!in[k] || (i = wcore_handle_slot(helper_map,
-		    recs[k].number)) < 0)
+		    procs.rec[k].number)) < 0)
 			continue;
 		e = &WCORE_HANDLES(helper_map)[i];
-		if (e->type == WAPI_T_PROCESS && e->u.proc.pid == recs[k].pid &&
-		    (e->u.proc.pflags & WCORE_PF_TERMINATE) &&
-		    !(e->flags & WAPI_HF_EXITED)) {
+		if (wcore_proc_terminating(e, procs.rec[k].pid)) {
 			dflt = e->u.proc.status;
 			break;
 		}
@@ -182,30 +128,19 @@ sp_reap(void)
 		;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		code = wcore_spawn_code(st, WAPI_EXIT_SIGNAL_BASE);
-		if ((in = calloc(nrecs + 1, sizeof(*in))) == NULL)
+		if ((in = calloc(procs.n + 1, sizeof(*in))) == NULL)
 			continue;	/* reaped all the same */
-		for (k = 0; k < nrecs; k++)
-			in[k] = recs[k].pid == pid && !recs[k].done &&
-			    recs[k].pidfd < 0;
+		for (k = 0; k < procs.n; k++)
+			in[k] = procs.rec[k].pid == pid && !procs.rec[k].done &&
+			    procs.rec[k].pidfd < 0;
 		code = sp_group_code(in, code);
-		for (k = 0; k < nrecs; k++)
+		for (k = 0; k < procs.n; k++)
 			if (in[k]) {
-				sp_exit(recs[k].number, recs[k].pid, code, true);
-				sp_done(&recs[k]);
+				sp_exit(procs.rec[k].number, pid, code, true);
+				wcore_proc_done(&procs.rec[k]);
 			}
 		free(in);
 	}
-}
-
-static bool
-sp_child_running(pid_t pid)
-{
-	size_t k;
-
-	for (k = 0; k < nrecs; k++)
-		if (recs[k].child && !recs[k].done && recs[k].pid == pid)
-			return true;
-	return false;
 }
 
 /* Forget opened processes whose handle is gone: nobody waits for them. */
@@ -217,12 +152,12 @@ sp_sweep(void)
 
 	if (wcore_table_lock(helper_map, 1000, NULL) != 0)
 		return;
-	for (k = 0; k < nrecs; k++) {
-		if (recs[k].child || recs[k].done)
+	for (k = 0; k < procs.n; k++) {
+		if (procs.rec[k].child || procs.rec[k].done)
 			continue;
-		i = wcore_handle_slot(helper_map, recs[k].number);
-		if (i < 0 || (uint32_t)i != recs[k].idx)
-			sp_done(&recs[k]);
+		i = wcore_handle_slot(helper_map, procs.rec[k].number);
+		if (i < 0 || (uint32_t)i != procs.rec[k].idx)
+			wcore_proc_done(&procs.rec[k]);
 	}
 	wcore_table_unlock(helper_map);
 }
@@ -259,19 +194,16 @@ spawn_init(void)
 			close(fd);	/* that pid is another process now */
 			fd = -1;
 		}
-		if (fd < 0 || sp_reserve() != 0) {
+		if (fd < 0 || wcore_proc_reserve(&procs, SPAWN_RECS_FIRST) != 0) {
 			if (fd >= 0)
 				close(fd);
-			if (!(e->u.proc.pflags & WCORE_PF_TERMINATE))
-				e->u.proc.status = WAPI_EXIT_UNKNOWN;
-			e->u.proc.exit = wcore_now_ns();
-			e->flags |= WAPI_HF_EXITED;
+			wcore_proc_exited(e, e->u.proc.pid, WAPI_EXIT_UNKNOWN,
+			    false);
 			sp_wake(i);
 			continue;
 		}
-		recs[nrecs++] = (struct sp_rec){ .pid = e->u.proc.pid,
-		    .pidfd = fd, .number = wcore_handle_number(i, e->generation),
-		    .idx = i };
+		wcore_proc_add(&procs, e->u.proc.pid, fd,
+		    wcore_handle_number(i, e->generation), i, false);
 	}
 	wcore_table_unlock(helper_map);
 }
@@ -280,11 +212,12 @@ spawn_init(void)
 static void
 sp_check_extra(size_t from)
 {
+	struct wcore_proc_rec *r;
 	struct pollfd *np;
 	size_t *nm, n = 0, k, cap;
 
-	for (k = from; k < nrecs; k++)
-		if (recs[k].pidfd >= 0 && !recs[k].done)
+	for (k = from; k < procs.n; k++)
+		if (procs.rec[k].pidfd >= 0 && !procs.rec[k].done)
 			n++;
 	if (n == 0)
 		return;
@@ -298,9 +231,9 @@ sp_check_extra(size_t from)
 		extramap = nm;
 		nextra_cap = cap;
 	}
-	for (n = 0, k = from; k < nrecs; k++)
-		if (recs[k].pidfd >= 0 && !recs[k].done) {
-			extra[n].fd = recs[k].pidfd;
+	for (n = 0, k = from; k < procs.n; k++)
+		if (procs.rec[k].pidfd >= 0 && !procs.rec[k].done) {
+			extra[n].fd = procs.rec[k].pidfd;
 			extra[n].events = POLLIN;
 			extra[n].revents = 0;
 			extramap[n++] = k;
@@ -309,9 +242,9 @@ sp_check_extra(size_t from)
 		return;
 	for (k = 0; k < n; k++)
 		if (extra[k].revents != 0) {
-			sp_exit(recs[extramap[k]].number, recs[extramap[k]].pid,
-			    WAPI_EXIT_UNKNOWN, false);
-			sp_done(&recs[extramap[k]]);
+			r = &procs.rec[extramap[k]];
+			sp_exit(r->number, r->pid, WAPI_EXIT_UNKNOWN, false);
+			wcore_proc_done(r);
 		}
 }
 
@@ -326,23 +259,23 @@ spawn_pollfds(struct pollfd *p, int max)
 		last_sweep = now;
 		sp_sweep();
 	}
-	sp_compact();
+	wcore_proc_compact(&procs);
 	if (max > SPAWN_MAX_POLL)
 		max = SPAWN_MAX_POLL;
 	if (sigfd >= 0 && n < max) {
 		p[n].fd = sigfd;
 		p[n].events = POLLIN;
 		p[n].revents = 0;
-		pollmap[n++] = -1;
+		pollmap[n++] = SPAWN_POLL_SIGFD;
 	}
-	for (k = 0; k < nrecs; k++) {
-		if (recs[k].pidfd < 0)
+	for (k = 0; k < procs.n; k++) {
+		if (procs.rec[k].pidfd < 0)
 			continue;
 		if (n == max) {
 			sp_check_extra(k);
 			break;
 		}
-		p[n].fd = recs[k].pidfd;
+		p[n].fd = procs.rec[k].pidfd;
 		p[n].events = POLLIN;
 		p[n].revents = 0;
 		pollmap[n++] = (int)k;
@@ -353,43 +286,37 @@ spawn_pollfds(struct pollfd *p, int max)
 void
 spawn_ready(const struct pollfd *p, int n)
 {
-	struct sp_rec *r;
+	struct wcore_proc_rec *r;
 	int i;
 
 	for (i = 0; i < n && i < SPAWN_MAX_POLL; i++) {
 		if (p[i].revents == 0)
 			continue;
-		if (pollmap[i] < 0) {
+		if (pollmap[i] == SPAWN_POLL_SIGFD) {
 			if (p[i].fd == sigfd)
 				sp_reap();
 			continue;
 		}
-		if ((size_t)pollmap[i] >= nrecs)
+		if ((size_t)pollmap[i] >= procs.n)
 			continue;
-		r = &recs[pollmap[i]];
+		r = &procs.rec[pollmap[i]];
 		if (r->done || r->pidfd != p[i].fd)
 			continue;
 		sp_exit(r->number, r->pid, WAPI_EXIT_UNKNOWN, false);
-		sp_done(r);
+		wcore_proc_done(r);
 	}
 }
 
 void
 spawn_fini(void)
 {
-	size_t k;
-
 	/* Children keep running (the process of a handle outlives us). */
-	for (k = 0; k < nrecs; k++)
-		if (recs[k].pidfd >= 0)
-			close(recs[k].pidfd);
-	free(recs);
+	wcore_proc_free(&procs);
 	free(extra);
 	free(extramap);
-	recs = NULL;
 	extra = NULL;
 	extramap = NULL;
-	nrecs = caprecs = nextra_cap = 0;
+	nextra_cap = 0;
 	if (sigfd >= 0)
 		close(sigfd);
 	sigfd = -1;
@@ -434,15 +361,14 @@ sp_spawn(struct helper_conn *c, const struct wcore_msg *m, const void *payload,
 		dirfd = fds[k++];
 	/* Room for the record first: a child we could not track would
 	 * never be reaped. */
-	if ((r = sp_reserve()) != 0)
+	if ((r = wcore_proc_reserve(&procs, SPAWN_RECS_FIRST)) != 0)
 		goto out;
 	r = wcore_spawn_start(req.argv, req.envp, req.cwd, dirfd,
 	    (req.flags & WCORE_SPAWN_UMASK) ? (int)req.umask : -1, stdio,
 	    m->handle, &pid, NULL);
 	if (r != 0)
 		goto out;
-	recs[nrecs++] = (struct sp_rec){ .pid = pid, .pidfd = -1,
-	    .number = m->handle, .idx = (uint32_t)idx, .child = true };
+	wcore_proc_add(&procs, pid, -1, m->handle, (uint32_t)idx, true);
 	if (wcore_table_lock(helper_map, -1, NULL) == 0) {
 		if (wcore_handle_slot(helper_map, m->handle) == idx) {
 			e = &WCORE_HANDLES(helper_map)[idx];
@@ -459,35 +385,64 @@ out:
 	helper_reply(c->fd, r, r == 0 ? pid : 0, NULL, 0);
 }
 
-/* The pid a pidfd refers to (its fdinfo), 0 when it ended, -1 when fd is
- * not a pidfd. */
+/* The pid a pidfd refers to (its fdinfo), 0 when it ended; -EBADF when
+ * fd is not a pidfd, -errno when its fdinfo cannot be read. */
 static pid_t
 sp_pidfd_pid(int fd)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
 	long v;
-	int f;
+	int f, e;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
+		return -errno;
 	n = read(f, buf, sizeof(buf) - 1);
+	e = errno;
 	close(f);
-	if (n <= 0)
-		return -1;
+	if (n < 0)
+		return -e;
 	buf[n] = '\0';
-	if ((p = strstr(buf, "\nPid:\t")) == NULL)
-		return -1;
+	if (n == 0 || (p = strstr(buf, "\nPid:\t")) == NULL)
+		return -EBADF;
 	v = strtol(p + 6, NULL, 10);
 	return v > 0 ? (pid_t)v : 0;
+}
+
+/* The slot of handle number for a PROC_OPEN of process pid (0: ended) by
+ * client c: 0 with *idx and the slot's *slot_pid, WAPI_EBADHANDLE when it
+ * is not a running opened process that c references, EPROTO when the
+ * descriptor that came is another process's, or the table lock's errno. */
+static int
+sp_opened_slot(const struct helper_conn *c, uint32_t number, pid_t pid,
+	       int64_t *idx, pid_t *slot_pid)
+{
+	struct wapi_handle_entry *e;
+	int r;
+
+	if ((r = wcore_table_lock(helper_map, -1, NULL)) != 0)
+		return r;
+	*idx = sp_slot(c, number);
+	if (*idx < 0)
+		r = WAPI_EBADHANDLE;
+	else {
+		e = &WCORE_HANDLES(helper_map)[*idx];
+		*slot_pid = e->u.proc.pid;
+		if ((e->flags & WAPI_HF_EXITED) || *slot_pid <= 0 ||
+		    !(e->u.proc.pflags & WCORE_PF_OPENED))
+			r = WAPI_EBADHANDLE;
+		else if (pid != 0 && *slot_pid != pid)
+			r = EPROTO;
+	}
+	wcore_table_unlock(helper_map);
+	return r;
 }
 
 static void
 sp_open(struct helper_conn *c, const struct wcore_msg *m, int *fds, int nfds)
 {
-	struct wapi_handle_entry *e;
-	pid_t pid = -1, e_pid = 0;
+	pid_t pid = -1, slot_pid = 0;
 	int64_t idx = -1;
 	int r = 0;
 
@@ -495,36 +450,15 @@ sp_open(struct helper_conn *c, const struct wcore_msg *m, int *fds, int nfds)
 		r = EPROTO;
 		goto out;
 	}
-	if ((r = sp_reserve()) != 0 ||
-	    (r = wcore_table_lock(helper_map, -1, NULL)) != 0)
+	if ((r = wcore_proc_reserve(&procs, SPAWN_RECS_FIRST)) != 0 ||
+	    (r = sp_opened_slot(c, m->handle, pid, &idx, &slot_pid)) != 0)
 		goto out;
-	idx = sp_slot(c, m->handle);
-	if (idx >= 0) {
-		e = &WCORE_HANDLES(helper_map)[idx];
-		e_pid = e->u.proc.pid;
-		if ((e->flags & WAPI_HF_EXITED) || e_pid <= 0 ||
-		    !(e->u.proc.pflags & WCORE_PF_OPENED))
-			idx = -1;
-		else if (pid != 0 && e_pid != pid)
-			idx = -2;	/* the descriptor is not that process */
-	}
-	wcore_table_unlock(helper_map);
-	if (idx < 0) {
-		r = idx == -2 ? EPROTO : WAPI_EBADHANDLE;
-		goto out;
-	}
 	if (pid == 0) {			/* ended already */
-		sp_exit(m->handle, e_pid, WAPI_EXIT_UNKNOWN, false);
+		sp_exit(m->handle, slot_pid, WAPI_EXIT_UNKNOWN, false);
 		goto out;
 	}
-	recs[nrecs] = (struct sp_rec){ .pid = pid, .pidfd = fds[0],
-	    .number = m->handle, .idx = (uint32_t)idx };
 	/* Our own child: its real exit code will come from the reap. */
-	if (sp_child_running(pid)) {
-		close(fds[0]);
-		recs[nrecs].pidfd = -1;
-	}
-	nrecs++;
+	wcore_proc_add_opened(&procs, pid, fds[0], m->handle, (uint32_t)idx);
 	nfds = 0;
 out:
 	while (nfds > 0)
@@ -532,51 +466,50 @@ out:
 	helper_reply(c->fd, r, 0, NULL, 0);
 }
 
+/* Mark a terminate of handle number by client c with code, under the
+ * table lock: 0 with *rec to signal, *idx and *oldflags; 0 with *rec NULL
+ * when the process ended or is ending (the first code stays); else the
+ * error to reply. */
+static int
+sp_terminate_mark(const struct helper_conn *c, uint32_t number, int code,
+		  struct wcore_proc_rec **rec, int64_t *idx, uint32_t *oldflags)
+{
+	struct wapi_handle_entry *e;
+	int r = 0;
+
+	*rec = NULL;
+	if (wcore_table_lock(helper_map, -1, NULL) != 0)
+		return EIO;
+	*idx = sp_slot(c, number);
+	if (*idx < 0) {
+		wcore_table_unlock(helper_map);
+		return WAPI_EBADHANDLE;
+	}
+	e = &WCORE_HANDLES(helper_map)[*idx];
+	*rec = wcore_proc_find(&procs, number, e->u.proc.pid);
+	if (wcore_proc_ending(e))
+		*rec = NULL;
+	else if (*rec == NULL)
+		r = ESRCH;	/* not ours to watch (a spawn not yet recorded) */
+	else
+		*oldflags = wcore_proc_terminate_mark(e, code);
+	wcore_table_unlock(helper_map);
+	return r;
+}
+
 static void
 sp_terminate(struct helper_conn *c, const struct wcore_msg *m)
 {
-	struct wapi_handle_entry *e;
-	struct sp_rec *r = NULL;
+	struct wcore_proc_rec *r;
 	uint32_t oldflags;
 	int64_t idx;
-	size_t k;
-	int err = 0;
+	int err;
 
-	if (wcore_table_lock(helper_map, -1, NULL) != 0) {
-		helper_reply(c->fd, EIO, 0, NULL, 0);
+	err = sp_terminate_mark(c, m->handle, m->value, &r, &idx, &oldflags);
+	if (err != 0 || r == NULL) {
+		helper_reply(c->fd, err, 0, NULL, 0);
 		return;
 	}
-	idx = sp_slot(c, m->handle);
-	if (idx < 0) {
-		wcore_table_unlock(helper_map);
-		helper_reply(c->fd, WAPI_EBADHANDLE, 0, NULL, 0);
-		return;
-	}
-	e = &WCORE_HANDLES(helper_map)[idx];
-	for (k = 0; k < nrecs; k++)
-		if (recs[k].number == m->handle && !recs[k].done &&
-		    recs[k].pid == e->u.proc.pid) {
-			r = &recs[k];
-			break;
-		}
-	if ((e->flags & WAPI_HF_EXITED) ||
-	    (e->u.proc.pflags & WCORE_PF_TERMINATE)) {
-		/* Ended, or ending: the first code stays. */
-		wcore_table_unlock(helper_map);
-		helper_reply(c->fd, 0, 0, NULL, 0);
-		return;
-	}
-	if (r == NULL) {
-		/* Not ours to watch (a spawn not yet recorded). */
-		wcore_table_unlock(helper_map);
-		helper_reply(c->fd, ESRCH, 0, NULL, 0);
-		return;
-	}
-	oldflags = e->u.proc.pflags;
-	/* The code first, so that the reap records it. */
-	e->u.proc.pflags |= WCORE_PF_TERMINATE;
-	e->u.proc.status = m->value;
-	wcore_table_unlock(helper_map);
 	/* A child (or a handle linked to one) is unreaped, so its pid is
 	 * still its own; an opened process is signalled through its pidfd. */
 	if (r->pidfd < 0 ? kill(r->pid, SIGKILL) : pidfd_send_signal(r->pidfd,
@@ -585,11 +518,8 @@ sp_terminate(struct helper_conn *c, const struct wcore_msg *m)
 	if (err == ESRCH)
 		err = 0;	/* ended meanwhile: its pidfd will tell */
 	if (err != 0 && wcore_table_lock(helper_map, -1, NULL) == 0) {
-		if (wcore_handle_slot(helper_map, m->handle) == idx &&
-		    !(e->flags & WAPI_HF_EXITED)) {
-			e->u.proc.pflags = oldflags;
-			e->u.proc.status = WAPI_STILL_ACTIVE;
-		}
+		wcore_proc_terminate_undo(helper_map, m->handle, (uint32_t)idx,
+		    oldflags);
 		wcore_table_unlock(helper_map);
 	}
 	helper_reply(c->fd, err, 0, NULL, 0);

@@ -2,7 +2,8 @@
  * Attaching to this host's state file, and falling back to process-private
  * handles when it cannot be used.
  *
- * Order of an attach (DESIGN §2, §4, §6):
+ * Order of an attach (doc/design.md, "Files and who writes them" and
+ * "Liveness"):
  *   resolve the directory and host; open the directory refusing a symlink,
  *   a foreign owner or group/other write; open the state file or create it
  *   as a temporary + link(); take the init byte: exclusively when nobody
@@ -10,26 +11,20 @@
  *   re-initialised in place), else shared; check that the name still leads
  *   to the inode we locked (a helper may have removed it while lingering);
  *   map it; take a client slot and its byte under the table lock; connect
- *   to the helper, starting one when its byte is free.
+ *   to the helper, starting one when its byte is free (helper-client.c).
  *
  * Private mode uses the very same table code on anonymous memory laid out
  * like a state file with one client, so every call behaves the same.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "wapi-int.h"
@@ -44,11 +39,10 @@ struct wl_state wl = {
 };
 
 static bool wl_atfork_done;
-static bool wl_timeout_said;	/* the helper's silence was reported */
 
 #define WL_INIT_WAIT_MS		5000	/* someone initialising the file */
-#define WL_HELPER_WAIT_MS	3000	/* a starting helper to listen */
-#define WL_HELPER_TIMEOUT_MS	10000	/* one exchange with the helper */
+
+static void wl_sleeps_close(void);
 
 static void
 wl_after_fork_child(void)
@@ -75,6 +69,7 @@ wl_after_fork_child(void)
 	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
 	pthread_mutex_init(&wl.mu, NULL);
 	pthread_mutex_init(&wl.sockmu, NULL);
+	wl_message_after_fork();
 	wl_fd_reset(true);
 	wl_locals_reset();
 }
@@ -263,6 +258,46 @@ wl_header_sound(int fd)
 	return ok;
 }
 
+/*
+ * Take the init byte of the state file fd (fresh: we just created it)
+ * shared.  When nobody holds it the file is ours alone: unless a helper is
+ * just starting, whatever it holds is left over and re-initialised first.
+ * 0, or errno with why; *moved when the name no longer leads to fd, which
+ * a helper removed while lingering (look again).  fd stays open.
+ */
+static int
+wl_hold_init(int fd, const char *name, bool fresh, bool *moved, char *why,
+	     size_t whylen)
+{
+	int r;
+
+	*moved = false;
+	r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
+	if (r == 0) {
+		if (!wl_same_file(fd, name)) {
+			*moved = true;
+			return 0;
+		}
+		if (!fresh && (wcore_byte_held(fd, WAPI_LOCK_HELPER,
+		    F_WRLCK) == 0 || !wl_header_sound(fd))) {
+			r = wl_reinit(fd, why, whylen);
+			if (r != 0)
+				return r;
+		}
+		r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK, 0);
+	} else if (r == EAGAIN)
+		r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK,
+		    WL_INIT_WAIT_MS);
+	if (r != 0) {
+		snprintf(why, whylen, "cannot lock it: %s",
+		    r == ETIMEDOUT ? "another process is initialising it" :
+		    strerror(r));
+		return r;
+	}
+	*moved = !wl_same_file(fd, name);
+	return 0;
+}
+
 /* Open, create or recover the file; on success wl.fd holds the init byte
  * shared and wl.map maps it. */
 static int
@@ -270,7 +305,7 @@ wl_open_state(const char *name, char *why, size_t whylen)
 {
 	struct wcore_status st;
 	int fd, r, tries, links = 0, unsound = 0;
-	bool fresh;
+	bool fresh, moved;
 
 	for (tries = 0; tries < 20; tries++) {
 		fresh = false;
@@ -290,35 +325,12 @@ wl_open_state(const char *name, char *why, size_t whylen)
 		}
 		if (fd < 0)
 			return -fd;
-		r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
-		if (r == 0) {
-			/* Nobody is attached.  Unless a helper is just
-			 * starting, whatever the file holds is left over. */
-			if (!wl_same_file(fd, name)) {
-				close(fd);
-				continue;
-			}
-			if (!fresh && (wcore_byte_held(fd, WAPI_LOCK_HELPER,
-			    F_WRLCK) == 0 || !wl_header_sound(fd))) {
-				r = wl_reinit(fd, why, whylen);
-				if (r != 0) {
-					close(fd);
-					return r;
-				}
-			}
-			r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK, 0);
-		} else if (r == EAGAIN)
-			r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_RDLCK,
-			    WL_INIT_WAIT_MS);
-		if (r != 0) {
-			snprintf(why, whylen, "cannot lock it: %s",
-			    r == ETIMEDOUT ? "another process is initialising it" :
-			    strerror(r));
+		if ((r = wl_hold_init(fd, name, fresh, &moved, why,
+		    whylen)) != 0) {
 			close(fd);
 			return r;
 		}
-		if (!wl_same_file(fd, name)) {
-			/* Removed by a lingering helper after we opened it. */
+		if (moved) {
 			close(fd);
 			continue;
 		}
@@ -385,225 +397,6 @@ wl_take_slot(char *why, size_t whylen)
 	return WAPI_EFULL;
 }
 
-static const char *
-wl_helper_path(void)
-{
-	const char *p = getenv("WAPI_HELPER");
-
-	return p != NULL && *p != '\0' ? p : LIBEXECDIR "/wapi-helper";
-}
-
-/* Double fork + setsid, so the helper is nobody's child and keeps none of
- * our descriptors (its standard streams are /dev/null). */
-static int
-wl_spawn_helper(void)
-{
-	const char *helper = wl_helper_path();
-	char inode[64];
-	struct stat st;
-	pid_t pid, w;
-	int status, nul;
-
-	/* The file we hold, by device and inode: a helper started for it
-	 * must not serve another file that took its name meanwhile. */
-	if (fstat(wl.fd, &st) != 0)
-		return errno;
-	snprintf(inode, sizeof(inode), "%ju:%ju", (uintmax_t)st.st_dev,
-	    (uintmax_t)st.st_ino);
-
-	pid = fork();
-	if (pid < 0)
-		return errno;
-	if (pid == 0) {
-		if (setsid() < 0 || (pid = fork()) < 0)
-			_exit(1);
-		if (pid > 0)
-			_exit(0);
-		nul = open("/dev/null", O_RDWR);
-		if (nul >= 0) {
-			dup2(nul, 0);
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		closefrom(3);
-		signal(SIGPIPE, SIG_DFL);
-		execl(helper, "wapi-helper", wl.path, inode, (char *)NULL);
-		_exit(127);
-	}
-	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	return 0;
-}
-
-/* WAPI_HELPER_TIMEOUT_MS, 1 to 3600000, else the default. */
-static int
-wl_helper_timeout(void)
-{
-	const char *v = getenv("WAPI_HELPER_TIMEOUT_MS"), *e;
-	long long ms;
-
-	if (v == NULL || *v == '\0')
-		return WL_HELPER_TIMEOUT_MS;
-	ms = strtonum(v, 1, 3600000, &e);
-	return e == NULL ? (int)ms : WL_HELPER_TIMEOUT_MS;
-}
-
-int
-wl_helper_connect(int role, char *why, size_t whylen)
-{
-	struct wapi_header *h = wl.map;
-	struct wcore_msg m = { 0 };
-	struct timespec ts = { 0, 2000000 };
-	int64_t deadline = 0;
-	bool spawned = false;
-	int s, r;
-
-	for (;;) {
-		/* A frozen helper must not hold us: every exchange on the
-		 * socket, connect included, is bounded; EAGAIN then means
-		 * "did not answer". */
-		s = wcore_helper_socket(wl.fd, wl.helper_ms, NULL);
-		if (s >= 0) {
-			m.type = WCORE_MSG_HELLO;
-			m.slot = wl.slot;
-			m.pid = wl.pid;
-			m.value = role;
-			r = wcore_msg_send(s, &m, NULL, role == 0 ? wl.sleepfd : -1);
-			if (r == 0)
-				r = wcore_msg_recv(s, &m, NULL, 0, NULL);
-			if (r == 0 && (m.type != WCORE_MSG_OK || m.error != 0))
-				r = m.error != 0 ? m.error : EPROTO;
-			if (r == 0)
-				return s;
-			close(s);
-			if (r == EAGAIN || r == EWOULDBLOCK)
-				s = -EAGAIN;
-			/* A helper that died between accept and reply: the
-			 * next one will do (below, as if none answered). */
-			else if (r != ECONNRESET && r != EPIPE) {
-				snprintf(why, whylen, "the helper refused us: %s",
-				    strerror(r));
-				return -r;
-			} else
-				s = -ECONNRESET;
-		}
-		if (s == -EAGAIN) {
-			snprintf(why, whylen, "helper pid %d did not answer "
-			    "within %d ms (WAPI_HELPER_TIMEOUT_MS); 'wapictl "
-			    "stop --kill' ends it", (int)h->helper_pid,
-			    wl.helper_ms);
-			return -ETIMEDOUT;
-		}
-		if (s == -EPERM) {
-			snprintf(why, whylen, "the helper's socket belongs to "
-			    "another user");
-			return -EPERM;
-		}
-		r = wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK);
-		if (r == 0 && !spawned) {
-			if ((r = wl_spawn_helper()) != 0) {
-				snprintf(why, whylen, "cannot start %s: %s",
-				    wl_helper_path(), strerror(r));
-				return -r;
-			}
-			spawned = true;
-		}
-		if (deadline == 0)
-			deadline = wcore_now_ns() + WL_HELPER_WAIT_MS * 1000000LL;
-		if (wcore_now_ns() > deadline) {
-			if (wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK) == 1)
-				snprintf(why, whylen, "helper pid %d alive but "
-				    "not answering", (int)h->helper_pid);
-			else
-				snprintf(why, whylen, "the helper %s did not "
-				    "start", wl_helper_path());
-			return -ETIMEDOUT;
-		}
-		/* A helper that lost the race to another exits; a new one
-		 * may be needed again. */
-		if (spawned && r == 0 && wcore_now_ns() > deadline -
-		    (WL_HELPER_WAIT_MS / 2) * 1000000LL)
-			spawned = false;
-		nanosleep(&ts, NULL);
-		if (ts.tv_nsec < 50000000)
-			ts.tv_nsec *= 2;
-	}
-}
-
-static int
-wl_connect_helper(char *why, size_t whylen)
-{
-	int s = wl_helper_connect(0, why, whylen);
-
-	if (s < 0)
-		return -s;
-	wl.sock = s;
-	return 0;
-}
-
-int
-wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
-	   int nsfds, int32_t *value, int *fds, int *nfds, int maxfds)
-{
-	struct wcore_msg req = *m, rep;
-	char why[256];
-	int r, tries, s, got = 0;
-
-	if (nfds != NULL)
-		*nfds = 0;
-	if (wl.mode != WL_SHARED)
-		return EOPNOTSUPP;
-	pthread_mutex_lock(&wl.sockmu);
-	for (tries = 0; tries < 2; tries++) {
-		if (wl.sock < 0) {
-			s = wl_helper_connect(0, why, sizeof(why));
-			if (s < 0) {
-				r = -s;
-				break;
-			}
-			wl.sock = s;
-		}
-		req.slot = wl.slot;
-		req.pid = wl.pid;
-		r = wcore_msg_sendv(wl.sock, &req, payload, sfds, nsfds);
-		if (r == 0)
-			r = wcore_msg_recvv(wl.sock, &rep, NULL, 0, fds, &got,
-			    fds != NULL ? maxfds : 0);
-		if (r == 0)
-			break;
-		/* The helper died (or was replaced): connect again.  One
-		 * that does not answer may still: its reply would answer
-		 * our next request, so that connection goes too. */
-		close(wl.sock);
-		wl.sock = -1;
-		if (r == EAGAIN || r == EWOULDBLOCK) {
-			r = ETIMEDOUT;
-			snprintf(why, sizeof(why), "helper pid %d did not "
-			    "answer within %d ms (WAPI_HELPER_TIMEOUT_MS)",
-			    (int)((struct wapi_header *)wl.map)->helper_pid,
-			    wl.helper_ms);
-			break;
-		}
-		if (r != EPIPE && r != ECONNRESET && r != ENOTCONN)
-			break;
-	}
-	pthread_mutex_unlock(&wl.sockmu);
-	if (r == ETIMEDOUT && !__atomic_exchange_n(&wl_timeout_said, true,
-	    __ATOMIC_RELAXED))
-		wl_message(WAPI_MSG_WARNING, "%s: %s; calls that need the "
-		    "helper fail with ETIMEDOUT until it answers; 'wapictl "
-		    "status' shows it, 'wapictl stop --kill' ends it", wl.path,
-		    why);
-	if (r != 0)
-		return r;
-	if (nfds != NULL)
-		*nfds = got;
-	if (value != NULL)
-		*value = rep.value;
-	*m = rep;
-	return rep.error;
-}
-
 static void
 wl_release_slot(void)
 {
@@ -654,7 +447,7 @@ wl_sleeps_open(void)
 	return 0;
 }
 
-void
+static void
 wl_sleeps_close(void)
 {
 	if (wl.sleeps != NULL)
@@ -665,12 +458,22 @@ wl_sleeps_close(void)
 	wl.sleepfd = -1;
 }
 
+/* Attach this host's state file: 0 or errno / WAPI_EFULL, why saying
+ * what failed. */
 static int
 wl_attach_shared(char *why, size_t whylen)
 {
-	char dir[PATH_MAX], name[PATH_MAX];
+	char dir[PATH_MAX], name[PATH_MAX], hostwhy[256];
 	int r;
 
+	if (wcore_host_name(wl.host, sizeof(wl.host), hostwhy,
+	    sizeof(hostwhy)) != 0) {
+		wl.host[0] = '\0';
+		if (wcore_dir_path(wl.path, sizeof(wl.path), why, whylen) != 0)
+			snprintf(wl.path, sizeof(wl.path), "~/.wapi");
+		snprintf(why, whylen, "%s", hostwhy);
+		return EINVAL;
+	}
 	if ((r = wcore_dir_path(dir, sizeof(dir), why, whylen)) != 0)
 		return r;
 	/* The file name is known before the directory is checked, so that a
@@ -698,7 +501,7 @@ wl_attach_shared(char *why, size_t whylen)
 		wl_release_slot();
 		goto fail;
 	}
-	if ((r = wl_connect_helper(why, whylen)) != 0) {
+	if ((r = wl_helper_attach(why, whylen)) != 0) {
 		wl_release_slot();
 		goto fail;
 	}
@@ -711,7 +514,7 @@ fail:
 int
 wl_ensure(void)
 {
-	char why[8192], hostwhy[256];
+	char why[8192];
 	int r = 0;
 
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) != WL_NONE)
@@ -726,27 +529,18 @@ wl_ensure(void)
 	}
 	wl.pid = getpid();
 	wcore_proc_start(wl.pid, &wl.start);
-	wl.helper_ms = wl_helper_timeout();
-	wl_timeout_said = false;
+	wl_helper_prepare();
 	why[0] = '\0';
-	if (wl_env_set("WAPI_DISABLE_SHM") || wl_env_set("MONO_DISABLE_SHM"))
-		r = -1;		/* silently private */
-	else if (wcore_host_name(wl.host, sizeof(wl.host), hostwhy,
-	    sizeof(hostwhy)) != 0) {
-		wl.host[0] = '\0';
-		if (wcore_dir_path(wl.path, sizeof(wl.path), why, sizeof(why)) != 0)
-			snprintf(wl.path, sizeof(wl.path), "~/.wapi");
-		snprintf(why, sizeof(why), "%s", hostwhy);
-		r = EINVAL;
-	} else
+	/* Disabled: private handles, without a word. */
+	if (!wl_env_set("WAPI_DISABLE_SHM") && !wl_env_set("MONO_DISABLE_SHM")) {
 		r = wl_attach_shared(why, sizeof(why));
-	if (r == 0) {
-		__atomic_store_n(&wl.mode, WL_SHARED, __ATOMIC_RELEASE);
-		goto out;
-	}
-	if (r > 0)
+		if (r == 0) {
+			__atomic_store_n(&wl.mode, WL_SHARED, __ATOMIC_RELEASE);
+			goto out;
+		}
 		wl_message(WAPI_MSG_WARNING, "cannot attach %s: %s; using "
 		    "process-private handles (see wapictl(1))", wl.path, why);
+	}
 	r = wl_attach_private();
 	if (r == 0)
 		__atomic_store_n(&wl.mode, WL_PRIVATE, __ATOMIC_RELEASE);
@@ -766,21 +560,13 @@ wapi_init(unsigned flags)
 void
 wapi_shutdown(void)
 {
-	struct wcore_msg m = { 0 };
-
 	pthread_mutex_lock(&wl.mu);
 	if (wl.mode != WL_NONE)
 		wl_fd_reset(false);
 	if (wl.mode == WL_SHARED) {
 		wl_release_slot();
-		if (wl.sock >= 0) {
-			/* A clean goodbye: the helper has nothing to undo. */
-			m.type = WCORE_MSG_BYE;
-			m.slot = wl.slot;
-			m.pid = wl.pid;
-			if (wcore_msg_send(wl.sock, &m, NULL, -1) == 0)
-				wcore_msg_recv(wl.sock, &m, NULL, 0, NULL);
-		}
+		/* A clean goodbye: the helper has nothing to undo. */
+		wl_helper_bye();
 		wl_close_shared();
 	} else if (wl.mode == WL_PRIVATE) {
 		wl_proc_reset(false);

@@ -11,6 +11,14 @@
 
 __thread int wl_last_error __attribute__((tls_model("initial-exec")));
 
+/* The message handler and its context: set, and read, together under mu,
+ * so that a message never goes to one handler with another's context. */
+static struct {
+	pthread_mutex_t mu;
+	void (*fn)(int, const char *, void *);
+	void *ctx;
+} wl_handler = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
 static const char *const wl_errors[] = {
 	[WAPI_EINVAL - 1000] = "invalid parameter",
 	[WAPI_EBADHANDLE - 1000] = "no live object has this handle number (closed by its last holder, or never made on this host)",
@@ -49,25 +57,38 @@ wapi_last_error(void)
 void
 wapi_set_message_handler(void (*fn)(int, const char *, void *), void *ctx)
 {
-	pthread_mutex_lock(&wl.mu);
-	wl.msgfn = fn;
-	wl.msgctx = ctx;
-	pthread_mutex_unlock(&wl.mu);
+	pthread_mutex_lock(&wl_handler.mu);
+	wl_handler.fn = fn;
+	wl_handler.ctx = ctx;
+	pthread_mutex_unlock(&wl_handler.mu);
+}
+
+void
+wl_message_after_fork(void)
+{
+	pthread_mutex_init(&wl_handler.mu, NULL);
 }
 
 void
 wl_message(int level, const char *fmt, ...)
 {
 	char line[16384];	/* a path may be PATH_MAX long, twice */
+	void (*fn)(int, const char *, void *);
 	va_list ap;
+	void *ctx;
 	int n;
 
 	n = snprintf(line, sizeof(line), "wapi: ");
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	if (wl.msgfn != NULL)
-		wl.msgfn(level, line, wl.msgctx);
+	pthread_mutex_lock(&wl_handler.mu);
+	fn = wl_handler.fn;
+	ctx = wl_handler.ctx;
+	pthread_mutex_unlock(&wl_handler.mu);
+	/* Called unlocked: the handler may set another. */
+	if (fn != NULL)
+		fn(level, line, ctx);
 	else
 		fprintf(stderr, "%s\n", line);
 }

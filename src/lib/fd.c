@@ -70,8 +70,8 @@ fd_is_type(unsigned t)
 static void *wl_watcher_main(void *arg);
 
 /* Keep fd as this process's copy of number; returns the copy to use (an
- * existing one wins, fd is then closed), or -1 (fd closed) when out of
- * memory.  Caller holds fdmu. */
+ * existing one wins, fd is then closed), or -ENOMEM (fd closed).  Caller
+ * holds fdmu. */
 static int
 fdc_put(wapi_handle_t number, int fd)
 {
@@ -82,12 +82,12 @@ fdc_put(wapi_handle_t number, int fd)
 		fdc = calloc(nfdc, sizeof(*fdc));
 		if (fdc == NULL) {
 			close(fd);
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	if (i >= nfdc) {
 		close(fd);
-		return -1;
+		return -ENOMEM;
 	}
 	if (fdc[i].number == number) {
 		close(fd);
@@ -140,15 +140,18 @@ hd_learn(pid_t pid, uint64_t start, int32_t base)
 
 /*
  * This process's copy of the deposit of slot i, taken from the helper
- * (pid, start) without a message; -1 when it cannot be had that way.  The
- * caller saw the helper mark the slot FIXED while it held a reference.
+ * (pid, start) without a message, or -errno when it cannot be had that
+ * way: -ENOENT when that helper's fixed deposits are not known (or not
+ * to be taken here), -ESRCH when the helper is another process now,
+ * -ESTALE when the copy is not the handle's file.  The caller saw the
+ * helper mark the slot FIXED while it held a reference.
  */
 static int
 hd_take(pid_t pid, uint64_t start, uint32_t i, uint64_t dev, uint64_t ino)
 {
 	struct stat st;
 	uint64_t s;
-	int fd = -1;
+	int fd = -ENOENT;
 
 	pthread_mutex_lock(&fdmu);
 	if (hd.off || hd.base <= 0 || hd.pid != pid || hd.start != start ||
@@ -157,6 +160,7 @@ hd_take(pid_t pid, uint64_t start, uint32_t i, uint64_t dev, uint64_t ino)
 	if (hd.pidfd < 0) {
 		hd.pidfd = pidfd_open(pid, 0);
 		if (hd.pidfd < 0) {
+			fd = -errno;
 			if (errno == ENOSYS || errno == EPERM)
 				hd.off = true;
 			goto out;
@@ -164,12 +168,16 @@ hd_take(pid_t pid, uint64_t start, uint32_t i, uint64_t dev, uint64_t ino)
 		/* The pid may have been reused since the header named it. */
 		if (wcore_proc_start(pid, &s) != 0 || s != start) {
 			hd_forget();
+			fd = -ESRCH;
 			goto out;
 		}
 	}
 	fd = pidfd_getfd(hd.pidfd, hd.base + (int)i, 0);
-	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
-		hd.off = true;	/* seccomp, Yama: ask the helper instead */
+	if (fd < 0) {
+		fd = -errno;
+		if (errno == ENOSYS || errno == EPERM)
+			hd.off = true;	/* seccomp, Yama: ask the helper instead */
+	}
 out:
 	pthread_mutex_unlock(&fdmu);
 	/* Not where the helper keeps it (an ordinary descriptor has the
@@ -177,7 +185,7 @@ out:
 	if (fd >= 0 && (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != dev ||
 	    (uint64_t)st.st_ino != ino)) {
 		close(fd);
-		fd = -1;
+		fd = -ESTALE;
 	}
 	return fd;
 }
@@ -234,7 +242,7 @@ wl_watcher_main(void *arg)
 	(void)arg;
 	while (!watcher_stop) {
 		if (s < 0) {
-			s = wl_helper_connect(1, why, sizeof(why));
+			s = wl_helper_dial(1, why, sizeof(why));
 			if (s < 0) {
 				/* No helper could be reached: try later. */
 				p[0].fd = watch_wake[0];
@@ -314,12 +322,7 @@ wl_fd_forget(uint32_t index, bool freed)
 	if (freed && number != 0 && wl.mode == WL_SHARED) {
 		/* No reply comes to a RELEASE. */
 		m.handle = number;
-		m.slot = wl.slot;
-		m.pid = wl.pid;
-		pthread_mutex_lock(&wl.sockmu);
-		if (wl.sock >= 0)
-			wcore_msg_send(wl.sock, &m, NULL, -1);
-		pthread_mutex_unlock(&wl.sockmu);
+		wl_helper_tell(&m);
 	}
 }
 
@@ -368,7 +371,7 @@ wl_fd_new(unsigned type, int fd, const struct stat *st, unsigned access,
 	pthread_mutex_unlock(&fdmu);
 	if (fd < 0) {
 		wapi_handle_close(number);
-		return ENOMEM;
+		return -fd;
 	}
 	if (wl.mode == WL_SHARED) {
 		struct wcore_msg m = { .type = WCORE_MSG_DEPOSIT, .handle = number };
@@ -537,7 +540,7 @@ have:
 	fd = fdc_put(h, fd);
 	pthread_mutex_unlock(&fdmu);
 	if (fd < 0)
-		return wl_ret(ENOMEM);
+		return wl_ret(-fd);
 	*out = fd;
 	return wl_ret(0);
 }

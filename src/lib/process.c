@@ -11,7 +11,7 @@
  * children without stealing anyone else's: each child has a pidfd, checked
  * with waitid(P_PIDFD, WNOHANG) when an exit code is asked, and one reaper
  * thread polls them all so that a wait (which sleeps on the slot's futex)
- * is woken.  Lock order: pmu, then the table lock.
+ * is woken.  Lock order: proc_mu, then the table lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,176 +24,132 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawnmsg.h"
+#include "proc.h"
 #include "wapi-int.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
+#define WL_PROCS_FIRST	16	/* records of the first block */
+
 extern char **environ;
 
-struct wl_prec {
-	pid_t pid;
-	int pidfd;		/* -1: linked to our child of the same pid */
-	uint32_t number;	/* 0: its handle is gone, just reap */
-	uint32_t idx;
-	bool child;
-	bool done;
-};
-
-struct wl_pexit {
+/* An exit to record in a slot, gathered while the records are walked. */
+struct wl_proc_exit {
 	uint32_t number, idx;
 	pid_t pid;
 	int code;
 	bool force;		/* code even over a terminate's */
 };
 
-static pthread_mutex_t pmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t ponce = PTHREAD_ONCE_INIT;
-static struct wl_prec *precs;
-static size_t nprecs, capprecs;
-static void *pmap;		/* the private attachment the records belong to: */
-static int64_t pstamp;		/* its map and its client slot's attach time */
-static int pwake = -1;		/* eventfd: the reaper's set changed */
-static bool preaper_on;
+static pthread_mutex_t proc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t proc_once = PTHREAD_ONCE_INIT;
+static struct wcore_proc_table procs;	/* under proc_mu */
+static void *procs_map;		/* the private attachment the records belong to: */
+static int64_t procs_stamp;	/* its map and its client slot's attach time */
+static int reaper_wake = -1;	/* eventfd: the reaper's set changed */
+static bool reaper_on;
 
 /* The attach time of our client slot: a new private attachment may get the
  * same address (and the same handle numbers) as the last one. */
 static int64_t
-wl_pstamp_now(void)
+wl_attach_stamp(void)
 {
 	return WCORE_CLIENTS(wl.map)[wl.slot].attached;
 }
 
-/* Do the records belong to the current attachment?  pmu held. */
+/* Do the records belong to the current attachment?  proc_mu held. */
 static bool
-wl_pcurrent(void)
+wl_procs_current(void)
 {
-	return pmap != NULL && wl.map == pmap &&
+	return procs_map != NULL && wl.map == procs_map &&
 	    __atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_PRIVATE &&
-	    wl_pstamp_now() == pstamp;
+	    wl_attach_stamp() == procs_stamp;
 }
 
+/* Tell the reaper thread that its set of pidfds changed. */
 static void
-wl_pwake(void)
+wl_reaper_poke(void)
 {
 	uint64_t one = 1;
 
-	if (pwake >= 0)
-		(void)!write(pwake, &one, sizeof(one));
+	if (reaper_wake >= 0)
+		(void)!write(reaper_wake, &one, sizeof(one));
 }
 
-static int
-wl_preserve(void)
-{
-	struct wl_prec *n;
-	size_t cap;
-
-	if (nprecs < capprecs)
-		return 0;
-	cap = capprecs == 0 ? 16 : capprecs * 2;
-	if ((n = reallocarray(precs, cap, sizeof(*n))) == NULL)
-		return ENOMEM;
-	precs = n;
-	capprecs = cap;
-	return 0;
-}
-
+/* The attachment of the records is gone: children keep only the duty to
+ * be reaped, the processes opened by pid are dropped.  proc_mu held. */
 static void
-wl_pdrop(struct wl_prec *r)
+wl_procs_orphan(void)
 {
-	if (r->pidfd >= 0)
-		close(r->pidfd);
-	r->pidfd = -1;
-	r->done = true;
-}
+	size_t k;
 
-static void
-wl_pcompact(void)
-{
-	size_t k = 0, j;
-
-	for (j = 0; j < nprecs; j++)
-		if (!precs[j].done)
-			precs[k++] = precs[j];
-	nprecs = k;
+	for (k = 0; k < procs.n; k++) {
+		if (procs.rec[k].child)
+			procs.rec[k].number = 0;
+		else
+			wcore_proc_done(&procs.rec[k]);
+	}
+	wcore_proc_compact(&procs);
 }
 
 /* Adopt the current attachment; records of an older one keep only the
- * duty to reap.  pmu held. */
+ * duty to reap.  proc_mu held. */
 static void
-wl_padopt(void)
+wl_procs_adopt(void)
 {
-	size_t k;
-
-	if (wl_pcurrent())
+	if (wl_procs_current())
 		return;
-	for (k = 0; k < nprecs; k++) {
-		if (precs[k].child)
-			precs[k].number = 0;
-		else
-			wl_pdrop(&precs[k]);
-	}
-	wl_pcompact();
-	pmap = wl.map;
-	pstamp = wl_pstamp_now();
+	wl_procs_orphan();
+	procs_map = wl.map;
+	procs_stamp = wl_attach_stamp();
 }
 
-/* Record exits in the slots that still hold their handles.  pmu held. */
+/* Record exits in the slots that still hold their handles.  proc_mu held. */
 static void
-wl_papply(const struct wl_pexit *x, size_t n)
+wl_exits_record(const struct wl_proc_exit *x, size_t n)
 {
-	struct wapi_handle_entry *e;
 	size_t k;
 	int64_t i;
 
-	if (n == 0 || !wl_pcurrent())
+	if (n == 0 || !wl_procs_current())
 		return;
 	wl_lock();
 	for (k = 0; k < n; k++) {
 		i = wcore_handle_slot(wl.map, x[k].number);
 		if (i < 0 || (uint32_t)i != x[k].idx)
 			continue;
-		e = WL_H(i);
 		/* The pid too: a new attachment at the same address has the
 		 * same numbers, and the stamp is a coarse clock. */
-		if (e->type != WAPI_T_PROCESS || (e->flags & WAPI_HF_EXITED) ||
-		    e->u.proc.pid != x[k].pid)
-			continue;
-		if (x[k].force || !(e->u.proc.pflags & WCORE_PF_TERMINATE))
-			e->u.proc.status = x[k].code;
-		e->u.proc.exit = wcore_now_ns();
-		e->flags |= WAPI_HF_EXITED;
-		wl_changed((uint32_t)i);
+		if (wcore_proc_exited(WL_H(i), x[k].pid, x[k].code, x[k].force))
+			wl_changed((uint32_t)i);
 	}
 	wl_unlock();
 }
 
 /* A terminate's code on a handle of our child pid (its own or one linked
- * to it), else dflt.  pmu held. */
+ * to it), else dflt.  proc_mu held. */
 static int
-wl_pgroup_code(pid_t pid, int dflt)
+wl_terminate_code(pid_t pid, int dflt)
 {
-	struct wapi_handle_entry *e;
+	struct wcore_proc_rec *r;
 	size_t k;
 	int64_t i;
 
-	if (!wl_pcurrent())
+	if (!wl_procs_current())
 		return dflt;
 	wl_lock();
-	for (k = 0; k < nprecs; k++) {
-		if (precs[k].done || precs[k].pid != pid || precs[k].number == 0 ||
-		    (!precs[k].child && precs[k].pidfd >= 0))
+	for (k = 0; k < procs.n; k++) {
+		r = &procs.rec[k];
+		if (r->done || r->pid != pid || r->number == 0 ||
+		    (!r->child && r->pidfd >= 0))
 			continue;
-		i = wcore_handle_slot(wl.map, precs[k].number);
-		if (i < 0 || (uint32_t)i != precs[k].idx)
+		i = wcore_handle_slot(wl.map, r->number);
+		if (i < 0 || (uint32_t)i != r->idx)
 			continue;
-		e = WL_H(i);
-		if (e->type == WAPI_T_PROCESS && e->u.proc.pid == pid &&
-		    (e->u.proc.pflags & WCORE_PF_TERMINATE) &&
-		    !(e->flags & WAPI_HF_EXITED)) {
-			dflt = e->u.proc.status;
+		if (wcore_proc_terminating(WL_H(i), pid)) {
+			dflt = WL_H(i)->u.proc.status;
 			break;
 		}
 	}
@@ -201,23 +157,45 @@ wl_pgroup_code(pid_t pid, int dflt)
 	return dflt;
 }
 
-/* Reap what ended, without blocking, and record it.  pmu held.  True
+/* Our child of record k ended with code (wait status decoded): it and the
+ * handles opened on it go, all with the code a terminate asked for on any
+ * of them, their exits added to x (NULL: out of memory, not recorded). */
+static void
+wl_child_ended(size_t k, int code, struct wl_proc_exit *x, size_t *n)
+{
+	struct wcore_proc_rec *r;
+	pid_t pid = procs.rec[k].pid;
+	size_t j;
+
+	code = wl_terminate_code(pid, code);
+	for (j = 0; j < procs.n; j++) {
+		r = &procs.rec[j];
+		if (r->done || r->pid != pid || (j != k && r->pidfd >= 0))
+			continue;
+		if (x != NULL && r->number != 0)
+			x[(*n)++] = (struct wl_proc_exit){ r->number, r->idx,
+			    pid, code, true };
+		wcore_proc_done(r);
+	}
+}
+
+/* Reap what ended, without blocking, and record it.  proc_mu held.  True
  * when records went. */
 static bool
-wl_pcheck_locked(void)
+wl_reap_locked(void)
 {
-	struct wl_pexit *x = NULL;
+	struct wl_proc_exit *x = NULL;
+	struct wcore_proc_rec *r;
 	struct pollfd pf;
 	siginfo_t si;
-	size_t k, j, n = 0;
+	size_t k, before, n = 0;
 	int code;
 
-	if (nprecs == 0)
+	if (procs.n == 0)
 		return false;
-	x = calloc(nprecs, sizeof(*x));
-	for (k = 0; k < nprecs; k++) {
-		struct wl_prec *r = &precs[k];
-
+	x = calloc(procs.n, sizeof(*x));
+	for (k = 0; k < procs.n; k++) {
+		r = &procs.rec[k];
 		if (r->done || r->pidfd < 0)
 			continue;
 		if (r->child) {
@@ -232,18 +210,7 @@ wl_pcheck_locked(void)
 				code = WAPI_EXIT_UNKNOWN;	/* reaped by someone else */
 			else
 				continue;
-			/* The child and the handles opened on it, all with
-			 * the code a terminate asked for on any of them. */
-			code = wl_pgroup_code(r->pid, code);
-			for (j = 0; j < nprecs; j++) {
-				if (precs[j].done || precs[j].pid != r->pid ||
-				    (j != k && precs[j].pidfd >= 0))
-					continue;
-				if (x != NULL && precs[j].number != 0)
-					x[n++] = (struct wl_pexit){ precs[j].number,
-					    precs[j].idx, r->pid, code, true };
-				wl_pdrop(&precs[j]);
-			}
+			wl_child_ended(k, code, x, &n);
 		} else {
 			pf.fd = r->pidfd;
 			pf.events = POLLIN;
@@ -251,32 +218,32 @@ wl_pcheck_locked(void)
 			if (poll(&pf, 1, 0) <= 0)
 				continue;
 			if (x != NULL && r->number != 0)
-				x[n++] = (struct wl_pexit){ r->number, r->idx,
+				x[n++] = (struct wl_proc_exit){ r->number, r->idx,
 				    r->pid, WAPI_EXIT_UNKNOWN, false };
-			wl_pdrop(r);
+			wcore_proc_done(r);
 		}
 	}
-	j = nprecs;
-	wl_pcompact();
-	wl_papply(x, n);
+	before = procs.n;
+	wcore_proc_compact(&procs);
+	wl_exits_record(x, n);
 	free(x);
-	return nprecs != j;
+	return procs.n != before;
 }
 
 static void
-wl_pcheck(void)
+wl_reap(void)
 {
 	bool gone;
 
-	pthread_mutex_lock(&pmu);
-	gone = wl_pcheck_locked();
-	pthread_mutex_unlock(&pmu);
+	pthread_mutex_lock(&proc_mu);
+	gone = wl_reap_locked();
+	pthread_mutex_unlock(&proc_mu);
 	if (gone)
-		wl_pwake();	/* the reaper's set changed */
+		wl_reaper_poke();	/* the reaper's set changed */
 }
 
 static void *
-wl_preaper(void *arg)
+wl_reaper_main(void *arg)
 {
 	struct pollfd *pf = NULL, *np;
 	size_t cap = 0, n, k;
@@ -284,25 +251,25 @@ wl_preaper(void *arg)
 
 	(void)arg;
 	for (;;) {
-		pthread_mutex_lock(&pmu);
-		if (cap < nprecs + 1) {
-			np = reallocarray(pf, nprecs + 16, sizeof(*pf));
+		pthread_mutex_lock(&proc_mu);
+		if (cap < procs.n + 1) {
+			np = reallocarray(pf, procs.n + 16, sizeof(*pf));
 			if (np != NULL) {
 				pf = np;
-				cap = nprecs + 16;
+				cap = procs.n + 16;
 			}
 		}
 		n = 0;
 		if (pf != NULL) {
-			pf[n].fd = pwake;
+			pf[n].fd = reaper_wake;
 			pf[n++].events = POLLIN;
-			for (k = 0; k < nprecs && n < cap; k++)
-				if (!precs[k].done && precs[k].pidfd >= 0) {
-					pf[n].fd = precs[k].pidfd;
+			for (k = 0; k < procs.n && n < cap; k++)
+				if (!procs.rec[k].done && procs.rec[k].pidfd >= 0) {
+					pf[n].fd = procs.rec[k].pidfd;
 					pf[n++].events = POLLIN;
 				}
 		}
-		pthread_mutex_unlock(&pmu);
+		pthread_mutex_unlock(&proc_mu);
 		if (pf == NULL) {
 			usleep(10000);
 			continue;
@@ -312,102 +279,117 @@ wl_preaper(void *arg)
 		if (poll(pf, n, -1) < 0)
 			continue;
 		if (pf[0].revents & POLLIN)
-			(void)!read(pwake, &v, sizeof(v));
+			(void)!read(reaper_wake, &v, sizeof(v));
 		for (k = 1; k < n && pf[k].revents == 0; k++)
 			;
 		if (k == n)
 			continue;	/* only the set changed */
-		pthread_mutex_lock(&pmu);
-		wl_pcheck_locked();
-		pthread_mutex_unlock(&pmu);
+		pthread_mutex_lock(&proc_mu);
+		wl_reap_locked();
+		pthread_mutex_unlock(&proc_mu);
 	}
 	return NULL;
 }
 
 static void
-wl_pfork_prepare(void)
+wl_proc_fork_prepare(void)
 {
-	pthread_mutex_lock(&pmu);
+	pthread_mutex_lock(&proc_mu);
 }
 
 static void
-wl_pfork_parent(void)
+wl_proc_fork_parent(void)
 {
-	pthread_mutex_unlock(&pmu);
+	pthread_mutex_unlock(&proc_mu);
 }
 
 static void
-wl_pfork_child(void)
+wl_proc_fork_child(void)
 {
 	wl_proc_reset(true);
 }
 
 static void
-wl_ponce(void)
+wl_proc_atfork(void)
 {
-	pthread_atfork(wl_pfork_prepare, wl_pfork_parent, wl_pfork_child);
+	pthread_atfork(wl_proc_fork_prepare, wl_proc_fork_parent,
+	    wl_proc_fork_child);
 }
 
-/* The reaper thread, started with the first private process.  pmu held. */
+/* The reaper thread, started with the first private process.  proc_mu
+ * held. */
 static int
-wl_preaper_start(void)
+wl_reaper_start(void)
 {
 	pthread_attr_t a;
 	pthread_t t;
 	sigset_t all, old;
 	int r;
 
-	if (preaper_on)
+	if (reaper_on)
 		return 0;
-	if (pwake < 0 && (pwake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+	if (reaper_wake < 0 &&
+	    (reaper_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return errno;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	/* No signal of the program's is delivered to our thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&t, &a, wl_preaper, NULL);
+	r = pthread_create(&t, &a, wl_reaper_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 	if (r == 0)
-		preaper_on = true;
+		reaper_on = true;
 	return r;
+}
+
+/* Before a private process is recorded: proc_mu taken, the records made
+ * the current attachment's, room for one more and the reaper running.
+ * 0 with proc_mu held, or an errno with it released. */
+static int
+wl_procs_enter(void)
+{
+	int r;
+
+	pthread_once(&proc_once, wl_proc_atfork);
+	pthread_mutex_lock(&proc_mu);
+	wl_procs_adopt();
+	if ((r = wcore_proc_reserve(&procs, WL_PROCS_FIRST)) != 0 ||
+	    (r = wl_reaper_start()) != 0)
+		pthread_mutex_unlock(&proc_mu);
+	return r;
+}
+
+/* A process was recorded: release proc_mu and tell the reaper. */
+static void
+wl_procs_leave(void)
+{
+	pthread_mutex_unlock(&proc_mu);
+	wl_reaper_poke();
 }
 
 void
 wl_proc_reset(bool in_child)
 {
-	size_t k;
-
 	if (in_child) {
 		/* The reaper is not in this process; those are not our
 		 * children. */
-		pthread_mutex_init(&pmu, NULL);
-		for (k = 0; k < nprecs; k++)
-			if (precs[k].pidfd >= 0)
-				close(precs[k].pidfd);
-		free(precs);
-		precs = NULL;
-		nprecs = capprecs = 0;
-		if (pwake >= 0)
-			close(pwake);
-		pwake = -1;
-		preaper_on = false;
-		pmap = NULL;
+		pthread_mutex_init(&proc_mu, NULL);
+		wcore_proc_free(&procs);
+		if (reaper_wake >= 0)
+			close(reaper_wake);
+		reaper_wake = -1;
+		reaper_on = false;
+		procs_map = NULL;
 		return;
 	}
 	/* Detach: the children are still ours to reap. */
-	pthread_mutex_lock(&pmu);
-	for (k = 0; k < nprecs; k++) {
-		if (precs[k].child)
-			precs[k].number = 0;
-		else
-			wl_pdrop(&precs[k]);
-	}
-	wl_pcompact();
-	pmap = NULL;
-	pthread_mutex_unlock(&pmu);
-	wl_pwake();
+	pthread_mutex_lock(&proc_mu);
+	wl_procs_orphan();
+	procs_map = NULL;
+	pthread_mutex_unlock(&proc_mu);
+	wl_reaper_poke();
 }
 
 /* ------------------------------------------------------------- handles */
@@ -453,9 +435,10 @@ wl_proc_undo(wapi_handle_t number)
 	wl_unlock();
 }
 
-/* The slot of process handle h; lock held on success only. */
+/* Take the table lock and find the slot of process handle h (adopting it
+ * on first use): 0 with the lock held, or an error with it released. */
 static int
-wl_proc_begin(wapi_handle_t h, uint32_t *idx)
+wl_proc_lock(wapi_handle_t h, uint32_t *idx)
 {
 	int64_t i;
 	int r;
@@ -560,7 +543,7 @@ wl_spawn_private(const char *const argv[], const char *const envp[],
 		    (r = wapi_fd_get(stdio[i], &fds[i])) != 0)
 			return r;
 	}
-	pthread_once(&ponce, wl_ponce);
+	pthread_once(&proc_once, wl_proc_atfork);
 	if ((r = wl_proc_new(0, WCORE_PF_CHILD, 0, &idx, &number)) != 0)
 		return r;
 	r = wcore_spawn_start((char *const *)argv, envp != NULL ?
@@ -569,10 +552,7 @@ wl_spawn_private(const char *const argv[], const char *const envp[],
 		wl_proc_undo(number);
 		return r;
 	}
-	pthread_mutex_lock(&pmu);
-	wl_padopt();
-	if ((r = wl_preserve()) != 0 || (r = wl_preaper_start()) != 0) {
-		pthread_mutex_unlock(&pmu);
+	if ((r = wl_procs_enter()) != 0) {
 		/* Untracked it would stay a zombie: end it now. */
 		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -581,8 +561,7 @@ wl_spawn_private(const char *const argv[], const char *const envp[],
 		wl_proc_undo(number);
 		return r;
 	}
-	precs[nprecs++] = (struct wl_prec){ .pid = pid, .pidfd = pidfd,
-	    .number = number, .idx = idx, .child = true };
+	wcore_proc_add(&procs, pid, pidfd, number, idx, true);
 	wl_lock();
 	slot = wcore_handle_slot(wl.map, number);
 	if (slot >= 0 && (uint32_t)slot == idx) {
@@ -591,8 +570,7 @@ wl_spawn_private(const char *const argv[], const char *const envp[],
 		wl_changed(idx);
 	}
 	wl_unlock();
-	pthread_mutex_unlock(&pmu);
-	wl_pwake();
+	wl_procs_leave();
 	*out = number;
 	if (pidp != NULL)
 		*pidp = pid;
@@ -613,13 +591,42 @@ wapi_process_spawn(const char *const argv[], const char *const envp[],
 	return wl_ret(wl_spawn_private(argv, envp, cwd, stdio, out, pid));
 }
 
+/* Shared mode: the helper watches process pid of handle number through
+ * pidfd (ours stays ours to close). */
+static int
+wl_open_shared(pid_t pid, int pidfd, wapi_handle_t number)
+{
+	struct wcore_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WCORE_MSG_PROC_OPEN;
+	m.handle = number;
+	m.value = pid;
+	return wl_request(&m, NULL, &pidfd, 1, NULL, NULL, NULL, 0);
+}
+
+/* Private mode: the reaper watches process pid of handle number (slot
+ * idx) through pidfd, which it takes over; on failure pidfd is closed. */
+static int
+wl_open_private(pid_t pid, int pidfd, wapi_handle_t number, uint32_t idx)
+{
+	int r;
+
+	if ((r = wl_procs_enter()) != 0) {
+		close(pidfd);
+		return r;
+	}
+	/* One of our own children: its exit code comes with its reap. */
+	wcore_proc_add_opened(&procs, pid, pidfd, number, idx);
+	wl_procs_leave();
+	return 0;
+}
+
 int
 wapi_process_open(pid_t pid, wapi_handle_t *out)
 {
-	struct wcore_msg m;
 	wapi_handle_t number;
 	uint32_t idx;
-	size_t k;
 	int64_t start;
 	int pidfd, r;
 
@@ -637,40 +644,14 @@ wapi_process_open(pid_t pid, wapi_handle_t *out)
 		return wl_ret(r);
 	}
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_SHARED) {
-		memset(&m, 0, sizeof(m));
-		m.type = WCORE_MSG_PROC_OPEN;
-		m.handle = number;
-		m.value = pid;
-		r = wl_request(&m, NULL, &pidfd, 1, NULL, NULL, NULL, 0);
+		r = wl_open_shared(pid, pidfd, number);
 		close(pidfd);
-		if (r != 0) {
-			wl_proc_undo(number);
-			return wl_ret(r);
-		}
-		*out = number;
-		return wl_ret(0);
-	}
-	pthread_once(&ponce, wl_ponce);
-	pthread_mutex_lock(&pmu);
-	wl_padopt();
-	if ((r = wl_preserve()) != 0 || (r = wl_preaper_start()) != 0) {
-		pthread_mutex_unlock(&pmu);
-		close(pidfd);
+	} else
+		r = wl_open_private(pid, pidfd, number, idx);
+	if (r != 0) {
 		wl_proc_undo(number);
 		return wl_ret(r);
 	}
-	precs[nprecs] = (struct wl_prec){ .pid = pid, .pidfd = pidfd,
-	    .number = number, .idx = idx };
-	/* One of our own children: its exit code comes with its reap. */
-	for (k = 0; k < nprecs; k++)
-		if (precs[k].child && !precs[k].done && precs[k].pid == pid) {
-			close(pidfd);
-			precs[nprecs].pidfd = -1;
-			break;
-		}
-	nprecs++;
-	pthread_mutex_unlock(&pmu);
-	wl_pwake();
 	*out = number;
 	return wl_ret(0);
 }
@@ -686,8 +667,8 @@ wapi_process_exit_code(wapi_handle_t h, int *code)
 		return wl_ret(WAPI_EINVAL);
 	wl_ensure();
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) == WL_PRIVATE)
-		wl_pcheck();
-	if ((r = wl_proc_begin(h, &idx)) != 0)
+		wl_reap();
+	if ((r = wl_proc_lock(h, &idx)) != 0)
 		return wl_ret(r);
 	e = WL_H(idx);
 	*code = (e->flags & WAPI_HF_EXITED) ? e->u.proc.status :
@@ -700,54 +681,43 @@ static int
 wl_terminate_private(wapi_handle_t h, int exit_code)
 {
 	struct wapi_handle_entry *e;
-	struct wl_prec *rec = NULL;
+	struct wcore_proc_rec *rec, *child;
 	uint32_t idx, oldflags;
 	int fd = -1, r;
-	size_t k;
 
-	pthread_mutex_lock(&pmu);
-	if ((r = wl_proc_begin(h, &idx)) != 0) {
-		pthread_mutex_unlock(&pmu);
+	pthread_mutex_lock(&proc_mu);
+	if ((r = wl_proc_lock(h, &idx)) != 0) {
+		pthread_mutex_unlock(&proc_mu);
 		return r;
 	}
 	e = WL_H(idx);
-	if ((e->flags & WAPI_HF_EXITED) ||
-	    (e->u.proc.pflags & WCORE_PF_TERMINATE)) {
+	if (wcore_proc_ending(e)) {
 		wl_unlock();	/* ended, or ending: the first code stays */
-		pthread_mutex_unlock(&pmu);
+		pthread_mutex_unlock(&proc_mu);
 		return 0;
 	}
-	for (k = 0; k < nprecs; k++)
-		if (!precs[k].done && precs[k].number == h &&
-		    precs[k].pid == e->u.proc.pid)
-			rec = &precs[k];
+	rec = wcore_proc_find(&procs, h, e->u.proc.pid);
 	/* A handle linked to our child signals through the child's pidfd. */
-	for (k = 0; rec != NULL && rec->pidfd < 0 && k < nprecs; k++)
-		if (precs[k].child && !precs[k].done && precs[k].pid == rec->pid)
-			fd = precs[k].pidfd;
+	if (rec != NULL && rec->pidfd < 0 &&
+	    (child = wcore_proc_child(&procs, rec->pid)) != NULL)
+		fd = child->pidfd;
 	if (rec != NULL && rec->pidfd >= 0)
 		fd = rec->pidfd;
 	if (fd < 0) {
 		wl_unlock();
-		pthread_mutex_unlock(&pmu);
+		pthread_mutex_unlock(&proc_mu);
 		return ESRCH;
 	}
-	oldflags = e->u.proc.pflags;
-	e->u.proc.pflags |= WCORE_PF_TERMINATE;
-	e->u.proc.status = exit_code;
+	oldflags = wcore_proc_terminate_mark(e, exit_code);
 	wl_unlock();
 	r = pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0 || errno == ESRCH ?
 	    0 : errno;
 	if (r != 0) {
 		wl_lock();
-		if (wcore_handle_slot(wl.map, h) == (int64_t)idx &&
-		    !(e->flags & WAPI_HF_EXITED)) {
-			e->u.proc.pflags = oldflags;
-			e->u.proc.status = WAPI_STILL_ACTIVE;
-		}
+		wcore_proc_terminate_undo(wl.map, h, idx, oldflags);
 		wl_unlock();
 	}
-	pthread_mutex_unlock(&pmu);
+	pthread_mutex_unlock(&proc_mu);
 	return r;
 }
 
@@ -761,7 +731,7 @@ wapi_process_terminate(wapi_handle_t h, int exit_code)
 	wl_ensure();
 	if (__atomic_load_n(&wl.mode, __ATOMIC_ACQUIRE) != WL_SHARED)
 		return wl_ret(wl_terminate_private(h, exit_code));
-	if ((r = wl_proc_begin(h, &idx)) != 0)
+	if ((r = wl_proc_lock(h, &idx)) != 0)
 		return wl_ret(r);
 	wl_unlock();
 	memset(&m, 0, sizeof(m));

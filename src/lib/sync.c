@@ -63,6 +63,9 @@ struct wl_waiter {
 
 enum { TAKE_NO = 0, TAKE_OK, TAKE_ABANDONED };
 
+/* wl_try: no object could be taken (not a wait result: those are >= 0). */
+#define WL_NOTHING_TAKEN	(-1)
+
 static pthread_key_t wl_owner_key;
 static pthread_once_t wl_owner_once = PTHREAD_ONCE_INIT;
 
@@ -959,7 +962,7 @@ wl_take_all(struct wl_waiter *w, size_t n)
 			first_ab = (int)k;
 	wl_unlock();
 	if (!all)
-		return -1;
+		return WL_NOTHING_TAKEN;
 	return first_ab >= 0 ? WAPI_WAIT_ABANDONED_0 + first_ab :
 	    WAPI_WAIT_OBJECT_0;
 }
@@ -978,69 +981,57 @@ wl_try(struct wl_waiter *w, size_t n, int wait_all)
 			return (t == TAKE_ABANDONED ? WAPI_WAIT_ABANDONED_0 :
 			    WAPI_WAIT_OBJECT_0) + (int)k;
 	}
-	return -1;
+	return WL_NOTHING_TAKEN;
 }
 
+/* The waiters for handles hs[0..n): their slots (adopting numbers on
+ * first use) and the pulses seen so far.  0, or WAPI_EBADHANDLE,
+ * WAPI_EFULL, WAPI_ETYPE (not waitable), WAPI_EINVAL (a duplicate in a
+ * wait-all). */
 static int
-wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
+wl_waiters_init(const wapi_handle_t *hs, size_t n, int wait_all,
+		struct wl_waiter *w)
 {
-	struct wl_waiter w[WAPI_MAXIMUM_WAIT_OBJECTS];
-	uint32_t seq[WAPI_MAXIMUM_WAIT_OBJECTS];
 	struct wapi_handle_entry *e;
-	int64_t deadline = -1, slot;
+	int64_t slot;
 	size_t k, j;
-	int got, row, err;
-	bool timed_out = false, closed = false, marks, sleep;
+	int err;
 
-	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
-		wl_last_error = WAPI_EINVAL;
-		return WAPI_WAIT_FAILED;
-	}
-	wl_ensure();
 	for (k = 0; k < n; k++) {
 		slot = wl_slot_use(hs[k], &err);
-		if (slot < 0) {
-			wl_last_error = err;
-			return WAPI_WAIT_FAILED;
-		}
+		if (slot < 0)
+			return err;
 		w[k].idx = (uint32_t)slot;
 		w[k].marked = false;
 		e = WL_H(slot);
 		if (e->type != WAPI_T_EVENT && e->type != WAPI_T_MUTEX &&
-		    e->type != WAPI_T_SEMAPHORE && e->type != WAPI_T_PROCESS) {
-			wl_last_error = WAPI_ETYPE;
-			return WAPI_WAIT_FAILED;
-		}
+		    e->type != WAPI_T_SEMAPHORE && e->type != WAPI_T_PROCESS)
+			return WAPI_ETYPE;
 		w[k].pulse_seq = LOAD(&e->u.event.pulse_seq);
 		if (wait_all)
 			for (j = 0; j < k; j++)
-				if (w[j].idx == w[k].idx) {
-					wl_last_error = WAPI_EINVAL;
-					return WAPI_WAIT_FAILED;
-				}
+				if (w[j].idx == w[k].idx)
+					return WAPI_EINVAL;
 	}
-	if ((got = wl_try(w, n, wait_all)) >= 0)
-		goto done;
-	if (timeout_ms == 0)
-		goto timeout;
-	if (timeout_ms != WAPI_INFINITE)
-		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
-	e = WL_H(w[0].idx);
-	marks = n == 1 && (e->type == WAPI_T_MUTEX ||
-	    e->type == WAPI_T_SEMAPHORE);
-#if WL_SPIN > 0
-	if (marks) {
-		/* A lock's owner may be about to let go: a short read-only
-		 * spin costs less than a sleep and a wake.  (An event or a
-		 * process changes when other work is done: spinning there
-		 * only delays the sleep.) */
-		for (k = 0; k < WL_SPIN; k++) {
-			cpu_relax();
-			if (wl_looks_free(e) && (got = wl_try(w, 1, 0)) >= 0)
-				goto done;
-		}
-	}
-#endif
+	return 0;
+}
+
+/*
+ * The sleeping part of a wait, up to deadline (-1: none); marks: a single
+ * mutex or semaphore, whose waiter sets its waiters bit (wl_mark).  The
+ * wait result, or WL_NOTHING_TAKEN at the deadline or, with *closed, when
+ * another thread closed one of the handles meanwhile.
+ */
+static int
+wl_sleep_wait(const wapi_handle_t *hs, struct wl_waiter *w, size_t n,
+	      int wait_all, int64_t deadline, bool marks, bool *closed)
+{
+	uint32_t seq[WAPI_MAXIMUM_WAIT_OBJECTS];
+	struct wapi_handle_entry *e;
+	size_t k;
+	int got, row;
+	bool timed_out = false, sleep;
+
 	/*
 	 * Counted in (and recorded for the helper) for the whole sleeping
 	 * part, so that a thread killed anywhere in it, even just woken,
@@ -1073,7 +1064,7 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		for (k = 0; k < n; k++)
 			seq[k] = LOAD(&WL_H(w[k].idx)->u.event.pulse_seq);
 		got = wl_try(w, n, wait_all);
-		if (got >= 0 || timed_out)
+		if (got != WL_NOTHING_TAKEN || timed_out)
 			break;
 		for (k = 0; k < n; k++)
 			w[k].pulse_seq = seq[k];
@@ -1081,9 +1072,9 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		    deadline >= 0 && wcore_now_mono_ns() >= deadline)
 			timed_out = true;	/* one last look, then give up */
 		/* The objects may have been closed by another thread. */
-		for (k = 0; k < n && !closed; k++)
-			closed = wl_slot_of(hs[k]) != (int64_t)w[k].idx;
-		if (closed) {
+		for (k = 0; k < n && !*closed; k++)
+			*closed = wl_slot_of(hs[k]) != (int64_t)w[k].idx;
+		if (*closed) {
 			/* We may have taken a wake meant for the next
 			 * sleeper: pass it on. */
 			if (n == 1)
@@ -1101,11 +1092,59 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		if (n > 1)
 			__atomic_sub_fetch(&e->mwaiters, 1, __ATOMIC_SEQ_CST);
 	}
+	return got;
+}
+
+static int
+wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
+{
+	struct wl_waiter w[WAPI_MAXIMUM_WAIT_OBJECTS];
+	struct wapi_handle_entry *e;
+	int64_t deadline = -1;
+	int got, err;
+	bool closed = false, marks;
+#if WL_SPIN > 0
+	size_t k;
+#endif
+
+	if (hs == NULL || n == 0 || n > WAPI_MAXIMUM_WAIT_OBJECTS) {
+		wl_last_error = WAPI_EINVAL;
+		return WAPI_WAIT_FAILED;
+	}
+	wl_ensure();
+	if ((err = wl_waiters_init(hs, n, wait_all, w)) != 0) {
+		wl_last_error = err;
+		return WAPI_WAIT_FAILED;
+	}
+	if ((got = wl_try(w, n, wait_all)) != WL_NOTHING_TAKEN)
+		goto done;
+	if (timeout_ms == 0)
+		goto timeout;
+	if (timeout_ms != WAPI_INFINITE)
+		deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+	e = WL_H(w[0].idx);
+	marks = n == 1 && (e->type == WAPI_T_MUTEX ||
+	    e->type == WAPI_T_SEMAPHORE);
+#if WL_SPIN > 0
+	if (marks) {
+		/* A lock's owner may be about to let go: a short read-only
+		 * spin costs less than a sleep and a wake.  (An event or a
+		 * process changes when other work is done: spinning there
+		 * only delays the sleep.) */
+		for (k = 0; k < WL_SPIN; k++) {
+			cpu_relax();
+			if (wl_looks_free(e) &&
+			    (got = wl_try(w, 1, 0)) != WL_NOTHING_TAKEN)
+				goto done;
+		}
+	}
+#endif
+	got = wl_sleep_wait(hs, w, n, wait_all, deadline, marks, &closed);
 	if (closed) {
 		wl_last_error = WAPI_EBADHANDLE;
 		return WAPI_WAIT_FAILED;
 	}
-	if (got < 0)
+	if (got == WL_NOTHING_TAKEN)
 		goto timeout;
 done:
 	wl_last_error = 0;

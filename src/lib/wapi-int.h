@@ -2,6 +2,15 @@
  * libwapi internals shared by its files.  Nothing here is exported: the
  * version script (libwapi.sym) exports only wapi_*, and internal functions
  * are prefixed wl_.
+ *
+ * Errors, by what a function returns:
+ *   - a status (public calls, and internal ones unless said otherwise):
+ *     0, or a positive error: an errno value (below 1000) or a WAPI_E*
+ *     value (1000 and up), never a negative number;
+ *   - a descriptor (or a process id): it, or -errno;
+ *   - a slot or row index: it, or -1 for none, the reason in *err where
+ *     the caller needs one.
+ * A public call records its status with wl_ret (wapi_last_error).
  */
 #ifndef WAPI_INT_H
 #define WAPI_INT_H
@@ -34,8 +43,6 @@ struct wl_state {
 	uint32_t sleeps_gen;		/* bumped at each attach */
 	char path[PATH_MAX];
 	char host[WAPI_HOST_MAX + 1];
-	void (*msgfn)(int, const char *, void *);
-	void *msgctx;
 };
 
 extern struct wl_state wl;
@@ -44,9 +51,11 @@ extern __thread int wl_last_error __attribute__((tls_model("initial-exec")));
 /* Attach (shared, or private on failure) if not yet done.  Never fails:
  * private mode is always possible, short of memory (ENOMEM). */
 int wl_ensure(void);
-/* One line to the message handler. */
+/* One line to the message handler (error.c). */
 void wl_message(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* In a forked child: the handler's lock is free (no other thread here). */
+void wl_message_after_fork(void);
 
 /* The table lock around a change (robust; repairs after a dead holder). */
 void wl_lock(void);
@@ -109,23 +118,42 @@ wapi_handle_t wl_number(uint32_t index);
 /* Wake the sleepers of a slot whose state changed (bumps its futex word). */
 void wl_changed(uint32_t index);
 
+/* ------------------------------------------------ helper-client.c */
+
+/* Before each attach: wl.helper_ms from WAPI_HELPER_TIMEOUT_MS, and a
+ * silence of the new helper is worth a message again. */
+void wl_helper_prepare(void);
+/*
+ * Dial the helper: connect (starting it when its byte is free) and say
+ * HELLO for our slot; role 0: the main connection, 1: the deposit
+ * watcher.  Every send and receive on the socket is bounded by
+ * wl.helper_ms.  Returns the new socket, or -errno with why: -ETIMEDOUT
+ * (why naming the helper pid) when the helper does not answer or start,
+ * -EPERM for another user's socket, the helper's refusal, or the errno
+ * of starting it.
+ */
+int wl_helper_dial(int role, char *why, size_t whylen);
+/* Dial the main connection and keep it in wl.sock: 0, or the errno of
+ * wl_helper_dial (positive) with why. */
+int wl_helper_attach(char *why, size_t whylen);
 /*
  * One request to the helper and its reply (WCORE_MSG_OK: returns its
  * error field, *value its value; up to maxfds descriptors into fds, *nfds
  * how many).  A connection that broke (the helper died) is re-made once,
  * starting a new helper if needed, and the request sent again.  Shared mode
- * only; EPIPE-like errno when the helper cannot be reached, ETIMEDOUT when
- * it did not answer within wl.helper_ms (not sent again: the request may
- * have been done; the message handler hears of it once).
+ * only (else EOPNOTSUPP); EPIPE-like errno when the helper cannot be
+ * reached, ETIMEDOUT when it did not answer within wl.helper_ms (not sent
+ * again: the request may have been done; the message handler hears of it
+ * once).
  */
 int wl_request(struct wcore_msg *m, const void *payload, const int *sfds,
 	       int nsfds, int32_t *value, int *fds, int *nfds, int maxfds);
-/* Connect to the helper (starting it when its byte is free) and say HELLO
- * for our slot; role 0: the main connection, 1: the deposit watcher.
- * Every send and receive on the socket is bounded by wl.helper_ms
- * (WAPI_HELPER_TIMEOUT_MS): -ETIMEDOUT, why naming the helper pid, when
- * the helper does not answer.  Returns the socket or -errno. */
-int wl_helper_connect(int role, char *why, size_t whylen);
+/* A message that has no reply (RELEASE), on the main connection when
+ * there is one; never sent again. */
+void wl_helper_tell(struct wcore_msg *m);
+/* Say goodbye on the main connection (detach): the helper has nothing of
+ * ours to undo. */
+void wl_helper_bye(void);
 
 /* Descriptor handles (fd.c): forget this process's copy of slot index
  * after its last reference here went; freed: the object is gone, tell the
@@ -137,9 +165,6 @@ void wl_fd_reset(bool in_child);
 /* Private-mode process handles (process.c): stop the reaper thread before
  * the private map goes away (detach), or forget it (fork child). */
 void wl_proc_reset(bool in_child);
-
-/* Unmap and close the sleep records (detach, fork). */
-void wl_sleeps_close(void);
 
 /* Thread exit / process detach: abandon the mutexes this thread owns. */
 void wl_sync_thread_exit(void);

@@ -54,28 +54,66 @@ static const struct out_column cmd_clean_cols[] = {
 	[COL_REASON] = { "REASON", 0.5, 0, SCOLS_JSON_STRING, "why" },
 };
 
-static int	cmd_clean_exec(struct wapictl *, int, char **);
+/* What was done to the files, for the summary and the exit status. */
+struct cmd_clean_counts {
+	size_t			 removed, kept, findings;
+	bool			 failed;
+};
+
+static int	cmd_clean_exec(struct wapictl *, struct cmd_args *);
 static void	cmd_clean_why(struct cmd_clean_result *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	cmd_clean_pause(const char *);
-static int	cmd_clean_unlink(struct wapictl *, const struct target_file *,
-		    dev_t, ino_t, struct cmd_clean_result *);
+static void	cmd_clean_cat_why(struct cmd_clean_result *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	cmd_clean_pause(void);
+static void	cmd_clean_unlink(const struct target_file *, dev_t, ino_t,
+		    struct cmd_clean_result *);
 static void	cmd_clean_state(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
+static bool	cmd_clean_state_keep(const struct wcore_status *,
+		    const struct stat *, const struct cmd_clean_opts *,
+		    struct cmd_clean_result *);
+static void	cmd_clean_state_remove(struct wapictl *,
+		    const struct target_file *, int, const struct wcore_status *,
+		    const struct stat *, struct cmd_clean_result *);
 static void	cmd_clean_temp(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_legacy(struct wapictl *, const struct target_list *,
 		    size_t, const struct cmd_clean_opts *,
 		    struct cmd_clean_result *, bool *);
-static void	legacy_cat_why(struct cmd_clean_result *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
+static bool	cmd_clean_legacy_decide(struct wapictl *,
+		    const struct target_list *, size_t,
+		    const struct cmd_clean_opts *, struct legacy_info *,
+		    struct cmd_clean_result *, char *, size_t);
+static void	cmd_clean_legacy_sem(const struct legacy_info *,
+		    const struct cmd_clean_opts *, struct cmd_clean_result *);
+static void	cmd_clean_report(const struct wapictl *,
+		    struct libscols_table *, const struct out_spec *,
+		    const struct target_file *, const struct cmd_clean_result *,
+		    const struct cmd_clean_opts *, struct cmd_clean_counts *);
+static void	cmd_clean_summary(const struct wapictl *,
+		    const struct target_list *, const struct cmd_clean_opts *,
+		    const struct cmd_clean_counts *);
+
+enum { OPT_OLDER = CMD_OPT_LONG, OPT_FORCE_HOST };
+static const struct cmd_option cmd_clean_options[] = {
+	{ "dry-run", no_argument, 'n', NULL,
+	    "say what would be done and why; change nothing" },
+	{ "older-than", required_argument, OPT_OLDER, "DURATION",
+	    "only files inactive for longer: 90s, 30m, 12h, 7d\n"
+	    "(a bare number is seconds)", CMD_ARG_DURATION },
+	{ "force-host", no_argument, OPT_FORCE_HOST, NULL,
+	    "also other hosts' files (needs --older-than)" },
+	CMD_OPTION_END
+};
 
 const struct cmd_entry cmd_clean_entry = {
 	.name = "clean",
-	.usage = "[-n] [--older-than DURATION] [--force-host]",
 	.help = "Remove orphaned state files, old creation temporaries and "
 	    "unused legacy\nMono files, saying why each file is removed or "
 	    "kept.",
+	.options = cmd_clean_options,
+	.args = { .lower = 0, .upper = 0 },
 	.exec = cmd_clean_exec,
 };
 
@@ -90,7 +128,7 @@ cmd_clean_why(struct cmd_clean_result *res, const char *fmt, ...)
 }
 
 static void
-legacy_cat_why(struct cmd_clean_result *res, const char *fmt, ...)
+cmd_clean_cat_why(struct cmd_clean_result *res, const char *fmt, ...)
 {
 	size_t n = strlen(res->why);
 	va_list ap;
@@ -106,7 +144,7 @@ legacy_cat_why(struct cmd_clean_result *res, const char *fmt, ...)
  * swap the file at the worst moment and see that it is not removed.
  */
 static void
-cmd_clean_pause(const char *name)
+cmd_clean_pause(void)
 {
 	const char *fifo = getenv("WAPICTL_TEST_PAUSE_FIFO");
 	char buf[64];
@@ -119,49 +157,42 @@ cmd_clean_pause(const char *name)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	close(fd);
-	(void)name;
 }
 
-/* Remove tf's name if it still is (dev, ino).  0, or an errno. */
-static int
-cmd_clean_unlink(struct wapictl *ctl, const struct target_file *tf,
-    dev_t dev, ino_t ino, struct cmd_clean_result *res)
+/* Remove tf's name if it still is (dev, ino); res says what became of it. */
+static void
+cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
+    struct cmd_clean_result *res)
 {
 	struct stat sb;
-	int e;
 
-	cmd_clean_pause(tf->de.name);
+	cmd_clean_pause();
 	if (fstatat(tf->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-		e = errno;
 		strlcat(res->why, ", but it disappeared before removal",
 		    sizeof(res->why));
-		return e == ENOENT ? 0 : e;
+		return;
 	}
 	if (sb.st_dev != dev || sb.st_ino != ino) {
 		cmd_clean_why(res, "replaced by another file while being "
 		    "checked; not removed (run clean again to look at the "
 		    "new one)");
-		return EAGAIN;
+		return;
 	}
 	if (unlinkat(tf->dirfd, tf->de.name, 0) != 0) {
-		e = errno;
-		cmd_clean_why(res, "cannot remove: %s", strerror(e));
+		cmd_clean_why(res, "cannot remove: %s", strerror(errno));
 		res->failed = true;
-		return e;
+		return;
 	}
 	res->removed = true;
-	return 0;
 }
 
 static void
 cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
     const struct cmd_clean_opts *o, struct cmd_clean_result *res)
 {
-	struct wcore_status st, st2;
+	struct wcore_status st;
 	struct stat sb;
-	char why[512], d[32], d2[32];
-	int64_t age, stamp;
-	bool held;
+	char why[512];
 	int fd, e;
 
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
@@ -186,86 +217,106 @@ cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
 		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
 		cmd_clean_why(res, "cannot read: %s", strerror(e));
 		res->failed = res->finding = true;
-		close(fd);
-		return;
+	} else {
+		res->verdict = wcore_verdict_name(st.verdict);
+		if (cmd_clean_state_keep(&st, &sb, o, res))
+			;
+		else if (o->dry_run)
+			res->would_remove = true;
+		else
+			cmd_clean_state_remove(ctl, tf, fd, &st, &sb, res);
 	}
-	res->verdict = wcore_verdict_name(st.verdict);
-	held = st.helper_byte_held || st.init_byte_held || st.clients_live > 0;
+	close(fd);
+}
 
-	switch (st.verdict) {
+/*
+ * Whether a state file stays, by its verdict and its age; res->why says
+ * why it stays, or is the reason it may go.
+ */
+static bool
+cmd_clean_state_keep(const struct wcore_status *st, const struct stat *sb,
+    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
+{
+	char d[32], d2[32];
+	int64_t age, stamp;
+	bool held;
+
+	held = st->helper_byte_held || st->init_byte_held ||
+	    st->clients_live > 0;
+	cmd_clean_why(res, "%s", st->reason);
+	switch (st->verdict) {
 	case WCORE_LIVE:
-		cmd_clean_why(res, "%s", st.reason);
-		goto keep;
+		return true;
 	case WCORE_INCOMPATIBLE:
 		cmd_clean_why(res, "%s; left for the build of wapi that made "
-		    "it%s", st.reason, held ? "" :
+		    "it%s", st->reason, held ? "" :
 		    " (remove it by hand if none runs any more)");
 		res->finding = !held;
-		goto keep;
+		return true;
 	case WCORE_CORRUPT:
 		if (held) {
-			cmd_clean_why(res, "%s", st.reason);
 			res->finding = true;
-			goto keep;
+			return true;
 		}
 		break;
 	case WCORE_FOREIGN:
 		if (!o->force_host) {
 			cmd_clean_why(res, "%s; another host's file is removed "
-			    "only with --force-host --older-than", st.reason);
-			goto keep;
+			    "only with --force-host --older-than", st->reason);
+			return true;
 		}
 		break;
 	case WCORE_ORPHANED:
 	case WCORE_STALE_BOOT:
 		break;
 	default:
-		cmd_clean_why(res, "%s", st.reason);
 		res->finding = true;
-		goto keep;
+		return true;
 	}
 
 	/* The age is the helper's last sign of life, else the file's. */
-	stamp = st.header_ok && st.hdr.helper_heartbeat > 0 ?
-	    st.hdr.helper_heartbeat : (int64_t)sb.st_mtime;
+	stamp = st->header_ok && st->hdr.helper_heartbeat > 0 ?
+	    st->hdr.helper_heartbeat : (int64_t)sb->st_mtime;
 	age = wcore_now_s() - stamp;
 	if (o->older_than >= 0 && age < o->older_than) {
 		target_duration(age, d, sizeof(d));
 		target_duration(o->older_than, d2, sizeof(d2));
 		cmd_clean_why(res, "%s; last active %s ago, not older than "
-		    "%s", st.reason, d, d2);
-		res->finding = st.verdict != WCORE_FOREIGN;
-		goto keep;
+		    "%s", st->reason, d, d2);
+		res->finding = st->verdict != WCORE_FOREIGN;
+		return true;
 	}
-	if (o->dry_run) {
-		cmd_clean_why(res, "%s", st.reason);
-		res->would_remove = true;
-		close(fd);
-		return;
-	}
+	return false;
+}
 
-	/* Exclusive init byte: nobody attaches or initialises meanwhile. */
+/*
+ * Remove a state file that may go, deciding again while holding its init
+ * byte exclusively: nobody attaches or initialises meanwhile.
+ */
+static void
+cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
+    int fd, const struct wcore_status *st, const struct stat *sb,
+    struct cmd_clean_result *res)
+{
+	struct wcore_status st2;
+	int e;
+
 	e = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
 	if (e != 0) {
 		cmd_clean_why(res, "%s, but a process %s it meanwhile; kept",
-		    wcore_verdict_name(st.verdict), e == EAGAIN ? "attached to" :
-		    "could not be excluded from");
-		goto keep;
+		    wcore_verdict_name(st->verdict), e == EAGAIN ?
+		    "attached to" : "could not be excluded from");
+		return;
 	}
 	/* Our own lock is invisible through fd: anything held is theirs. */
 	if (wcore_verdict(fd, ctl->host, &st2) != 0 ||
-	    st2.verdict != st.verdict || st2.helper_byte_held ||
+	    st2.verdict != st->verdict || st2.helper_byte_held ||
 	    st2.clients_live > 0 || st2.init_byte_held) {
 		cmd_clean_why(res, "changed while being checked (now %s: %s); "
 		    "kept", wcore_verdict_name(st2.verdict), st2.reason);
-		goto keep;
+		return;
 	}
-	cmd_clean_why(res, "%s", st.reason);
-	cmd_clean_unlink(ctl, tf, sb.st_dev, sb.st_ino, res);
-	close(fd);
-	return;
-keep:
-	close(fd);
+	cmd_clean_unlink(tf, sb->st_dev, sb->st_ino, res);
 }
 
 static void
@@ -275,13 +326,12 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 	struct stat sb, fin;
 	char why[512], final[NAME_MAX + 1], d[32];
 	int64_t age, min_age;
-	int fd, e;
+	int fd;
 
 	res->verdict = wcore_verdict_name(WCORE_TEMPORARY);
 	age = wcore_now_s() - tf->de.info.mtime;
 	target_duration(age, d, sizeof(d));
-	min_age = o->older_than > CMD_CLEAN_TEMP_AGE ? o->older_than :
-	    CMD_CLEAN_TEMP_AGE;
+	min_age = MAX(o->older_than, CMD_CLEAN_TEMP_AGE);
 	if (age < min_age) {
 		cmd_clean_why(res, "creation temporary modified %s ago: may "
 		    "still be in use", d);
@@ -291,7 +341,7 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 	 * A creator that died between link() and unlink() leaves the
 	 * temporary as a second name of the real file: drop just the name.
 	 */
-	if (S_ISREG(tf->de.info.mode) && tf->de.info.uid == geteuid() &&
+	if (S_ISREG(tf->de.info.mode) && tf->de.info.uid == ctl->euid &&
 	    tf->de.info.nlink == 2 &&
 	    wcore_state_name(final, sizeof(final), tf->de.parsed.host,
 	    tf->de.parsed.abi) == 0 &&
@@ -302,7 +352,8 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 		if (o->dry_run)
 			res->would_remove = true;
 		else
-			cmd_clean_unlink(ctl, tf, tf->de.info.dev, tf->de.info.ino, res);
+			cmd_clean_unlink(tf, tf->de.info.dev, tf->de.info.ino,
+			    res);
 		return;
 	}
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
@@ -315,28 +366,77 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 		res->finding = true;
 		return;
 	}
+	cmd_clean_why(res, "creation temporary modified %s ago", d);
 	if (fstat(fd, &sb) != 0) {
 		cmd_clean_why(res, "fstat: %s", strerror(errno));
 		res->finding = res->failed = true;
-		close(fd);
-		return;
-	}
-	if (o->dry_run) {
-		cmd_clean_why(res, "creation temporary modified %s ago", d);
+	} else if (o->dry_run)
 		res->would_remove = true;
-		close(fd);
-		return;
-	}
 	/* Its creator holds the init byte while it builds the file. */
-	if ((e = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0)) != 0) {
+	else if (wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
 		cmd_clean_why(res, "creation temporary still held by its "
 		    "creator");
-		close(fd);
-		return;
-	}
-	cmd_clean_why(res, "creation temporary modified %s ago", d);
-	cmd_clean_unlink(ctl, tf, sb.st_dev, sb.st_ino, res);
+	else
+		cmd_clean_unlink(tf, sb.st_dev, sb.st_ino, res);
 	close(fd);
+}
+
+/*
+ * Whether a whole Mono state goes: its age, its host, whether it is in
+ * use, looked at again right before.  r gets the verdict, a finding,
+ * would_remove (-n); tail what the reason ends with.  li may be replaced
+ * by the second look.
+ */
+static bool
+cmd_clean_legacy_decide(struct wapictl *ctl, const struct target_list *list,
+    size_t idx, const struct cmd_clean_opts *o, struct legacy_info *li,
+    struct cmd_clean_result *r, char *tail, size_t taillen)
+{
+	struct legacy_info li2;
+	struct target_file tf;
+	char d[32], d2[32];
+	int64_t age = INT64_MAX;
+	bool remove = false, foreign;
+	size_t k;
+
+	for (k = 0; k < li->nfiles; k++)
+		age = MIN(age, wcore_now_s() - list->v[li->files[k]].info.mtime);
+	target_get(ctl, list, idx, &tf);
+	foreign = tf.de.parsed.era != WCORE_MONO_2009_SHM &&
+	    wcore_mono_eras[tf.de.parsed.era].has_host &&
+	    (ctl->host[0] == '\0' || strcmp(tf.de.parsed.host, ctl->host) != 0);
+	if (li->never)
+		r->finding = true;	/* for a person: the reason says why */
+	else if (foreign) {
+		if (!o->force_host || age < o->older_than)
+			snprintf(tail, taillen, "; removed only with "
+			    "--force-host --older-than");
+		else
+			remove = true;
+	} else if (li->use == LEGACY_UNSURE)
+		r->finding = true;
+	else if (li->use == LEGACY_IDLE && o->older_than >= 0 &&
+	    age < o->older_than) {
+		target_duration(age, d, sizeof(d));
+		target_duration(o->older_than, d2, sizeof(d2));
+		snprintf(tail, taillen, "; modified %s ago, not older than %s",
+		    d, d2);
+		r->finding = true;
+	} else if (li->use == LEGACY_IDLE)
+		remove = true;
+	if (remove && o->dry_run)
+		r->would_remove = true;
+	if (remove && !o->dry_run && !foreign) {
+		/* Look once more: a Mono process may have started meanwhile. */
+		legacy_inspect(ctl, list, idx, &li2);
+		if (li2.use != LEGACY_IDLE || li2.semid != li->semid) {
+			*li = li2;
+			snprintf(tail, taillen, "; changed while being "
+			    "checked; kept");
+			remove = false;
+		}
+	}
+	return remove;
 }
 
 /*
@@ -348,165 +448,147 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
     size_t idx, const struct cmd_clean_opts *o, struct cmd_clean_result *res,
     bool *done)
 {
-	struct legacy_info li, li2;
+	struct legacy_info li;
 	struct cmd_clean_result r;
 	struct target_file tf;
-	char d[32], d2[32], tail[96];
-	int64_t age = INT64_MAX, a;
-	bool remove, foreign;
-	size_t k;
-	int e;
+	char tail[96];
+	bool remove;
+	size_t k, f;
 
 	legacy_inspect(ctl, list, idx, &li);
 	memset(&r, 0, sizeof(r));
 	r.verdict = wcore_verdict_name(WCORE_LEGACY);
 	tail[0] = '\0';
+	remove = cmd_clean_legacy_decide(ctl, list, idx, o, &li, &r, tail,
+	    sizeof(tail));
 	for (k = 0; k < li.nfiles; k++) {
-		a = wcore_now_s() - list->v[li.files[k]].info.mtime;
-		if (a < age)
-			age = a;
-	}
-	target_get(ctl, list, idx, &tf);
-	foreign = tf.de.parsed.era != WCORE_MONO_2009_SHM &&
-	    wcore_mono_eras[tf.de.parsed.era].has_host &&
-	    (ctl->host[0] == '\0' || strcmp(tf.de.parsed.host, ctl->host) != 0);
-	remove = false;
-	if (li.never)
-		r.finding = true;	/* for a person: the reason says why */
-	else if (foreign) {
-		if (!o->force_host || age < o->older_than)
-			snprintf(tail, sizeof(tail), "; removed only with "
-			    "--force-host --older-than");
-		else
-			remove = true;
-	} else if (li.use == LEGACY_UNSURE)
-		r.finding = true;
-	else if (li.use == LEGACY_IDLE && o->older_than >= 0 &&
-	    age < o->older_than) {
-		target_duration(age, d, sizeof(d));
-		target_duration(o->older_than, d2, sizeof(d2));
-		snprintf(tail, sizeof(tail), "; modified %s ago, not older "
-		    "than %s", d, d2);
-		r.finding = true;
-	} else if (li.use == LEGACY_IDLE)
-		remove = true;
-	if (remove && o->dry_run)
-		r.would_remove = true;
-	if (remove && !o->dry_run && !foreign) {
-		/* Look once more: a Mono process may have started meanwhile. */
-		legacy_inspect(ctl, list, idx, &li2);
-		if (li2.use != LEGACY_IDLE || li2.semid != li.semid) {
-			li = li2;
-			snprintf(tail, sizeof(tail), "; changed while being "
-			    "checked; kept");
-			remove = false;
-		}
-	}
-	for (k = 0; k < li.nfiles; k++) {
-		res[li.files[k]] = r;
-		done[li.files[k]] = true;
-		legacy_reason(ctl, list, &li, li.files[k],
-		    res[li.files[k]].why, sizeof(res[li.files[k]].why));
-		legacy_cat_why(&res[li.files[k]], "%s", tail);
+		f = li.files[k];
+		res[f] = r;
+		done[f] = true;
+		legacy_reason(ctl, list, &li, f, res[f].why,
+		    sizeof(res[f].why));
+		cmd_clean_cat_why(&res[f], "%s", tail);
 		if (!remove || o->dry_run)
 			continue;
-		target_get(ctl, list, li.files[k], &tf);
-		cmd_clean_unlink(ctl, &tf, tf.de.info.dev, tf.de.info.ino,
-		    &res[li.files[k]]);
+		target_get(ctl, list, f, &tf);
+		cmd_clean_unlink(&tf, tf.de.info.dev, tf.de.info.ino, &res[f]);
 	}
-	if (!remove || li.data == SIZE_MAX || !li.sem_ours)
-		return;
+	if (remove && li.data != SIZE_MAX && li.sem_ours)
+		cmd_clean_legacy_sem(&li, o, &res[li.data]);
+}
+
+/* The state's semaphore set, once its data file is gone. */
+static void
+cmd_clean_legacy_sem(const struct legacy_info *li,
+    const struct cmd_clean_opts *o, struct cmd_clean_result *data)
+{
+	int e;
+
 	if (o->dry_run) {
-		legacy_cat_why(&res[li.data], "; its semaphore set would be "
-		    "removed too");
+		cmd_clean_cat_why(data, "; its semaphore set would be removed "
+		    "too");
 		return;
 	}
-	if (!res[li.data].removed)
+	if (!data->removed)
 		return;
-	if ((e = legacy_sem_remove(&li)) != 0) {
-		legacy_cat_why(&res[li.data], "; but its semaphore set (key "
-		    "0x%08x) could not be removed: %s; see ipcs -s",
-		    (unsigned)li.sem_key, strerror(e));
-		res[li.data].finding = true;
+	if ((e = legacy_sem_remove(li)) < 0) {
+		cmd_clean_cat_why(data, "; but its semaphore set (key 0x%08x) "
+		    "could not be removed: %s; see ipcs -s",
+		    (unsigned)li->sem_key, strerror(-e));
+		data->finding = true;
 	} else
-		legacy_cat_why(&res[li.data], "; semaphore set key 0x%08x "
-		    "removed", (unsigned)li.sem_key);
+		cmd_clean_cat_why(data, "; semaphore set key 0x%08x removed",
+		    (unsigned)li->sem_key);
+}
+
+/* One file's line (or JSON row), counted. */
+static void
+cmd_clean_report(const struct wapictl *ctl, struct libscols_table *tb,
+    const struct out_spec *spec, const struct target_file *tf,
+    const struct cmd_clean_result *res, const struct cmd_clean_opts *o,
+    struct cmd_clean_counts *n)
+{
+	struct libscols_line *ln;
+	const char *action;
+
+	if (res->removed || res->would_remove) {
+		n->removed++;
+		action = res->removed ? "removed" : "would-remove";
+	} else {
+		n->kept++;
+		action = o->dry_run ? "would-keep" : "kept";
+	}
+	if (res->finding)
+		n->findings++;
+	if (res->failed)
+		n->failed = true;
+	if (tb != NULL) {
+		ln = out_line_new(tb);
+		out_cell(ln, spec, COL_PATH, "%s", tf->path);
+		out_cell(ln, spec, COL_VERDICT, "%s", res->verdict);
+		out_cell(ln, spec, COL_ACTION, "%s", action);
+		out_cell(ln, spec, COL_REASON, "%s", res->why);
+	}
+	/* What needs a person goes to standard error, JSON or -q or not. */
+	if ((res->finding || res->failed) && (tb == NULL || ctl->quiet))
+		warnx("%s %s: %s: %s", action, tf->shown, res->verdict,
+		    res->why);
+	else if (tb == NULL && !ctl->quiet)
+		printf("%s %s: %s: %s\n", action, tf->shown, res->verdict,
+		    res->why);
+}
+
+static void
+cmd_clean_summary(const struct wapictl *ctl, const struct target_list *list,
+    const struct cmd_clean_opts *o, const struct cmd_clean_counts *n)
+{
+	char shown[PATH_MAX];
+
+	if (ctl->quiet)
+		return;
+	target_shown(ctl->dir, shown, sizeof(shown));
+	if (list->n == 0)
+		printf("%s: nothing to clean\n", shown);
+	else
+		printf("%s: %s %zu file%s, kept %zu\n", shown,
+		    o->dry_run ? "would remove" : "removed", n->removed,
+		    n->removed == 1 ? "" : "s", n->kept);
 }
 
 static int
-cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
+cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 {
-	enum { OPT_OLDER = 256, OPT_FORCE_HOST };
-	static const struct option longopts[] = {
-		{ "dry-run",	no_argument,		NULL, 'n' },
-		{ "older-than",	required_argument,	NULL, OPT_OLDER },
-		{ "force-host",	no_argument,		NULL, OPT_FORCE_HOST },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
-	};
-	struct cmd_clean_opts o = { false, false, -1 };
+	static const int defaults[] = { COL_PATH, COL_VERDICT, COL_ACTION,
+	    COL_REASON };
+	struct cmd_clean_opts o;
 	struct cmd_clean_result res, *lres;
-	bool *ldone;
-	struct out_spec spec = { cmd_clean_cols, 4, { 0 }, 0 };
+	struct cmd_clean_counts n = { 0, 0, 0, false };
+	struct out_spec spec;
 	struct libscols_table *tb = NULL;
-	struct libscols_line *ln;
 	struct target_list list;
 	struct target_file tf;
-	const char *action;
-	char shown[PATH_MAX];
-	size_t i, removed = 0, kept = 0, findings = 0;
-	int ch, r, rc = 0;
+	bool *ldone;
+	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "hn", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			wapictl_cmd_usage(&cmd_clean_entry,
-			    "\n  -n, --dry-run              say what would be "
-			    "done and why; change nothing\n"
-			    "      --older-than DURATION  only files inactive for "
-			    "longer: 90s, 30m, 12h, 7d\n"
-			    "                             (a bare number is "
-			    "seconds)\n"
-			    "      --force-host           also other hosts' "
-			    "files (needs --older-than)\n");
-			return 0;
-		case 'n':
-			o.dry_run = true;
-			break;
-		case OPT_OLDER:
-			if (target_parse_duration(optarg, &o.older_than) != 0)
-				return wapictl_usage_error(&cmd_clean_entry,
-				    "--older-than %s: not a duration (90s, "
-				    "30m, 12h, 7d, or seconds)", optarg);
-			break;
-		case OPT_FORCE_HOST:
-			o.force_host = true;
-			break;
-		default:
-			return wapictl_usage_error(&cmd_clean_entry, NULL);
-		}
-	}
-	if (optind != argc)
-		return wapictl_usage_error(&cmd_clean_entry,
-		    "unexpected argument '%s'", argv[optind]);
+	o.dry_run = args_has(args, 'n');
+	o.force_host = args_has(args, OPT_FORCE_HOST);
+	o.older_than = args_number(args, OPT_OLDER, -1);
 	if (o.force_host && o.older_than < 0)
-		return wapictl_usage_error(&cmd_clean_entry, "--force-host "
+		return wapictl_usage_error(args->entry, "--force-host "
 		    "needs --older-than: another host's file is removed only "
 		    "when its heartbeat is that old");
 
-	if ((r = target_dir_open(ctl, true)) != 0)
-		return r;
-	if ((r = target_collect(ctl, TARGET_STATE | TARGET_TEMP |
-	    TARGET_LEGACY, &list)) != 0)
-		return r;
+	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
+	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY, &list) < 0)
+		return WAPICTL_EXIT_ACCESS;
 	lres = calloc(list.n ? list.n : 1, sizeof(*lres));
 	ldone = calloc(list.n ? list.n : 1, sizeof(*ldone));
 	if (lres == NULL || ldone == NULL)
 		err(WAPICTL_EXIT_ACCESS, "calloc");
 	if (ctl->json) {
-		out_columns_default(&spec, (const int[]){ COL_PATH,
-		    COL_VERDICT, COL_ACTION, COL_REASON }, 4);
-		tb = out_table_new(ctl, "clean", &spec, false, false);
+		out_spec_init(&spec, ctl, cmd_clean_cols, nitems(cmd_clean_cols),
+		    defaults, nitems(defaults));
+		tb = out_table_new("clean", &spec, args);
 	}
 
 	for (i = 0; i < list.n; i++) {
@@ -526,56 +608,18 @@ cmd_clean_exec(struct wapictl *ctl, int argc, char **argv)
 			res = lres[i];
 			break;
 		}
-		if (res.verdict == NULL)
-			continue;	/* gone since the listing */
-		if (res.removed) {
-			removed++;
-			action = "removed";
-		} else if (res.would_remove) {
-			removed++;
-			action = "would-remove";
-		} else {
-			kept++;
-			action = o.dry_run ? "would-keep" : "kept";
-		}
-		if (res.finding)
-			findings++;
-		if (res.failed)
-			rc = WAPICTL_EXIT_ACCESS;
-		if (tb != NULL) {
-			ln = out_line_new(tb);
-			out_cell(ln, &spec, COL_PATH, "%s", tf.path);
-			out_cell(ln, &spec, COL_VERDICT, "%s", res.verdict);
-			out_cell(ln, &spec, COL_ACTION, "%s", action);
-			out_cell(ln, &spec, COL_REASON, "%s", res.why);
-			if ((res.finding || res.failed) && ctl->quiet)
-				warnx("%s %s: %s: %s", action, tf.shown,
-				    res.verdict, res.why);
-		} else if (res.finding || res.failed)
-			warnx("%s %s: %s: %s", action, tf.shown,
-			    res.verdict, res.why);
-		else if (!ctl->quiet)
-			printf("%s %s: %s: %s\n", action, tf.shown,
-			    res.verdict, res.why);
+		if (res.verdict != NULL)	/* else gone since the listing */
+			cmd_clean_report(ctl, tb, &spec, &tf, &res, &o, &n);
 	}
-	if (tb != NULL) {
-		if (!ctl->quiet)
-			out_print(tb);
-		else
-			scols_unref_table(tb);
-	} else if (!ctl->quiet) {
-		target_shown(ctl->dir, shown, sizeof(shown));
-		if (list.n == 0)
-			printf("%s: nothing to clean\n", shown);
-		else
-			printf("%s: %s %zu file%s, kept %zu\n", shown,
-			    o.dry_run ? "would remove" : "removed", removed,
-			    removed == 1 ? "" : "s", kept);
-	}
+	if (tb != NULL && !ctl->quiet)
+		out_print(tb);
+	else if (tb != NULL)
+		out_discard(tb);
+	else
+		cmd_clean_summary(ctl, &list, &o, &n);
 	target_free(&list);
 	free(lres);
 	free(ldone);
-	if (rc == 0 && findings > 0)
-		rc = WAPICTL_EXIT_FINDINGS;
-	return rc;
+	return n.failed ? WAPICTL_EXIT_ACCESS : n.findings > 0 ?
+	    WAPICTL_EXIT_FINDINGS : 0;
 }

@@ -26,21 +26,37 @@
 
 #define CMD_HANDLES_LOCK_MS	1000	/* how long a listing may wait */
 
-static int	cmd_handles_exec(struct wapictl *, int, char **);
+/* The handle table of one file, copied out of its mapping. */
+struct cmd_handles_copy {
+	struct wapi_handle_entry	*v;
+	struct wapi_name_entry		*names;	/* of WAPI_HF_NAMED entries */
+	uint32_t			 n;
+};
+
+static int	cmd_handles_exec(struct wapictl *, struct cmd_args *);
+static int	cmd_handles_types(const struct cmd_args *, bool *);
 static int	cmd_handles_file(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *,
 		    const bool *);
-static void	cmd_handles_row(struct wapictl *, const struct target_file *,
+static int	cmd_handles_copy(const struct wapictl *,
+		    const struct target_file *, int, bool,
+		    struct cmd_handles_copy *);
+static void	cmd_handles_row(const struct target_file *,
 		    struct libscols_table *, const struct out_spec *, uint32_t,
 		    const struct wapi_handle_entry *, const char *);
+static void	cmd_handles_details(struct libscols_line *,
+		    const struct out_spec *, const struct wapi_handle_entry *);
+static void	cmd_handles_rwd(char *, unsigned, unsigned, unsigned,
+		    unsigned);
 static void	cmd_handles_printable(char *, size_t, const char *, size_t);
 static int	cmd_handles_mono(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *,
 		    const bool *);
-static void	cmd_handles_mono_row(struct wapictl *,
-		    const struct target_file *, struct libscols_table *,
-		    const struct out_spec *, size_t,
+static void	cmd_handles_mono_row(const struct target_file *,
+		    struct libscols_table *, const struct out_spec *, size_t,
 		    const struct wcore_mono_handle *);
+static void	cmd_handles_mono_details(struct libscols_line *,
+		    const struct out_spec *, const struct wcore_mono_handle *);
 
 enum {
 	COL_HANDLE, COL_SLOT, COL_GEN, COL_TYPE, COL_REFS, COL_NAME,
@@ -76,17 +92,27 @@ static const struct out_column cmd_handles_cols[] = {
 	[COL_PATH] = { "PATH", 0.2, SCOLS_FL_NOEXTREMES, SCOLS_JSON_STRING,
 	    "the state file" },
 };
-#define NCOLS (sizeof(cmd_handles_cols) / sizeof(cmd_handles_cols[0]))
+#define NCOLS nitems(cmd_handles_cols)
 
 static const int cmd_handles_defaults[] = {
 	COL_HANDLE, COL_TYPE, COL_REFS, COL_SIGNALLED, COL_OWNER, COL_NAME,
 	COL_DETAILS
 };
 
+static const struct cmd_option cmd_handles_options[] = {
+	{ "type", required_argument, 't', "TYPE[,TYPE...]",
+	    "only handles of these types:\n"
+	    "event, mutex, semaphore, file, pipe, socket, process" },
+	CMD_OPTION_END
+};
+
 const struct cmd_entry cmd_handles_entry = {
 	.name = "handles",
-	.usage = "[-o COLUMNS] [-r] [-n] [-t TYPE[,TYPE...]]",
 	.help = "The handle table of the host's state file.",
+	.options = cmd_handles_options,
+	.columns = cmd_handles_cols,
+	.ncolumns = NCOLS,
+	.args = { .lower = 0, .upper = 0 },
 	.exec = cmd_handles_exec,
 };
 
@@ -102,19 +128,26 @@ cmd_handles_printable(char *out, size_t outlen, const char *in, size_t max)
 	out[i] = '\0';
 }
 
+/* "rw-": the bits r, w and d of bits. */
 static void
-cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
-    struct libscols_table *tb, const struct out_spec *spec, uint32_t i,
+cmd_handles_rwd(char *buf, unsigned bits, unsigned r, unsigned w, unsigned d)
+{
+	buf[0] = (bits & r) ? 'r' : '-';
+	buf[1] = (bits & w) ? 'w' : '-';
+	buf[2] = (bits & d) ? 'd' : '-';
+	buf[3] = '\0';
+}
+
+static void
+cmd_handles_row(const struct target_file *tf, struct libscols_table *tb,
+    const struct out_spec *spec, uint32_t i,
     const struct wapi_handle_entry *h, const char *name)
 {
 	struct libscols_line *ln;
-	uint32_t number;
-	int64_t age;
-	char d[32], acc[4], shr[4];
 
-	number = wcore_handle_number(i, h->generation);
 	ln = out_line_new(tb);
-	out_cell(ln, spec, COL_HANDLE, "%" PRIu32, number);
+	out_cell(ln, spec, COL_HANDLE, "%" PRIu32,
+	    wcore_handle_number(i, h->generation));
 	out_cell(ln, spec, COL_SLOT, "%" PRIu32, i);
 	out_cell(ln, spec, COL_GEN, "%" PRIu32, h->generation);
 	out_cell(ln, spec, COL_TYPE, "%s", wcore_type_name(h->type));
@@ -124,15 +157,22 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
 	if (name != NULL)
 		out_cell(ln, spec, COL_NAME, "%s", name);
-	if (h->changed > 0) {
-		age = wcore_now_s() - h->changed / 1000000000;
-		if (ctl->json)
-			out_cell(ln, spec, COL_CHANGED, "%" PRId64, age);
-		else {
-			target_duration(age, d, sizeof(d));
-			out_cell(ln, spec, COL_CHANGED, "%s", d);
-		}
-	}
+	if (h->changed > 0)
+		out_age(ln, spec, COL_CHANGED,
+		    wcore_now_s() - h->changed / 1000000000);
+	cmd_handles_details(ln, spec, h);
+	if (h->type == WAPI_T_EVENT || h->type == WAPI_T_MUTEX ||
+	    h->type == WAPI_T_SEMAPHORE || h->type == WAPI_T_PROCESS)
+		out_cell(ln, spec, COL_SIGNALLED, "%s",
+		    wapi_handle_signalled(h) ? "yes" : "no");
+}
+
+/* DETAILS, and OWNER, by type. */
+static void
+cmd_handles_details(struct libscols_line *ln, const struct out_spec *spec,
+    const struct wapi_handle_entry *h)
+{
+	char acc[4], shr[4];
 
 	switch (h->type) {
 	case WAPI_T_EVENT:
@@ -176,14 +216,10 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 		if (h->u.fd.creator_pid > 0)
 			out_cell(ln, spec, COL_OWNER, "%" PRId32,
 			    h->u.fd.creator_pid);
-		acc[0] = (h->u.fd.access & WAPI_ACCESS_READ) ? 'r' : '-';
-		acc[1] = (h->u.fd.access & WAPI_ACCESS_WRITE) ? 'w' : '-';
-		acc[2] = (h->u.fd.access & WAPI_ACCESS_DELETE) ? 'd' : '-';
-		acc[3] = '\0';
-		shr[0] = (h->u.fd.share & WAPI_SHARE_READ) ? 'r' : '-';
-		shr[1] = (h->u.fd.share & WAPI_SHARE_WRITE) ? 'w' : '-';
-		shr[2] = (h->u.fd.share & WAPI_SHARE_DELETE) ? 'd' : '-';
-		shr[3] = '\0';
+		cmd_handles_rwd(acc, h->u.fd.access, WAPI_ACCESS_READ,
+		    WAPI_ACCESS_WRITE, WAPI_ACCESS_DELETE);
+		cmd_handles_rwd(shr, h->u.fd.share, WAPI_SHARE_READ,
+		    WAPI_SHARE_WRITE, WAPI_SHARE_DELETE);
 		if (h->type == WAPI_T_FILE)
 			out_cell(ln, spec, COL_DETAILS, "dev %" PRIu64 " ino %"
 			    PRIu64 ", access %s, share %s%s", h->u.fd.dev,
@@ -199,22 +235,16 @@ cmd_handles_row(struct wapictl *ctl, const struct target_file *tf,
 	default:
 		break;
 	}
-	if (h->type == WAPI_T_EVENT || h->type == WAPI_T_MUTEX ||
-	    h->type == WAPI_T_SEMAPHORE || h->type == WAPI_T_PROCESS)
-		out_cell(ln, spec, COL_SIGNALLED, "%s",
-		    wapi_handle_signalled(h) ? "yes" : "no");
 }
 
 /* One row of a Mono record, with what `mono --wapi=hps` showed of it. */
 static void
-cmd_handles_mono_row(struct wapictl *ctl, const struct target_file *tf,
-    struct libscols_table *tb, const struct out_spec *spec, size_t i,
-    const struct wcore_mono_handle *h)
+cmd_handles_mono_row(const struct target_file *tf, struct libscols_table *tb,
+    const struct out_spec *spec, size_t i, const struct wcore_mono_handle *h)
 {
 	struct libscols_line *ln;
 	unsigned t = wcore_mono_type_wapi(h->type);
-	char name[WCORE_MONO_PROC_NAME + 1], d[32];
-	uint32_t age;
+	char name[WCORE_MONO_PROC_NAME + 1];
 
 	ln = out_line_new(tb);
 	out_cell(ln, spec, COL_HANDLE, "%zu", i);
@@ -234,16 +264,20 @@ cmd_handles_mono_row(struct wapictl *ctl, const struct target_file *tf,
 		    sizeof(h->name));
 		out_cell(ln, spec, COL_NAME, "%s", name);
 	}
-	if (h->timestamp != 0) {
-		/* Mono's 32-bit time(NULL), as hps subtracted it */
-		age = (uint32_t)wcore_now_s() - h->timestamp;
-		if (ctl->json)
-			out_cell(ln, spec, COL_CHANGED, "%" PRIu32, age);
-		else {
-			target_duration(age, d, sizeof(d));
-			out_cell(ln, spec, COL_CHANGED, "%s", d);
-		}
-	}
+	/* Mono's 32-bit time(NULL), as hps subtracted it */
+	if (h->timestamp != 0)
+		out_age(ln, spec, COL_CHANGED,
+		    (uint32_t)wcore_now_s() - h->timestamp);
+	cmd_handles_mono_details(ln, spec, h);
+}
+
+/* DETAILS, and OWNER, of a Mono record, in hps's words. */
+static void
+cmd_handles_mono_details(struct libscols_line *ln, const struct out_spec *spec,
+    const struct wcore_mono_handle *h)
+{
+	char name[WCORE_MONO_PROC_NAME + 1];
+
 	switch (h->type) {
 	case WCORE_MONO_H_NAMEDMUTEX:
 		if (h->pid == 0) {
@@ -335,33 +369,75 @@ cmd_handles_mono(struct wapictl *ctl, const struct target_file *tf,
 			continue;
 		if (types != NULL && !types[wcore_mono_type_wapi(h.type)])
 			continue;
-		cmd_handles_mono_row(ctl, tf, tb, spec, i, &h);
+		cmd_handles_mono_row(tf, tb, spec, i, &h);
 	}
 	free(buf);
 	return 0;
 }
 
-/* Copy the used part of the table (under the lock when live), then print. */
+/*
+ * Copy the used part of the table out of fd's mapping, under the table
+ * lock when lock (a live file we may write).  0, or -errno (said).
+ */
+static int
+cmd_handles_copy(const struct wapictl *ctl, const struct target_file *tf,
+    int fd, bool lock, struct cmd_handles_copy *c)
+{
+	void *map = NULL;
+	size_t len = 0;
+	uint32_t i;
+	char why[512];
+	bool locked = false;
+	int e;
+
+	if ((e = wcore_map(fd, lock, &map, &len, why, sizeof(why))) != 0) {
+		warnx("%s: cannot map: %s", tf->shown, why);
+		return -e;
+	}
+	if (lock) {
+		e = wcore_table_lock(map, CMD_HANDLES_LOCK_MS, NULL);
+		if (e == 0)
+			locked = true;
+		else if (!ctl->quiet)
+			warnx("%s: table lock %s; showing a snapshot taken "
+			    "without it", tf->shown, e == ETIMEDOUT ||
+			    e == EBUSY ? "busy" : strerror(e));
+	}
+	c->n = wcore_handle_end(map);
+	c->v = reallocarray(NULL, c->n ? c->n : 1, sizeof(*c->v));
+	c->names = reallocarray(NULL, c->n ? c->n : 1, sizeof(*c->names));
+	for (i = 0; c->v != NULL && c->names != NULL && i < c->n; i++) {
+		c->v[i] = WCORE_HANDLES(map)[i];
+		if (c->v[i].type != WAPI_T_FREE &&
+		    (c->v[i].flags & WAPI_HF_NAMED))
+			c->names[i] = WCORE_NAMES(map)[i];
+	}
+	if (locked)
+		wcore_table_unlock(map);
+	munmap(map, len);
+	if (c->v == NULL || c->names == NULL) {
+		free(c->v);
+		free(c->names);
+		warnx("%s: out of memory", tf->shown);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A state file's rows.  Returns the file's exit status. */
 static int
 cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
     struct libscols_table *tb, const struct out_spec *spec, const bool *types)
 {
 	struct wcore_status st;
-	struct wapi_handle_entry *copy = NULL;
-	struct wapi_name_entry *names = NULL;
-	void *map = NULL;
-	size_t len = 0;
-	uint32_t n, i;
+	struct cmd_handles_copy c = { NULL, NULL, 0 };
+	uint32_t i;
 	char why[512], name[WAPI_NAME_MAX + 1];
-	bool writable = true, locked = false, live;
-	int fd, e, rc = 0;
+	bool writable = true, live;
+	int fd, e;
 
-	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
-	if (fd == -EACCES || fd == -EROFS) {
-		writable = false;
-		fd = wcore_state_open(ctl->dirfd, tf->de.name, false, why,
-		    sizeof(why));
-	}
+	fd = target_open_state(ctl->dirfd, tf->de.name, &writable, why,
+	    sizeof(why));
 	if (fd == -ENOENT)
 		return 0;	/* removed since the listing */
 	if (fd < 0) {
@@ -384,156 +460,81 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 	}
 	live = st.verdict == WCORE_LIVE || st.helper_byte_held ||
 	    st.init_byte_held || st.clients_live > 0;
-	if (!live || !writable)
-		writable = false;
-	if ((e = wcore_map(fd, writable, &map, &len, why, sizeof(why))) != 0) {
-		warnx("%s: cannot map: %s", tf->shown, why);
-		close(fd);
-		return e == ENOMEM ? WAPICTL_EXIT_ACCESS : WAPICTL_EXIT_FINDINGS;
-	}
-	if (writable) {
-		e = wcore_table_lock(map, CMD_HANDLES_LOCK_MS, NULL);
-		if (e == 0)
-			locked = true;
-		else if (!ctl->quiet)
-			warnx("%s: table lock %s; showing a snapshot taken "
-			    "without it", tf->shown, e == ETIMEDOUT ||
-			    e == EBUSY ? "busy" : strerror(e));
-	}
-	n = wcore_handle_end(map);
-	copy = reallocarray(NULL, n ? n : 1, sizeof(*copy));
-	names = reallocarray(NULL, n ? n : 1, sizeof(*names));
-	if (copy == NULL || names == NULL) {
-		if (locked)
-			wcore_table_unlock(map);
-		munmap(map, len);
-		close(fd);
-		free(copy);
-		free(names);
-		warnx("%s: out of memory", tf->shown);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	for (i = 0; i < n; i++) {
-		copy[i] = WCORE_HANDLES(map)[i];
-		if (copy[i].type != WAPI_T_FREE &&
-		    (copy[i].flags & WAPI_HF_NAMED))
-			names[i] = WCORE_NAMES(map)[i];
-	}
-	if (locked)
-		wcore_table_unlock(map);
-	munmap(map, len);
+	e = cmd_handles_copy(ctl, tf, fd, live && writable, &c);
 	close(fd);
+	if (e < 0)
+		return e == -ENOMEM ? WAPICTL_EXIT_ACCESS :
+		    WAPICTL_EXIT_FINDINGS;
 
-	for (i = 0; i < n; i++) {
-		if (copy[i].type == WAPI_T_FREE || copy[i].type >= WAPI_T_COUNT)
+	for (i = 0; i < c.n; i++) {
+		if (c.v[i].type == WAPI_T_FREE || c.v[i].type >= WAPI_T_COUNT)
 			continue;
-		if (!types[copy[i].type])
+		if (!types[c.v[i].type])
 			continue;
-		if (copy[i].flags & WAPI_HF_NAMED)
+		if (c.v[i].flags & WAPI_HF_NAMED)
 			cmd_handles_printable(name, sizeof(name),
-			    names[i].name, sizeof(names[i].name));
-		cmd_handles_row(ctl, tf, tb, spec, i, &copy[i],
-		    (copy[i].flags & WAPI_HF_NAMED) ? name : NULL);
+			    c.names[i].name, sizeof(c.names[i].name));
+		cmd_handles_row(tf, tb, spec, i, &c.v[i],
+		    (c.v[i].flags & WAPI_HF_NAMED) ? name : NULL);
+	}
+	free(c.v);
+	free(c.names);
+	return 0;
+}
+
+/* -t TYPE,...: types[] of the handles to list.  0, or -EINVAL (said). */
+static int
+cmd_handles_types(const struct cmd_args *args, bool *types)
+{
+	const char *tlist = args_get(args, 't');
+	char *copy, *tok, *save;
+	size_t i;
+	int t, r = 0;
+
+	for (i = 0; i < WAPI_T_COUNT; i++)
+		types[i] = tlist == NULL;
+	if (tlist == NULL)
+		return 0;
+	if ((copy = strdup(tlist)) == NULL)
+		err(WAPICTL_EXIT_ACCESS, "strdup");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && r == 0;
+	    tok = strtok_r(NULL, ",", &save)) {
+		t = wcore_type_parse(tok);
+		if (t > WAPI_T_FREE && t < WAPI_T_COUNT)
+			types[t] = true;
+		else {
+			wapictl_usage_error(args->entry, "-t: unknown type "
+			    "'%s' (event, mutex, semaphore, file, pipe, "
+			    "socket, process)", tok);
+			r = -EINVAL;
+		}
 	}
 	free(copy);
-	free(names);
-	return rc;
+	return r;
 }
 
 static int
-cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
+cmd_handles_exec(struct wapictl *ctl, struct cmd_args *args)
 {
-	static const struct option longopts[] = {
-		{ "output",	required_argument,	NULL, 'o' },
-		{ "raw",	no_argument,		NULL, 'r' },
-		{ "noheadings",	no_argument,		NULL, 'n' },
-		{ "type",	required_argument,	NULL, 't' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
-	};
-	struct out_spec spec = { cmd_handles_cols, NCOLS, { 0 }, 0 };
+	struct out_spec spec;
 	struct libscols_table *tb;
 	struct target_list list;
 	struct target_file tf;
-	const char *ocols = NULL;
-	char *tlist = NULL, *tok, *save;
-	bool raw = false, noheadings = false, types[WAPI_T_COUNT];
+	bool types[WAPI_T_COUNT];
 	size_t i;
-	int ch, r, t, rc = 0;
+	int r, rc = 0;
 
-	for (i = 0; i < WAPI_T_COUNT; i++)
-		types[i] = true;
-	while ((ch = getopt_long(argc, argv, "hno:rt:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			wapictl_cmd_usage(&cmd_handles_entry,
-			    "\n  -o, --output COLUMNS  columns to show "
-			    "(+COLUMNS adds to the default)\n"
-			    "  -r, --raw             raw output\n"
-			    "  -n, --noheadings      no headings\n"
-			    "  -t, --type TYPE       only handles of these "
-			    "types (comma-separated):\n"
-			    "                        event, mutex, semaphore, "
-			    "file, pipe, socket, process\n");
-			out_columns_help(cmd_handles_cols, NCOLS);
-			return 0;
-		case 'n':
-			noheadings = true;
-			break;
-		case 'o':
-			ocols = optarg;
-			break;
-		case 'r':
-			raw = true;
-			break;
-		case 't':
-			tlist = optarg;
-			break;
-		default:
-			return wapictl_usage_error(&cmd_handles_entry, NULL);
-		}
-	}
-	if (optind != argc)
-		return wapictl_usage_error(&cmd_handles_entry,
-		    "unexpected argument '%s'", argv[optind]);
-	if (tlist != NULL) {
-		for (i = 0; i < WAPI_T_COUNT; i++)
-			types[i] = false;
-		if ((tlist = strdup(tlist)) == NULL)
-			err(WAPICTL_EXIT_ACCESS, "strdup");
-		for (tok = strtok_r(tlist, ",", &save); tok != NULL;
-		    tok = strtok_r(NULL, ",", &save)) {
-			t = wcore_type_parse(tok);
-			if (t <= WAPI_T_FREE || t >= WAPI_T_COUNT) {
-				r = wapictl_usage_error(&cmd_handles_entry,
-				    "-t: unknown type '%s' (event, mutex, "
-				    "semaphore, file, pipe, socket, process)",
-				    tok);
-				free(tlist);
-				return r;
-			}
-			types[t] = true;
-		}
-		free(tlist);
-	}
+	if (cmd_handles_types(args, types) < 0)
+		return WAPICTL_EXIT_USAGE;
+	out_spec_init(&spec, ctl, cmd_handles_cols, NCOLS,
+	    cmd_handles_defaults, nitems(cmd_handles_defaults));
+	if (out_spec_options(&spec, ctl, args, COL_HOST) < 0)
+		return WAPICTL_EXIT_USAGE;
 
-	out_columns_default(&spec, cmd_handles_defaults,
-	    sizeof(cmd_handles_defaults) / sizeof(cmd_handles_defaults[0]));
-	if (ctl->all_hosts && (ocols == NULL || *ocols == '+')) {
-		memmove(&spec.ids[1], &spec.ids[0],
-		    spec.nids * sizeof(spec.ids[0]));
-		spec.ids[0] = COL_HOST;
-		spec.nids++;
-	}
-	if (ocols != NULL && (r = out_columns_parse(&spec, ocols)) != 0)
-		return r;
-
-	if ((r = target_dir_open(ctl, true)) != 0)
-		return r;
-	if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI |
-	    TARGET_LEGACY, &list)) != 0)
-		return r;
-	tb = out_table_new(ctl, "handles", &spec, raw, noheadings);
+	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
+	    TARGET_STATE | TARGET_THIS_ABI | TARGET_LEGACY, &list) < 0)
+		return WAPICTL_EXIT_ACCESS;
+	tb = out_table_new("handles", &spec, args);
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
 		if (tf.de.parsed.kind == WCORE_NAME_STATE)
@@ -542,14 +543,12 @@ cmd_handles_exec(struct wapictl *ctl, int argc, char **argv)
 			r = cmd_handles_mono(ctl, &tf, tb, &spec, types);
 		else
 			continue;	/* a Mono companion: no handles */
-		if (r == WAPICTL_EXIT_ACCESS || (r > rc && rc !=
-		    WAPICTL_EXIT_ACCESS))
-			rc = r;
+		rc = MAX(rc, r);
 	}
 	if (!ctl->quiet)
 		out_print(tb);
 	else
-		scols_unref_table(tb);
+		out_discard(tb);
 	target_free(&list);
 	return rc;
 }

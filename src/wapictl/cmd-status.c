@@ -28,12 +28,25 @@ struct cmd_status_out {
 	bool			 verbose;
 };
 
-static int	cmd_status_exec(struct wapictl *, int, char **);
+static int	cmd_status_exec(struct wapictl *, struct cmd_args *);
 static int	cmd_status_file(struct wapictl *, const struct target_list *,
 		    size_t, const struct target_file *, struct cmd_status_out *);
-static void	cmd_status_size(off_t, char *, size_t);
-static void	cmd_status_details(struct wapictl *, int, const char *,
+static int	cmd_status_state(struct wapictl *, const struct target_file *,
 		    struct libscols_line *, struct cmd_status_out *);
+static int	cmd_status_unreadable(struct libscols_line *,
+		    const struct out_spec *, const struct target_file *,
+		    const char *, const char *);
+static int	cmd_status_cells(struct libscols_line *,
+		    const struct out_spec *, const struct wcore_status *,
+		    const char **);
+static bool	cmd_status_lock_dead(const struct wcore_status *);
+static int	cmd_status_finding(const struct target_file *,
+		    const struct wcore_status *, const char *, int);
+static void	cmd_status_size(off_t, char *, size_t);
+static void	cmd_status_details(int, const char *, struct libscols_line *,
+		    struct cmd_status_out *);
+static void	cmd_status_print(const struct wapictl *,
+		    struct cmd_status_out *);
 
 enum {
 	COL_PATH, COL_HOST, COL_ABI, COL_VERDICT, COL_REASON, COL_HELPER,
@@ -86,7 +99,7 @@ static const struct out_column cmd_status_cols[] = {
 	[COL_PROCESSES] = { "PROCESSES", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "process handles (-v)" },
 };
-#define NCOLS (sizeof(cmd_status_cols) / sizeof(cmd_status_cols[0]))
+#define NCOLS nitems(cmd_status_cols)
 
 static const int cmd_status_defaults[] = {
 	COL_PATH, COL_VERDICT, COL_HELPER, COL_HELPER_ALIVE, COL_CLIENTS,
@@ -114,10 +127,23 @@ static const struct out_column cmd_status_ccols[] = {
 	    "handle references it holds" },
 };
 
+static const int cmd_status_cdefaults[] = {
+	CCOL_PATH, CCOL_SLOT, CCOL_PID, CCOL_ALIVE, CCOL_ATTACHED, CCOL_REFS
+};
+
+static const struct cmd_option cmd_status_options[] = {
+	{ "verbose", no_argument, 'v', NULL,
+	    "counts by type, and the client slots" },
+	CMD_OPTION_END
+};
+
 const struct cmd_entry cmd_status_entry = {
 	.name = "status",
-	.usage = "[-o COLUMNS] [-r] [-n] [-v]",
 	.help = "One row per state file: its verdict and why.",
+	.options = cmd_status_options,
+	.columns = cmd_status_cols,
+	.ncolumns = NCOLS,
+	.args = { .lower = 0, .upper = 0 },
 	.exec = cmd_status_exec,
 };
 
@@ -140,8 +166,8 @@ cmd_status_size(off_t sz, char *buf, size_t len)
 
 /* -v: counts by type on the line and the client slots in the second table. */
 static void
-cmd_status_details(struct wapictl *ctl, int fd, const char *path,
-    struct libscols_line *ln, struct cmd_status_out *o)
+cmd_status_details(int fd, const char *path, struct libscols_line *ln,
+    struct cmd_status_out *o)
 {
 	const struct out_spec *spec = o->cspec, *sspec = o->spec;
 	const struct wapi_header *h;
@@ -152,7 +178,7 @@ cmd_status_details(struct wapictl *ctl, int fd, const char *path,
 	uint32_t i, n;
 	size_t len;
 	void *map;
-	char why[256], d[32];
+	char why[256];
 	int held;
 
 	if (wcore_map(fd, false, &map, &len, why, sizeof(why)) != 0)
@@ -197,39 +223,28 @@ cmd_status_details(struct wapictl *ctl, int fd, const char *path,
 		    F_WRLCK);
 		out_cell(cl, spec, CCOL_ALIVE, "%s",
 		    held == 1 ? "yes" : held == 0 ? "no" : "unknown");
-		if (ctl->json)
-			out_cell(cl, spec, CCOL_ATTACHED, "%" PRId64,
-			    wcore_now_s() - c.attached / 1000000000);
-		else {
-			target_duration(wcore_now_s() - c.attached / 1000000000,
-			    d, sizeof(d));
-			out_cell(cl, spec, CCOL_ATTACHED, "%s", d);
-		}
+		out_age(cl, spec, CCOL_ATTACHED,
+		    wcore_now_s() - c.attached / 1000000000);
 		out_cell(cl, spec, CCOL_REFS, "%" PRIu32, c.refs_total);
 	}
 	munmap(map, len);
 }
 
-/* One row.  Returns the file's exit-status contribution. */
+/* One row.  Returns the file's exit status. */
 static int
 cmd_status_file(struct wapictl *ctl, const struct target_list *list,
     size_t idx, const struct target_file *tf, struct cmd_status_out *o)
 {
 	const struct out_spec *spec = o->spec;
 	struct libscols_line *ln;
-	struct wcore_status st;
 	struct legacy_info li;
-	const char *alive = "-";
-	char why[512], d[32];
-	uint64_t lock_start;
-	bool lock_dead;
-	int fd, e, rc = 0, dead;
-	int64_t now = wcore_now_s();
+	char d[32];
+	int64_t age = wcore_now_s() - tf->de.info.mtime;
 
 	ln = out_line_new(o->tb);
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
 	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
-	if (ctl->json)
+	if (spec->json)
 		out_cell(ln, spec, COL_SIZE, "%jd", (intmax_t)tf->de.info.size);
 	else if (out_has(spec, COL_SIZE)) {
 		cmd_status_size(tf->de.info.size, d, sizeof(d));
@@ -241,15 +256,11 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 		out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_TEMPORARY));
-		target_duration(now - tf->de.info.mtime, d, sizeof(d));
+		target_duration(age, d, sizeof(d));
 		out_cell(ln, spec, COL_REASON, "creation temporary, modified "
-		    "%s ago%s", d, now - tf->de.info.mtime > 60 ?
+		    "%s ago%s", d, age > 60 ?
 		    "; 'wapictl clean' removes it" : "");
-		if (ctl->json)
-			out_cell(ln, spec, COL_AGE, "%" PRId64,
-			    now - tf->de.info.mtime);
-		else
-			out_cell(ln, spec, COL_AGE, "%s", d);
+		out_age(ln, spec, COL_AGE, age);
 		return 0;
 	case WCORE_NAME_LEGACY_DATA:
 	case WCORE_NAME_LEGACY_SHARE:
@@ -258,234 +269,207 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 		    wcore_verdict_name(WCORE_LEGACY));
 		legacy_inspect(ctl, list, idx, &li);
 		out_cell(ln, spec, COL_REASON, "%s", li.reason);
-		if (ctl->json)
-			out_cell(ln, spec, COL_AGE, "%" PRId64,
-			    now - tf->de.info.mtime);
-		else {
-			target_duration(now - tf->de.info.mtime, d, sizeof(d));
-			out_cell(ln, spec, COL_AGE, "%s", d);
-		}
+		out_age(ln, spec, COL_AGE, age);
 		return 0;
 	default:
-		break;
+		out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
+		return cmd_status_state(ctl, tf, ln, o);
 	}
+}
 
-	out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
+/* The row of a state file.  Returns the file's exit status. */
+static int
+cmd_status_state(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_line *ln, struct cmd_status_out *o)
+{
+	struct wcore_status st;
+	const char *alive;
+	char why[512];
+	int fd, e, dead;
+
 	fd = target_open_listed(ctl, tf, why, sizeof(why));
 	if (fd == -ENOENT) {
 		/* Removed since the listing (a helper leaving): not there. */
 		scols_table_remove_line(o->tb, ln);
 		return 0;
 	}
-	if (fd < 0) {
-		out_cell(ln, spec, COL_VERDICT, "%s",
-		    wcore_verdict_name(WCORE_UNREADABLE));
-		out_cell(ln, spec, COL_REASON, "%s", why);
-		warnx("%s: cannot read: %s; check it with ls -l, remove it by "
-		    "hand if it is not yours", tf->shown, why);
-		return WAPICTL_EXIT_ACCESS;
-	}
+	if (fd < 0)
+		return cmd_status_unreadable(ln, o->spec, tf, why, "; check it "
+		    "with ls -l, remove it by hand if it is not yours");
 	memset(&st, 0, sizeof(st));
 	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
-		out_cell(ln, spec, COL_VERDICT, "%s",
-		    wcore_verdict_name(WCORE_UNREADABLE));
-		out_cell(ln, spec, COL_REASON, "%s", strerror(e));
-		warnx("%s: cannot read: %s", tf->shown, strerror(e));
 		close(fd);
-		return WAPICTL_EXIT_ACCESS;
+		return cmd_status_unreadable(ln, o->spec, tf, strerror(e), "");
 	}
-	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(st.verdict));
-	/* A holder that died left its pid: the robust mutex recovers. */
-	lock_dead = false;
-	if (st.lock_held && st.verdict != WCORE_FOREIGN) {
-		e = wcore_proc_start(st.lock_pid, &lock_start);
-		lock_dead = e == ESRCH ||
-		    (e == 0 && wcore_pid_alive(st.lock_pid, lock_start) == 0);
-	}
-	if (lock_dead)
-		out_cell(ln, spec, COL_REASON, "%s; table lock left by dead pid "
-		    "%" PRId32 " (recovered at its next use)", st.reason,
-		    st.lock_pid);
-	else
-		out_cell(ln, spec, COL_REASON, "%s", st.reason);
-	dead = target_helper_state(&st, &alive);
-	out_cell(ln, spec, COL_HELPER_ALIVE, "%s", alive);
-	if (st.header_ok) {
-		if (st.hdr.helper_pid > 0)
-			out_cell(ln, spec, COL_HELPER, "%" PRId32,
-			    st.hdr.helper_pid);
-		out_cell(ln, spec, COL_CLIENTS, "%" PRIu32 "/%" PRIu32,
-		    st.clients_live, st.clients_recorded);
-		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
-		    st.hdr.handles_used,
-		    st.hdr.regions[WAPI_R_HANDLES].capacity);
-		if (ctl->json)
-			out_cell(ln, spec, COL_AGE, "%" PRId64,
-			    now - st.hdr.created);
-		else {
-			target_duration(now - st.hdr.created, d, sizeof(d));
-			out_cell(ln, spec, COL_AGE, "%s", d);
-		}
-		if (st.hdr.helper_heartbeat > 0) {
-			if (ctl->json)
-				out_cell(ln, spec, COL_HEARTBEAT, "%" PRId64,
-				    now - st.hdr.helper_heartbeat);
-			else {
-				target_duration(now - st.hdr.helper_heartbeat,
-				    d, sizeof(d));
-				out_cell(ln, spec, COL_HEARTBEAT, "%s", d);
-			}
-		}
-		out_cell(ln, spec, COL_BOOT, "%.36s", st.hdr.boot_id);
-	}
-	if (st.lock_held && !lock_dead)
-		out_cell(ln, spec, COL_LOCK, "%" PRId32, st.lock_pid);
+	dead = cmd_status_cells(ln, o->spec, &st, &alive);
 	if (o->verbose && st.header_ok && (st.verdict == WCORE_LIVE ||
 	    st.verdict == WCORE_ORPHANED || st.verdict == WCORE_STALE_BOOT))
-		cmd_status_details(ctl, fd, tf->path, ln, o);
+		cmd_status_details(fd, tf->path, ln, o);
 	close(fd);
-
-	switch (st.verdict) {
-	case WCORE_ORPHANED:
-	case WCORE_STALE_BOOT:
-		warnx("%s: %s (%s); run 'wapictl clean'", tf->shown,
-		    wcore_verdict_name(st.verdict), st.reason);
-		rc = WAPICTL_EXIT_FINDINGS;
-		break;
-	case WCORE_CORRUPT:
-		warnx("%s: corrupt (%s); run 'wapictl validate' for details, "
-		    "'wapictl clean' once no process holds it", tf->shown,
-		    st.reason);
-		rc = WAPICTL_EXIT_FINDINGS;
-		break;
-	default:
-		if (st.helper_silent_s > 0) {
-			warnx("%s: helper pid %" PRId32 " is not answering "
-			    "(last heartbeat %" PRId64 " s ago); its clients' "
-			    "calls that need it fail; 'wapictl stop --kill' "
-			    "ends it and the next client starts a new one",
-			    tf->shown, st.hdr.helper_pid, st.helper_silent_s);
-			rc = WAPICTL_EXIT_FINDINGS;
-		} else if (dead) {
-			warnx("%s: helper pid %" PRId32 " is %s while %"
-			    PRIu32 " client%s still run without it; restart "
-			    "them", tf->shown, st.hdr.helper_pid,
-			    strcmp(alive, "no") == 0 ? "not running" : alive,
-			    st.clients_live, st.clients_live == 1 ? "" : "s");
-			rc = WAPICTL_EXIT_FINDINGS;
-		}
-		break;
-	}
-	return rc;
+	return cmd_status_finding(tf, &st, alive, dead);
 }
 
 static int
-cmd_status_exec(struct wapictl *ctl, int argc, char **argv)
+cmd_status_unreadable(struct libscols_line *ln, const struct out_spec *spec,
+    const struct target_file *tf, const char *why, const char *advice)
 {
-	static const struct option longopts[] = {
-		{ "output",	required_argument,	NULL, 'o' },
-		{ "raw",	no_argument,		NULL, 'r' },
-		{ "noheadings",	no_argument,		NULL, 'n' },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 }
-	};
-	struct out_spec spec = { cmd_status_cols, NCOLS, { 0 }, 0 };
-	struct out_spec cspec = { cmd_status_ccols,
-	    sizeof(cmd_status_ccols) / sizeof(cmd_status_ccols[0]), { 0 }, 0 };
+	out_cell(ln, spec, COL_VERDICT, "%s",
+	    wcore_verdict_name(WCORE_UNREADABLE));
+	out_cell(ln, spec, COL_REASON, "%s", why);
+	warnx("%s: cannot read: %s%s", tf->shown, why, advice);
+	return WAPICTL_EXIT_ACCESS;
+}
+
+/* A holder of the table lock that died left its pid: the robust mutex
+ * recovers at the next use. */
+static bool
+cmd_status_lock_dead(const struct wcore_status *st)
+{
+	uint64_t start;
+	int e;
+
+	if (!st->lock_held || st->verdict == WCORE_FOREIGN)
+		return false;
+	e = wcore_proc_start(st->lock_pid, &start);
+	return e == ESRCH ||
+	    (e == 0 && wcore_pid_alive(st->lock_pid, start) == 0);
+}
+
+/*
+ * The cells of a state file from its verdict.  *alive gets the helper's
+ * liveness in words; returns 1 when the recorded helper is dead.
+ */
+static int
+cmd_status_cells(struct libscols_line *ln, const struct out_spec *spec,
+    const struct wcore_status *st, const char **alive)
+{
+	int64_t now = wcore_now_s();
+	bool lock_dead = cmd_status_lock_dead(st);
+	int dead;
+
+	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(st->verdict));
+	if (lock_dead)
+		out_cell(ln, spec, COL_REASON, "%s; table lock left by dead pid "
+		    "%" PRId32 " (recovered at its next use)", st->reason,
+		    st->lock_pid);
+	else
+		out_cell(ln, spec, COL_REASON, "%s", st->reason);
+	dead = target_helper_state(st, alive);
+	out_cell(ln, spec, COL_HELPER_ALIVE, "%s", *alive);
+	if (st->header_ok) {
+		if (st->hdr.helper_pid > 0)
+			out_cell(ln, spec, COL_HELPER, "%" PRId32,
+			    st->hdr.helper_pid);
+		out_cell(ln, spec, COL_CLIENTS, "%" PRIu32 "/%" PRIu32,
+		    st->clients_live, st->clients_recorded);
+		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
+		    st->hdr.handles_used,
+		    st->hdr.regions[WAPI_R_HANDLES].capacity);
+		out_age(ln, spec, COL_AGE, now - st->hdr.created);
+		if (st->hdr.helper_heartbeat > 0)
+			out_age(ln, spec, COL_HEARTBEAT,
+			    now - st->hdr.helper_heartbeat);
+		out_cell(ln, spec, COL_BOOT, "%.36s", st->hdr.boot_id);
+	}
+	if (st->lock_held && !lock_dead)
+		out_cell(ln, spec, COL_LOCK, "%" PRId32, st->lock_pid);
+	return dead;
+}
+
+/* What needs a person, on standard error.  Returns the file's exit status. */
+static int
+cmd_status_finding(const struct target_file *tf, const struct wcore_status *st,
+    const char *alive, int dead)
+{
+	switch (st->verdict) {
+	case WCORE_ORPHANED:
+	case WCORE_STALE_BOOT:
+		warnx("%s: %s (%s); run 'wapictl clean'", tf->shown,
+		    wcore_verdict_name(st->verdict), st->reason);
+		return WAPICTL_EXIT_FINDINGS;
+	case WCORE_CORRUPT:
+		warnx("%s: corrupt (%s); run 'wapictl validate' for details, "
+		    "'wapictl clean' once no process holds it", tf->shown,
+		    st->reason);
+		return WAPICTL_EXIT_FINDINGS;
+	default:
+		break;
+	}
+	if (st->helper_silent_s > 0) {
+		warnx("%s: helper pid %" PRId32 " is not answering (last "
+		    "heartbeat %" PRId64 " s ago); its clients' calls that "
+		    "need it fail; 'wapictl stop --kill' ends it and the next "
+		    "client starts a new one", tf->shown, st->hdr.helper_pid,
+		    st->helper_silent_s);
+		return WAPICTL_EXIT_FINDINGS;
+	}
+	if (dead) {
+		warnx("%s: helper pid %" PRId32 " is %s while %" PRIu32
+		    " client%s still run without it; restart them", tf->shown,
+		    st->hdr.helper_pid, strcmp(alive, "no") == 0 ?
+		    "not running" : alive, st->clients_live,
+		    st->clients_live == 1 ? "" : "s");
+		return WAPICTL_EXIT_FINDINGS;
+	}
+	return 0;
+}
+
+/* Both tables, or none with -q; the second only with -v and rows. */
+static void
+cmd_status_print(const struct wapictl *ctl, struct cmd_status_out *o)
+{
+	if (ctl->quiet) {
+		out_discard(o->tb);
+		out_discard(o->ctb);
+	} else if (o->verbose && ctl->json)
+		out_print_json_pair(o->tb, o->ctb);
+	else if (o->verbose && scols_table_get_nlines(o->ctb) > 0) {
+		out_print(o->tb);
+		putchar('\n');
+		fflush(stdout);
+		out_print(o->ctb);
+	} else {
+		out_print(o->tb);
+		out_discard(o->ctb);
+	}
+}
+
+static int
+cmd_status_exec(struct wapictl *ctl, struct cmd_args *args)
+{
+	struct out_spec spec, cspec;
 	struct cmd_status_out o;
 	struct target_list list;
 	struct target_file tf;
-	const char *ocols = NULL;
-	bool raw = false, noheadings = false, verbose = false;
 	size_t i;
-	int ch, r, rc = 0, worst = 0;
+	int r, rc = 0;
 
-	while ((ch = getopt_long(argc, argv, "hno:rv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			wapictl_cmd_usage(&cmd_status_entry,
-			    "\n  -o, --output COLUMNS  columns to show "
-			    "(+COLUMNS adds to the default)\n"
-			    "  -r, --raw             raw output\n"
-			    "  -n, --noheadings      no headings\n"
-			    "  -v, --verbose         counts by type, and the "
-			    "client slots\n");
-			out_columns_help(cmd_status_cols, NCOLS);
-			return 0;
-		case 'n':
-			noheadings = true;
-			break;
-		case 'o':
-			ocols = optarg;
-			break;
-		case 'r':
-			raw = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		default:
-			return wapictl_usage_error(&cmd_status_entry, NULL);
-		}
-	}
-	if (optind != argc)
-		return wapictl_usage_error(&cmd_status_entry,
-		    "unexpected argument '%s'", argv[optind]);
-
-	out_columns_default(&spec, cmd_status_defaults,
-	    sizeof(cmd_status_defaults) / sizeof(cmd_status_defaults[0]));
-	if (ctl->all_hosts && (ocols == NULL || *ocols == '+')) {
-		memmove(&spec.ids[1], &spec.ids[0],
-		    spec.nids * sizeof(spec.ids[0]));
-		spec.ids[0] = COL_HOST;
-		spec.nids++;
-	}
-	if (verbose)
-		for (i = 0; i < sizeof(cmd_status_verbose) /
-		    sizeof(cmd_status_verbose[0]); i++)
-			spec.ids[spec.nids++] = cmd_status_verbose[i];
-	if (ocols != NULL && (r = out_columns_parse(&spec, ocols)) != 0)
-		return r;
-	out_columns_default(&cspec, (const int[]){ CCOL_PATH, CCOL_SLOT,
-	    CCOL_PID, CCOL_ALIVE, CCOL_ATTACHED, CCOL_REFS }, 6);
+	o.verbose = args_has(args, 'v');
+	out_spec_init(&spec, ctl, cmd_status_cols, NCOLS, cmd_status_defaults,
+	    nitems(cmd_status_defaults));
+	if (o.verbose)
+		out_spec_add(&spec, cmd_status_verbose,
+		    nitems(cmd_status_verbose));
+	if (out_spec_options(&spec, ctl, args, COL_HOST) < 0)
+		return WAPICTL_EXIT_USAGE;
+	out_spec_init(&cspec, ctl, cmd_status_ccols, nitems(cmd_status_ccols),
+	    cmd_status_cdefaults, nitems(cmd_status_cdefaults));
 
 	/* A missing directory is nothing to show, not an error. */
-	if ((r = target_dir_open(ctl, true)) != 0)
-		return r;
-	if ((r = target_collect(ctl, TARGET_STATE | TARGET_TEMP |
-	    TARGET_LEGACY, &list)) != 0)
-		return r;
+	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
+	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY, &list) < 0)
+		return WAPICTL_EXIT_ACCESS;
 
-	o.tb = out_table_new(ctl, "status", &spec, raw, noheadings);
-	o.ctb = out_table_new(ctl, "clients", &cspec, raw, noheadings);
+	o.tb = out_table_new("status", &spec, args);
+	o.ctb = out_table_new("clients", &cspec, args);
 	o.spec = &spec;
 	o.cspec = &cspec;
-	o.verbose = verbose;
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
 		r = cmd_status_file(ctl, &list, i, &tf, &o);
-		if (r == WAPICTL_EXIT_ACCESS)
-			worst = r;
-		else if (r > rc)
-			rc = r;
+		rc = MAX(rc, r);
 	}
-	if (!ctl->quiet) {
-		if (verbose && ctl->json)
-			out_print_json_pair(o.tb, o.ctb);
-		else if (verbose && scols_table_get_nlines(o.ctb) > 0) {
-			out_print(o.tb);
-			putchar('\n');
-			fflush(stdout);
-			out_print(o.ctb);
-		} else {
-			out_print(o.tb);
-			scols_unref_table(o.ctb);
-		}
-	} else {
-		scols_unref_table(o.tb);
-		scols_unref_table(o.ctb);
-	}
+	cmd_status_print(ctl, &o);
 	target_free(&list);
-	return worst ? worst : rc;
+	return rc;
 }

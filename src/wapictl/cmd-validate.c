@@ -45,7 +45,7 @@ static const struct out_column cmd_validate_cols[] = {
 	    "byte offset in the file" },
 	[COL_PROBLEM] = { "PROBLEM", 0.4, 0, SCOLS_JSON_STRING, "what is wrong" },
 };
-#define NCOLS (sizeof(cmd_validate_cols) / sizeof(cmd_validate_cols[0]))
+#define NCOLS nitems(cmd_validate_cols)
 
 struct cmd_validate_ctx {
 	struct wapictl		*ctl;
@@ -54,7 +54,10 @@ struct cmd_validate_ctx {
 	struct out_spec		 spec;
 };
 
-static int	cmd_validate_exec(struct wapictl *, int, char **);
+static int	cmd_validate_exec(struct wapictl *, struct cmd_args *);
+static int	cmd_validate_files(struct cmd_validate_ctx *, int, char **);
+static int	cmd_validate_dir(struct cmd_validate_ctx *,
+		    const struct target_list *);
 static bool	cmd_validate_mono(struct cmd_validate_ctx *, const char *,
 		    const char *);
 static int	cmd_validate_fd(struct cmd_validate_ctx *, int, bool,
@@ -64,11 +67,18 @@ static int	cmd_validate_run(struct cmd_validate_ctx *, int, bool,
 static void	cmd_validate_print(struct cmd_validate_ctx *, const char *,
 		    const char *, const char *, const struct wcore_report *);
 
+static const struct cmd_option cmd_validate_options[] = {
+	{ "verbose", no_argument, 'v', NULL,
+	    "every problem (default: the first 5 per file)" },
+	CMD_OPTION_END
+};
+
 const struct cmd_entry cmd_validate_entry = {
 	.name = "validate",
-	.usage = "[-v] [FILE...]",
 	.help = "Deep check of state files (default: the host's files in the "
 	    "directory);\nevery problem with its location.",
+	.options = cmd_validate_options,
+	.args = { .usage = "[FILE...]", .lower = 0, .upper = -1 },
 	.exec = cmd_validate_exec,
 };
 
@@ -273,125 +283,104 @@ cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
 	return rc;
 }
 
+/* The FILEs named on the command line.  Returns the worst exit status. */
 static int
-cmd_validate_exec(struct wapictl *ctl, int argc, char **argv)
+cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "verbose",	no_argument,	NULL, 'v' },
-		{ "help",	no_argument,	NULL, 'h' },
-		{ NULL,		0,		NULL, 0 }
-	};
+	char why[512], shown[PATH_MAX];
+	bool writable;
+	int i, fd, r, rc = 0;
+
+	for (i = 0; i < argc; i++) {
+		target_shown(argv[i], shown, sizeof(shown));
+		if (cmd_validate_mono(c, argv[i], shown))
+			continue;
+		writable = true;
+		fd = target_open_path(argv[i], &writable, why, sizeof(why));
+		if (fd < 0) {
+			warnx("%s: %s", argv[i], why);
+			if (c->ctl->json)
+				cmd_validate_print(c, argv[i], shown,
+				    "unreadable", NULL);
+			rc = WAPICTL_EXIT_ACCESS;
+			continue;
+		}
+		r = cmd_validate_fd(c, fd, writable, argv[i], shown);
+		rc = MAX(rc, r);
+		close(fd);
+	}
+	return rc;
+}
+
+/* The host's state files in the directory.  Returns the worst exit status. */
+static int
+cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
+{
+	struct wapictl *ctl = c->ctl;
+	struct target_file tf;
+	char why[512], shown[PATH_MAX];
+	bool writable;
+	size_t i;
+	int fd, r, rc = 0;
+
+	if (list->n == 0 && !ctl->quiet && !ctl->json) {
+		target_shown(ctl->dir, shown, sizeof(shown));
+		printf("%s: no state file%s%s to validate\n", shown,
+		    ctl->all_hosts ? "" : " for host ",
+		    ctl->all_hosts ? "" : ctl->want_host);
+	}
+	for (i = 0; i < list->n; i++) {
+		target_get(ctl, list, i, &tf);
+		writable = true;
+		fd = target_open_state(ctl->dirfd, tf.de.name, &writable, why,
+		    sizeof(why));
+		if (fd == -ENOENT)
+			continue;	/* removed since the listing */
+		if (fd < 0) {
+			warnx("%s: %s; check it with ls -l, remove it by hand "
+			    "if it is not yours", tf.shown, why);
+			if (ctl->json)
+				cmd_validate_print(c, tf.path, tf.shown,
+				    "unreadable", NULL);
+			rc = WAPICTL_EXIT_ACCESS;
+			continue;
+		}
+		r = cmd_validate_fd(c, fd, writable, tf.path, tf.shown);
+		rc = MAX(rc, r);
+		close(fd);
+	}
+	return rc;
+}
+
+static int
+cmd_validate_exec(struct wapictl *ctl, struct cmd_args *args)
+{
 	static const int defaults[] = { COL_PATH, COL_RESULT, COL_PROBLEMS,
 	    COL_WHERE, COL_INDEX, COL_OFFSET, COL_PROBLEM };
 	struct cmd_validate_ctx c;
-	struct target_list list;
-	struct target_file tf;
-	char why[512], name[NAME_MAX + 1], dir[PATH_MAX], shown[PATH_MAX];
-	char path[PATH_MAX];
-	bool writable;
-	size_t i;
-	int ch, r, rc = 0, fd, dfd;
+	struct target_list list = { 0 };
+	int rc;
 
+	if (args->argc == 0 && (target_dir_open(ctl, true) < 0 ||
+	    target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI, &list) < 0))
+		return WAPICTL_EXIT_ACCESS;
 	memset(&c, 0, sizeof(c));
 	c.ctl = ctl;
-	while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			wapictl_cmd_usage(&cmd_validate_entry,
-			    "\n  -v, --verbose  every problem (default: the "
-			    "first 5 per file)\n");
-			return 0;
-		case 'v':
-			c.verbose = true;
-			break;
-		default:
-			return wapictl_usage_error(&cmd_validate_entry, NULL);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-
-	c.spec.cols = cmd_validate_cols;
-	c.spec.ncols = NCOLS;
-	out_columns_default(&c.spec, defaults, sizeof(defaults) /
-	    sizeof(defaults[0]));
+	c.verbose = args_has(args, 'v');
+	out_spec_init(&c.spec, ctl, cmd_validate_cols, NCOLS, defaults,
+	    nitems(defaults));
 	if (ctl->json)
-		c.tb = out_table_new(ctl, "validate", &c.spec, false, false);
+		c.tb = out_table_new("validate", &c.spec, args);
 
-	if (argc > 0) {
-		for (i = 0; i < (size_t)argc; i++) {
-			target_shown(argv[i], shown, sizeof(shown));
-			if (cmd_validate_mono(&c, argv[i], shown))
-				continue;
-			writable = true;
-			fd = target_open_path(argv[i], true, &dfd, name, dir,
-			    sizeof(dir), why, sizeof(why));
-			if (fd == -EACCES || fd == -EROFS) {
-				writable = false;
-				fd = target_open_path(argv[i], false, &dfd,
-				    name, dir, sizeof(dir), why, sizeof(why));
-			}
-			if (fd < 0) {
-				warnx("%s: %s", argv[i], why);
-				if (ctl->json)
-					cmd_validate_print(&c, argv[i], shown,
-					    "unreadable", NULL);
-				rc = WAPICTL_EXIT_ACCESS;
-				continue;
-			}
-			r = cmd_validate_fd(&c, fd, writable, argv[i], shown);
-			if (r > rc)
-				rc = r;
-			close(fd);
-			close(dfd);
-		}
-	} else {
-		if ((r = target_dir_open(ctl, true)) != 0)
-			return r;
-		if ((r = target_collect(ctl, TARGET_STATE | TARGET_THIS_ABI,
-		    &list)) != 0)
-			return r;
-		if (list.n == 0 && !ctl->quiet && !ctl->json) {
-			target_shown(ctl->dir, shown, sizeof(shown));
-			printf("%s: no state file%s%s to validate\n", shown,
-			    ctl->all_hosts ? "" : " for host ",
-			    ctl->all_hosts ? "" : ctl->want_host);
-		}
-		for (i = 0; i < list.n; i++) {
-			target_get(ctl, &list, i, &tf);
-			writable = true;
-			fd = wcore_state_open(ctl->dirfd, tf.de.name,
-			    true, why, sizeof(why));
-			if (fd == -EACCES || fd == -EROFS) {
-				writable = false;
-				fd = wcore_state_open(ctl->dirfd,
-				    tf.de.name, false, why, sizeof(why));
-			}
-			if (fd == -ENOENT)
-				continue;	/* removed since the listing */
-			if (fd < 0) {
-				warnx("%s: %s; check it with ls -l, remove it "
-				    "by hand if it is not yours", tf.shown, why);
-				if (ctl->json)
-					cmd_validate_print(&c, tf.path,
-					    tf.shown, "unreadable", NULL);
-				rc = WAPICTL_EXIT_ACCESS;
-				continue;
-			}
-			snprintf(path, sizeof(path), "%s", tf.path);
-			r = cmd_validate_fd(&c, fd, writable, path,
-			    tf.shown);
-			if (r > rc)
-				rc = r;
-			close(fd);
-		}
+	if (args->argc > 0)
+		rc = cmd_validate_files(&c, args->argc, args->argv);
+	else {
+		rc = cmd_validate_dir(&c, &list);
 		target_free(&list);
 	}
-	if (c.tb != NULL) {
-		if (!ctl->quiet)
-			out_print(c.tb);
-		else
-			scols_unref_table(c.tb);
-	}
+	if (c.tb != NULL && !ctl->quiet)
+		out_print(c.tb);
+	else if (c.tb != NULL)
+		out_discard(c.tb);
 	return rc;
 }

@@ -52,6 +52,12 @@ static int	legacy_maps_match(pid_t, const struct legacy_ids *, bool *);
 static pid_t	legacy_mapped_by(const struct legacy_ids *, bool *);
 static void	legacy_state(const struct wapictl *,
 		    const struct target_list *, size_t, struct legacy_info *);
+static bool	legacy_members_plain(const struct wapictl *,
+		    const struct target_list *, struct legacy_info *);
+static void	legacy_key(const struct wapictl *, const struct target_list *,
+		    struct legacy_info *, char *, size_t);
+static void	legacy_use(const struct wapictl *, const struct target_list *,
+		    struct legacy_info *, const char *);
 static void	legacy_sem(const struct wcore_name *, struct legacy_info *,
 		    char *, size_t);
 static void	legacy_cat(char *, size_t, const char *, ...)
@@ -268,41 +274,15 @@ static void
 legacy_state(const struct wapictl *ctl, const struct target_list *list,
     size_t i, struct legacy_info *li)
 {
-	struct target_file tf, of;
-	struct legacy_ids ids;
-	struct stat sb;
-	char blind[160], waiters[80];
+	struct target_file tf;
+	char waiters[80];
 	const struct wcore_name *n;
-	int32_t key;
-	bool unsure = false;
-	pid_t pid;
-	size_t j;
-	int fd, off;
 
 	waiters[0] = '\0';
 	target_get(ctl, list, i, &tf);
 	n = &tf.de.parsed;
-	memset(&ids, 0, sizeof(ids));
-	for (j = 0; j < li->nfiles; j++) {
-		target_get(ctl, list, li->files[j], &of);
-		ids.dev[ids.n] = of.de.info.dev;
-		ids.ino[ids.n++] = of.de.info.ino;
-	}
-	/* A state with a member that is not a plain file of ours is never
-	 * touched: Mono made none such. */
-	for (j = 0; j < li->nfiles; j++) {
-		target_get(ctl, list, li->files[j], &of);
-		if (S_ISREG(of.de.info.mode) && of.de.info.uid == ctl->euid)
-			continue;
-		li->use = LEGACY_UNSURE;
-		li->never = true;
-		legacy_cat(li->state, sizeof(li->state), "; but %s is %s: "
-		    "never removed", of.de.name, S_ISLNK(of.de.info.mode) ?
-		    "a symbolic link (not followed)" :
-		    !S_ISREG(of.de.info.mode) ? "not a regular file" :
-		    "owned by another user");
+	if (!legacy_members_plain(ctl, list, li))
 		return;
-	}
 
 	/* Another host's key names a set of that host's kernel: whatever
 	 * set has that key here is not the state's. */
@@ -314,35 +294,96 @@ legacy_state(const struct wapictl *ctl, const struct target_list *list,
 		    n->host);
 		return;
 	}
+	if (li->data != SIZE_MAX)
+		legacy_key(ctl, list, li, waiters, sizeof(waiters));
+	legacy_use(ctl, list, li, waiters);
+}
 
-	/* The key, at its version's offset of the data file, if any. */
-	if (li->data != SIZE_MAX) {
-		target_get(ctl, list, li->data, &of);
-		off = wcore_mono_key_offset(&of.de.parsed);
-		if (off < 0)
-			legacy_cat(li->state, sizeof(li->state), "; no "
-			    "semaphore set at this version");
-		else if ((fd = openat(of.dirfd, of.de.name, O_RDONLY |
-		    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) >= 0) {
-			if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-			    sb.st_uid == ctl->euid &&
-			    sb.st_dev == of.de.info.dev &&
-			    sb.st_ino == of.de.info.ino &&
-			    pread(fd, &key, sizeof(key), off) ==
-			    (ssize_t)sizeof(key) && key != 0) {
-				li->has_key = true;
-				li->sem_key = key;
-			}
-			close(fd);
-			if (li->has_key)
-				legacy_sem(&of.de.parsed, li, waiters,
-				    sizeof(waiters));
-			else
-				legacy_cat(li->state, sizeof(li->state),
-				    "; no semaphore key in it");
-		}
+/*
+ * A state with a member that is not a plain file of ours is never
+ * touched: Mono made none such.  False when there is one (li says it).
+ */
+static bool
+legacy_members_plain(const struct wapictl *ctl, const struct target_list *list,
+    struct legacy_info *li)
+{
+	struct target_file of;
+	size_t j;
+
+	for (j = 0; j < li->nfiles; j++) {
+		target_get(ctl, list, li->files[j], &of);
+		if (S_ISREG(of.de.info.mode) && of.de.info.uid == ctl->euid)
+			continue;
+		li->use = LEGACY_UNSURE;
+		li->never = true;
+		legacy_cat(li->state, sizeof(li->state), "; but %s is %s: "
+		    "never removed", of.de.name, S_ISLNK(of.de.info.mode) ?
+		    "a symbolic link (not followed)" :
+		    !S_ISREG(of.de.info.mode) ? "not a regular file" :
+		    "owned by another user");
+		return false;
 	}
+	return true;
+}
 
+/* The key, at its version's offset of the data file, and then its set. */
+static void
+legacy_key(const struct wapictl *ctl, const struct target_list *list,
+    struct legacy_info *li, char *waiters, size_t wlen)
+{
+	struct target_file of;
+	struct stat sb;
+	int32_t key;
+	int fd, off;
+
+	target_get(ctl, list, li->data, &of);
+	off = wcore_mono_key_offset(&of.de.parsed);
+	if (off < 0) {
+		legacy_cat(li->state, sizeof(li->state), "; no semaphore set "
+		    "at this version");
+		return;
+	}
+	if ((fd = openat(of.dirfd, of.de.name, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_uid == ctl->euid && sb.st_dev == of.de.info.dev &&
+	    sb.st_ino == of.de.info.ino &&
+	    pread(fd, &key, sizeof(key), off) == (ssize_t)sizeof(key) &&
+	    key != 0) {
+		li->has_key = true;
+		li->sem_key = key;
+	}
+	close(fd);
+	if (li->has_key)
+		legacy_sem(&of.de.parsed, li, waiters, wlen);
+	else
+		legacy_cat(li->state, sizeof(li->state), "; no semaphore key "
+		    "in it");
+}
+
+/*
+ * In use, idle or unsure, from the processes that map the state's files,
+ * its set's attach count and waiters (from legacy_sem), and whether /proc
+ * shows every process.
+ */
+static void
+legacy_use(const struct wapictl *ctl, const struct target_list *list,
+    struct legacy_info *li, const char *waiters)
+{
+	struct target_file of;
+	struct legacy_ids ids;
+	char blind[160];
+	bool unsure = false;
+	pid_t pid;
+	size_t j;
+
+	memset(&ids, 0, sizeof(ids));
+	for (j = 0; j < li->nfiles; j++) {
+		target_get(ctl, list, li->files[j], &of);
+		ids.dev[ids.n] = of.de.info.dev;
+		ids.ino[ids.n++] = of.de.info.ino;
+	}
 	pid = legacy_mapped_by(&ids, &unsure);
 	if (pid > 0) {
 		li->use = LEGACY_IN_USE;
@@ -404,18 +445,18 @@ legacy_reason(const struct wapictl *ctl, const struct target_list *list,
 }
 
 /* Remove the state's set if it is still the one legacy_inspect proved
- * the state's, and still unused. */
+ * the state's, and still unused.  0, or -errno (the caller says it). */
 int
 legacy_sem_remove(const struct legacy_info *li)
 {
 	if (!li->has_key || li->semid < 0 || !li->sem_ours)
 		return 0;
 	if (semget((key_t)li->sem_key, 0, 0) != li->semid)
-		return ESRCH;
+		return -ESRCH;
 	if (li->attach >= 0 &&
 	    semctl(li->semid, WCORE_MONO_SEM_ATTACH, GETVAL) > li->attach_base)
-		return EBUSY;
+		return -EBUSY;
 	if (semctl(li->semid, 0, IPC_RMID) != 0)
-		return errno;
+		return -errno;
 	return 0;
 }

@@ -3,8 +3,14 @@
  * listing describes its columns once (struct out_column[]), -o picks some
  * ("+LIST" appends to the defaults), -r raw, -n no headings, -J JSON whose
  * top-level key is the command name and whose numbers are JSON numbers.
+ * Those options of a listing are declared here, once, for every command
+ * whose entry has columns; with -A the HOST column comes first.  An age is
+ * a number of seconds in JSON and "5m3s" for people: out_age().
  */
 #include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +30,18 @@
 static bool	out_needs_encoding;
 
 static int	out_column_find(const struct out_spec *, const char *, size_t);
+static int	out_columns_parse(struct out_spec *, const struct cmd_args *,
+		    const char *);
 static char	*out_json_inner(struct libscols_table *, size_t *);
+
+/* The options of every listing (struct cmd_entry with columns). */
+const struct cmd_option out_listing_options[] = {
+	{ "output", required_argument, 'o', "COLUMNS",
+	    "columns to show (+COLUMNS adds to the default)" },
+	{ "raw", no_argument, 'r', NULL, "raw output" },
+	{ "noheadings", no_argument, 'n', NULL, "no headings" },
+	CMD_OPTION_END
+};
 
 static int
 out_column_find(const struct out_spec *spec, const char *name, size_t len)
@@ -38,19 +55,31 @@ out_column_find(const struct out_spec *spec, const char *name, size_t len)
 	return -1;
 }
 
+/* The columns of a table and the default ones; -J from ctl. */
 void
-out_columns_default(struct out_spec *spec, const int *ids, size_t n)
+out_spec_init(struct out_spec *spec, const struct wapictl *ctl,
+    const struct out_column *cols, size_t ncols, const int *ids, size_t n)
+{
+	spec->cols = cols;
+	spec->ncols = ncols;
+	spec->json = ctl->json;
+	spec->nids = 0;
+	out_spec_add(spec, ids, n);
+}
+
+void
+out_spec_add(struct out_spec *spec, const int *ids, size_t n)
 {
 	size_t i;
 
-	spec->nids = 0;
-	for (i = 0; i < n && i < OUT_MAXCOLS; i++)
+	for (i = 0; i < n && spec->nids < OUT_MAXCOLS; i++)
 		spec->ids[spec->nids++] = ids[i];
 }
 
-/* -o LIST or -o +LIST.  0, or a message was printed and 2 is returned. */
-int
-out_columns_parse(struct out_spec *spec, const char *list)
+/* -o LIST or -o +LIST.  0, or -EINVAL (said, as a usage error). */
+static int
+out_columns_parse(struct out_spec *spec, const struct cmd_args *args,
+    const char *list)
 {
 	const char *p, *q;
 	int id;
@@ -66,21 +95,42 @@ out_columns_parse(struct out_spec *spec, const char *list)
 		if (q == p)
 			continue;
 		if ((id = out_column_find(spec, p, (size_t)(q - p))) < 0) {
-			warnx("-o: unknown column '%.*s'", (int)(q - p), p);
-			fprintf(stderr, "%s\n", WAPICTL_HINT);
-			return WAPICTL_EXIT_USAGE;
+			wapictl_usage_error(args->entry, "-o: unknown column "
+			    "'%.*s'", (int)(q - p), p);
+			return -EINVAL;
 		}
 		if (spec->nids == OUT_MAXCOLS) {
-			warnx("-o: too many columns");
-			return WAPICTL_EXIT_USAGE;
+			wapictl_usage_error(args->entry, "-o: too many columns");
+			return -EINVAL;
 		}
 		spec->ids[spec->nids++] = id;
 	}
 	if (spec->nids == 0) {
-		warnx("-o: no column named");
-		fprintf(stderr, "%s\n", WAPICTL_HINT);
-		return WAPICTL_EXIT_USAGE;
+		wapictl_usage_error(args->entry, "-o: no column named");
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * The listing's options that choose columns: with -A, host_col first
+ * unless -o replaces the default columns; then -o.  0, or -EINVAL (said).
+ */
+int
+out_spec_options(struct out_spec *spec, const struct wapictl *ctl,
+    const struct cmd_args *args, int host_col)
+{
+	const char *ocols = args_get(args, 'o');
+
+	if (ctl->all_hosts && (ocols == NULL || *ocols == '+') &&
+	    spec->nids < OUT_MAXCOLS) {
+		memmove(&spec->ids[1], &spec->ids[0],
+		    spec->nids * sizeof(spec->ids[0]));
+		spec->ids[0] = host_col;
+		spec->nids++;
+	}
+	if (ocols != NULL)
+		return out_columns_parse(spec, args, ocols);
 	return 0;
 }
 
@@ -105,26 +155,30 @@ out_has(const struct out_spec *spec, int id)
 	return false;
 }
 
+/* A table of spec's columns; a listing's -r and -n from args. */
 struct libscols_table *
-out_table_new(const struct wapictl *ctl, const char *name,
-    const struct out_spec *spec, bool raw, bool noheadings)
+out_table_new(const char *name, const struct out_spec *spec,
+    const struct cmd_args *args)
 {
 	struct libscols_table *tb;
 	struct libscols_column *cl;
 	const struct out_column *c;
+	bool listing = args->entry->columns != NULL;
+	bool raw = listing && args_has(args, 'r');
 	size_t i;
 
 	if ((tb = scols_new_table()) == NULL)
 		err(WAPICTL_EXIT_ACCESS, "scols_new_table");
 	scols_table_set_name(tb, name);
 	scols_table_enable_raw(tb, raw);
-	scols_table_enable_noheadings(tb, noheadings);
-	scols_table_enable_json(tb, ctl->json);
+	scols_table_enable_noheadings(tb, listing && args_has(args, 'n'));
+	scols_table_enable_json(tb, spec->json);
 	for (i = 0; i < spec->nids; i++) {
 		c = &spec->cols[spec->ids[i]];
 		/* Raw and JSON output never truncate. */
 		cl = scols_table_new_column(tb, c->name, c->whint,
-		    (raw || ctl->json) ? (c->flags & ~SCOLS_FL_TRUNC) : c->flags);
+		    (raw || spec->json) ? (c->flags & ~SCOLS_FL_TRUNC) :
+		    c->flags);
 		if (cl == NULL)
 			err(WAPICTL_EXIT_ACCESS, "scols_table_new_column");
 		scols_column_set_json_type(cl, c->json);
@@ -169,6 +223,27 @@ out_cell(struct libscols_line *ln, const struct out_spec *spec, int id,
 	}
 }
 
+/*
+ * An age or a duration: a number of seconds in JSON, "5m3s" for people
+ * (target_duration).  Only formatted when the column is shown.
+ */
+void
+out_age(struct libscols_line *ln, const struct out_spec *spec, int id,
+    int64_t seconds)
+{
+	char d[32];
+
+	if (!out_has(spec, id))
+		return;
+	if (spec->json) {
+		out_cell(ln, spec, id, "%" PRId64, seconds);
+		return;
+	}
+	target_duration(seconds, d, sizeof(d));
+	out_cell(ln, spec, id, "%s", d);
+}
+
+/* Print the table and free it. */
 int
 out_print(struct libscols_table *tb)
 {
@@ -181,6 +256,13 @@ out_print(struct libscols_table *tb)
 	r = scols_print_table(tb);
 	scols_unref_table(tb);
 	return r;
+}
+
+/* Free the table unprinted (-q). */
+void
+out_discard(struct libscols_table *tb)
+{
+	scols_unref_table(tb);
 }
 
 /* A table as JSON text, without its outer braces. */

@@ -3,6 +3,8 @@
  * the host (-H, -A, or this host) and the files of that host in it, listed
  * through the core's directory scan (which never follows a link).  Also the
  * small words shared by the commands: durations and helper liveness.
+ * Errors follow the convention of wapictl.h: a descriptor, 0 or -errno,
+ * said on standard error unless a `why' buffer takes the reason back.
  */
 #include <sys/stat.h>
 
@@ -27,6 +29,12 @@ struct target_scan {
 
 static int	target_scan_one(const struct wcore_dirent *, void *);
 
+/*
+ * The directory, this host and the host looked at, from the options and
+ * the environment.  0; -EINVAL when a setting is wrong (the host name,
+ * WAPICTL_MONO_SHM_DIR: wapictl's usage), another -errno when the
+ * directory cannot be found (no HOME, too long a name); said.
+ */
 int
 target_init(struct wapictl *ctl)
 {
@@ -34,23 +42,19 @@ target_init(struct wapictl *ctl)
 	int e;
 
 	ctl->euid = geteuid();
-	if (ctl->dir_arg != NULL) {
-		if (strlcpy(ctl->dir, ctl->dir_arg, sizeof(ctl->dir)) >=
-		    sizeof(ctl->dir)) {
-			warnx("-d: directory name too long");
-			return WAPICTL_EXIT_USAGE;
-		}
-	} else if ((e = wcore_dir_path(ctl->dir, sizeof(ctl->dir), why,
+	if (ctl->dir_arg != NULL)	/* its length checked with the options */
+		strlcpy(ctl->dir, ctl->dir_arg, sizeof(ctl->dir));
+	else if ((e = wcore_dir_path(ctl->dir, sizeof(ctl->dir), why,
 	    sizeof(why))) != 0) {
 		warnx("cannot find the state directory: %s", why);
-		return WAPICTL_EXIT_ACCESS;
+		return e == EINVAL ? -ENOENT : -e;	/* EINVAL is usage's */
 	}
-	if ((e = wcore_host_name(ctl->host, sizeof(ctl->host), why,
-	    sizeof(why))) != 0) {
+	if (wcore_host_name(ctl->host, sizeof(ctl->host), why,
+	    sizeof(why)) != 0) {
 		/* Only matters when we need this host: -H or -A do not. */
 		if (ctl->host_arg == NULL && !ctl->all_hosts) {
 			warnx("%s; set WAPI_SHARED_HOSTNAME or use -H", why);
-			return WAPICTL_EXIT_USAGE;
+			return -EINVAL;
 		}
 		ctl->host[0] = '\0';
 	}
@@ -61,7 +65,7 @@ target_init(struct wapictl *ctl)
 	    getenv("WAPICTL_MONO_SHM_DIR") : "/dev/shm", sizeof(ctl->shm_dir)) >=
 	    sizeof(ctl->shm_dir)) {
 		warnx("WAPICTL_MONO_SHM_DIR: directory name too long");
-		return WAPICTL_EXIT_USAGE;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -75,7 +79,8 @@ target_host_is_this(const struct wapictl *ctl)
 
 /*
  * Open the directory.  A missing directory is "nothing there" when
- * missing_ok; anything else that stops us is exit 4 with the core's reason.
+ * missing_ok: 0.  Anything else that stops us is -errno, said with the
+ * core's reason.
  */
 int
 target_dir_open(struct wapictl *ctl, bool missing_ok)
@@ -98,7 +103,7 @@ target_dir_open(struct wapictl *ctl, bool missing_ok)
 		else
 			warnx("cannot use the state directory: %s; fix its "
 			    "owner and mode (0700) or use -d", why);
-		return WAPICTL_EXIT_ACCESS;
+		return fd;
 	}
 	ctl->dirfd = fd;
 	return 0;
@@ -152,12 +157,12 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
 	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 + len >
 	    PATH_MAX)
-		return ENAMETOOLONG;
+		return -ENAMETOOLONG;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
 		nv = reallocarray(l->v, l->cap, sizeof(*nv));
 		if (nv == NULL)
-			return ENOMEM;
+			return -ENOMEM;
 		l->v = nv;
 	}
 	if (l->ncap - l->nlen < len) {
@@ -165,7 +170,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 		while (ncap - l->nlen < len)
 			ncap *= 2;
 		if ((nn = realloc(l->names, ncap)) == NULL)
-			return ENOMEM;
+			return -ENOMEM;
 		l->names = nn;
 		l->ncap = ncap;
 	}
@@ -178,7 +183,11 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	return 0;
 }
 
-/* The files of the wanted host(s) of the given kinds, sorted by name. */
+/*
+ * The files of the wanted host(s) of the given kinds, sorted by name.
+ * 0, or -errno (said).  The scan's failures are positive errno values and
+ * target_scan_one's negative ones, as wcore_dir_scan asks.
+ */
 int
 target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 {
@@ -191,11 +200,12 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 	s.kinds = kinds;
 	s.list = list;
 	s.shm = false;
-	if (!ctl->dir_missing && (e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
+	if (!ctl->dir_missing &&
+	    (e = wcore_dir_scan(ctl->dirfd, target_scan_one, &s)) != 0) {
 		target_shown(ctl->dir, shown, sizeof(shown));
-		warnx("%s: cannot list: %s", shown, strerror(e));
+		warnx("%s: cannot list: %s", shown, strerror(abs(e)));
 		target_free(list);
-		return WAPICTL_EXIT_ACCESS;
+		return -abs(e);
 	}
 	/* Mono's /dev/shm files, part of this host's state.  A world-writable
 	 * sticky directory: each file is checked as ours when it is opened. */
@@ -207,9 +217,10 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 		s.shm = true;
 		if (ctl->shm_dirfd >= 0 && (e = wcore_dir_scan(ctl->shm_dirfd,
 		    target_scan_one, &s)) != 0) {
-			warnx("%s: cannot list: %s", ctl->shm_dir, strerror(e));
+			warnx("%s: cannot list: %s", ctl->shm_dir,
+			    strerror(abs(e)));
 			target_free(list);
-			return WAPICTL_EXIT_ACCESS;
+			return -abs(e);
 		}
 	}
 	return 0;
@@ -251,7 +262,8 @@ target_free(struct target_list *list)
  * ours, private, one link).  Anything else, every refusal included, goes to
  * wcore_state_open, which decides and says why.  The descriptor keeps
  * O_NONBLOCK (the guard against a FIFO swapped in), which a regular file
- * ignores: for pread, lock queries and mmap, not for handing on.
+ * ignores: for pread, lock queries and mmap, not for handing on.  The
+ * descriptor, or -errno with the reason in why (the caller says it).
  */
 int
 target_open_listed(const struct wapictl *ctl, const struct target_file *tf,
@@ -292,13 +304,32 @@ target_shown(const char *path, char *buf, size_t len)
 }
 
 /*
- * Open a FILE named on the command line through its directory, with the
- * core's checks (no link, ours, private, one link).  *dirfd receives the
- * directory, name (NAME_MAX+1 bytes) the last component.
+ * Open a state file writable when *writable and we may write it, else
+ * read-only; *writable says which.  The descriptor, or -errno with the
+ * reason in why (the caller says it).
  */
 int
-target_open_path(const char *path, bool writable, int *dirfd, char *name,
-    char *dirbuf, size_t dirlen, char *why, size_t whylen)
+target_open_state(int dirfd, const char *name, bool *writable, char *why,
+    size_t whylen)
+{
+	int fd = -EACCES;
+
+	if (*writable)
+		fd = wcore_state_open(dirfd, name, true, why, whylen);
+	if (fd == -EACCES || fd == -EROFS) {
+		*writable = false;
+		fd = wcore_state_open(dirfd, name, false, why, whylen);
+	}
+	return fd;
+}
+
+/*
+ * Open a FILE named on the command line through its directory, with the
+ * core's checks (no link, ours, private, one link), as target_open_state
+ * does.  The descriptor, or -errno with the reason in why.
+ */
+int
+target_open_path(const char *path, bool *writable, char *why, size_t whylen)
 {
 	char tmp[PATH_MAX], tmp2[PATH_MAX];
 	const char *base, *dir;
@@ -315,20 +346,14 @@ target_open_path(const char *path, bool writable, int *dirfd, char *name,
 		snprintf(why, whylen, "name too long");
 		return -ENAMETOOLONG;
 	}
-	strlcpy(name, base, NAME_MAX + 1);
-	strlcpy(dirbuf, dir, dirlen);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		fd = -errno;
-		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		snprintf(why, whylen, "%s: %s", dir, strerror(-fd));
 		return fd;
 	}
-	fd = wcore_state_open(dfd, name, writable, why, whylen);
-	if (fd < 0) {
-		close(dfd);
-		return fd;
-	}
-	*dirfd = dfd;
+	fd = target_open_state(dfd, base, writable, why, whylen);
+	close(dfd);
 	return fd;
 }
 
@@ -350,7 +375,10 @@ target_duration(int64_t s, char *buf, size_t len)
 		    s % 86400 / 3600);
 }
 
-/* DURATION: a number with s, m, h or d; a bare number is seconds. */
+/*
+ * DURATION: a number with s, m, h or d; a bare number is seconds.  0, or
+ * -EINVAL (the caller says it).
+ */
 int
 target_parse_duration(const char *s, int64_t *out)
 {
@@ -362,7 +390,7 @@ target_parse_duration(const char *s, int64_t *out)
 
 	n = strlen(s);
 	if (n == 0 || n >= sizeof(num))
-		return EINVAL;
+		return -EINVAL;
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
 	case 's':
@@ -379,14 +407,14 @@ target_parse_duration(const char *s, int64_t *out)
 		break;
 	default:
 		if (num[n - 1] < '0' || num[n - 1] > '9')
-			return EINVAL;
+			return -EINVAL;
 		n++;
 		break;
 	}
 	num[n - 1] = '\0';
 	v = strtonum(num, 0, INT64_MAX / 86400, &e);
 	if (e != NULL)
-		return EINVAL;
+		return -EINVAL;
 	*out = v * mult;
 	return 0;
 }
@@ -427,10 +455,9 @@ target_helper_state(const struct wcore_status *st, const char **word)
 }
 
 /*
- * Open a listed state file and read its verdict, saying why on failure.
- * Returns the descriptor, TARGET_GONE when the file went away since the
- * listing (nothing to say), or TARGET_FAILED (a message was printed; the
- * exit status is WAPICTL_EXIT_ACCESS).
+ * Open a listed state file and read its verdict.  The descriptor; -ENOENT
+ * when the file went away since the listing (not said); another -errno,
+ * said.
  */
 int
 target_open_verdict(const struct wapictl *ctl, const struct target_file *tf,
@@ -442,15 +469,15 @@ target_open_verdict(const struct wapictl *ctl, const struct target_file *tf,
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, writable, why,
 	    sizeof(why));
 	if (fd == -ENOENT)
-		return TARGET_GONE;
+		return fd;
 	if (fd < 0) {
 		warnx("%s: cannot open: %s", tf->shown, why);
-		return TARGET_FAILED;
+		return fd;
 	}
 	if ((e = wcore_verdict(fd, ctl->host, st)) != 0) {
 		warnx("%s: cannot read: %s", tf->shown, strerror(e));
 		close(fd);
-		return TARGET_FAILED;
+		return e == ENOENT ? -EIO : -e;	/* -ENOENT: gone, unsaid */
 	}
 	return fd;
 }

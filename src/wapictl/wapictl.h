@@ -3,10 +3,28 @@
  * declarations of main (wapictl.c), the commands (cmd-*.c), the target
  * resolution (target.c) and the libsmartcols output helpers (output.c).
  * Nothing here knows the state-file format: that is the core's (core.h).
+ *
+ * Errors, one convention for every file of wapictl:
+ *
+ *  - A function that opens something returns the descriptor, or -errno.
+ *    Any other function that can fail returns 0 (or a count, a value that
+ *    cannot be negative), or -errno.  No sentinels besides -errno.
+ *  - A function that fails has said why on standard error, unless its
+ *    comment says that the caller does (it then hands a reason back in a
+ *    `why' buffer).  -ENOENT from opening a file of a listing means the
+ *    file went away since the listing: nothing is said, it is no error.
+ *  - The core returns some failures as positive errno values (its own
+ *    convention, core.h); wapictl negates them where they enter its code.
+ *  - Exit statuses (WAPICTL_EXIT_*) are decided only in wapictl.c and in
+ *    the cmd-*.c files: by a command's exec, and by the functions of its
+ *    file that judge one file ("Returns the file's exit status").  They
+ *    are ordered so that the worst of several is the largest (MAX, of
+ *    values: it evaluates its arguments twice).
  */
 #ifndef WAPICTL_H
 #define WAPICTL_H
 
+#include <sys/param.h>		/* MAX */
 #include <sys/types.h>
 
 #include <limits.h>
@@ -15,14 +33,18 @@
 
 #include "core.h"
 
-/* Exit statuses: wapictl(1) EXIT STATUS, DESIGN §8 (contract). */
+struct out_column;
+
+/* Exit statuses: wapictl(1) EXIT STATUS; doc/design.md, "wapictl". */
 #define WAPICTL_EXIT_OK		0	/* all well / done */
 #define WAPICTL_EXIT_FINDINGS	1	/* orphaned, dead, corrupt; clean kept some */
 #define WAPICTL_EXIT_USAGE	2
 #define WAPICTL_EXIT_BUSY	3	/* lock not obtained in time, state in use */
 #define WAPICTL_EXIT_ACCESS	4	/* cannot access the directory or a file */
 
-#define WAPICTL_HINT "Try 'wapictl --help' for more information."
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* The global options and what was resolved from them. */
 struct wapictl {
@@ -31,9 +53,11 @@ struct wapictl {
 	bool		 all_hosts;	/* -A */
 	bool		 json;		/* -J */
 	bool		 quiet;		/* -q */
+	int		 early;		/* 'h' or 'V': print that, do nothing */
 
 	char		 dir[PATH_MAX];	/* the state directory */
-	char		 host[256];	/* this host (DESIGN §2) */
+	char		 host[256];	/* this host (doc/design.md, "Files
+					   and who writes them") */
 	const char	*want_host;	/* the host the command looks at */
 	int		 dirfd;		/* -1 until target_dir_open() */
 	uid_t		 euid;		/* ours, once (target_init) */
@@ -42,11 +66,73 @@ struct wapictl {
 	int		 shm_dirfd;	/* -1 until listed, or when absent */
 };
 
+/*
+ * An option, declared once: wapictl.c builds getopt_long's tables, the
+ * synopsis and the option list of the help from these rows.  val is the
+ * short option's letter, or CMD_OPT_LONG + n for an option that has only
+ * its long name.  An option without help (an alias) is accepted but not
+ * shown.  kind is left out of the rows of string arguments and flags.  A
+ * table ends with CMD_OPTION_END.
+ */
+enum cmd_arg_kind {
+	CMD_ARG_STRING = 0,
+	CMD_ARG_SECONDS,	/* 0 to 86400: args_number() */
+	CMD_ARG_DURATION,	/* 90s, 30m, 12h, 7d or seconds: args_number() */
+};
+struct cmd_option {
+	const char		*name;	/* long name, without "--" */
+	int			 has_arg;	/* no_argument, required_argument */
+	int			 val;
+	const char		*arg;	/* its argument in the help: "SECONDS" */
+	const char		*help;
+	enum cmd_arg_kind	 kind;
+};
+#define CMD_OPTION_END	{ NULL, 0, 0, NULL, NULL, CMD_ARG_STRING }
+#define CMD_OPT_LONG	256
+#define CMD_MAXOPTS	24	/* wapictl's, the listing's and a command's */
+
+struct cmd_entry;
+
+/* What wapictl.c parsed for a command: its options and its arguments. */
+struct cmd_args_opt {
+	int			 val;
+	const char		*value;		/* the last one given */
+	int64_t			 number;	/* of CMD_ARG_SECONDS, _DURATION */
+};
+struct cmd_args {
+	const struct cmd_entry	*entry;
+	int			 argc;	/* the arguments after the options */
+	char			**argv;	/* NULL-terminated */
+	size_t			 n;
+	struct cmd_args_opt	 opts[CMD_MAXOPTS];
+};
+
+#define CMD_NOTARGET	0x1	/* needs no directory nor host (help) */
+#define CMD_INORDER	0x2	/* options end at the first argument (lock) */
+
+/*
+ * A command, one per cmd-*.c file, in the manner of tmux's cmd_entry.  The
+ * synopsis is made of the options (a listing's -o, -r, -n first) and then
+ * args.usage.  wapictl.c parses the command line once, wapictl's options
+ * and the command's mixed, prints the usage for -h before looking at the
+ * environment, checks the argument counts and this_host, resolves the
+ * target unless CMD_NOTARGET, then calls exec, which returns the exit
+ * status.
+ */
 struct cmd_entry {
-	const char	*name;
-	const char	*usage;		/* after "wapictl [options] NAME " */
-	const char	*help;		/* one line for the command list */
-	int		(*exec)(struct wapictl *, int, char **);
+	const char		*name;
+	const char		*help;		/* what it does, for its usage */
+	const struct cmd_option	*options;	/* its own, or NULL */
+	const struct out_column	*columns;	/* a listing's: -o, -r, -n */
+	size_t			 ncolumns;
+	struct {
+		const char	*usage;		/* after the options: "[FILE...]" */
+		const char	*name;		/* said when missing */
+		int		 lower, upper;	/* how many; upper -1: any */
+	} args;
+	int			 flags;		/* CMD_* */
+	const char		*this_host;	/* refused with -H, -A: why */
+	int			(*exec)(struct wapictl *, struct cmd_args *);
 };
 
 extern const struct cmd_entry cmd_status_entry;
@@ -55,12 +141,17 @@ extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_lock_entry;
 extern const struct cmd_entry cmd_clean_entry;
 extern const struct cmd_entry cmd_stop_entry;
+extern const struct cmd_entry cmd_help_entry;
 
 /* wapictl.c */
 int	wapictl_usage_error(const struct cmd_entry *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	wapictl_cmd_usage(const struct cmd_entry *, const char *);
-int	wapictl_seconds(const struct cmd_entry *, const char *, int *);
+void	wapictl_usage(void);
+void	cmd_usage(const struct cmd_entry *);
+const struct cmd_entry *cmd_find(const char *);
+bool	args_has(const struct cmd_args *, int);
+const char *args_get(const struct cmd_args *, int);
+int64_t	args_number(const struct cmd_args *, int, int64_t);
 
 /*
  * target.c: the directory, the files a command looks at, their names.  A
@@ -96,15 +187,13 @@ int	target_collect(struct wapictl *, unsigned, struct target_list *);
 void	target_get(const struct wapictl *, const struct target_list *, size_t,
 	    struct target_file *);
 void	target_free(struct target_list *);
-#define TARGET_GONE	(-1)
-#define TARGET_FAILED	(-2)
 int	target_open_verdict(const struct wapictl *, const struct target_file *,
 	    bool, struct wcore_status *);
 int	target_open_listed(const struct wapictl *, const struct target_file *,
 	    char *, size_t);
+int	target_open_state(int, const char *, bool *, char *, size_t);
 void	target_shown(const char *, char *, size_t);
-int	target_open_path(const char *, bool, int *, char *, char *, size_t,
-	    char *, size_t);
+int	target_open_path(const char *, bool *, char *, size_t);
 bool	target_host_is_this(const struct wapictl *);
 void	target_duration(int64_t, char *, size_t);
 int	target_parse_duration(const char *, int64_t *);
@@ -124,20 +213,29 @@ struct out_spec {
 	size_t			 ncols;
 	int			 ids[OUT_MAXCOLS];
 	size_t			 nids;
+	bool			 json;	/* -J: numbers, not words for people */
 };
 struct libscols_table;
 struct libscols_line;
 
-int	out_columns_parse(struct out_spec *, const char *);
-void	out_columns_default(struct out_spec *, const int *, size_t);
+extern const struct cmd_option out_listing_options[];
+
+void	out_spec_init(struct out_spec *, const struct wapictl *,
+	    const struct out_column *, size_t, const int *, size_t);
+void	out_spec_add(struct out_spec *, const int *, size_t);
+int	out_spec_options(struct out_spec *, const struct wapictl *,
+	    const struct cmd_args *, int);
 void	out_columns_help(const struct out_column *, size_t);
-struct libscols_table *out_table_new(const struct wapictl *, const char *,
-	    const struct out_spec *, bool, bool);
+struct libscols_table *out_table_new(const char *, const struct out_spec *,
+	    const struct cmd_args *);
 struct libscols_line *out_line_new(struct libscols_table *);
 void	out_cell(struct libscols_line *, const struct out_spec *, int,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
+void	out_age(struct libscols_line *, const struct out_spec *, int,
+	    int64_t);
 int	out_print(struct libscols_table *);
 int	out_print_json_pair(struct libscols_table *, struct libscols_table *);
+void	out_discard(struct libscols_table *);
 bool	out_has(const struct out_spec *, int);
 
 #endif
