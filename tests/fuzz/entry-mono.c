@@ -15,9 +15,7 @@
  *
  * The same bytes, NUL-terminated, are also given to wcore_mono_name_parse.
  */
-#include <sys/mman.h>
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +24,6 @@
 #include "core.h"
 #include "fuzz.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MFUZZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MFUZZ_ASAN 1
-#endif
-#endif
 
 /* The data file and the record, independently of mono.c. */
 #define M_HEAD		8	/* int32 collection_count, int32 sem_key */
@@ -63,51 +54,6 @@
 #define M_PROC_LIMIT	256
 
 enum { T_PROCESS = 9, T_NMUTEX = 11, T_NSEM = 12, T_NEVENT = 13 };
-
-struct mbuf {
-	unsigned char *p;	/* the image: len bytes, nothing after */
-	void *base;
-	size_t maplen;
-};
-
-static struct mbuf
-mbuf_new(const void *data, size_t len)
-{
-	struct mbuf b = { NULL, NULL, 0 };
-#ifdef MFUZZ_ASAN
-	if ((b.base = malloc(len ? len : 1)) == NULL)
-		fuzz_fail("out of memory (%zu bytes)", len);
-	b.p = b.base;
-#else
-	long pg = sysconf(_SC_PAGESIZE);
-	size_t body = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
-
-	b.maplen = body + (size_t)pg;
-	b.base = mmap(NULL, b.maplen, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b.base == MAP_FAILED)
-		fuzz_fail("mmap %zu bytes: %s", b.maplen, strerror(errno));
-	if (mprotect((unsigned char *)b.base + body, (size_t)pg,
-	    PROT_NONE) != 0)
-		fuzz_fail("mprotect: %s", strerror(errno));
-	/* right-aligned: the last byte is the last one before the guard */
-	b.p = (unsigned char *)b.base + body - len;
-#endif
-	if (len > 0)
-		memcpy(b.p, data, len);
-	return b;
-}
-
-static void
-mbuf_free(struct mbuf *b)
-{
-#ifdef MFUZZ_ASAN
-	free(b->base);
-#else
-	munmap(b->base, b->maplen);
-#endif
-	b->base = b->p = NULL;
-}
 
 static uint32_t
 rd32(const unsigned char *p)
@@ -298,14 +244,14 @@ name_check(const uint8_t *data, size_t len)
 void
 fuzz_mono_one(const uint8_t *data, size_t len)
 {
-	struct mbuf b;
+	struct fuzz_buf b;
 	size_t recsize;
 
 	name_check(data, len);
 	if (len == 0)
 		return;
 	recsize = (data[0] & 1) == FUZZ_MONO_ILP32 ? M_ILP32 : M_LP64;
-	b = mbuf_new(data + 1, len - 1);
+	b = fuzz_buf_new(data + 1, len - 1, true);
 	records(b.p, len - 1, recsize);
-	mbuf_free(&b);
+	fuzz_buf_free(&b);
 }

@@ -36,11 +36,6 @@
 #endif
 #endif
 
-struct fbuf {
-	unsigned char *p;
-	size_t len, maplen;
-};
-
 void
 fuzz_fail(const char *fmt, ...)
 {
@@ -55,43 +50,43 @@ fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
-/* A writable buffer of exactly len bytes, 64-byte aligned like a map. */
-static struct fbuf
-fbuf_new(const void *data, size_t len)
+struct fuzz_buf
+fuzz_buf_new(const void *data, size_t len, bool at_guard)
 {
-	struct fbuf b = { NULL, len, 0 };
+	struct fuzz_buf b = { NULL, NULL, 0 };
 #ifdef FUZZ_ASAN
-	void *p;
-
-	if (posix_memalign(&p, 64, len ? len : 1) != 0)
+	(void)at_guard;
+	if (posix_memalign(&b.base, 64, len ? len : 1) != 0)
 		fuzz_fail("out of memory (%zu bytes)", len);
-	b.p = p;
+	b.p = b.base;
 #else
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t body = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
 
 	b.maplen = body + (size_t)pg;
-	b.p = mmap(NULL, b.maplen, PROT_READ | PROT_WRITE,
+	b.base = mmap(NULL, b.maplen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b.p == MAP_FAILED)
+	if (b.base == MAP_FAILED)
 		fuzz_fail("mmap %zu bytes: %s", b.maplen, strerror(errno));
-	if (mprotect(b.p + body, (size_t)pg, PROT_NONE) != 0)
+	if (mprotect((unsigned char *)b.base + body, (size_t)pg,
+	    PROT_NONE) != 0)
 		fuzz_fail("mprotect: %s", strerror(errno));
+	b.p = (unsigned char *)b.base + (at_guard ? body - len : 0);
 #endif
 	if (len > 0)
 		memcpy(b.p, data, len);
 	return b;
 }
 
-static void
-fbuf_free(struct fbuf *b)
+void
+fuzz_buf_free(struct fuzz_buf *b)
 {
 #ifdef FUZZ_ASAN
-	free(b->p);
+	free(b->base);
 #else
-	munmap(b->p, b->maplen);
+	munmap(b->base, b->maplen);
 #endif
-	b->p = NULL;
+	b->base = b->p = NULL;
 }
 
 /* What every report must satisfy, whatever the input. */
@@ -259,25 +254,25 @@ static void
 run_sound(const uint8_t *data, size_t len)
 {
 	struct wapi_header *h;
-	struct fbuf b;
+	struct fuzz_buf b;
 	size_t fixes;
 
-	b = fbuf_new(data, len);
+	b = fuzz_buf_new(data, len, false);
 	h = (struct wapi_header *)(void *)b.p;
 	h->checksum = wcore_checksum(h);
 	run_check_header(b.p, WAPI_HEADER_SIZE, len, 0);
 	run_validate(b.p, len, 0);
 	run_validate(b.p, len, 3);
 	if (run_check_header(b.p, len, len, 0) != 0) {
-		fbuf_free(&b);
+		fuzz_buf_free(&b);
 		return;
 	}
 	if (run_validate(b.p, len, 0) == 0) {
-		struct fbuf c = fbuf_new(b.p, len);
+		struct fuzz_buf c = fuzz_buf_new(b.p, len, false);
 
 		run_tables(c.p, len, data + WAPI_HEADER_SIZE,
 		    len - WAPI_HEADER_SIZE);
-		fbuf_free(&c);
+		fuzz_buf_free(&c);
 	}
 	/* Repair must cope with anything behind a sound header. */
 	wcore_repair(b.p);
@@ -286,20 +281,20 @@ run_sound(const uint8_t *data, size_t len)
 		fuzz_fail("wcore_repair is not idempotent: the second pass "
 		    "made %zu fixes", fixes);
 	}
-	fbuf_free(&b);
+	fuzz_buf_free(&b);
 }
 
 void
 fuzz_state_one(const uint8_t *data, size_t len)
 {
-	struct fbuf a;
+	struct fuzz_buf a;
 
-	a = fbuf_new(data, len);
+	a = fuzz_buf_new(data, len, false);
 	run_check_header(a.p, len < WAPI_HEADER_SIZE ? len : WAPI_HEADER_SIZE,
 	    len, 0);
 	run_check_header(a.p, len, len, 1);
 	run_validate(a.p, len, 0);
-	fbuf_free(&a);
+	fuzz_buf_free(&a);
 	run_fd(data, len);
 	if (len >= WAPI_HEADER_SIZE &&
 	    memcmp(data, WAPI_MAGIC, sizeof(((struct wapi_header *)0)->magic))

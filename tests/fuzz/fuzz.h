@@ -10,6 +10,7 @@
 #ifndef WAPI_FUZZ_H
 #define WAPI_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,20 @@ void fuzz_proto_one(const uint8_t *data, size_t len);
 void fuzz_mono_one(const uint8_t *data, size_t len);
 #define FUZZ_MONO_LP64	0
 #define FUZZ_MONO_ILP32	1
+
+/*
+ * A writable copy of len bytes with nothing readable after it: with
+ * AddressSanitizer a heap block (64-byte aligned), else pages followed by
+ * an inaccessible one.  at_guard: the copy ends at the guard page; else it
+ * starts at the first page, aligned like a mapped file.
+ */
+struct fuzz_buf {
+	unsigned char *p;
+	void *base;
+	size_t maplen;
+};
+struct fuzz_buf fuzz_buf_new(const void *data, size_t len, bool at_guard);
+void fuzz_buf_free(struct fuzz_buf *b);
 
 /* Print what broke and abort: a finding, never a normal outcome. */
 void fuzz_fail(const char *fmt, ...)
