@@ -5,7 +5,7 @@
 # stay as regression tests.
 torture_tests = tests/torture/t-torture tests/torture/t-clean-race \
 	tests/torture/r-slot-stall tests/torture/r-hello-reset \
-	tests/torture/r-create-race
+	tests/torture/r-create-race tests/torture/r-repair-kill
 check_PROGRAMS += $(torture_tests)
 TESTS += $(torture_tests)
 
@@ -30,6 +30,10 @@ tests_torture_r_create_race_SOURCES = tests/torture/r-create-race.c \
 	tests/lib/tlib.h
 tests_torture_r_create_race_CPPFLAGS = $(TORTURE_CPPFLAGS)
 tests_torture_r_create_race_LDADD = $(TORTURE_LDADD)
+tests_torture_r_repair_kill_SOURCES = tests/torture/r-repair-kill.c \
+	tests/lib/tlib.h
+tests_torture_r_repair_kill_CPPFLAGS = $(TORTURE_CPPFLAGS)
+tests_torture_r_repair_kill_LDADD = $(TORTURE_LDADD)
 
 TORTURE_KILLS = 1000
 CLEAN_RACE_LIVES = 5000

@@ -8,7 +8,8 @@
  *  - a slot allocated but not yet referenced (refs 0): freed;
  *  - a reference counted in a client block but not in the handle, or the
  *    reverse: handle refs are recounted from the attached clients' blocks
- *    (the blocks are the truth: they are what a dead client's release uses);
+ *    (the blocks are the truth: they are what a dead client's release uses;
+ *    the repair only reads them, so a repairer killed midway loses nothing);
  *  - a half-inserted or half-removed name: the name index is rebuilt from
  *    the NAMED handles;
  *  - a free list cut in the middle: rebuilt from the FREE slots;
@@ -115,57 +116,54 @@ add_clamped(uint64_t a, uint64_t b)
 	return a + b > UINT32_MAX ? UINT32_MAX : (uint32_t)(a + b);
 }
 
-/* Rebuild one client's block from its valid entries. */
+/*
+ * One client's block counted into counts[]: never rewritten, only entries
+ * that name no live slot cleared, so that a repairer killed at any moment
+ * (the next locker repairs again) loses no reference of a live client.
+ * Only the holder of the table lock changes a block, a client its own or a
+ * dead client's while releasing it, so a block the dead holder left with a
+ * broken probe chain or a duplicate belongs to a dead process: its release
+ * walks every entry and subtracts what was counted here.
+ */
 static size_t
 repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 {
 	struct wapi_header *h = map;
 	struct wapi_client_entry *c = &WCORE_CLIENTS(map)[slot];
 	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
-	uint32_t cap = h->refs_per_client, i, j, n = 0, idx, total = 0;
+	uint32_t cap = h->refs_per_client, i, n = 0, idx, total = 0;
+	uint32_t end = wcore_handle_end(map);
 	struct wapi_cref_entry *b = WCORE_CREFS(map) + (size_t)slot * cap;
-	struct wapi_cref_entry *keep;
 	size_t fixes = 0;
 
-	keep = calloc(cap, sizeof(*keep));
-	if (keep == NULL)
-		return 0;
 	for (i = 0; i < cap; i++) {
 		if (b[i].handle == 0) {
-			if (b[i].count != 0)
+			if (b[i].count != 0) {
+				b[i].count = 0;
 				fixes++;
+			}
 			continue;
 		}
 		idx = b[i].handle - 1;
-		if (idx >= wcore_handle_end(map) || tab[idx].type == WAPI_T_FREE ||
+		if (idx >= end || tab[idx].type == WAPI_T_FREE ||
 		    tab[idx].type >= WAPI_T_COUNT || b[i].count == 0) {
+			/* Uncounted, so it must go: the slot may be reused,
+			 * and this client's release would then take a
+			 * reference of the new object's holders. */
+			b[i].handle = 0;
+			b[i].count = 0;
 			fixes++;
 			continue;
 		}
-		for (j = 0; j < n; j++)
-			if (keep[j].handle == b[i].handle)
-				break;
-		if (j < n) {
-			keep[j].count = add_clamped(keep[j].count, b[i].count);
-			fixes++;
-		} else
-			keep[n++] = b[i];
+		counts[idx] = add_clamped(counts[idx], b[i].count);
+		total = add_clamped(total, b[i].count);
+		n++;
 	}
-	memset(b, 0, (size_t)cap * sizeof(*b));
-	for (j = 0; j < n; j++) {
-		i = wcore_cref_home(keep[j].handle, cap);
-		while (b[i].handle != 0)
-			i = wcore_probe_next(i, cap);
-		b[i] = keep[j];
-		counts[keep[j].handle - 1] = add_clamped(counts[keep[j].handle - 1],
-		    keep[j].count);
-		total = add_clamped(total, keep[j].count);
-	}
-	if (c->refs_used != n || c->refs_total != total)
+	if (c->refs_used != n || c->refs_total != total) {
+		c->refs_used = n;
+		c->refs_total = total;
 		fixes++;
-	c->refs_used = n;
-	c->refs_total = total;
-	free(keep);
+	}
 	return fixes;
 }
 
