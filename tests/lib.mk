@@ -26,3 +26,10 @@ tests_lib_t_adopt_SOURCES = tests/lib/t-adopt.c tests/lib/wapi-tuse.c \
 tests_lib_t_adopt_CPPFLAGS = $(AM_CPPFLAGS) -DTUSE_NO_MAIN=1
 tests_lib_t_adopt_LDADD = $(LIBTEST_LDADD)
 TESTS += tests/lib/t-adopt
+
+# A same-user writer changes fields of a live file: no spin, no slot given
+# twice, no helper crash.
+check_PROGRAMS += tests/lib/t-tamper
+tests_lib_t_tamper_SOURCES = tests/lib/t-tamper.c tests/lib/tlib.h
+tests_lib_t_tamper_LDADD = $(LIBTEST_LDADD)
+TESTS += tests/lib/t-tamper

@@ -388,7 +388,8 @@ wcore_handle_number(uint32_t index, uint32_t generation)
 }
 /* The slot of a live handle number, or -1 (out of range, free, reused). */
 int64_t wcore_handle_slot(const void *map, uint32_t number);
-/* A zeroed slot of the given type with refs 0: ENOSPC when full. */
+/* A zeroed slot of the given type with refs 0: ENOSPC when full, EUCLEAN
+ * when the free list's head is a live slot (a loop: wcore_free_rebuild). */
 int wcore_handle_alloc(void *map, unsigned type, uint32_t *index);
 /* The same for a named object of hash: its preferred slot
  * (wcore_name_slot) or the other of that pair when either is free, else
@@ -398,6 +399,8 @@ int wcore_handle_alloc_named(void *map, unsigned type, uint32_t hash,
 			     uint32_t *index);
 /* Append free slot index to the free list's tail. */
 void wcore_free_push(void *map, uint32_t index);
+/* Make the free list again from the freed slots below handle_hwm. */
+void wcore_free_rebuild(void *map);
 /* A slot never used: all 64 bytes zero.  Below handle_hwm such a slot is
  * free without being on the free list (wapi-state(5)). */
 bool wcore_handle_fresh(const struct wapi_handle_entry *e);
@@ -442,6 +445,10 @@ int wcore_share_account(void *map, uint64_t dev, uint64_t ino,
  * next acquirer gets WAPI_WAIT_ABANDONED.  The caller wakes the waiters. */
 bool wcore_mutex_owned_by(const struct wapi_handle_entry *e, uint32_t slot);
 void wcore_mutex_abandon(struct wapi_handle_entry *e);
+/* Take a wait-all's freeze (WAPI_SYNC_FROZEN) off e's state word: true
+ * when it was there.  Only for a holder of the table lock, which is when a
+ * freeze is stray (its wait-all ended or died). */
+bool wcore_thaw(struct wapi_handle_entry *e);
 /* Bump a handle's futex word after a change (the caller wakes). */
 static inline void
 wcore_handle_changed(struct wapi_handle_entry *e)
@@ -459,6 +466,15 @@ void wcore_futex_wake(uint32_t *word, int n);
 void wcore_wake_handle(void *map, uint32_t index);
 
 /* ------------------------------------------------------------ tablelock.c */
+
+/* Keep a copy of a validated mapping's immutable header part (ENOSPC past
+ * a few mappings); wcore_header_check puts it back when a writer changed
+ * it (true then; counted in wcore_header_restores).  wcore_table_lock
+ * checks on every acquisition.  Unguard before unmapping. */
+int wcore_guard(const void *map);
+void wcore_unguard(const void *map);
+bool wcore_header_check(void *map);
+uint32_t wcore_header_restores(void);
 
 /* Take the table lock of a mapped, validated state file (writable map).
  * wait_ms: 0 try, -1 forever, else bounded.  Records the holder (pid, tid,

@@ -58,6 +58,82 @@ wcore_getpid(void)
 	return wcore_pid_cache;
 }
 
+/*
+ * The immutable part of the header (the region table and what the checksum
+ * covers) of the mappings this process relies on, as they were when it
+ * validated them: every pointer into the tables is computed from that
+ * part, so a writer that changes it in a live file (a bug, a stray write)
+ * would send this process outside its mapping.  wcore_header_check puts
+ * the copy back; the table lock does so on every acquisition, the helper
+ * also before each round of its loop.  A few mappings at most: the
+ * library's and the helper's.
+ */
+#define GUARDS	4
+
+static struct {
+	const void *map;	/* NULL: unused; GUARD_TAKING: being filled */
+	unsigned char head[WAPI_CHECKSUM_END + sizeof(uint64_t)];
+} guards[GUARDS];
+static uint32_t header_restores;
+
+#define GUARD_TAKING	((const void *)1)
+
+/* Lock-free, so that a forked child may unguard whatever its parent's
+ * other threads were doing at the fork. */
+int
+wcore_guard(const void *map)
+{
+	const void *none;
+	int i;
+
+	for (i = 0; i < GUARDS; i++) {
+		none = NULL;
+		if (!__atomic_compare_exchange_n(&guards[i].map, &none,
+		    GUARD_TAKING, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		memcpy(guards[i].head, map, sizeof(guards[i].head));
+		__atomic_store_n(&guards[i].map, map, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return ENOSPC;
+}
+
+void
+wcore_unguard(const void *map)
+{
+	const void *m;
+	int i;
+
+	for (i = 0; i < GUARDS; i++) {
+		m = map;
+		__atomic_compare_exchange_n(&guards[i].map, &m, NULL, false,
+		    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+}
+
+bool
+wcore_header_check(void *map)
+{
+	int i;
+
+	for (i = 0; i < GUARDS; i++) {
+		if (__atomic_load_n(&guards[i].map, __ATOMIC_ACQUIRE) != map)
+			continue;
+		if (memcmp(map, guards[i].head, sizeof(guards[i].head)) == 0)
+			return false;
+		memcpy(map, guards[i].head, sizeof(guards[i].head));
+		__atomic_add_fetch(&header_restores, 1, __ATOMIC_RELAXED);
+		return true;
+	}
+	return false;
+}
+
+uint32_t
+wcore_header_restores(void)
+{
+	return __atomic_load_n(&header_restores, __ATOMIC_RELAXED);
+}
+
 int
 wcore_table_lock(void *map, int wait_ms, bool *recovered)
 {
@@ -81,6 +157,8 @@ wcore_table_lock(void *map, int wait_ms, bool *recovered)
 		}
 		r = pthread_mutex_timedlock(&h->table_lock.m, &ts);
 	}
+	if (r == 0 || r == EOWNERDEAD)
+		wcore_header_check(map);
 	if (r == EOWNERDEAD) {
 		wcore_repair(map);
 		h->lock_recoveries++;
@@ -230,12 +308,7 @@ repair_live(void *map, uint32_t i, uint32_t count, bool *named)
 		fixes++;
 	e->refs = count;
 	/* A wait-all that died with objects frozen. */
-	if (e->type == WAPI_T_EVENT)
-		e->u.event.signalled &= ~WAPI_SYNC_FROZEN;
-	else if (e->type == WAPI_T_SEMAPHORE)
-		e->u.sem.count &= (int32_t)~WAPI_SYNC_FROZEN;
-	else if (e->type == WAPI_T_MUTEX)
-		e->u.mutex.recursion &= ~WAPI_SYNC_FROZEN;
+	wcore_thaw(e);
 	if (e->type == WAPI_T_FILE && (e->u.fd.kind & WAPI_FDK_SHARES) &&
 	    wcore_share_account(map, e->u.fd.dev, e->u.fd.ino,
 	    e->u.fd.access, e->u.fd.share) != 0) {

@@ -98,6 +98,21 @@ wcore_free_push(void *map, uint32_t index)
 	h->handle_free_tail = index + 1;
 }
 
+/* The free list made again from the slots: every freed slot below the
+ * mark, in index order (fresh slots stay off it). */
+void
+wcore_free_rebuild(void *map)
+{
+	struct wapi_header *h = HDR(map);
+	struct wapi_handle_entry *tab = WCORE_HANDLES(map);
+	uint32_t end = wcore_handle_end(map), i;
+
+	h->handle_free_head = h->handle_free_tail = 0;
+	for (i = 0; i < end; i++)
+		if (tab[i].type == WAPI_T_FREE && !wcore_handle_fresh(&tab[i]))
+			wcore_free_push(map, i);
+}
+
 bool
 wcore_handle_fresh(const struct wapi_handle_entry *e)
 {
@@ -168,6 +183,11 @@ wcore_handle_alloc(void *map, unsigned type, uint32_t *index)
 	if (free_link(h, h->handle_free_head) != 0) {
 		idx = h->handle_free_head - 1;
 		e = &tab[idx];
+		/* A listed slot that is not free: the list loops back into
+		 * slots it gave out (a damaged file).  Never hand one slot
+		 * out twice: the caller rebuilds the list. */
+		if (e->type != WAPI_T_FREE)
+			return EUCLEAN;
 		free_unlink(h, tab, idx);
 	} else if ((idx = fresh_take(h, tab)) != UINT32_MAX ||
 	    h->handle_hwm < h->regions[WAPI_R_HANDLES].capacity) {
@@ -521,6 +541,28 @@ wcore_mutex_abandon(struct wapi_handle_entry *e)
 	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_RELEASE);
 	e->changed = wcore_now_ns();
 	wcore_handle_changed(e);
+}
+
+bool
+wcore_thaw(struct wapi_handle_entry *e)
+{
+	uint32_t *w;
+
+	switch (e->type) {
+	case WAPI_T_EVENT:
+		w = &e->u.event.signalled;
+		break;
+	case WAPI_T_SEMAPHORE:
+		w = (uint32_t *)&e->u.sem.count;
+		break;
+	case WAPI_T_MUTEX:
+		w = &e->u.mutex.recursion;
+		break;
+	default:
+		return false;
+	}
+	return (__atomic_fetch_and(w, ~WAPI_SYNC_FROZEN, __ATOMIC_SEQ_CST) &
+	    WAPI_SYNC_FROZEN) != 0;
 }
 
 size_t

@@ -385,6 +385,7 @@ helper_open(const char *path, const char *want)
 	r = wcore_map(helper_statefd, true, &helper_map, &maplen, why, sizeof(why));
 	if (r != 0)
 		errx(1, "%s: %s", path, why);
+	(void)wcore_guard(helper_map);	/* the first: room */
 	lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lsock < 0)
 		err(1, "socket");
@@ -466,6 +467,9 @@ helper_serve(int64_t linger_ms)
 		n = poll(pfds, nconns + 1 + (size_t)nspawn, timeout);
 		if (n < 0 && errno != EINTR)
 			err(1, "poll");
+		/* Before anything below computes a pointer into the tables:
+		 * a region table changed in the live file is put back. */
+		wcore_header_check(helper_map);
 		if (n > 0 && nspawn > 0)
 			spawn_ready(&pfds[nconns + 1], nspawn);
 		if (n > 0) {

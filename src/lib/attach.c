@@ -61,8 +61,10 @@ wl_after_fork_child(void)
 		if (wl.dirfd >= 0)
 			close(wl.dirfd);
 	}
-	if (wl.map != NULL)
+	if (wl.map != NULL) {
+		wcore_unguard(wl.map);
 		munmap(wl.map, wl.len);
+	}
 	wl.map = NULL;
 	wl.sock = wl.fd = wl.dirfd = -1;
 	wl_sleeps_close();
@@ -358,6 +360,7 @@ wl_open_state(const char *name, char *why, size_t whylen)
 			return r;
 		}
 		wl.fd = fd;
+		(void)wcore_guard(wl.map);	/* a few per process: room */
 		return 0;
 	}
 	snprintf(why, whylen, "the file keeps changing under us");
@@ -410,8 +413,10 @@ wl_release_slot(void)
 static void
 wl_close_shared(void)
 {
-	if (wl.map != NULL)
+	if (wl.map != NULL) {
+		wcore_unguard(wl.map);
 		munmap(wl.map, wl.len);
+	}
 	if (wl.fd >= 0)
 		close(wl.fd);		/* drops the init and client bytes */
 	if (wl.dirfd >= 0)

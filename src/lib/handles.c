@@ -186,6 +186,31 @@ wl_handle_open_name(unsigned type, const struct wl_name *n, uint32_t *index)
 	return 0;
 }
 
+/* A slot for a new object.  A free list found looping into live slots is
+ * made again from the slots (said once per process), and the allocation
+ * tried again: one slot is never given to two objects. */
+static int
+wl_alloc(unsigned type, const struct wl_name *n, uint32_t *idx)
+{
+	static bool told;
+	int r, tries;
+
+	for (tries = 0;; tries++) {
+		r = n != NULL ? wcore_handle_alloc_named(wl.map, type, n->hash,
+		    idx) : wcore_handle_alloc(wl.map, type, idx);
+		if (r != EUCLEAN || tries > 0)
+			return r;
+		wcore_free_rebuild(wl.map);
+		if (!told) {
+			told = true;
+			wl_message(WAPI_MSG_WARNING, "%s: the free list of the "
+			    "handle table loops into slots in use (a damaged "
+			    "file); rebuilt from the slots. 'wapictl validate' "
+			    "checks the rest", wl.path);
+		}
+	}
+}
+
 int
 wl_handle_new(unsigned type, const struct wl_name *n, uint32_t *index,
 	      bool *existed)
@@ -203,8 +228,7 @@ wl_handle_new(unsigned type, const struct wl_name *n, uint32_t *index,
 		if (r != WAPI_ENOTFOUND)
 			return r;
 	}
-	if ((n != NULL ? wcore_handle_alloc_named(wl.map, type, n->hash, &idx) :
-	    wcore_handle_alloc(wl.map, type, &idx)) != 0)
+	if (wl_alloc(type, n, &idx) != 0)
 		return WAPI_EFULL;
 	if (n != NULL &&
 	    wcore_name_insert(wl.map, idx, n->s, n->len, n->hash) != 0) {

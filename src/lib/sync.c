@@ -215,14 +215,6 @@ word_recursion(uint64_t w)
 #define MFROZEN		mutex_word(0, FROZEN)
 #define MWAITERS	((int32_t)WAPI_MUTEX_WAITERS)
 
-/* A wait-all has this object frozen: wait for it (it holds the table
- * lock) and let the caller look again. */
-static void
-wl_thaw_wait(void)
-{
-	wl_lock();
-	wl_unlock();
-}
 
 /* A semaphore's 64-bit word from its count and maximum half. */
 static inline uint64_t
@@ -292,6 +284,34 @@ wl_wake(struct wapi_handle_entry *e, int n)
 	if (LOAD(&e->mwaiters) != 0)
 		n = INT32_MAX;
 	wcore_futex_wake(state_word(e), n);
+}
+
+/*
+ * A wait-all has e frozen: wait for it (it holds the table lock) and let
+ * the caller look again.  A freeze still there once we hold the lock has
+ * no wait-all behind it (one always thaws before it unlocks, and the
+ * repair thaws for one that died): a stray bit written into the file,
+ * taken off here so that no operation spins on it.
+ */
+static void
+wl_thaw_wait(struct wapi_handle_entry *e)
+{
+	bool stray;
+
+	wl_lock();
+	stray = wcore_thaw(e);
+	if (stray) {
+		e->changed = wcore_now_ns();
+		wcore_handle_changed(e);
+	}
+	wl_unlock();
+	if (stray) {
+		wl_wake(e, INT32_MAX);
+		wl_message(WAPI_MSG_WARNING, "%s: a stray freeze on the state "
+		    "of %s %s (no wait-all held it) was taken off", wl.path,
+		    e->type == WAPI_T_EVENT ? "an" : "a",
+		    wcore_type_name(e->type));
+	}
 }
 
 static inline void
@@ -380,7 +400,7 @@ wl_take_mutex(struct wapi_handle_entry *e, bool marked)
 	for (;;) {
 		cur = LOAD(&e->u.mutex.lockword);
 		if (cur & MFROZEN) {
-			wl_thaw_wait();
+			wl_thaw_wait(e);
 			continue;
 		}
 		if (cur != 0) {
@@ -421,7 +441,7 @@ wl_take_sem(struct wapi_handle_entry *e, bool marked)
 		cur = LOAD(&e->u.sem.semword);
 		c = sem_count(cur);
 		if (c & FROZEN) {
-			wl_thaw_wait();
+			wl_thaw_wait(e);
 			continue;
 		}
 		if (c == 0)
@@ -463,7 +483,7 @@ wl_take(struct wapi_handle_entry *e, struct wl_waiter *w)
 		for (;;) {
 			v = LOAD(&e->u.event.signalled);
 			if (v & FROZEN) {
-				wl_thaw_wait();
+				wl_thaw_wait(e);
 				continue;
 			}
 			if (v == 0)
@@ -659,7 +679,7 @@ wl_event_store(struct wapi_handle_entry *e, uint32_t v)
 
 	for (;;) {
 		if (cur & FROZEN) {
-			wl_thaw_wait();
+			wl_thaw_wait(e);
 			cur = LOAD(&e->u.event.signalled);
 			continue;
 		}
@@ -751,7 +771,7 @@ wapi_mutex_release(wapi_handle_t h)
 	for (;;) {
 		cur = LOAD(&e->u.mutex.lockword);
 		if (cur & MFROZEN) {
-			wl_thaw_wait();
+			wl_thaw_wait(e);
 			continue;
 		}
 		if (cur == 0 || word_tid(cur) != tid ||
@@ -833,7 +853,7 @@ wapi_semaphore_release(wapi_handle_t h, int32_t count, int32_t *previous)
 		c = sem_count(cur);
 		hi = sem_maxhalf(cur);
 		if (c & FROZEN) {
-			wl_thaw_wait();
+			wl_thaw_wait(e);
 			cur = LOAD(&e->u.sem.semword);
 			continue;
 		}
