@@ -3,6 +3,9 @@
  * The test process itself never attaches: it orchestrates children (each a
  * fresh client) and looks at the state file through the core only.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "tlib.h"
 
 /* A new host name (and so a new state file) for one scenario. */
@@ -680,6 +683,66 @@ test_helper_stopped(void)
 	unsetenv("WAPI_HELPER_TIMEOUT_MS");
 }
 
+/*
+ * A live client drops its connections to the helper (as one whose wait
+ * for the helper ran out does): the helper must not wait for its client
+ * byte, which stays held, while it serves nobody.  It waited 2 s; a new
+ * client allowed 1 s fell back to private handles meanwhile.
+ */
+static int
+child_drop_conns(void *arg)
+{
+	struct hold *h = arg;
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, type, n = 0;
+
+	wapi_init(0);
+	if (!wapi_is_shared())
+		return 1;
+	for (fd = 3; fd < 1024; fd++) {
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+		    type != SOCK_SEQPACKET)
+			continue;
+		len = sizeof(sa);
+		if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0 ||
+		    sa.sun_family != AF_UNIX || sa.sun_path[0] != '\0' ||
+		    strncmp(sa.sun_path + 1, "wapi-", 5) != 0)
+			continue;
+		shutdown(fd, SHUT_RDWR);
+		n++;
+	}
+	t_gate_open(&h->ready, n > 0 ? 'D' : 'N');
+	t_gate_pass(&h->go);
+	return 0;
+}
+
+static void
+test_live_client_drops(void)
+{
+	struct hold a = { 0 }, k = { .name = "drops.ev" };
+	pid_t pa, pk;
+
+	use_host("drops");
+	t_gate_init(&k.ready); t_gate_init(&k.go);
+	t_gate_init(&a.ready); t_gate_init(&a.go);
+	pk = t_fork(child_hold, &k);
+	T_EQ(t_gate_pass(&k.ready), 'S', "dropped connection: a first client");
+	pa = t_fork(child_drop_conns, &a);
+	T_EQ(t_gate_pass(&a.ready), 'D', "a live client drops its connections "
+	    "to the helper");
+	setenv("WAPI_HELPER_TIMEOUT_MS", "1000", 1);
+	T_EQ(t_wait(t_fork(t_attach_shared, NULL)), 0, "a new client is "
+	    "answered at once (the helper does not wait for the live "
+	    "client's byte)");
+	unsetenv("WAPI_HELPER_TIMEOUT_MS");
+	t_gate_open(&a.go, 'x');
+	t_wait(pa);
+	t_gate_open(&k.go, 'x');
+	t_wait(pk);
+}
+
 int
 main(void)
 {
@@ -696,5 +759,6 @@ main(void)
 	test_clean_detach();
 	test_helper_unreachable();
 	test_helper_stopped();
+	test_live_client_drops();
 	return t_done();
 }
