@@ -301,9 +301,7 @@ long_home() {
 	command -v setpriv > /dev/null || skip "setpriv (util-linux) is missing"
 	start_client -e sock-ev
 	local name
-	name=$(python3 -c 'import os, sys
-s = os.stat(sys.argv[1])
-print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	name=$(helper_sock_name)
 	# The name is right: the owner gets through.
 	run timeout 20 python3 "$HOSTILE/peer" --connect-only "$name"
 	assert_output "connected"
@@ -335,9 +333,7 @@ print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
 	start_client -e garbage-ev
 	[ -n "$HELPER_PID" ]
 	local name msg z24 z28
-	name=$(python3 -c 'import os, sys
-s = os.stat(sys.argv[1])
-print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	name=$(helper_sock_name)
 	z24=$(printf '0%.0s' $(seq 1 48))
 	z28=$(printf '0%.0s' $(seq 1 56))
 	snap_before
