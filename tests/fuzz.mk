@@ -21,7 +21,8 @@ EXTRA_DIST += tests/fuzz/fuzz-state.c tests/fuzz/fuzz-names.c \
 # environments and socket peers through wapictl and a real client.
 TESTS += tests/hostile.bats
 EXTRA_DIST += tests/hostile.bats tests/hostile/lib.bash \
-	tests/hostile/statepatch tests/hostile/peer tests/hostile/holdlock
+	tests/hostile/statepatch tests/hostile/peer tests/hostile/holdlock \
+	tests/hostile/squatter
 
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
