@@ -383,6 +383,30 @@ print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
 	grep -q '^bound ' "$sq" || fail "the squatter never bound a name"
 }
 
+@test "the helper's first token names a socket already taken: it draws another" {
+	local so=$top_builddir/tests/hostile/.libs/firsttoken.so token taken
+	[ -f "$so" ] || fail "$so is missing (built by make check)"
+	token=$(python3 -c 'import os; print(os.urandom(16).hex())')
+	taken="wapi-$(id -u)-$token"
+	# Someone holds the name the first token gives, and never accepts.
+	spawn "$BATS_TEST_TMPDIR/taken" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind("\0" + sys.argv[1])
+s.listen(0)
+print("bound", flush=True)
+time.sleep(100000)' "$taken" > /dev/null
+	wait_until grep -q '^bound' "$BATS_TEST_TMPDIR/taken"
+	WAPI_TEST_FIRST_TOKEN=$token LD_PRELOAD=$so start_client -e first-ev
+	[ "$CLIENT_PATH" = "$STATE" ] || fail "not shared: $CLIENT_PATH"
+	[ -n "$HELPER_PID" ] || fail "no helper recorded"
+	[ "$(helper_sock_name)" != "$taken" ] ||
+	    fail "the header names the taken socket"
+	[[ "$(helper_sock_name)" =~ ^wapi-[0-9]+-[0-9a-f]{32}$ ]] &&
+	    [[ "$(helper_sock_name)" != *-00000000000000000000000000000000 ]] ||
+	    fail "no token in the header: $(helper_sock_name)"
+	tool 0 "live +$HELPER_PID +yes" status
+}
+
 @test "garbage on the helper's socket from its own user: it keeps serving" {
 	start_client -e garbage-ev
 	[ -n "$HELPER_PID" ]
