@@ -24,7 +24,8 @@
  *     finds the process's reference block full.
  *   helper: in shared mode, a call that asks the helper fails with ETIMEDOUT
  *     when it did not answer within WAPI_HELPER_TIMEOUT_MS, with EPIPE or
- *     ECONNRESET when it cannot be reached (EPERM: it is another user's),
+ *     ECONNRESET when it cannot be reached (ETIMEDOUT too when another
+ *     process holds its socket's name), EPERM when it refused the process,
  *     and EPROTO for a reply that makes no sense.
  *
  * The library never writes to stdout or stderr except through the message

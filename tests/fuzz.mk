@@ -21,7 +21,14 @@ EXTRA_DIST += tests/fuzz/fuzz-state.c tests/fuzz/fuzz-names.c \
 # environments and socket peers through wapictl and a real client.
 TESTS += tests/hostile.bats
 EXTRA_DIST += tests/hostile.bats tests/hostile/lib.bash \
-	tests/hostile/statepatch tests/hostile/peer tests/hostile/holdlock
+	tests/hostile/statepatch tests/hostile/peer tests/hostile/holdlock \
+	tests/hostile/squatter
+# A getrandom(2) that gives a chosen first token (tests/hostile/firsttoken.c),
+# preloaded into a client and its helper.
+check_LTLIBRARIES = tests/hostile/firsttoken.la
+tests_hostile_firsttoken_la_SOURCES = tests/hostile/firsttoken.c
+tests_hostile_firsttoken_la_LDFLAGS = -module -avoid-version -shared \
+	-rpath $(abs_builddir)/tests/hostile
 
 FUZZ_CC = clang
 FUZZ_SECONDS = 60

@@ -301,9 +301,7 @@ long_home() {
 	command -v setpriv > /dev/null || skip "setpriv (util-linux) is missing"
 	start_client -e sock-ev
 	local name
-	name=$(python3 -c 'import os, sys
-s = os.stat(sys.argv[1])
-print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	name=$(helper_sock_name)
 	# The name is right: the owner gets through.
 	run timeout 20 python3 "$HOSTILE/peer" --connect-only "$name"
 	assert_output "connected"
@@ -331,13 +329,89 @@ print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
 	assert_outside_unchanged
 }
 
+@test "another uid squatting every helper socket name it can learn: clients stay shared" {
+	need_root "to run the squatter as nobody (setpriv)"
+	command -v setpriv > /dev/null || skip "setpriv (util-linux) is missing"
+	command -v nsenter > /dev/null || skip "nsenter (util-linux) is missing"
+	unshare --net true 2> /dev/null || skip "no network namespaces here"
+	# A network namespace of the test's own: abstract names live in one,
+	# so the squatter sees the helpers of this test and nobody else's.
+	local ns bin sq guess name n
+	ns=$(spawn "$BATS_TEST_TMPDIR/netns" unshare --net sleep 100000)
+	wait_until test "$(readlink "/proc/$ns/ns/net")" != \
+	    "$(readlink /proc/self/ns/net)"
+	printf '#!/bin/sh\nexec nsenter -t %d -n %s "$@"\n' "$ns" "$TCLIENT" \
+	    > "$BATS_TEST_TMPDIR/tclient-ns"
+	chmod 755 "$BATS_TEST_TMPDIR/tclient-ns"
+	TCLIENT="$BATS_TEST_TMPDIR/tclient-ns"
+	start_client -e squat-ev
+	[ -n "$HELPER_PID" ]
+	# What one who can stat the file computes from its device and inode
+	# (they come back when a file is recovered in place): handed over.
+	guess=$(python3 -c 'import os, sys
+s = os.stat(sys.argv[1])
+print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	# The squatter runs as nobody: a copy it can read (see above).
+	bin=$(mktemp -d /tmp/hostile-squatter.XXXXXX)
+	chmod 755 "$bin"
+	cp "$HOSTILE/squatter" "$bin/squatter"
+	chmod 755 "$bin/squatter"
+	sq="$BATS_TEST_TMPDIR/squatter.out"
+	spawn "$sq" nsenter -t "$ns" -n setpriv --reuid=65534 --regid=65534 \
+	    --clear-groups /usr/bin/python3 "$bin/squatter" "$guess" > /dev/null
+	# It has read the live helper's name in /proc/net/unix...
+	wait_until grep -q '^busy ' "$sq" || fail "no name seen: $(cat "$sq.err")"
+	# ...and takes it the moment the helper dies (the client, stopped, is
+	# not there to start the next helper first).
+	kill -STOP "$CLIENT_PID"
+	kill -9 "$HELPER_PID"
+	wait_until pid_gone "$HELPER_PID"
+	for name in $(awk '$1 == "busy" { print $2 }' "$sq"); do
+		wait_until grep -qx "bound $name" "$sq" ||
+		    fail "the squatter did not get $name: $(cat "$sq.err")"
+	done
+	kill -CONT "$CLIENT_PID"
+	rm -rf "$bin"
+	# New clients find a new helper, shared and without a word.
+	for n in 1 2 3; do
+		client_recovers
+	done
+	HELPER_PID=$(helper_of "$STATE")
+	[ -n "$HELPER_PID" ] || fail "no helper recorded"
+	remember_pid "$HELPER_PID"
+	tool 0 "live +$HELPER_PID +yes" status
+	grep -q '^bound ' "$sq" || fail "the squatter never bound a name"
+}
+
+@test "the helper's first token names a socket already taken: it draws another" {
+	local so=$top_builddir/tests/hostile/.libs/firsttoken.so token taken
+	[ -f "$so" ] || fail "$so is missing (built by make check)"
+	token=$(python3 -c 'import os; print(os.urandom(16).hex())')
+	taken="wapi-$(id -u)-$token"
+	# Someone holds the name the first token gives, and never accepts.
+	spawn "$BATS_TEST_TMPDIR/taken" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind("\0" + sys.argv[1])
+s.listen(0)
+print("bound", flush=True)
+time.sleep(100000)' "$taken" > /dev/null
+	wait_until grep -q '^bound' "$BATS_TEST_TMPDIR/taken"
+	WAPI_TEST_FIRST_TOKEN=$token LD_PRELOAD=$so start_client -e first-ev
+	[ "$CLIENT_PATH" = "$STATE" ] || fail "not shared: $CLIENT_PATH"
+	[ -n "$HELPER_PID" ] || fail "no helper recorded"
+	[ "$(helper_sock_name)" != "$taken" ] ||
+	    fail "the header names the taken socket"
+	[[ "$(helper_sock_name)" =~ ^wapi-[0-9]+-[0-9a-f]{32}$ ]] &&
+	    [[ "$(helper_sock_name)" != *-00000000000000000000000000000000 ]] ||
+	    fail "no token in the header: $(helper_sock_name)"
+	tool 0 "live +$HELPER_PID +yes" status
+}
+
 @test "garbage on the helper's socket from its own user: it keeps serving" {
 	start_client -e garbage-ev
 	[ -n "$HELPER_PID" ]
 	local name msg z24 z28
-	name=$(python3 -c 'import os, sys
-s = os.stat(sys.argv[1])
-print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
+	name=$(helper_sock_name)
 	z24=$(printf '0%.0s' $(seq 1 48))
 	z28=$(printf '0%.0s' $(seq 1 56))
 	snap_before

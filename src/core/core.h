@@ -496,12 +496,15 @@ size_t wcore_repair(void *map);
 
 /* ---------------------------------------------------------------- proto.c */
 
-/* Abstract socket name ("\0wapi-<uid>-<dev>-<ino>") into addr; returns the
- * sockaddr length to pass to bind/connect. */
+/* The helper's abstract socket name ("\0wapi-<uid>-<token in hex>") into
+ * addr; returns the sockaddr length to pass to bind/connect.  The token is
+ * the header's helper_token: random, chosen by each helper as it starts,
+ * readable only by the file's owner, so nobody else can bind the name
+ * before the helper does (doc/design.md, "Helper protocol"). */
 #include <sys/socket.h>
 #include <sys/un.h>
-socklen_t wcore_sock_addr(struct sockaddr_un *addr, uid_t uid, dev_t dev,
-			  ino_t ino);
+socklen_t wcore_sock_addr(struct sockaddr_un *addr, uid_t uid,
+			  const uint8_t token[WAPI_HELPER_TOKEN_LEN]);
 
 /*
  * A client's sleep records: a memfd the client hands the helper with its
@@ -567,11 +570,13 @@ int wcore_msg_recv(int sock, struct wcore_msg *m, void *payload, size_t plen,
 /* Peer credentials check: 0 when the peer is uid, EPERM otherwise. */
 int wcore_peer_check(int sock, uid_t uid, pid_t *peer_pid);
 /*
- * Connect to the helper of the state file fd (our uid's), every send and
- * receive on the socket (connect included) bounded by timeout_ms, and
- * check that the peer is our user (an abstract name can be bound by
- * anyone).  The socket (close-on-exec), or -errno: -EPERM for another
- * user's peer, -EAGAIN when the helper did not take the connection in time.
+ * Connect to the helper of the state file fd: only while a helper holds its
+ * byte and has written its token (else -ECONNREFUSED without connecting),
+ * without blocking in connect (a full backlog is tried again until
+ * timeout_ms, then -EAGAIN), every later send and receive bounded by
+ * timeout_ms; the peer must be our uid and the helper_pid of the header
+ * (else -EPERM: a stranger, or a helper that left or has not yet
+ * published itself).  The socket (close-on-exec) or -errno.
  */
 int wcore_helper_socket(int fd, int timeout_ms, pid_t *peer_pid);
 

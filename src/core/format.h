@@ -13,7 +13,7 @@
 #include <pthread.h>
 
 #define WAPI_MAGIC		"WAPISTAT"	/* 8 bytes, no NUL */
-#define WAPI_FORMAT_VERSION	3u
+#define WAPI_FORMAT_VERSION	4u
 #define WAPI_HEADER_SIZE	4096u
 #define WAPI_BOM		0x01020304u
 
@@ -97,7 +97,9 @@ struct wapi_header {
 	uint64_t clients_attached;	/*  584 */
 	uint32_t wake_seq;		/*  592 futex word for wait-any sleepers */
 	uint32_t reserved_m;		/*  596 */
-	uint8_t  reserved1[424];	/*  600 .. 1024 */
+	uint8_t  helper_token[16];	/*  600 the socket name's secret part;
+					   zero when no helper listens */
+	uint8_t  reserved1[408];	/*  616 .. 1024 */
 
 	/* -- the table lock -- */
 	union {
@@ -113,6 +115,7 @@ struct wapi_header {
 
 #define WAPI_CHECKSUM_END	368u	/* checksum covers [0, this) */
 #define WAPI_HELPER_F_STOP	0x1u	/* helper_flags: wapictl stop asked it to leave */
+#define WAPI_HELPER_TOKEN_LEN	16u	/* bytes of helper_token (getrandom) */
 
 enum wapi_type {
 	WAPI_T_FREE = 0,
@@ -336,6 +339,9 @@ struct wapi_share_entry {		/* 48 bytes; home slot: wcore_share_home() (hash.h) *
 _Static_assert(sizeof(struct wapi_header) == WAPI_HEADER_SIZE, "header");
 _Static_assert(offsetof(struct wapi_header, checksum) == WAPI_CHECKSUM_END, "cks");
 _Static_assert(offsetof(struct wapi_header, helper_pid) == 512, "mutable");
+_Static_assert(offsetof(struct wapi_header, helper_token) == 600, "token");
+_Static_assert(sizeof(((struct wapi_header *)0)->helper_token) ==
+    WAPI_HELPER_TOKEN_LEN, "token size");
 _Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
 _Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
 _Static_assert(offsetof(struct wapi_header, handle_fresh_from) == 1104, "fresh");

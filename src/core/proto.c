@@ -1,19 +1,20 @@
 /*
  * The helper's wire protocol: one struct wcore_msg (plus an optional payload
  * and at most one descriptor) per SOCK_SEQPACKET message, on an abstract unix
- * socket named after the user and the state file.  Both ends check the
- * peer's credentials; nothing received is trusted beyond its size.
+ * socket named after the user and a random token the helper records in the
+ * state file's header.  Both ends check the peer's credentials; nothing
+ * received is trusted beyond its size.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
-#include <inttypes.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -23,17 +24,24 @@
 #define PROTO_MAX_FDS	8
 
 socklen_t
-wcore_sock_addr(struct sockaddr_un *addr, uid_t uid, dev_t dev, ino_t ino)
+wcore_sock_addr(struct sockaddr_un *addr, uid_t uid,
+    const uint8_t token[WAPI_HELPER_TOKEN_LEN])
 {
+	char *p;
+	size_t i;
 	int n;
 
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
 	/* Abstract: sun_path[0] is NUL and the name is not NUL-terminated. */
-	n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1,
-	    "wapi-%u-%jx-%jx", (unsigned)uid, (uintmax_t)dev, (uintmax_t)ino);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-	    (size_t)n);
+	n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "wapi-%u-",
+	    (unsigned)uid);
+	p = addr->sun_path + 1 + n;
+	for (i = 0; i < WAPI_HELPER_TOKEN_LEN; i++) {
+		*p++ = "0123456789abcdef"[token[i] >> 4];
+		*p++ = "0123456789abcdef"[token[i] & 0xf];
+	}
+	return (socklen_t)(p - (char *)addr);
 }
 
 int
@@ -184,32 +192,119 @@ wcore_peer_check(int sock, uid_t uid, pid_t *peer_pid)
 	return 0;
 }
 
-int
-wcore_helper_socket(int fd, int timeout_ms, pid_t *peer_pid)
+/* len bytes of the header at off: 0, errno, or EIO for a short file. */
+static int
+proto_pread(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno;
+	return (size_t)n == len ? 0 : EIO;
+}
+
+/*
+ * Where the helper of fd listens, from the header: only while a helper holds
+ * its byte (a dead helper's token is known to anyone who read
+ * /proc/net/unix while it lived, and may be bound by them now) and only once
+ * a token was written.  0, or ECONNREFUSED: no helper to connect to.
+ */
+static int
+proto_rendezvous(int fd, struct sockaddr_un *addr, socklen_t *alen)
+{
+	static const uint8_t none[WAPI_HELPER_TOKEN_LEN];
+	uint8_t token[WAPI_HELPER_TOKEN_LEN];
+	int r;
+
+	if ((r = wcore_byte_held(fd, WAPI_LOCK_HELPER, F_WRLCK)) < 0)
+		return -r;
+	if (r == 0)
+		return ECONNREFUSED;
+	if ((r = proto_pread(fd, token, sizeof(token),
+	    offsetof(struct wapi_header, helper_token))) != 0)
+		return r;
+	if (memcmp(token, none, sizeof(token)) == 0)
+		return ECONNREFUSED;
+	*alen = wcore_sock_addr(addr, geteuid(), token);
+	return 0;
+}
+
+/*
+ * Whether the peer of s is the helper the header of fd records: our uid,
+ * and the pid it published before it listened (read after connecting, so
+ * a helper that just started is not mistaken for a stranger).  0 or EPERM.
+ */
+static int
+proto_peer_is_helper(int fd, int s, pid_t *peer_pid)
+{
+	int32_t recorded;
+	pid_t pid;
+	int e;
+
+	if ((e = wcore_peer_check(s, geteuid(), &pid)) != 0)
+		return e;
+	if ((e = proto_pread(fd, &recorded, sizeof(recorded),
+	    offsetof(struct wapi_header, helper_pid))) != 0)
+		return e;
+	if (pid != (pid_t)recorded)
+		return EPERM;
+	if (peer_pid != NULL)
+		*peer_pid = pid;
+	return 0;
+}
+
+/*
+ * One try: connect without blocking (a full backlog gives EAGAIN at once,
+ * whoever holds the name), then make the socket blocking with timeout_ms
+ * on every send and receive, and check the peer.  The socket or -errno.
+ */
+static int
+proto_dial_once(int fd, int timeout_ms, pid_t *peer_pid)
 {
 	struct sockaddr_un addr;
 	struct timeval tv;
-	struct stat sb;
 	socklen_t alen;
 	int s, e;
 
-	if (fstat(fd, &sb) != 0)
-		return -errno;
-	alen = wcore_sock_addr(&addr, geteuid(), sb.st_dev, sb.st_ino);
-	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+	if ((e = proto_rendezvous(fd, &addr, &alen)) != 0)
+		return -e;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
 		return -errno;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-	    connect(s, (struct sockaddr *)&addr, alen) != 0) {
+	if (connect(s, (struct sockaddr *)&addr, alen) != 0 ||
+	    fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
 		e = errno;
+	else
+		e = proto_peer_is_helper(fd, s, peer_pid);
+	if (e != 0) {
 		close(s);
 		return -e;
 	}
-	if ((e = wcore_peer_check(s, geteuid(), peer_pid)) != 0) {
-		close(s);
-		return -e;
+	return s;
+}
+
+int
+wcore_helper_socket(int fd, int timeout_ms, pid_t *peer_pid)
+{
+	struct timespec nap = { 0, 1000000 };
+	int64_t deadline;
+	int s;
+
+	deadline = wcore_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+	/* A full backlog: look again (a new helper may have replaced the
+	 * name meanwhile) until the deadline. */
+	while ((s = proto_dial_once(fd, timeout_ms, peer_pid)) == -EAGAIN &&
+	    wcore_now_mono_ns() < deadline) {
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 32000000)
+			nap.tv_nsec *= 2;
 	}
 	return s;
 }

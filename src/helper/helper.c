@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 
 #define HELPER_MAX_CONNS	(WAPI_MAX_CLIENTS + 16)
 #define HELPER_TICK_MS		1000
+#define HELPER_BIND_TRIES	8	/* tokens tried before giving up */
 
 #define HELPER_SPAWN_FDS	256
 #define HELPER_PAYLOAD		(256 * 1024)
@@ -333,14 +335,47 @@ helper_try_remove(void)
 	return true;
 }
 
+/*
+ * Bind the listening socket to a name nobody else can know: a fresh random
+ * token for each helper, published in the header (which only our user can
+ * read) once bound.  A name already taken (by someone who read the file)
+ * costs only another token.  Listening comes later (helper_start).
+ */
+static void
+helper_bind(const char *path)
+{
+	struct wapi_header *h = helper_map;
+	uint8_t token[WAPI_HELPER_TOKEN_LEN];
+	struct sockaddr_un addr;
+	socklen_t alen;
+	ssize_t n;
+	int tries;
+
+	lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lsock < 0)
+		err(1, "socket");
+	for (tries = 1;; tries++) {
+		while ((n = getrandom(token, sizeof(token), 0)) < 0 &&
+		    errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(token))
+			err(1, "%s: cannot draw the socket's token", path);
+		alen = wcore_sock_addr(&addr, geteuid(), token);
+		if (bind(lsock, (struct sockaddr *)&addr, alen) == 0)
+			break;
+		if (errno != EADDRINUSE || tries == HELPER_BIND_TRIES)
+			err(1, "%s: cannot bind the helper's socket (%d "
+			    "tokens tried)", path, tries);
+	}
+	memcpy(h->helper_token, token, sizeof(token));
+}
+
 static int
 helper_open(const char *path, const char *want)
 {
 	char dir[PATH_MAX], name[PATH_MAX], why[256];
 	struct wcore_name n;
-	struct sockaddr_un addr;
 	struct stat st;
-	socklen_t alen;
 	int r;
 
 	strlcpy(dir, path, sizeof(dir));
@@ -386,13 +421,7 @@ helper_open(const char *path, const char *want)
 	if (r != 0)
 		errx(1, "%s: %s", path, why);
 	(void)wcore_guard(helper_map);	/* the first: room */
-	lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (lsock < 0)
-		err(1, "socket");
-	alen = wcore_sock_addr(&addr, geteuid(), st.st_dev, st.st_ino);
-	if (bind(lsock, (struct sockaddr *)&addr, alen) != 0 ||
-	    listen(lsock, 128) != 0)
-		err(1, "%s: cannot listen", path);
+	helper_bind(path);
 	return 0;
 }
 
@@ -425,6 +454,10 @@ helper_start(void)
 	wcore_proc_start(getpid(), &h->helper_start);
 	h->helper_heartbeat = wcore_now_s();
 	__atomic_store_n(&h->helper_pid, getpid(), __ATOMIC_RELEASE);
+	/* Clients take a peer whose pid is not helper_pid for a stranger:
+	 * listen only now that it is ours. */
+	if (listen(lsock, 128) != 0)
+		err(1, "%s: cannot listen", base);
 	helper_title();
 	helper_sweep();
 	spawn_init();
@@ -539,6 +572,7 @@ main(int argc, char *argv[])
 	if (h->helper_pid == getpid()) {
 		h->helper_pid = 0;
 		h->helper_start = 0;
+		memset(h->helper_token, 0, sizeof(h->helper_token));
 	}
 	close(lsock);
 	return 0;

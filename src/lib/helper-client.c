@@ -113,13 +113,32 @@ wl_helper_hello(int s, int role)
 	return r;
 }
 
+/* Why dialling gave up: stranger, the last try met another process at the
+ * helper's name. */
+static void
+wl_helper_absent(bool stranger, char *why, size_t whylen)
+{
+	pid_t pid = ((struct wapi_header *)wl.map)->helper_pid;
+
+	if (stranger)
+		snprintf(why, whylen, "the helper's socket name is held by a "
+		    "process that is not helper pid %d; 'wapictl stop' ends "
+		    "the helper, and the next one takes a new name", (int)pid);
+	else if (wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK) == 1)
+		snprintf(why, whylen, "helper pid %d alive but not answering",
+		    (int)pid);
+	else
+		snprintf(why, whylen, "the helper %s did not start",
+		    wl_helper_path());
+}
+
 int
 wl_helper_dial(int role, char *why, size_t whylen)
 {
 	struct wapi_header *h = wl.map;
 	struct timespec ts = { 0, 2000000 };
 	int64_t deadline = 0;
-	bool spawned = false;
+	bool spawned = false, stranger;
 	int s, r;
 
 	for (;;) {
@@ -150,11 +169,11 @@ wl_helper_dial(int role, char *why, size_t whylen)
 			    wl.helper_ms);
 			return -ETIMEDOUT;
 		}
-		if (s == -EPERM) {
-			snprintf(why, whylen, "the helper's socket belongs to "
-			    "another user");
-			return -EPERM;
-		}
+		/* -EPERM, a stranger at the name: the name of a helper that
+		 * died, taken since by whoever saw it, or of one that has
+		 * just started or is leaving.  As if nobody answered: a
+		 * helper (a new one if needed) publishes a fresh name. */
+		stranger = s == -EPERM;
 		r = wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK);
 		if (r == 0 && !spawned) {
 			if ((r = wl_spawn_helper()) != 0) {
@@ -167,12 +186,7 @@ wl_helper_dial(int role, char *why, size_t whylen)
 		if (deadline == 0)
 			deadline = wcore_now_ns() + WL_HELPER_WAIT_MS * 1000000LL;
 		if (wcore_now_ns() > deadline) {
-			if (wcore_byte_held(wl.fd, WAPI_LOCK_HELPER, F_WRLCK) == 1)
-				snprintf(why, whylen, "helper pid %d alive but "
-				    "not answering", (int)h->helper_pid);
-			else
-				snprintf(why, whylen, "the helper %s did not "
-				    "start", wl_helper_path());
+			wl_helper_absent(stranger, why, whylen);
 			return -ETIMEDOUT;
 		}
 		/* A helper that lost the race to another exits; a new one

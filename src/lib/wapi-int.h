@@ -128,9 +128,9 @@ void wl_helper_prepare(void);
  * HELLO for our slot; role 0: the main connection, 1: the deposit
  * watcher.  Every send and receive on the socket is bounded by
  * wl.helper_ms.  Returns the new socket, or -errno with why: -ETIMEDOUT
- * (why naming the helper pid) when the helper does not answer or start,
- * -EPERM for another user's socket, the helper's refusal, or the errno
- * of starting it.
+ * (why naming the helper pid) when the helper does not answer or start, or
+ * when another process still holds its socket's name after 3 s, the
+ * helper's refusal, or the errno of starting it.
  */
 int wl_helper_dial(int role, char *why, size_t whylen);
 /* Dial the main connection and keep it in wl.sock: 0, or the errno of

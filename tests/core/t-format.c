@@ -256,6 +256,12 @@ test_roundtrip_default(void)
 	    "header fields written");
 	tf_ok(h->created > 1700000000 && h->created <= (int64_t)time(NULL),
 	    "creation time recorded");
+	{
+		static const uint8_t none[WAPI_HELPER_TOKEN_LEN];
+
+		tf_ok(h->helper_pid == 0 && memcmp(h->helper_token, none,
+		    sizeof(none)) == 0, "no helper recorded, no socket token");
+	}
 	tf_ok(validate_count(map, len, 1) == 0,
 	    "fresh default file validates clean");
 	munmap(map, len);

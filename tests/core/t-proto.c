@@ -1,7 +1,9 @@
 /*
  * The helper protocol: abstract socket names, messages with and without a
  * descriptor over a real SOCK_SEQPACKET pair, unasked and extra descriptors
- * closed, short messages, the peer closing, and SO_PEERCRED.
+ * closed, short messages, the peer closing, SO_PEERCRED, and whom
+ * wcore_helper_socket trusts: only the name a live helper published, only
+ * the helper the header records, without waiting on a full backlog.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +24,12 @@ static void	test_messages(void);
 static void	test_extra_fds(void);
 static void	test_errors(void);
 static void	test_peer(void);
+static void	test_token(uint8_t *, unsigned);
+static int	hs_file(int *);
+static void	hs_header(int, const uint8_t *, pid_t);
+static int	hs_listen(uid_t, const uint8_t *, int);
+static void	test_helper_socket(void);
+static void	test_helper_stranger(void);
 
 static int
 count_fds(void)
@@ -38,24 +47,44 @@ count_fds(void)
 	return n - 1;	/* opendir's own */
 }
 
+/* A token unique to this run (a parallel run must not collide) and tag. */
+static void
+test_token(uint8_t *token, unsigned tag)
+{
+	uint32_t pid = (uint32_t)getpid();
+
+	memset(token, 0, WAPI_HELPER_TOKEN_LEN);
+	memcpy(token, &pid, sizeof(pid));
+	memcpy(token + sizeof(pid), &tag, sizeof(tag));
+	token[WAPI_HELPER_TOKEN_LEN - 1] = 0x7e;
+}
+
 static void
 test_addr(void)
 {
+	static const uint8_t tok[WAPI_HELPER_TOKEN_LEN] = { 0x00, 0x01, 0xab,
+	    0xcd, 0xef, 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x0f,
+	    0xf0, 0xff };
+	uint8_t token[WAPI_HELPER_TOKEN_LEN];
 	struct sockaddr_un a, b;
 	socklen_t len, blen;
-	const char *want = "wapi-1000-803-1a2b3c";
+	const char *want = "wapi-1000-0001abcdef1032547698badcfe0ff0ff";
 	int s;
 
-	len = wcore_sock_addr(&a, 1000, 0x803, 0x1a2b3c);
+	len = wcore_sock_addr(&a, 1000, tok);
 	t_ok(a.sun_family == AF_UNIX && a.sun_path[0] == '\0',
 	    "abstract address");
 	T_INTEQ(len, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(want),
 	    "length covers the name without a NUL");
 	t_ok(memcmp(a.sun_path + 1, want, strlen(want)) == 0,
-	    "name is wapi-<uid>-<dev hex>-<ino hex>");
+	    "name is wapi-<uid>-<token, 32 hex digits>");
+	len = wcore_sock_addr(&b, 4294967295u, tok);
+	T_INTEQ(len, offsetof(struct sockaddr_un, sun_path) + 1 +
+	    strlen("wapi-4294967295-") + 2 * WAPI_HELPER_TOKEN_LEN,
+	    "the longest uid fits");
 
-	/* Unique per test run so a parallel run cannot collide. */
-	len = wcore_sock_addr(&a, getuid(), (dev_t)getpid(), 0xfeed);
+	test_token(token, 0xfeed);
+	len = wcore_sock_addr(&a, getuid(), token);
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	t_ok(s >= 0 && bind(s, (struct sockaddr *)&a, len) == 0,
 	    "bind to the abstract name");
@@ -255,6 +284,7 @@ test_errors(void)
 static void
 test_peer(void)
 {
+	uint8_t token[WAPI_HELPER_TOKEN_LEN];
 	struct sockaddr_un a;
 	socklen_t len;
 	pid_t pid, peer = 0, child;
@@ -262,7 +292,8 @@ test_peer(void)
 
 	T_INTEQ(wcore_peer_check(-1, getuid(), NULL), EBADF,
 	    "peer check on a bad descriptor");
-	len = wcore_sock_addr(&a, getuid(), (dev_t)getpid(), 0xbeef);
+	test_token(token, 0xbeef);
+	len = wcore_sock_addr(&a, getuid(), token);
 	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ls < 0 || bind(ls, (struct sockaddr *)&a, len) != 0 ||
 	    listen(ls, 4) != 0) {
@@ -308,6 +339,162 @@ test_peer(void)
 	    "child saw ECONNRESET when the server closed");
 }
 
+/* A state file's header alone, its helper byte free; *holder: another open
+ * file description of it, to take that byte as a helper would. */
+static int
+hs_file(int *holder)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hs.state", t_tmp);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, WAPI_HEADER_SIZE) != 0 ||
+	    (*holder = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		t_ok(0, "%s: %s", path, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Record a helper's token (NULL: none) and pid in the header of fd. */
+static void
+hs_header(int fd, const uint8_t *token, pid_t pid)
+{
+	uint8_t none[WAPI_HELPER_TOKEN_LEN] = { 0 };
+	int32_t p = (int32_t)pid;
+
+	if (pwrite(fd, token != NULL ? token : none, sizeof(none),
+	    offsetof(struct wapi_header, helper_token)) != sizeof(none) ||
+	    pwrite(fd, &p, sizeof(p), offsetof(struct wapi_header,
+	    helper_pid)) != sizeof(p)) {
+		t_ok(0, "pwrite: %s", strerror(errno));
+		exit(1);
+	}
+}
+
+/* A listener at the name uid's helper with token would have. */
+static int
+hs_listen(uid_t uid, const uint8_t *token, int backlog)
+{
+	struct sockaddr_un a;
+	socklen_t len;
+	int ls;
+
+	len = wcore_sock_addr(&a, uid, token);
+	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, len) != 0 ||
+	    listen(ls, backlog) != 0) {
+		t_ok(0, "listen: %s", strerror(errno));
+		exit(1);
+	}
+	return ls;
+}
+
+static void
+test_helper_socket(void)
+{
+	uint8_t tok[WAPI_HELPER_TOKEN_LEN];
+	struct pollfd pfd;
+	struct sockaddr_un a;
+	pid_t peer = 0;
+	int fd, holder, ls, s, c;
+
+	fd = hs_file(&holder);
+	test_token(tok, 0x5eed);
+	ls = hs_listen(geteuid(), tok, 4);
+	hs_header(fd, tok, getpid());
+	T_INTEQ(wcore_helper_socket(fd, 1000, NULL), -ECONNREFUSED,
+	    "no helper holds its byte: the recorded name is not tried");
+	pfd.fd = ls;
+	pfd.events = POLLIN;
+	T_INTEQ(poll(&pfd, 1, 0), 0, "... and nothing connected to it");
+
+	T_INTEQ(wcore_lock_byte(holder, WAPI_LOCK_HELPER, F_WRLCK, 0), 0,
+	    "a helper holds its byte");
+	hs_header(fd, NULL, getpid());
+	T_INTEQ(wcore_helper_socket(fd, 1000, NULL), -ECONNREFUSED,
+	    "no token yet: no name to try");
+
+	hs_header(fd, tok, getpid());
+	s = wcore_helper_socket(fd, 1000, &peer);
+	t_ok(s >= 0 && peer == getpid(),
+	    "the recorded name and helper pid: connected (%d, peer %d)", s,
+	    (int)peer);
+	t_ok(s >= 0 && (fcntl(s, F_GETFL) & O_NONBLOCK) == 0,
+	    "the socket blocks again after the connect (timeouts bound it)");
+	if (s >= 0)
+		close(s);
+	if ((c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+
+	hs_header(fd, tok, getpid() + 1);
+	T_INTEQ(wcore_helper_socket(fd, 1000, NULL), -EPERM,
+	    "our uid but not the recorded helper pid: EPERM");
+	if ((c = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+	close(ls);
+
+	/* Backlog 0 holds one connection that nobody accepts: full. */
+	ls = hs_listen(geteuid(), tok, 0);
+	c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	t_ok(c >= 0 && connect(c, (struct sockaddr *)&a,
+	    wcore_sock_addr(&a, geteuid(), tok)) == 0,
+	    "one connection fills a backlog of 0");
+	hs_header(fd, tok, getpid());
+	T_INTEQ(wcore_helper_socket(fd, 200, NULL), -EAGAIN,
+	    "a full backlog that never drains: EAGAIN when the time is up");
+	close(c);
+	close(ls);
+	close(holder);
+	close(fd);
+}
+
+/* Another uid at the name, even with the pid the header records. */
+static void
+test_helper_stranger(void)
+{
+	uint8_t tok[WAPI_HELPER_TOKEN_LEN];
+	uid_t me = geteuid();
+	pid_t child;
+	int fd, holder, p[2], q[2], st;
+	char c = 0;
+
+	if (geteuid() != 0) {
+		t_skip("needs root to listen as another uid");
+		return;
+	}
+	fd = hs_file(&holder);
+	test_token(tok, 0x0bad);
+	if (pipe(p) != 0 || pipe(q) != 0 || (child = fork()) < 0) {
+		t_ok(0, "pipe/fork: %s", strerror(errno));
+		return;
+	}
+	if (child == 0) {
+		close(p[0]);
+		close(q[1]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(1);
+		hs_listen(me, tok, 4);
+		(void)write(p[1], "r", 1);
+		(void)read(q[0], &c, 1);	/* until the parent is done */
+		_exit(0);
+	}
+	close(p[1]);
+	close(q[0]);
+	T_INTEQ(read(p[0], &c, 1), 1, "uid 65534 listens at the name");
+	T_INTEQ(wcore_lock_byte(holder, WAPI_LOCK_HELPER, F_WRLCK, 0), 0,
+	    "a helper holds its byte");
+	hs_header(fd, tok, child);
+	T_INTEQ(wcore_helper_socket(fd, 1000, NULL), -EPERM,
+	    "another uid at the recorded name and pid: EPERM");
+	close(q[1]);
+	close(p[0]);
+	waitpid(child, &st, 0);
+	close(holder);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -317,5 +504,7 @@ main(void)
 	test_extra_fds();
 	test_errors();
 	test_peer();
+	test_helper_socket();
+	test_helper_stranger();
 	return t_done();
 }

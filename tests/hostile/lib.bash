@@ -23,6 +23,16 @@ hostile_teardown() {
 	chmod -R u+rwX "$BATS_TEST_TMPDIR" 2>/dev/null || true
 }
 
+# The abstract name the helper of the state file listens on, as its clients
+# compute it: the owner's uid and the token in the header (wapi-state(5)).
+helper_sock_name() {
+	python3 -c 'import os, sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(600)
+    token = f.read(16)
+print("wapi-%d-%s" % (os.geteuid(), token.hex()))' "$STATE"
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root: $1"
 }
