@@ -361,3 +361,74 @@ print("wapi-%d-%x-%x" % (os.geteuid(), s.st_dev, s.st_ino))' "$STATE")
 	tool 0 "live +$HELPER_PID +yes" status
 	assert_outside_unchanged
 }
+
+# ------------------------------------------- tables larger than any file
+
+# corrupt_unheld without the snapshots of the state directory, which would
+# read every byte of a huge sparse file: each tool within tool()'s 20 s.
+big_corrupt() {
+	tool 1 "corrupt \\(.*$1.*\\); run 'wapictl validate' for details" status
+	tool 1 "corrupt: [0-9]+ problems?.*$1" validate
+	tool 0 "would-remove [^ ]*\\.state: corrupt: .*$1" clean -n
+	[ -f "$STATE" ]
+	client_recovers
+}
+
+@test "header: a 2^31-entry share table in a sparse file is refused at once" {
+	real_orphan
+	# A header that is consistent in every other way: the region's size
+	# matches its capacity, the file is as long as the header says (a
+	# sparse hole of 96 GiB).  Checking such a table took a minute.
+	local off size
+	off=$("$PATCHF" "$STATE" get region.5.offset)
+	size=$((0x80000000 * 48))
+	"$PATCHF" "$STATE" region.5.capacity=0x80000000 region.5.size=$size \
+	    file_size=$((off + size)) checksum
+	truncate -s $((off + size)) "$STATE"
+	big_corrupt "shares capacity 2147483648 is above the largest a file may have \(65536\)"
+}
+
+@test "header: a client reference table above the largest a file may have" {
+	real_orphan
+	# 2048 clients of 65536 references: each within its own bound, the
+	# product (2^27 entries, 1 GiB) above what any file may hold.
+	local off size
+	off=$(($("$PATCHF" "$STATE" get region.3.offset) + 131072))
+	size=$((0x8000000 * 8))
+	"$PATCHF" "$STATE" region.3.capacity=2048 region.3.size=131072 \
+	    refs_per_client=65536 region.4.capacity=0x8000000 \
+	    region.4.size=$size region.4.offset=$off \
+	    region.5.offset=$((off + size)) \
+	    file_size=$((off + size + $("$PATCHF" "$STATE" get region.5.size))) \
+	    checksum
+	truncate -s "$("$PATCHF" "$STATE" get file_size)" "$STATE"
+	big_corrupt "client refs capacity 134217728 is above the largest a file may have \(16777216\)"
+}
+
+# ------------------------------------------------------- the table lock
+
+# 64 bytes of 0xff over the robust mutex at offset 1024.
+smash_table_lock() {
+	printf '\377%.0s' $(seq 1 64) |
+	    dd of="$STATE" bs=1 seek=1024 conv=notrunc status=none
+}
+
+@test "table lock overwritten with 0xff in a file nobody holds: corrupt, recovered" {
+	real_orphan
+	smash_table_lock
+	corrupt_unheld "table lock .*(kind|type) "
+}
+
+@test "table lock overwritten with 0xff in a held file: refused, no client aborts" {
+	real_orphan
+	smash_table_lock
+	hold 1 r
+	snap_before
+	tool 1 "corrupt \(.*table lock .*held by an attached process: in use, do not remove\)" status
+	tool 1 "corrupt: [0-9]+ problems?.*table lock" validate
+	client_private "corrupt: .*table lock .*in use by another process"
+	run --separate-stderr timeout 20 "$WAPICTL" handles
+	[ "$status" -lt 124 ] || fail "wapictl handles: exit $status: $stderr"
+	[ -f "$STATE" ]
+	assert_outside_unchanged
+}
