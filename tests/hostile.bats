@@ -432,3 +432,14 @@ smash_table_lock() {
 	[ -f "$STATE" ]
 	assert_outside_unchanged
 }
+
+@test "a free list that loops on itself in a held file: validate reports the loop" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"	# free list: slot 3 -> slot 6
+	[ "$("$PATCHF" "$STATE" get handle_free_tail)" = 7 ]
+	"$PATCHF" "$STATE" handle.6.next_free=7
+	hold 1 r
+	snap_before
+	tool 1 "corrupt: 1 problem.*free-list\[6\] @[0-9]+: free list cycles back to slot 6" validate
+	assert_outside_unchanged
+}
