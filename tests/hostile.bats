@@ -443,3 +443,27 @@ smash_table_lock() {
 	tool 1 "corrupt: 1 problem.*free-list\[6\] @[0-9]+: free list cycles back to slot 6" validate
 	assert_outside_unchanged
 }
+
+# ------------------------------------------------ times that cannot be
+
+@test "created = INT64_MIN: status shows an age, never a negative one" {
+	patched created=-9223372036854775808 checksum
+	tool 1 "orphaned" status
+	run --separate-stderr "$WAPICTL" -J status -o PATH,AGE
+	printf '%s' "$output" | "$JQ" -e '.status[0].age >= 0' > /dev/null ||
+	    fail "negative age for created = INT64_MIN: $output"
+	tool 1 "orphaned +[0-9a-z]+ +[^ ]+ +[0-9]+/[0-9]+ +[0-9]+/[0-9]+ +[0-9]+d[0-9]+h " status
+}
+
+@test "created and heartbeat a day in the future: said so, and clean still removes the orphan" {
+	patched created=$(($(date +%s) + 86400)) checksum
+	"$PATCH" "$STATE" heartbeat 0
+	"$PATCHF" "$STATE" helper_heartbeat=$(($(date +%s) + 86400))
+	run --separate-stderr "$WAPICTL" status -o PATH,AGE,HEARTBEAT
+	[[ "$output" == *"in the future"*"in the future"* ]] ||
+	    fail "expected both times in the future: $output"
+	# A time in the future must not keep an orphan young for ever.
+	tool 0 "removed [^ ]*\.state: orphaned: .*in the future.*age unknown" \
+	    clean --older-than 1h
+	[ ! -e "$STATE" ]
+}

@@ -222,6 +222,13 @@ int wcore_pid_running(pid_t pid, uint64_t start);
 /* Wall clock helpers (coarse: jiffies resolution, cheap). */
 int64_t wcore_now_ns(void);
 int64_t wcore_now_s(void);
+/* The age at now of stamp (both in seconds since the epoch), from a file,
+ * so anything: saturated at INT64_MIN and INT64_MAX instead of
+ * overflowing; negative when stamp lies in the future. */
+int64_t wcore_age_s(int64_t now, int64_t stamp);
+/* A stamp further in the future than this is no clock jitter: its age is
+ * unknown (wapictl clean counts it as old enough). */
+#define WCORE_FUTURE_SLACK_S	60
 
 enum wcore_verdict {
 	WCORE_LIVE = 0,

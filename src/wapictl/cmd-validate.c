@@ -442,7 +442,7 @@ cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
 static int
 cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 {
-	char why[512], shown[PATH_MAX];
+	char why[512], ewhy[2048], shown[PATH_MAX];
 	bool writable;
 	int i, fd, r, rc = 0;
 
@@ -453,7 +453,8 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 		writable = true;
 		fd = target_open_path(argv[i], &writable, why, sizeof(why));
 		if (fd < 0) {
-			warnx("%s: %s", argv[i], why);
+			out_escape(why, ewhy, sizeof(ewhy));
+			warnx("%s: %s", shown, ewhy);
 			if (c->ctl->json)
 				cmd_validate_print(c, argv[i], shown,
 				    "unreadable", NULL);
@@ -473,7 +474,7 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 {
 	struct wapictl *ctl = c->ctl;
 	struct target_file tf;
-	char why[512], shown[PATH_MAX];
+	char why[512], ewhy[2048], shown[PATH_MAX];
 	bool writable;
 	size_t i;
 	int fd, r, rc = 0;
@@ -492,8 +493,9 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 		if (fd == -ENOENT)
 			continue;	/* removed since the listing */
 		if (fd < 0) {
+			out_escape(why, ewhy, sizeof(ewhy));
 			warnx("%s: %s; check it with ls -l, remove it by hand "
-			    "if it is not yours", tf.shown, why);
+			    "if it is not yours", tf.shown, ewhy);
 			if (ctl->json)
 				cmd_validate_print(c, tf.path, tf.shown,
 				    "unreadable", NULL);
