@@ -467,3 +467,25 @@ smash_table_lock() {
 	    clean --older-than 1h
 	[ ! -e "$STATE" ]
 }
+
+# ---------------------------------------------- a state directory too long
+
+@test "WAPI_SHARED_DIR of 5,000 characters: the message names it, the reason and what to do" {
+	local long
+	long="$BATS_TEST_TMPDIR/$(printf 'd%.0s' $(seq 1 5000))"
+	export WAPI_SHARED_DIR="$long"
+	run_client
+	[[ "$output" =~ ^ready\ [0-9]+\ private$ ]] || fail "not private: $output"
+	[[ "$stderr" != "wapi: cannot attach : "* ]] ||
+	    fail "the message names no directory: $stderr"
+	# The directory, cut visibly in the middle, then the reason and the
+	# next step.
+	[[ "$stderr" == "wapi: cannot attach ${BATS_TEST_TMPDIR:0:20}"*"...ddd"*"/.wapi: "* ]] ||
+	    fail "the directory is not named: $stderr"
+	[[ "$stderr" =~ WAPI_SHARED_DIR\ is\ too\ long.*name\ is\ too\ long.*set\ WAPI_SHARED_DIR\ to\ a\ shorter ]] ||
+	    fail "no reason or next step: $stderr"
+	[ "${#stderr}" -lt 600 ] || fail "the message is ${#stderr} bytes long"
+	tool 4 "WAPI_SHARED_DIR is too long \(5[0-9]{3} bytes.*set WAPI_SHARED_DIR to a shorter directory" status
+	unset WAPI_SHARED_DIR
+	tool 2 "-d: directory name too long \(5[0-9]{3} bytes, at most [0-9]+\); name a shorter one" -d "$long" status
+}

@@ -159,7 +159,8 @@ uint32_t wcore_name_hash(const char *name, size_t len);
 
 /* Resolve the state directory ($WAPI_SHARED_DIR/.wapi, ...; doc/design.md,
  * "Files and who writes them").  ENAMETOOLONG / ENOENT (no HOME) with why
- * filled. */
+ * filled; buf then names the directory for a message, never for use: cut
+ * in the middle with "..." when too long, "$HOME/.wapi" when unset. */
 int wcore_dir_path(char *buf, size_t len, char *why, size_t whylen);
 /* Resolve the host name the same way and validate it (EINVAL + why). */
 int wcore_host_name(char *buf, size_t len, char *why, size_t whylen);
