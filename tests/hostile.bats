@@ -435,3 +435,131 @@ time.sleep(100000)' "$taken" > /dev/null
 	tool 0 "live +$HELPER_PID +yes" status
 	assert_outside_unchanged
 }
+
+# ------------------------------------------- tables larger than any file
+
+# corrupt_unheld without the snapshots of the state directory, which would
+# read every byte of a huge sparse file: each tool within tool()'s 20 s.
+big_corrupt() {
+	tool 1 "corrupt \\(.*$1.*\\); run 'wapictl validate' for details" status
+	tool 1 "corrupt: [0-9]+ problems?.*$1" validate
+	tool 0 "would-remove [^ ]*\\.state: corrupt: .*$1" clean -n
+	[ -f "$STATE" ]
+	client_recovers
+}
+
+@test "header: a 2^31-entry share table in a sparse file is refused at once" {
+	real_orphan
+	# A header that is consistent in every other way: the region's size
+	# matches its capacity, the file is as long as the header says (a
+	# sparse hole of 96 GiB).  Checking such a table took a minute.
+	local off size
+	off=$("$PATCHF" "$STATE" get region.5.offset)
+	size=$((0x80000000 * 48))
+	"$PATCHF" "$STATE" region.5.capacity=0x80000000 region.5.size=$size \
+	    file_size=$((off + size)) checksum
+	truncate -s $((off + size)) "$STATE"
+	big_corrupt "shares capacity 2147483648 is above the largest a file may have \(65536\)"
+}
+
+@test "header: a client reference table above the largest a file may have" {
+	real_orphan
+	# 2048 clients of 65536 references: each within its own bound, the
+	# product (2^27 entries, 1 GiB) above what any file may hold.
+	local off size
+	off=$(($("$PATCHF" "$STATE" get region.3.offset) + 131072))
+	size=$((0x8000000 * 8))
+	"$PATCHF" "$STATE" region.3.capacity=2048 region.3.size=131072 \
+	    refs_per_client=65536 region.4.capacity=0x8000000 \
+	    region.4.size=$size region.4.offset=$off \
+	    region.5.offset=$((off + size)) \
+	    file_size=$((off + size + $("$PATCHF" "$STATE" get region.5.size))) \
+	    checksum
+	truncate -s "$("$PATCHF" "$STATE" get file_size)" "$STATE"
+	big_corrupt "client refs capacity 134217728 is above the largest a file may have \(16777216\)"
+}
+
+# ------------------------------------------------------- the table lock
+
+# 64 bytes of 0xff over the robust mutex at offset 1024.
+smash_table_lock() {
+	printf '\377%.0s' $(seq 1 64) |
+	    dd of="$STATE" bs=1 seek=1024 conv=notrunc status=none
+}
+
+@test "table lock overwritten with 0xff in a file nobody holds: corrupt, recovered" {
+	real_orphan
+	smash_table_lock
+	corrupt_unheld "table lock .*(kind|type) "
+}
+
+@test "table lock overwritten with 0xff in a held file: refused, no client aborts" {
+	real_orphan
+	smash_table_lock
+	hold 1 r
+	snap_before
+	tool 1 "corrupt \(.*table lock .*held by an attached process: in use, do not remove\)" status
+	tool 1 "corrupt: [0-9]+ problems?.*table lock" validate
+	client_private "corrupt: .*table lock .*in use by another process"
+	run --separate-stderr timeout 20 "$WAPICTL" handles
+	[ "$status" -lt 124 ] || fail "wapictl handles: exit $status: $stderr"
+	[ -f "$STATE" ]
+	assert_outside_unchanged
+}
+
+@test "a free list that loops on itself in a held file: validate reports the loop" {
+	mkdir -m 0700 "$D"
+	"$MKSTATE" -p "$STATE"	# free list: slot 3 -> slot 6
+	[ "$("$PATCHF" "$STATE" get handle_free_tail)" = 7 ]
+	"$PATCHF" "$STATE" handle.6.next_free=7
+	hold 1 r
+	snap_before
+	tool 1 "corrupt: 1 problem.*free-list\[6\] @[0-9]+: free list cycles back to slot 6" validate
+	assert_outside_unchanged
+}
+
+# ------------------------------------------------ times that cannot be
+
+@test "created = INT64_MIN: status shows an age, never a negative one" {
+	patched created=-9223372036854775808 checksum
+	tool 1 "orphaned" status
+	run --separate-stderr "$WAPICTL" -J status -o PATH,AGE
+	printf '%s' "$output" | "$JQ" -e '.status[0].age >= 0' > /dev/null ||
+	    fail "negative age for created = INT64_MIN: $output"
+	tool 1 "orphaned +[0-9a-z]+ +[^ ]+ +[0-9]+/[0-9]+ +[0-9]+/[0-9]+ +[0-9]+d[0-9]+h " status
+}
+
+@test "created and heartbeat a day in the future: said so, and clean still removes the orphan" {
+	patched created=$(($(date +%s) + 86400)) checksum
+	"$PATCH" "$STATE" heartbeat 0
+	"$PATCHF" "$STATE" helper_heartbeat=$(($(date +%s) + 86400))
+	run --separate-stderr "$WAPICTL" status -o PATH,AGE,HEARTBEAT
+	[[ "$output" == *"in the future"*"in the future"* ]] ||
+	    fail "expected both times in the future: $output"
+	# A time in the future must not keep an orphan young for ever.
+	tool 0 "removed [^ ]*\.state: orphaned: .*in the future.*age unknown" \
+	    clean --older-than 1h
+	[ ! -e "$STATE" ]
+}
+
+# ---------------------------------------------- a state directory too long
+
+@test "WAPI_SHARED_DIR of 5,000 characters: the message names it, the reason and what to do" {
+	local long
+	long="$BATS_TEST_TMPDIR/$(printf 'd%.0s' $(seq 1 5000))"
+	export WAPI_SHARED_DIR="$long"
+	run_client
+	[[ "$output" =~ ^ready\ [0-9]+\ private$ ]] || fail "not private: $output"
+	[[ "$stderr" != "wapi: cannot attach : "* ]] ||
+	    fail "the message names no directory: $stderr"
+	# The directory, cut visibly in the middle, then the reason and the
+	# next step.
+	[[ "$stderr" == "wapi: cannot attach ${BATS_TEST_TMPDIR:0:20}"*"...ddd"*"/.wapi: "* ]] ||
+	    fail "the directory is not named: $stderr"
+	[[ "$stderr" =~ WAPI_SHARED_DIR\ is\ too\ long.*name\ is\ too\ long.*set\ WAPI_SHARED_DIR\ to\ a\ shorter ]] ||
+	    fail "no reason or next step: $stderr"
+	[ "${#stderr}" -lt 600 ] || fail "the message is ${#stderr} bytes long"
+	tool 4 "WAPI_SHARED_DIR is too long \(5[0-9]{3} bytes.*set WAPI_SHARED_DIR to a shorter directory" status
+	unset WAPI_SHARED_DIR
+	tool 2 "-d: directory name too long \(5[0-9]{3} bytes, at most [0-9]+\); name a shorter one" -d "$long" status
+}

@@ -221,3 +221,21 @@ teardown() {
 	assert_output --partial "left for the build of wapi that made it"
 	[ -e "$STATE" ]
 }
+
+@test "a Mono file name with an escape sequence and a newline: printed escaped, no forged line" {
+	mkdir -m 0700 "$D"
+	local name
+	name=$(printf 'shared_data-host\n\033[31mX-5-0')
+	printf 'x' > "$D/$name"
+	chmod 0600 "$D/$name"
+	touch -d '2 days ago' "$D/$name"
+	run --separate-stderr "$WAPICTL" -A clean -n
+	[ "$status" -lt 124 ] || fail "clean died: $status"
+	[[ "$output$stderr" != *$'\033'* ]] ||
+	    fail "a raw ESC reached the terminal: $output $stderr"
+	[[ "$output" == *'shared_data-host\x0a\x1b[31mX-5-0'* ]] ||
+	    fail "the name is not shown escaped: $output"
+	# Every line is a line of clean's, none begins with the name's tail.
+	! printf '%s\n%s\n' "$output" "$stderr" | grep -q '^\[31mX'
+	[ -e "$D/$name" ]
+}

@@ -131,3 +131,28 @@ break_slot() {
 	run -0 "$WAPICTL" -q validate
 	assert_output ""
 }
+
+@test "a file truncated and grown again while validate reads it: never a crash" {
+	make_orphan
+	local f="$BATS_TEST_TMPDIR/v/shrinking.state" size i changed=0
+	mkdir -m 0700 "$BATS_TEST_TMPDIR/v"
+	cp --sparse=always "$STATE" "$f"
+	chmod 0600 "$f"
+	size=$(stat -c %s "$f")
+	# The file shrinks under a reader and grows again, as when a client
+	# re-initialises it, here without the lock bytes, as any program may;
+	# the header stays, so that validate gets past it and reads on.
+	spawn "$BATS_TEST_TMPDIR/shrinker" sh -c 'while :; do
+		truncate -s 4096 "$0"; truncate -s "$1" "$0"; done' "$f" "$size" \
+	    > /dev/null
+	for i in $(seq 1 30); do
+		run --separate-stderr timeout 60 "$WAPICTL" validate "$f"
+		[ "$status" -lt 124 ] ||
+		    fail "run $i: validate died or hung (exit $status): $stderr"
+		if [[ "$stderr" == *"changed while being read"* ]]; then
+			[ "$status" = 3 ] || fail "changed, but exit $status"
+			changed=$((changed + 1))
+		fi
+	done
+	echo "changed while being read: $changed of 30" >&3
+}

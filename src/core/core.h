@@ -159,7 +159,8 @@ uint32_t wcore_name_hash(const char *name, size_t len);
 
 /* Resolve the state directory ($WAPI_SHARED_DIR/.wapi, ...; doc/design.md,
  * "Files and who writes them").  ENAMETOOLONG / ENOENT (no HOME) with why
- * filled. */
+ * filled; buf then names the directory for a message, never for use: cut
+ * in the middle with "..." when too long, "$HOME/.wapi" when unset. */
 int wcore_dir_path(char *buf, size_t len, char *why, size_t whylen);
 /* Resolve the host name the same way and validate it (EINVAL + why). */
 int wcore_host_name(char *buf, size_t len, char *why, size_t whylen);
@@ -222,6 +223,13 @@ int wcore_pid_running(pid_t pid, uint64_t start);
 /* Wall clock helpers (coarse: jiffies resolution, cheap). */
 int64_t wcore_now_ns(void);
 int64_t wcore_now_s(void);
+/* The age at now of stamp (both in seconds since the epoch), from a file,
+ * so anything: saturated at INT64_MIN and INT64_MAX instead of
+ * overflowing; negative when stamp lies in the future. */
+int64_t wcore_age_s(int64_t now, int64_t stamp);
+/* A stamp further in the future than this is no clock jitter: its age is
+ * unknown (wapictl clean counts it as old enough). */
+#define WCORE_FUTURE_SLACK_S	60
 
 enum wcore_verdict {
 	WCORE_LIVE = 0,

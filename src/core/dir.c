@@ -21,6 +21,7 @@ static void	dir_why(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static const char *dir_env(const char *);
 static void	dir_printable(char *, size_t, const char *);
+static void	dir_shorten(char *, size_t, const char *);
 static const char *dir_type_name(mode_t);
 static int	dir_check_stat(const struct stat *, const char *, char *,
 		    size_t);
@@ -79,7 +80,8 @@ wcore_dir_path(char *buf, size_t len, char *why, size_t whylen)
 		base = dir_env(vars[i]);
 	if (base == NULL) {
 		dir_why(why, whylen, "none of WAPI_SHARED_DIR, MONO_SHARED_DIR "
-		    "and HOME is set");
+		    "and HOME is set; set one of them");
+		dir_why(buf, len, "$HOME/.wapi");
 		return ENOENT;
 	}
 	/* "/x/" and "/x" name the same place; keep "/" itself. */
@@ -92,11 +94,29 @@ wcore_dir_path(char *buf, size_t len, char *why, size_t whylen)
 		blen = INT32_MAX;
 	n = snprintf(buf, len, "%.*s/.wapi", (int)blen, base);
 	if (n < 0 || (size_t)n >= len) {
-		dir_why(why, whylen, "%s is too long (%zu bytes)", vars[i - 1],
-		    strlen(base));
+		dir_why(why, whylen, "%s is too long (%zu bytes; with \"/.wapi\" "
+		    "and a file name it must fit in %zu): the name is too long; "
+		    "set %s to a shorter directory", vars[i - 1], strlen(base),
+		    len - 1, vars[i - 1]);
+		dir_shorten(buf, len, base);
 		return ENAMETOOLONG;
 	}
 	return 0;
+}
+
+/* A directory name too long to use, for a message: its first and last
+ * characters around "...", printable, then "/.wapi". */
+static void
+dir_shorten(char *buf, size_t len, const char *base)
+{
+	char head[41], tail[41];
+	size_t n = strlen(base);
+
+	dir_printable(head, sizeof(head), base);
+	dir_printable(tail, sizeof(tail), base + (n > 40 ? n - 40 : 0));
+	if (n > 40)
+		head[36] = '\0';	/* dir_printable's own "..." is cut off */
+	dir_why(buf, len, "%s...%s/.wapi", head, tail);
 }
 
 int

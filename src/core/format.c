@@ -101,11 +101,12 @@ wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
 		return EINVAL;
 	if (clients < 1 || clients > WAPI_MAX_CLIENTS)
 		return EINVAL;
-	if (refs_per_client == 0 || refs_per_client > (1u << 20))
+	if (refs_per_client == 0 || refs_per_client > WAPI_MAX_CLIENT_REFS)
 		return EINVAL;
-	if (shares == 0 || shares > (1u << 31))
+	if (shares == 0 || shares > WAPI_MAX_SHARES)
 		return EINVAL;
-	if (__builtin_mul_overflow(clients, refs_per_client, &crefs))
+	if (__builtin_mul_overflow(clients, refs_per_client, &crefs) ||
+	    crefs > WAPI_MAX_CREFS)
 		return EINVAL;
 
 	memset(out, 0, sizeof(*out));

@@ -30,6 +30,15 @@
 #define WAPI_MAX_CLIENTS	2048u		/* client bytes must fit the header */
 #define WAPI_DEFAULT_SHARES	16384u
 #define WAPI_DEFAULT_CLIENT_REFS 16384u		/* distinct handles per client */
+/*
+ * The largest tables a file may have (wcore_layout refuses more, validation
+ * reports more as corrupt): a little above what the library creates, so
+ * that the cost of checking a file is bounded whatever its header says.
+ */
+#define WAPI_MAX_NAMEIDX	(1u << 22)	/* 2 x WAPI_MAX_HANDLES_LIMIT, rounded */
+#define WAPI_MAX_CLIENT_REFS	(1u << 20)	/* refs_per_client */
+#define WAPI_MAX_CREFS		(1u << 24)	/* clients x refs_per_client: 128 MiB */
+#define WAPI_MAX_SHARES		(1u << 16)
 #define WAPI_NAME_MAX		260u		/* bytes of UTF-8, without the NUL */
 #define WAPI_HOST_MAX		64u
 
@@ -355,6 +364,10 @@ _Static_assert(offsetof(struct wapi_client_entry, cflags) == 32, "cflags");
 _Static_assert(sizeof(struct wapi_cref_entry) == 8, "cref");
 _Static_assert(sizeof(struct wapi_share_entry) == 48, "share");
 _Static_assert(WAPI_LOCK_CLIENT0 + WAPI_MAX_CLIENTS <= WAPI_HEADER_SIZE, "lock bytes");
+_Static_assert(2ull * WAPI_MAX_HANDLES_LIMIT <= WAPI_MAX_NAMEIDX, "name index");
+_Static_assert((unsigned long long)WAPI_DEFAULT_CLIENTS *
+    WAPI_DEFAULT_CLIENT_REFS <= WAPI_MAX_CREFS, "default refs");
+_Static_assert(WAPI_DEFAULT_SHARES <= WAPI_MAX_SHARES, "default shares");
 
 /* The compile-time ABI tag of this build. */
 #if defined(__x86_64__) && defined(__ILP32__)

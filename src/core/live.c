@@ -249,6 +249,17 @@ wcore_now_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t
+wcore_age_s(int64_t now, int64_t stamp)
+{
+	int64_t age;
+
+	if (!__builtin_sub_overflow(now, stamp, &age))
+		return age;
+	/* Only a stamp far from now overflows: its sign says which way. */
+	return stamp < 0 ? INT64_MAX : INT64_MIN;
+}
+
 const char *
 wcore_verdict_name(enum wcore_verdict v)
 {
@@ -468,12 +479,19 @@ verdict_foreign(struct wcore_status *out, const char *held)
 	int64_t age;
 
 	/* Its PIDs belong to another machine: say nothing of them. */
-	age = out->hdr.helper_heartbeat > 0 ?
-	    wcore_now_s() - out->hdr.helper_heartbeat : -1;
+	age = wcore_age_s(wcore_now_s(), out->hdr.helper_heartbeat);
 	if (held[0] != '\0') {
 		out->verdict = WCORE_LIVE;
 		live_reason(out, "held by %s on host %s", held, out->hdr.host);
-	} else if (age >= 0) {
+	} else if (out->hdr.helper_heartbeat > 0 &&
+	    age < -WCORE_FUTURE_SLACK_S) {
+		out->verdict = WCORE_FOREIGN;
+		live_reason(out, "belongs to host %s; last heartbeat %" PRId64
+		    " s in the future (the clocks disagree)", out->hdr.host,
+		    age == INT64_MIN ? INT64_MAX : -age);
+	} else if (out->hdr.helper_heartbeat > 0) {
+		if (age < 0)
+			age = 0;	/* clock jitter */
 		out->verdict = WCORE_FOREIGN;
 		live_reason(out, "belongs to host %s; last heartbeat %" PRId64
 		    " s ago", out->hdr.host, age);
@@ -488,7 +506,7 @@ verdict_foreign(struct wcore_status *out, const char *held)
 static void
 verdict_live(struct wcore_status *out, const char *held, int alive)
 {
-	int64_t age = wcore_now_s() - out->hdr.helper_heartbeat;
+	int64_t age = wcore_age_s(wcore_now_s(), out->hdr.helper_heartbeat);
 
 	out->verdict = WCORE_LIVE;
 	if (out->helper_byte_held && alive == 1 &&

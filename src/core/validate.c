@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -283,6 +284,11 @@ check_capacities(struct vstate *v)
 		    ROFF(WAPI_R_NAMEIDX, capacity), "name index capacity %u is "
 		    "not a power of two >= %u handles",
 		    g[WAPI_R_NAMEIDX].capacity, handles);
+	else if (g[WAPI_R_NAMEIDX].capacity > WAPI_MAX_NAMEIDX)
+		problem(v, WCORE_W_HEADER, WAPI_R_NAMEIDX,
+		    ROFF(WAPI_R_NAMEIDX, capacity), "name index capacity %u is "
+		    "above the largest a file may have (%u)",
+		    g[WAPI_R_NAMEIDX].capacity, WAPI_MAX_NAMEIDX);
 	if (g[WAPI_R_NAMES].capacity != handles)
 		problem(v, WCORE_W_HEADER, WAPI_R_NAMES,
 		    ROFF(WAPI_R_NAMES, capacity), "names capacity %u is not "
@@ -292,18 +298,29 @@ check_capacities(struct vstate *v)
 		problem(v, WCORE_W_HEADER, WAPI_R_CLIENTS,
 		    ROFF(WAPI_R_CLIENTS, capacity), "client capacity %u is "
 		    "outside [1, %u]", clients, WAPI_MAX_CLIENTS);
-	if (rpc < 1 || rpc > (1u << 20))
+	if (rpc < 1 || rpc > WAPI_MAX_CLIENT_REFS)
 		problem(v, WCORE_W_HEADER, -1, HOFF(refs_per_client),
-		    "refs_per_client %u is outside [1, %u]", rpc, 1u << 20);
+		    "refs_per_client %u is outside [1, %u]", rpc,
+		    WAPI_MAX_CLIENT_REFS);
 	if ((uint64_t)g[WAPI_R_CREFS].capacity != (uint64_t)clients * rpc)
 		problem(v, WCORE_W_HEADER, WAPI_R_CREFS,
 		    ROFF(WAPI_R_CREFS, capacity), "client refs capacity %u is "
 		    "not %u clients * %u refs", g[WAPI_R_CREFS].capacity,
 		    clients, rpc);
+	else if (g[WAPI_R_CREFS].capacity > WAPI_MAX_CREFS)
+		problem(v, WCORE_W_HEADER, WAPI_R_CREFS,
+		    ROFF(WAPI_R_CREFS, capacity), "client refs capacity %u is "
+		    "above the largest a file may have (%u)",
+		    g[WAPI_R_CREFS].capacity, WAPI_MAX_CREFS);
 	if (!is_pow2(g[WAPI_R_SHARES].capacity))
 		problem(v, WCORE_W_HEADER, WAPI_R_SHARES,
 		    ROFF(WAPI_R_SHARES, capacity), "shares capacity %u is not "
 		    "a power of two", g[WAPI_R_SHARES].capacity);
+	else if (g[WAPI_R_SHARES].capacity > WAPI_MAX_SHARES)
+		problem(v, WCORE_W_HEADER, WAPI_R_SHARES,
+		    ROFF(WAPI_R_SHARES, capacity), "shares capacity %u is "
+		    "above the largest a file may have (%u)",
+		    g[WAPI_R_SHARES].capacity, WAPI_MAX_SHARES);
 	return v->added == before;
 }
 
@@ -464,6 +481,85 @@ header_regions(struct vstate *v, uint64_t file_size)
 }
 
 /*
+ * The table lock's bytes, where this C library's layout of a mutex is known
+ * (glibc's struct __pthread_mutex_s on x86_64 and aarch64).  A damaged lock
+ * makes pthread_mutex_lock fail for good (EINVAL, ENOTRECOVERABLE), which
+ * no locker can repair: the file must be refused before anyone relies on
+ * it.  Checked: the kind is the one wcore_init_map gives (process-shared,
+ * robust, normal), the owner a thread id, none, or the state a dead owner
+ * left; the futex word a thread id with only the kernel's two flag bits;
+ * the count at most 1 (a normal robust mutex sets it to 1, never counts
+ * higher).  Not checked: __nusers (a holder killed between taking the word
+ * and counting itself leaves it off by one for good) and the robust list
+ * pointers (addresses in the holder's process).
+ */
+#if defined(__GLIBC__) && defined(__linux__) && \
+    ((defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__))
+#define LOCK_TID_MAX		0x400000	/* PID_MAX_LIMIT on 64-bit */
+#define LOCK_FUTEX_FLAGS	0xc0000000u	/* FUTEX_WAITERS | _OWNER_DIED */
+#define LOCK_INCONSISTENT	0x7fffffff	/* glibc: owner died, not repaired */
+#define LOCK_NOTRECOVERABLE	0x7ffffffe	/* glibc: unlocked unrepaired */
+
+/* The kind word of a mutex made as wcore_init_map makes the table lock. */
+static int
+lock_kind_wanted(void)
+{
+	pthread_mutexattr_t attr;
+	pthread_mutex_t m;
+	int kind = -1;
+
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
+	    pthread_mutex_init(&m, &attr) == 0) {
+		kind = m.__data.__kind;
+		pthread_mutex_destroy(&m);
+	}
+	pthread_mutexattr_destroy(&attr);
+	return kind;
+}
+
+static void
+header_lock(struct vstate *v)
+{
+	const pthread_mutex_t *m = &v->h.table_lock.m;
+	uint64_t off = HOFF(table_lock);
+	uint32_t word = (uint32_t)m->__data.__lock;
+	int kind = lock_kind_wanted(), owner = m->__data.__owner;
+
+	if (kind != -1 && m->__data.__kind != kind)
+		problem(v, WCORE_W_HEADER, -1, off + offsetof(pthread_mutex_t,
+		    __data.__kind), "table lock kind %d is not a robust "
+		    "process-shared mutex's (%d): the lock is damaged",
+		    m->__data.__kind, kind);
+	else if (owner == LOCK_NOTRECOVERABLE)
+		problem(v, WCORE_W_HEADER, -1, off + offsetof(pthread_mutex_t,
+		    __data.__owner), "table lock is not recoverable (released "
+		    "unrepaired after its holder died)");
+	else if (owner != LOCK_INCONSISTENT &&
+	    (owner < 0 || owner > LOCK_TID_MAX))
+		problem(v, WCORE_W_HEADER, -1, off + offsetof(pthread_mutex_t,
+		    __data.__owner), "table lock owner %d is not a thread id",
+		    owner);
+	else if ((word & ~LOCK_FUTEX_FLAGS) > LOCK_TID_MAX)
+		problem(v, WCORE_W_HEADER, -1, off, "table lock word 0x%08x "
+		    "holds no thread id", word);
+	else if (m->__data.__count > 1)
+		problem(v, WCORE_W_HEADER, -1, off + offsetof(pthread_mutex_t,
+		    __data.__count), "table lock count %u is above 1 for a "
+		    "normal mutex", m->__data.__count);
+}
+#else
+/* Another C library: its mutex's bytes are not known here. */
+static void
+header_lock(struct vstate *v)
+{
+	(void)v;
+}
+#endif
+
+/*
  * Returns whether the regions can be walked: the identity fields match
  * this build, every region lies inside the file, they are disjoint, their
  * capacities agree and the counters are in range.  Cosmetic problems (host,
@@ -501,6 +597,7 @@ check_header(struct vstate *v, uint64_t file_size)
 			file_size = h->file_size;
 	}
 	regions_ok = header_regions(v, file_size);
+	header_lock(v);
 	if (wcore_checksum(h) != h->checksum)
 		problem(v, WCORE_W_HEADER, -1, HOFF(checksum), "checksum "
 		    "0x%016llx does not match the header (0x%016llx)",

@@ -479,8 +479,11 @@ wl_attach_shared(char *why, size_t whylen)
 		snprintf(why, whylen, "%s", hostwhy);
 		return EINVAL;
 	}
-	if ((r = wcore_dir_path(dir, sizeof(dir), why, whylen)) != 0)
+	if ((r = wcore_dir_path(dir, sizeof(dir), why, whylen)) != 0) {
+		/* dir names it for the message: shortened, or $HOME/.wapi. */
+		snprintf(wl.path, sizeof(wl.path), "%s", dir);
 		return r;
+	}
 	/* The file name is known before the directory is checked, so that a
 	 * refusal names the file. */
 	if (wcore_state_name(name, sizeof(name), wl.host, WAPI_ABI) != 0 ||

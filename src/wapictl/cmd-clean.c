@@ -66,6 +66,8 @@ static void	cmd_clean_why(struct cmd_clean_result *, const char *, ...)
 static void	cmd_clean_cat_why(struct cmd_clean_result *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	cmd_clean_pause(void);
+static int64_t	cmd_clean_age(int64_t, bool *);
+static void	cmd_clean_when(int64_t, bool, char *, size_t);
 static void	cmd_clean_unlink(const struct target_file *, dev_t, ino_t,
 		    struct cmd_clean_result *);
 static void	cmd_clean_state(struct wapictl *, const struct target_file *,
@@ -159,6 +161,39 @@ cmd_clean_pause(void)
 	close(fd);
 }
 
+/*
+ * The age of a time a file gives (a heartbeat, an mtime), for --older-than
+ * and the temporaries' grace.  A stamp just ahead of our clock is 0 s old;
+ * one further in the future tells nothing of the file (a clock set wrong,
+ * a crafted file) and would keep it young for ever: its age is unknown and
+ * counts as old enough (INT64_MAX), *future says so.  Nothing is removed
+ * for its age alone: only files no process holds go.
+ */
+static int64_t
+cmd_clean_age(int64_t stamp, bool *future)
+{
+	int64_t age = wcore_age_s(wcore_now_s(), stamp);
+
+	*future = age < -WCORE_FUTURE_SLACK_S;
+	if (*future)
+		return INT64_MAX;
+	return age < 0 ? 0 : age;
+}
+
+/* "5m3s ago", or "in the future" (cmd_clean_age). */
+static void
+cmd_clean_when(int64_t age, bool future, char *buf, size_t len)
+{
+	char d[24];
+
+	if (future) {
+		strlcpy(buf, "in the future", len);
+		return;
+	}
+	target_duration(age, d, sizeof(d));
+	snprintf(buf, len, "%s ago", d);
+}
+
 /* Remove tf's name if it still is (dev, ino); res says what became of it. */
 static void
 cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
@@ -237,9 +272,9 @@ static bool
 cmd_clean_state_keep(const struct wcore_status *st, const struct stat *sb,
     const struct cmd_clean_opts *o, struct cmd_clean_result *res)
 {
-	char d[32], d2[32];
+	char d[48], d2[32];
 	int64_t age, stamp;
-	bool held;
+	bool held, future;
 
 	held = st->helper_byte_held || st->init_byte_held ||
 	    st->clients_live > 0;
@@ -277,15 +312,25 @@ cmd_clean_state_keep(const struct wcore_status *st, const struct stat *sb,
 	/* The age is the helper's last sign of life, else the file's. */
 	stamp = st->header_ok && st->hdr.helper_heartbeat > 0 ?
 	    st->hdr.helper_heartbeat : (int64_t)sb->st_mtime;
-	age = wcore_now_s() - stamp;
+	age = cmd_clean_age(stamp, &future);
+	if (future && st->verdict == WCORE_FOREIGN) {
+		/* Another host's clock: no age can be told from it. */
+		cmd_clean_why(res, "%s; its last activity lies in the future "
+		    "by our clock: age unknown, kept (remove it by hand once "
+		    "its host is gone)", st->reason);
+		return true;
+	}
 	if (o->older_than >= 0 && age < o->older_than) {
-		target_duration(age, d, sizeof(d));
+		cmd_clean_when(age, future, d, sizeof(d));
 		target_duration(o->older_than, d2, sizeof(d2));
-		cmd_clean_why(res, "%s; last active %s ago, not older than "
-		    "%s", st->reason, d, d2);
+		cmd_clean_why(res, "%s; last active %s, not older than %s",
+		    st->reason, d, d2);
 		res->finding = st->verdict != WCORE_FOREIGN;
 		return true;
 	}
+	if (future)
+		cmd_clean_cat_why(res, "; last active in the future by our "
+		    "clock: age unknown, taken as old enough");
 	return false;
 }
 
@@ -324,16 +369,17 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
     const struct cmd_clean_opts *o, struct cmd_clean_result *res)
 {
 	struct stat sb, fin;
-	char why[512], final[NAME_MAX + 1], d[32];
+	char why[512], final[NAME_MAX + 1], d[48];
 	int64_t age, min_age;
+	bool future;
 	int fd;
 
 	res->verdict = wcore_verdict_name(WCORE_TEMPORARY);
-	age = wcore_now_s() - tf->de.info.mtime;
-	target_duration(age, d, sizeof(d));
+	age = cmd_clean_age(tf->de.info.mtime, &future);
+	cmd_clean_when(age, future, d, sizeof(d));
 	min_age = MAX(o->older_than, CMD_CLEAN_TEMP_AGE);
 	if (age < min_age) {
-		cmd_clean_why(res, "creation temporary modified %s ago: may "
+		cmd_clean_why(res, "creation temporary modified %s: may "
 		    "still be in use", d);
 		return;
 	}
@@ -366,7 +412,7 @@ cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
 		res->finding = true;
 		return;
 	}
-	cmd_clean_why(res, "creation temporary modified %s ago", d);
+	cmd_clean_why(res, "creation temporary modified %s", d);
 	if (fstat(fd, &sb) != 0) {
 		cmd_clean_why(res, "fstat: %s", strerror(errno));
 		res->finding = res->failed = true;
@@ -395,12 +441,14 @@ cmd_clean_legacy_decide(struct wapictl *ctl, const struct target_list *list,
 	struct legacy_info li2;
 	struct target_file tf;
 	char d[32], d2[32];
-	int64_t age = INT64_MAX;
-	bool remove = false, foreign;
+	int64_t age = INT64_MAX, a;
+	bool remove = false, foreign, future;
 	size_t k;
 
-	for (k = 0; k < li->nfiles; k++)
-		age = MIN(age, wcore_now_s() - list->v[li->files[k]].info.mtime);
+	for (k = 0; k < li->nfiles; k++) {
+		a = cmd_clean_age(list->v[li->files[k]].info.mtime, &future);
+		age = MIN(age, a);
+	}
 	target_get(ctl, list, idx, &tf);
 	foreign = tf.de.parsed.era != WCORE_MONO_2009_SHM &&
 	    wcore_mono_eras[tf.de.parsed.era].has_host &&
@@ -510,6 +558,7 @@ cmd_clean_report(const struct wapictl *ctl, struct libscols_table *tb,
 {
 	struct libscols_line *ln;
 	const char *action;
+	char why[sizeof(res->why) * 2];
 
 	if (res->removed || res->would_remove) {
 		n->removed++;
@@ -529,13 +578,14 @@ cmd_clean_report(const struct wapictl *ctl, struct libscols_table *tb,
 		out_cell(ln, spec, COL_ACTION, "%s", action);
 		out_cell(ln, spec, COL_REASON, "%s", res->why);
 	}
-	/* What needs a person goes to standard error, JSON or -q or not. */
+	/* What needs a person goes to standard error, JSON or -q or not.
+	 * The reason may quote names from disk: escaped as the path is. */
+	out_escape(res->why, why, sizeof(why));
 	if ((res->finding || res->failed) && (tb == NULL || ctl->quiet))
-		warnx("%s %s: %s: %s", action, tf->shown, res->verdict,
-		    res->why);
+		warnx("%s %s: %s: %s", action, tf->shown, res->verdict, why);
 	else if (tb == NULL && !ctl->quiet)
 		printf("%s %s: %s: %s\n", action, tf->shown, res->verdict,
-		    res->why);
+		    why);
 }
 
 static void

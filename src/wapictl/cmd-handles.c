@@ -159,7 +159,7 @@ cmd_handles_row(const struct target_file *tf, struct libscols_table *tb,
 		out_cell(ln, spec, COL_NAME, "%s", name);
 	if (h->changed > 0)
 		out_age(ln, spec, COL_CHANGED,
-		    wcore_now_s() - h->changed / 1000000000);
+		    wcore_age_s(wcore_now_s(), h->changed / 1000000000));
 	cmd_handles_details(ln, spec, h);
 	if (h->type == WAPI_T_EVENT || h->type == WAPI_T_MUTEX ||
 	    h->type == WAPI_T_SEMAPHORE || h->type == WAPI_T_PROCESS)

@@ -224,7 +224,7 @@ cmd_status_details(int fd, const char *path, struct libscols_line *ln,
 		out_cell(cl, spec, CCOL_ALIVE, "%s",
 		    held == 1 ? "yes" : held == 0 ? "no" : "unknown");
 		out_age(cl, spec, CCOL_ATTACHED,
-		    wcore_now_s() - c.attached / 1000000000);
+		    wcore_age_s(wcore_now_s(), c.attached / 1000000000));
 		out_cell(cl, spec, CCOL_REFS, "%" PRIu32, c.refs_total);
 	}
 	munmap(map, len);
@@ -239,7 +239,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 	struct libscols_line *ln;
 	struct legacy_info li;
 	char d[32];
-	int64_t age = wcore_now_s() - tf->de.info.mtime;
+	int64_t age = wcore_age_s(wcore_now_s(), tf->de.info.mtime);
 
 	ln = out_line_new(o->tb);
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
@@ -257,9 +257,14 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_TEMPORARY));
 		target_duration(age, d, sizeof(d));
-		out_cell(ln, spec, COL_REASON, "creation temporary, modified "
-		    "%s ago%s", d, age > 60 ?
-		    "; 'wapictl clean' removes it" : "");
+		if (age < -WCORE_FUTURE_SLACK_S)
+			out_cell(ln, spec, COL_REASON, "creation temporary, "
+			    "modified in the future; 'wapictl clean' removes "
+			    "it");
+		else
+			out_cell(ln, spec, COL_REASON, "creation temporary, "
+			    "modified %s ago%s", d, age > 60 ?
+			    "; 'wapictl clean' removes it" : "");
 		out_age(ln, spec, COL_AGE, age);
 		return 0;
 	case WCORE_NAME_LEGACY_DATA:
@@ -315,8 +320,11 @@ cmd_status_unreadable(struct libscols_line *ln, const struct out_spec *spec,
 {
 	out_cell(ln, spec, COL_VERDICT, "%s",
 	    wcore_verdict_name(WCORE_UNREADABLE));
+	char ewhy[2048];
+
 	out_cell(ln, spec, COL_REASON, "%s", why);
-	warnx("%s: cannot read: %s%s", tf->shown, why, advice);
+	out_escape(why, ewhy, sizeof(ewhy));
+	warnx("%s: cannot read: %s%s", tf->shown, ewhy, advice);
 	return WAPICTL_EXIT_ACCESS;
 }
 
@@ -365,10 +373,10 @@ cmd_status_cells(struct libscols_line *ln, const struct out_spec *spec,
 		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
 		    st->hdr.handles_used,
 		    st->hdr.regions[WAPI_R_HANDLES].capacity);
-		out_age(ln, spec, COL_AGE, now - st->hdr.created);
+		out_age(ln, spec, COL_AGE, wcore_age_s(now, st->hdr.created));
 		if (st->hdr.helper_heartbeat > 0)
 			out_age(ln, spec, COL_HEARTBEAT,
-			    now - st->hdr.helper_heartbeat);
+			    wcore_age_s(now, st->hdr.helper_heartbeat));
 		out_cell(ln, spec, COL_BOOT, "%.36s", st->hdr.boot_id);
 	}
 	if (st->lock_held && !lock_dead)

@@ -1,9 +1,11 @@
 /*
  * wapictl validate: the core's full validation of state files, every
- * problem with its location.  A file some process holds is checked under
- * its table lock (briefly: the bound is CMD_VALIDATE_LOCK_MS) so that a
- * change in progress is not taken for corruption; a file nobody holds is
- * mapped read-only and never locked or written.
+ * problem with its location.  The tables are checked on a private copy
+ * read with pread, never on a mapping, so that a file truncated under us
+ * is "changed while being read", not a SIGBUS.  A file some process holds
+ * is copied under its table lock (briefly: the bound is
+ * CMD_VALIDATE_LOCK_MS) so that a change in progress is not taken for
+ * corruption; a file nobody holds is only read, never locked or written.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +15,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +68,12 @@ static int	cmd_validate_fd(struct cmd_validate_ctx *, int, bool,
 		    const char *, const char *);
 static int	cmd_validate_run(struct cmd_validate_ctx *, int, bool,
 		    const char *, struct wcore_report *, bool *);
+static void	*cmd_validate_copy(int, size_t, int *);
+static void	*cmd_validate_copy_locked(int, size_t, const char *, int *);
+static void	cmd_validate_lock_failed(const void *, int, const char *,
+		    int *);
+static void	cmd_validate_copy_failed(int, const char *, int *);
+static void	cmd_validate_sigbus(int);
 static void	cmd_validate_print(struct cmd_validate_ctx *, const char *,
 		    const char *, const char *, const struct wcore_report *);
 
@@ -136,20 +146,178 @@ cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
 }
 
 /*
+ * A private copy of the first len bytes of the file fd: anonymous memory,
+ * where a hole of the (sparse) file costs nothing, into which the file's
+ * data is read with pread.  A mapping of the file itself would die of
+ * SIGBUS when another process truncates it under us (a client
+ * re-initialising it, or any program that ignores the lock bytes); pread
+ * merely comes short.  The copy, or NULL with -errno in *err: -ESTALE when
+ * the file shrank meanwhile.
+ */
+static void *
+cmd_validate_copy(int fd, size_t len, int *err)
+{
+	unsigned char *p;
+	off_t data, hole;
+	ssize_t n;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	for (data = 0; (uint64_t)data < len; data = hole) {
+		/* Only the data: SEEK_DATA skips holes, which read as 0. */
+		if ((data = lseek(fd, data, SEEK_DATA)) == -1) {
+			if (errno == ENXIO)	/* no data after: holes */
+				break;
+			*err = -errno;
+			goto fail;
+		}
+		if ((hole = lseek(fd, data, SEEK_HOLE)) == -1 ||
+		    (uint64_t)hole > len)
+			hole = (off_t)len;
+		while (data < hole) {
+			n = pread(fd, p + data, (size_t)(hole - data), data);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				*err = n == 0 ? -ESTALE : -errno;
+				goto fail;
+			}
+			data += n;
+		}
+	}
+	return p;
+fail:
+	munmap(p, len);
+	return NULL;
+}
+
+/*
+ * SIGBUS while the table lock of a mapped live file is taken or released:
+ * only a program that ignores the lock bytes truncates a held file, but it
+ * must not kill us.  Armed around those calls alone, on this thread; the
+ * tables are checked on a copy (cmd_validate_copy).
+ */
+static sigjmp_buf		cmd_validate_jmp;
+static volatile sig_atomic_t	cmd_validate_armed;
+
+static void
+cmd_validate_sigbus(int sig)
+{
+	if (cmd_validate_armed)
+		siglongjmp(cmd_validate_jmp, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * The copy of a file some process holds, made under its table lock so
+ * that a change in progress is not taken for corruption.  The copy, or
+ * NULL with an exit status in *rc (said).
+ */
+static void *
+cmd_validate_copy_locked(int fd, size_t len, const char *shown, int *rc)
+{
+	struct sigaction sa, old;
+	void *volatile map = NULL, *volatile copy = NULL;
+	volatile size_t mlen = 0;
+	void *m;
+	size_t ml;
+	char why[512];
+	int e = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_validate_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(cmd_validate_jmp, 1) != 0) {
+		cmd_validate_armed = 0;
+		e = -ESTALE;
+		goto out;
+	}
+	cmd_validate_armed = 1;
+	e = wcore_map(fd, true, &m, &ml, why, sizeof(why));
+	map = m;
+	mlen = ml;
+	if (e != 0) {
+		cmd_validate_armed = 0;
+		warnx("%s: %s", shown, why);
+		*rc = e == EINVAL ? WAPICTL_EXIT_FINDINGS : WAPICTL_EXIT_ACCESS;
+		e = 0;
+		goto out;
+	}
+	e = wcore_table_lock(map, CMD_VALIDATE_LOCK_MS, NULL);
+	if (e == 0) {
+		if (mlen == len)
+			copy = cmd_validate_copy(fd, len, &e);
+		else
+			e = -ESTALE;
+		wcore_table_unlock(map);
+	}
+	cmd_validate_armed = 0;
+	if (e > 0)
+		cmd_validate_lock_failed(map, e, shown, rc);
+out:
+	sigaction(SIGBUS, &old, NULL);
+	if (map != NULL)
+		munmap(map, mlen);
+	if (e < 0 && copy != NULL)
+		munmap(copy, len);
+	if (e < 0)
+		cmd_validate_copy_failed(e, shown, rc);
+	return e < 0 ? NULL : copy;
+}
+
+/* Why the table lock of a live file was not had: said; *rc the status. */
+static void
+cmd_validate_lock_failed(const void *map, int e, const char *shown, int *rc)
+{
+	if (e == ETIMEDOUT || e == EBUSY) {
+		warnx("%s: table lock held by pid %" PRId32 " for more than "
+		    "%d ms; try again later", shown,
+		    ((const struct wapi_header *)map)->lock_holder_pid,
+		    CMD_VALIDATE_LOCK_MS);
+		*rc = WAPICTL_EXIT_BUSY;
+		return;
+	}
+	warnx("%s: table lock: %s", shown, strerror(e));
+	*rc = e == ENOTRECOVERABLE ? WAPICTL_EXIT_FINDINGS :
+	    WAPICTL_EXIT_ACCESS;
+}
+
+/* Why no copy could be made (-errno): said; *rc the status. */
+static void
+cmd_validate_copy_failed(int e, const char *shown, int *rc)
+{
+	if (e == -ESTALE) {
+		warnx("%s: changed while being read (truncated or "
+		    "re-initialised by another process); not checked, run "
+		    "'wapictl validate' again", shown);
+		*rc = WAPICTL_EXIT_BUSY;
+		return;
+	}
+	warnx("%s: cannot read: %s", shown, strerror(-e));
+	*rc = WAPICTL_EXIT_ACCESS;
+}
+
+/*
  * Check one open file into r.  live: someone holds a lock byte, so the
- * tables are checked under the table lock.  0, or an exit status.
+ * copy is taken under the table lock.  The tables are always checked on a
+ * private copy, never on a mapping of the file.  0, or an exit status.
  */
 static int
 cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
     const char *shown, struct wcore_report *r, bool *checked)
 {
-	struct stat sb;
+	struct stat sb, sb2;
 	uint8_t hbuf[WAPI_HEADER_SIZE];
 	ssize_t got;
 	size_t len;
-	void *map;
-	char why[512];
-	int e;
+	void *copy;
+	int e, rc = 0;
 
 	*checked = false;
 	if (fstat(fd, &sb) != 0) {
@@ -162,39 +330,26 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
 		warn("%s: read", shown);
 		return WAPICTL_EXIT_ACCESS;
 	}
-	/* The header first: a bad one is never mapped. */
+	/* The header first: the rest of a file with a bad one is not read. */
 	if (wcore_check_header(hbuf, (size_t)got, (uint64_t)sb.st_size, r) > 0)
 		return 0;
-	if ((e = wcore_map(fd, live, &map, &len, why, sizeof(why))) != 0) {
-		if (e == EINVAL || e == EBADMSG || e == EPROTO) {
-			/* The header changed between the read and the map. */
-			warnx("%s: %s", shown, why);
-			return WAPICTL_EXIT_FINDINGS;
-		}
-		warnx("%s: cannot map: %s", shown, why);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	if (live) {
-		e = wcore_table_lock(map, CMD_VALIDATE_LOCK_MS, NULL);
-		if (e == ETIMEDOUT || e == EBUSY) {
-			warnx("%s: table lock held by pid %" PRId32 " for more "
-			    "than %d ms; try again later", shown,
-			    ((const struct wapi_header *)map)->lock_holder_pid,
-			    CMD_VALIDATE_LOCK_MS);
-			munmap(map, len);
-			return WAPICTL_EXIT_BUSY;
-		}
-		if (e != 0) {
-			warnx("%s: table lock: %s", shown, strerror(e));
-			munmap(map, len);
-			return e == ENOTRECOVERABLE ? WAPICTL_EXIT_FINDINGS :
-			    WAPICTL_EXIT_ACCESS;
-		}
-	}
-	wcore_validate(map, len, r);
+	len = (size_t)sb.st_size;	/* fits: the header check said so */
 	if (live)
-		wcore_table_unlock(map);
-	munmap(map, len);
+		copy = cmd_validate_copy_locked(fd, len, shown, &rc);
+	else if ((copy = cmd_validate_copy(fd, len, &e)) == NULL)
+		cmd_validate_copy_failed(e, shown, &rc);
+	if (copy == NULL)
+		return rc;
+	/* Nobody writes an unheld file: a new size or ctime is a change. */
+	if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size || (!live &&
+	    (sb2.st_ctim.tv_sec != sb.st_ctim.tv_sec ||
+	    sb2.st_ctim.tv_nsec != sb.st_ctim.tv_nsec))) {
+		munmap(copy, len);
+		cmd_validate_copy_failed(-ESTALE, shown, &rc);
+		return rc;
+	}
+	wcore_validate(copy, len, r);
+	munmap(copy, len);
 	*checked = true;
 	return 0;
 }
@@ -287,7 +442,7 @@ cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
 static int
 cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 {
-	char why[512], shown[PATH_MAX];
+	char why[512], ewhy[2048], shown[PATH_MAX];
 	bool writable;
 	int i, fd, r, rc = 0;
 
@@ -298,7 +453,8 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 		writable = true;
 		fd = target_open_path(argv[i], &writable, why, sizeof(why));
 		if (fd < 0) {
-			warnx("%s: %s", argv[i], why);
+			out_escape(why, ewhy, sizeof(ewhy));
+			warnx("%s: %s", shown, ewhy);
 			if (c->ctl->json)
 				cmd_validate_print(c, argv[i], shown,
 				    "unreadable", NULL);
@@ -318,7 +474,7 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 {
 	struct wapictl *ctl = c->ctl;
 	struct target_file tf;
-	char why[512], shown[PATH_MAX];
+	char why[512], ewhy[2048], shown[PATH_MAX];
 	bool writable;
 	size_t i;
 	int fd, r, rc = 0;
@@ -337,8 +493,9 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 		if (fd == -ENOENT)
 			continue;	/* removed since the listing */
 		if (fd < 0) {
+			out_escape(why, ewhy, sizeof(ewhy));
 			warnx("%s: %s; check it with ls -l, remove it by hand "
-			    "if it is not yours", tf.shown, why);
+			    "if it is not yours", tf.shown, ewhy);
 			if (ctl->json)
 				cmd_validate_print(c, tf.path, tf.shown,
 				    "unreadable", NULL);

@@ -224,8 +224,10 @@ out_cell(struct libscols_line *ln, const struct out_spec *spec, int id,
 }
 
 /*
- * An age or a duration: a number of seconds in JSON, "5m3s" for people
- * (target_duration).  Only formatted when the column is shown.
+ * An age or a duration (wcore_age_s): a number of seconds in JSON, "5m3s"
+ * for people (target_duration).  A time further in the future than clocks
+ * drift apart is "in the future" (a negative number in JSON); one just
+ * ahead is 0.  Only formatted when the column is shown.
  */
 void
 out_age(struct libscols_line *ln, const struct out_spec *spec, int id,
@@ -235,12 +237,53 @@ out_age(struct libscols_line *ln, const struct out_spec *spec, int id,
 
 	if (!out_has(spec, id))
 		return;
+	if (seconds < 0 && seconds >= -WCORE_FUTURE_SLACK_S)
+		seconds = 0;
+	if (seconds < 0 && !spec->json) {
+		out_cell(ln, spec, id, "in the future");
+		return;
+	}
 	if (spec->json) {
 		out_cell(ln, spec, id, "%" PRId64, seconds);
 		return;
 	}
 	target_duration(seconds, d, sizeof(d));
 	out_cell(ln, spec, id, "%s", d);
+}
+
+/*
+ * s made safe to print on a terminal, into buf: printable ASCII as it is,
+ * a backslash doubled, any other byte (control characters, escape
+ * sequences, newlines that would forge a line, bytes of UTF-8) as \xNN,
+ * the way libsmartcols encodes cells.  A name from disk or the command
+ * line goes through this before it reaches a message.  Truncated to len,
+ * ending with "..." when cut.
+ */
+void
+out_escape(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+	int w;
+
+	if (len == 0)
+		return;
+	for (; *p != '\0'; p++) {
+		if (*p == '\\')
+			w = snprintf(buf + n, len - n, "\\\\");
+		else if (*p < 0x20 || *p > 0x7e)
+			w = snprintf(buf + n, len - n, "\\x%02x", *p);
+		else
+			w = snprintf(buf + n, len - n, "%c", *p);
+		if (w < 0 || (size_t)w >= len - n) {
+			buf[n] = '\0';
+			if (len > 4)
+				memcpy(buf + MIN(n, len - 4), "...", 4);
+			return;
+		}
+		n += (size_t)w;
+	}
+	buf[n] = '\0';
 }
 
 /* Print the table and free it. */

@@ -289,18 +289,23 @@ target_open_listed(const struct wapictl *ctl, const struct target_file *tf,
 	return wcore_state_open(ctl->dirfd, de->name, false, why, whylen);
 }
 
-/* $HOME/x shown as ~/x in messages, as the user thinks of it. */
+/*
+ * $HOME/x shown as ~/x in messages, as the user thinks of it, escaped
+ * (out_escape): a file name may hold an escape sequence or a newline.
+ */
 void
 target_shown(const char *path, char *buf, size_t len)
 {
 	const char *home = getenv("HOME");
+	char tmp[PATH_MAX + 2];
 	size_t n;
 
 	if (home != NULL && (n = strlen(home)) > 1 && strncmp(path, home, n) == 0 &&
 	    path[n] == '/')
-		snprintf(buf, len, "~%s", path + n);
+		snprintf(tmp, sizeof(tmp), "~%s", path + n);
 	else
-		strlcpy(buf, path, len);
+		strlcpy(tmp, path, sizeof(tmp));
+	out_escape(tmp, buf, len);
 }
 
 /*

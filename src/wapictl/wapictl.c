@@ -314,8 +314,9 @@ cmd_global(struct wapictl *ctl, const struct cmd_entry *entry, int ch,
 			return wapictl_usage_error(entry,
 			    "-d: empty directory name");
 		if (strlen(arg) >= sizeof(ctl->dir))
-			return wapictl_usage_error(entry,
-			    "-d: directory name too long");
+			return wapictl_usage_error(entry, "-d: directory name "
+			    "too long (%zu bytes, at most %zu); name a shorter "
+			    "one", strlen(arg), sizeof(ctl->dir) - 1);
 		ctl->dir_arg = arg;
 		break;
 	case 'H':

@@ -237,5 +237,6 @@ int	out_print(struct libscols_table *);
 int	out_print_json_pair(struct libscols_table *, struct libscols_table *);
 void	out_discard(struct libscols_table *);
 bool	out_has(const struct out_spec *, int);
+void	out_escape(const char *, char *, size_t);
 
 #endif

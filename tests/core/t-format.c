@@ -119,10 +119,15 @@ test_layout(void)
 	    "shares round up");
 	tf_ok(wcore_layout(WAPI_MIN_HANDLES, 1, 1, 1, &l) == 0,
 	    "smallest capacities accepted");
-	tf_ok(wcore_layout(WAPI_MAX_HANDLES_LIMIT, WAPI_MAX_CLIENTS, 1u << 20,
-	    1u << 31, &l) == 0 && l.nameidx == (1u << 22) &&
-	    l.regions[WAPI_R_CREFS].capacity == (1u << 31),
-	    "largest capacities accepted");
+	tf_ok(wcore_layout(WAPI_MAX_HANDLES_LIMIT, WAPI_MAX_CLIENTS,
+	    WAPI_MAX_CREFS / WAPI_MAX_CLIENTS, WAPI_MAX_SHARES, &l) == 0 &&
+	    l.nameidx == WAPI_MAX_NAMEIDX &&
+	    l.regions[WAPI_R_CREFS].capacity == WAPI_MAX_CREFS &&
+	    l.shares == WAPI_MAX_SHARES, "largest capacities accepted");
+	tf_ok(wcore_layout(64, WAPI_MAX_CLIENTS, WAPI_MAX_CLIENT_REFS, 16,
+	    &l) == EINVAL && wcore_layout(64, 4, 16, WAPI_MAX_SHARES + 1,
+	    &l) == EINVAL, "more client refs or shares than a file may have "
+	    "refused");
 	tf_ok(wcore_layout(WAPI_MIN_HANDLES - 1, 4, 16, 16, &l) == EINVAL &&
 	    wcore_layout(0, 4, 16, 16, &l) == EINVAL,
 	    "too few handles rejected");
@@ -134,11 +139,11 @@ test_layout(void)
 	    wcore_layout(64, UINT32_MAX, 16, 16, &l) == EINVAL,
 	    "client capacity outside [1, WAPI_MAX_CLIENTS] rejected");
 	tf_ok(wcore_layout(64, 4, 0, 16, &l) == EINVAL &&
-	    wcore_layout(64, 4, (1u << 20) + 1, 16, &l) == EINVAL &&
+	    wcore_layout(64, 4, WAPI_MAX_CLIENT_REFS + 1, 16, &l) == EINVAL &&
 	    wcore_layout(64, 4, UINT32_MAX, 16, &l) == EINVAL,
 	    "refs_per_client 0 or above 2^20 rejected");
 	tf_ok(wcore_layout(64, 4, 16, 0, &l) == EINVAL &&
-	    wcore_layout(64, 4, 16, (1u << 31) + 1, &l) == EINVAL &&
+	    wcore_layout(64, 4, 16, WAPI_MAX_SHARES + 1, &l) == EINVAL &&
 	    wcore_layout(64, 4, 16, UINT32_MAX, &l) == EINVAL,
 	    "shares 0 or beyond 2^31 rejected");
 }
