@@ -1249,6 +1249,30 @@ count_duplicates(uint64_t *files)
 	return dups;
 }
 
+/* The end: commands run twice and exits lost must be none.  Returns the
+ * duplicate runs; *lost, *gone (WAPI_EGONE spawns), *files (commands). */
+static long
+spawn_verdict(uint64_t *lost, uint64_t *gone, uint64_t *files)
+{
+	long dups, waited;
+	int i;
+
+	/* Our descendants (commands of killed clients, sitters of killed
+	 * helpers) end soon: reap them before counting runs. */
+	for (waited = 0; waited < 10000 && waitpid(-1, NULL, WNOHANG) >= 0;
+	    waited++)
+		t_msleep(1);
+	dups = count_duplicates(files);
+	*lost = *gone = 0;
+	for (i = 0; i < nclients; i++) {
+		*lost += S->c[i].lost_exits;
+		*gone += S->c[i].spawn_gone;
+	}
+	T_EQ(dups, 0, "no spawned command ran twice");
+	T_EQ(*lost, 0, "no spawn's exit was lost or wrong");
+	return dups;
+}
+
 static bool
 is_helper(pid_t pid)
 {
@@ -1721,21 +1745,9 @@ main(void)
 
 	{
 		uint64_t ab = S->k_abandoned, ops = 0, sp = 0, fe = 0, tl = 0,
-		    tol = 0, lost = 0, gone = 0, files = 0;
-		long dups;
+		    tol = 0, lost, gone, files;
+		long dups = spawn_verdict(&lost, &gone, &files);
 
-		/* Our descendants (commands of killed clients, sitters of
-		 * killed helpers) end soon: reap them before counting runs. */
-		for (waited = 0; waited < 10000 && waitpid(-1, NULL, WNOHANG) >=
-		    0; waited++)
-			t_msleep(1);
-		dups = count_duplicates(&files);
-		for (i = 0; i < nclients; i++) {
-			lost += S->c[i].lost_exits;
-			gone += S->c[i].spawn_gone;
-		}
-		T_EQ(dups, 0, "no spawned command ran twice");
-		T_EQ(lost, 0, "no spawn's exit was lost or wrong");
 		for (i = 0; i < nclients; i++) {
 			ab += S->c[i].abandoned;
 			ops += S->c[i].ops;
