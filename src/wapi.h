@@ -57,7 +57,8 @@ typedef uint32_t wapi_handle_t;		/* 0 is never a valid handle */
 #define WAPI_ETOO_MANY_POSTS	1006	/* semaphore released past its maximum */
 #define WAPI_ESHARING_VIOLATION	1007	/* file share modes forbid this open */
 #define WAPI_EFULL		1008	/* a table of the state file is full */
-#define WAPI_EGONE		1009	/* descriptor no longer held by any process */
+#define WAPI_EGONE		1009	/* descriptor no longer held by any process;
+					   a spawn lost with its helper */
 
 /* Wait results. */
 #define WAPI_WAIT_OBJECT_0	0		/* + index of the signalled object */
@@ -257,8 +258,10 @@ int wapi_fd_get(wapi_handle_t h, int *fd);
  *   Errors: WAPI_EINVAL (no argv[0], NULL out); those of wapi_fd_get for
  *   a stdio handle; WAPI_EFULL (handle table or reference block full);
  *   the errno of the start; E2BIG (argv and envp over 200 KiB, shared
- *   mode); helper; ENOMEM; with private handles, EMFILE or EAGAIN when
- *   the thread that reaps cannot be started.
+ *   mode); WAPI_EGONE (shared mode: helpers died during the spawn and it
+ *   may have run; it never runs twice); helper; ENOMEM; with private
+ *   handles, EMFILE or EAGAIN when the thread that reaps cannot be
+ *   started.
  * wapi_process_open: a waitable handle for a running process that is not
  * the helper's child; its exit code is WAPI_EXIT_UNKNOWN.
  *   Errors: WAPI_EINVAL (pid <= 0, NULL out); the errno of pidfd_open(2)

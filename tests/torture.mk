@@ -5,7 +5,8 @@
 # stay as regression tests.
 torture_tests = tests/torture/t-torture tests/torture/t-clean-race \
 	tests/torture/r-slot-stall tests/torture/r-hello-reset \
-	tests/torture/r-create-race tests/torture/r-repair-kill
+	tests/torture/r-create-race tests/torture/r-repair-kill \
+	tests/torture/r-spawn-kill
 check_PROGRAMS += $(torture_tests)
 TESTS += $(torture_tests)
 
@@ -34,6 +35,17 @@ tests_torture_r_repair_kill_SOURCES = tests/torture/r-repair-kill.c \
 	tests/lib/tlib.h
 tests_torture_r_repair_kill_CPPFLAGS = $(TORTURE_CPPFLAGS)
 tests_torture_r_repair_kill_LDADD = $(TORTURE_LDADD)
+
+tests_torture_r_spawn_kill_SOURCES = tests/torture/r-spawn-kill.c \
+	tests/lib/tlib.h
+tests_torture_r_spawn_kill_CPPFLAGS = $(TORTURE_CPPFLAGS)
+tests_torture_r_spawn_kill_LDADD = $(TORTURE_LDADD)
+# Preloaded into the helper by r-spawn-kill: it dies before it answers.
+check_LTLIBRARIES += tests/torture/spawn-reply-kill.la
+tests_torture_spawn_reply_kill_la_SOURCES = tests/torture/spawn-reply-kill.c
+tests_torture_spawn_reply_kill_la_CPPFLAGS = $(AM_CPPFLAGS)
+tests_torture_spawn_reply_kill_la_LDFLAGS = -module -avoid-version -shared \
+	-rpath /nowhere
 
 TORTURE_KILLS = 1000
 CLEAN_RACE_LIVES = 5000

@@ -205,6 +205,10 @@ struct wapi_handle_entry {			/* 64 bytes */
 			int64_t  start;		/* ns */
 			int64_t  exit;		/* ns */
 			uint32_t pflags;
+			int32_t  sitter;	/* the helper's process that
+						   starts and reaps a spawned
+						   one: its claim on a spawn,
+						   0 none (wapi-helper(8)) */
 		} proc;
 		struct {
 			int32_t  creator_pid;
@@ -357,6 +361,7 @@ _Static_assert(offsetof(struct wapi_header, handle_fresh_from) == 1104, "fresh")
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits");
 _Static_assert(sizeof(struct wapi_handle_entry) == 64, "handle");
 _Static_assert(offsetof(struct wapi_handle_entry, u.fl.prev_free) == 60, "prev_free");
+_Static_assert(offsetof(struct wapi_handle_entry, u.proc.sitter) == 60, "sitter");
 _Static_assert(sizeof(struct wapi_nameidx_entry) == 8, "nameidx");
 _Static_assert(sizeof(struct wapi_name_entry) == 264, "name");
 _Static_assert(sizeof(struct wapi_client_entry) == 64, "client");

@@ -33,6 +33,8 @@ struct wcore_proc_rec {
 	int pidfd;		/* see above; -1: none */
 	uint32_t number;	/* the handle; 0: it is gone, only reap */
 	uint32_t idx;		/* its slot */
+	pid_t sitter;		/* helper: the sitter that reaps pid and
+				   records its end (0: none; see spawn.c) */
 	bool child;		/* spawned by the table's owner */
 	bool done;		/* to drop at the next compaction */
 };

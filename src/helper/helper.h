@@ -52,4 +52,16 @@ void spawn_message(struct helper_conn *c, const struct wcore_msg *m,
 		   const void *payload, size_t len, int *fds, int nfds);
 void spawn_fini(void);
 
+/* sitter.c: the process that starts one spawned command, is its parent
+ * and records its end (the helper forks it; it never returns). */
+struct wcore_spawn_req;
+struct sitter_job {
+	const struct wcore_spawn_req *req;
+	int stdio[3];		/* descriptors or WCORE_SPAWN_NULL */
+	int dirfd;		/* the client's directory, or -1 */
+	uint32_t number, idx;	/* the handle and its slot */
+	int sock;		/* to the helper: go byte in, report out */
+};
+void sitter_main(const struct sitter_job *j) __attribute__((noreturn));
+
 #endif

@@ -29,7 +29,7 @@ static const char *const wl_errors[] = {
 	[WAPI_ETOO_MANY_POSTS - 1000] = "semaphore released past its maximum",
 	[WAPI_ESHARING_VIOLATION - 1000] = "the file's share mode forbids this access",
 	[WAPI_EFULL - 1000] = "a table of the state file is full",
-	[WAPI_EGONE - 1000] = "the descriptor is no longer held by any process",
+	[WAPI_EGONE - 1000] = "gone: the descriptor is held by no process any more, or the helper died during a spawn that may have run",
 };
 
 const char *

@@ -511,6 +511,11 @@ wl_spawn_shared(const char *const argv[], const char *const envp[],
 	free(buf);
 	if (r == EMSGSIZE)
 		r = E2BIG;	/* more than the socket takes in one message */
+	/* A helper that dies during a spawn is asked again (wl_request),
+	 * and the next one answers from the slot, never running it twice;
+	 * when that one died too, the command may have run all the same. */
+	if (r == EPIPE || r == ECONNRESET || r == ENOTCONN)
+		r = WAPI_EGONE;
 	if (r == 0 && pid <= 0)
 		r = EPROTO;
 	if (r != 0) {

@@ -23,6 +23,11 @@
  * descriptor handles for the whole run (so a fetch of them must never fail
  * with WAPI_EGONE) and answers the driver's phase-end requests.
  *
+ * Every spawned command appends a line to a file of its own: at the end a
+ * file with two lines is a command run twice.  Duplicate runs and lost
+ * exits (a wait that missed the end, a wrong code) must both be 0, helper
+ * kills during spawns included.
+ *
  * Environment: TORTURE_KILLS (default 100), TORTURE_CLIENTS (6),
  * TORTURE_SEED, WAPICTL (the wapictl to run; parts that need it are skipped
  * without it), TORTURE_STRICT (known bugs are failures, not counted and
@@ -65,6 +70,9 @@ struct cslot {
 	uint64_t sem_acq, sem_rel;	/* done */
 	uint64_t abandoned;		/* WAPI_WAIT_ABANDONED seen on tt.M */
 	uint64_t ops, spawns, fetches, tlocks, tolerated;
+	uint64_t spawn_seq;	/* this index's spawns, for their tokens */
+	uint64_t lost_exits;	/* a wait that missed the end, a wrong code */
+	uint64_t spawn_gone;	/* WAPI_EGONE: helpers died, may have run */
 	uint32_t fails;
 	uint32_t hk_attach;	/* helper kills when this life attached */
 	char msg[256];		/* the first failure */
@@ -87,6 +95,7 @@ struct shm {
 	uint64_t k_abandoned, k_rel;
 	char k_msg[256];
 	char datafile[300];
+	char rundir[300];	/* one file per spawn, a line per run */
 	struct cslot c[NCLI_MAX];
 };
 
@@ -638,44 +647,55 @@ op_pipe(void)
 	wapi_handle_close(w_);
 }
 
+/*
+ * Spawn a command that appends a line to a file of its own (its token:
+ * client index and spawn number) and exits with a known code.  A file
+ * with two lines is a command run twice (counted by count_runs at the
+ * end); a wait that does not see the end, or a wrong code, is a lost
+ * exit.  A helper killed during the spawn must change neither.
+ */
 static void
 op_spawn(void)
 {
 	uint32_t hk0 = LOAD(&S->helper_kills);
-	const char *tv[] = { "true", NULL };
 	const char *sv[] = { "sh", "-c", NULL, NULL };
-	char cmd[32];
+	char cmd[600];
 	wapi_handle_t ph;
 	pid_t pid;
 	int n = (int)rnd(100), r, w, code;
+	uint64_t seq = ADD(&C->spawn_seq, 1);
 
-	snprintf(cmd, sizeof(cmd), "exit %d", n);
-	sv[2] = cmd;
 	if (rnd(3) == 0)
 		n = 0;
+	snprintf(cmd, sizeof(cmd), "echo $$ >>'%s/%d.%" PRIu64 "'; exit %d",
+	    S->rundir, (int)(C - S->c), seq, n);
+	sv[2] = cmd;
 	STORE(&C->state, CS_SPAWN);
-	r = wapi_process_spawn(n == 0 ? tv : sv, NULL, NULL, NULL, &ph, &pid);
+	r = wapi_process_spawn(sv, NULL, NULL, NULL, &ph, &pid);
 	STORE(&C->state, CS_IDLE);
 	ADD(&C->spawns, 1);
-	if (r != 0) {
-		if (helper_killed_since(hk0))
-			ADD(&C->tolerated, 1);
-		else
-			cfail("spawn: %s", wapi_strerror(r));
+	if (r == WAPI_EGONE && helper_killed_since(hk0)) {
+		/* The helpers died so that nobody could tell whether it
+		 * ran: said (WAPI_EGONE), never run twice. */
+		ADD(&C->spawn_gone, 1);
 		return;
 	}
-	w = wapi_wait(ph, 15000);
-	if (w != WAPI_WAIT_OBJECT_0)
+	if (r != 0) {
+		cfail("spawn: %s", wapi_strerror(r));
+		return;
+	}
+	/* A bound only so that a lost exit is counted, not hung on. */
+	w = wapi_wait(ph, 60000);
+	if (w != WAPI_WAIT_OBJECT_0) {
+		ADD(&C->lost_exits, 1);
 		cfail("spawned pid %d: wait gave %d (%s)", (int)pid, w,
 		    wapi_strerror(wapi_last_error()));
-	else if ((r = wapi_process_exit_code(ph, &code)) != 0)
+	} else if ((r = wapi_process_exit_code(ph, &code)) != 0)
 		cfail("exit code of pid %d: %s", (int)pid, wapi_strerror(r));
 	else if (code != n) {
-		if (code == WAPI_EXIT_UNKNOWN && helper_killed_since(hk0))
-			ADD(&C->tolerated, 1);
-		else
-			cfail("spawned 'exit %d' (pid %d) reported %d", n,
-			    (int)pid, code);
+		ADD(&C->lost_exits, 1);
+		cfail("spawned 'exit %d' (pid %d) reported %d", n, (int)pid,
+		    code);
 	}
 	wapi_handle_close(ph);
 }
@@ -940,7 +960,8 @@ static int npending;
 
 static struct {
 	unsigned kills, client_kills, tlock_target, tlock_holder, mutex_target,
-	    helper_kills, helper_kills_busy, helper_missing, lock_kills,
+	    helper_kills, helper_kills_busy, helper_kills_spawn, helper_missing,
+	    lock_kills,
 	    lock_held_kills, lock_recovered;
 	unsigned helper_deaths;
 	unsigned phases, validate_ok, validate_core_ok, restarts, crashes;
@@ -1186,6 +1207,73 @@ talks_to_helper(const struct cslot *c)
 }
 
 static bool
+spawning(const struct cslot *c)
+{
+	return LOAD(&c->state) == CS_SPAWN;
+}
+
+/* Commands run more than once: the spawn files with more than one line
+ * (each run of a command appends one).  -1 when the directory cannot be
+ * read. */
+static long
+count_duplicates(uint64_t *files)
+{
+	char path[700], buf[512];
+	struct dirent *d;
+	DIR *dp = opendir(S->rundir);
+	long dups = 0, lines;
+	ssize_t n, k;
+	int fd;
+
+	*files = 0;
+	if (dp == NULL)
+		return -1;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", S->rundir, d->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		lines = 0;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			for (k = 0; k < n; k++)
+				lines += buf[k] == '\n';
+		close(fd);
+		(*files)++;
+		if (lines > 1) {
+			printf("# spawn %s ran %ld times\n", d->d_name, lines);
+			dups += lines - 1;
+		}
+	}
+	closedir(dp);
+	return dups;
+}
+
+/* The end: commands run twice and exits lost must be none.  Returns the
+ * duplicate runs; *lost, *gone (WAPI_EGONE spawns), *files (commands). */
+static long
+spawn_verdict(uint64_t *lost, uint64_t *gone, uint64_t *files)
+{
+	long dups, waited;
+	int i;
+
+	/* Our descendants (commands of killed clients, sitters of killed
+	 * helpers) end soon: reap them before counting runs. */
+	for (waited = 0; waited < 10000 && waitpid(-1, NULL, WNOHANG) >= 0;
+	    waited++)
+		t_msleep(1);
+	dups = count_duplicates(files);
+	*lost = *gone = 0;
+	for (i = 0; i < nclients; i++) {
+		*lost += S->c[i].lost_exits;
+		*gone += S->c[i].spawn_gone;
+	}
+	T_EQ(dups, 0, "no spawned command ran twice");
+	T_EQ(*lost, 0, "no spawn's exit was lost or wrong");
+	return dups;
+}
+
+static bool
 is_helper(pid_t pid)
 {
 	char path[64], buf[256], want[128];
@@ -1208,8 +1296,10 @@ static void
 kill_helper(void)
 {
 	pid_t pid;
-
-	bool during = find_client(talks_to_helper, 300) >= 0;
+	/* Spawns first: a helper killed during one must neither run its
+	 * command twice nor lose its exit. */
+	bool in_spawn = find_client(spawning, 300) >= 0;
+	bool during = in_spawn || find_client(talks_to_helper, 0) >= 0;
 	int k;
 
 	pid = LOAD(&hdr()->helper_pid);
@@ -1231,6 +1321,7 @@ kill_helper(void)
 	st.kills++;
 	st.helper_kills++;
 	st.helper_kills_busy += during;
+	st.helper_kills_spawn += in_spawn;
 }
 
 /* `wapictl lock -- sleep 5`, killed (with its sleep) while clients wait. */
@@ -1593,6 +1684,9 @@ main(void)
 	if (S == MAP_FAILED)
 		return 99;
 	snprintf(S->datafile, sizeof(S->datafile), "%s/data", t_dir);
+	snprintf(S->rundir, sizeof(S->rundir), "%s/runs", t_dir);
+	if (mkdir(S->rundir, 0700) != 0)
+		return 99;
 	S->phase = 1;
 	keeper_pid = fork_client(-1);
 	for (waited = 0; waited < 10000 && !LOAD(&S->ready); waited++)
@@ -1651,7 +1745,8 @@ main(void)
 
 	{
 		uint64_t ab = S->k_abandoned, ops = 0, sp = 0, fe = 0, tl = 0,
-		    tol = 0;
+		    tol = 0, lost, gone, files;
+		long dups = spawn_verdict(&lost, &gone, &files);
 
 		for (i = 0; i < nclients; i++) {
 			ab += S->c[i].abandoned;
@@ -1663,14 +1758,17 @@ main(void)
 		}
 		printf("# summary: kills survived %u (clients %u [in table lock "
 		    "%u targeted, %u seen holding it; mutex owners %u targeted], "
-		    "helpers %u [%u during a spawn or fetch], wapictl lock %u); "
+		    "helpers %u [%u during a spawn or fetch, %u during a spawn], "
+		    "wapictl lock %u); "
 		    "phases %u; validate clean "
 		    "%u/%u (core %u/%u); abandoned acquisitions %" PRIu64
 		    " for %" PRIu64 " owner kills (+%" PRIu64 " ambiguous); "
 		    "table lock recoveries %u; dead slots released %u (max %"
 		    PRId64 " ms, %u over 1 s; of clients attached before a "
 		    "helper kill: max %" PRId64 " ms, %u over 1 s); ops %" PRIu64
-		    ", spawns %" PRIu64
+		    ", spawns %" PRIu64 " (duplicate runs %ld, lost exits %"
+		    PRIu64 ", refused (WAPI_EGONE) after a helper kill %" PRIu64
+		    ", command files %" PRIu64 ")"
 		    ", fetches %" PRIu64 ", table lock holds %" PRIu64
 		    ", tolerated after helper kills %" PRIu64
 		    "; restarts %u, crashes %u, helper deaths not ours %u; "
@@ -1679,12 +1777,14 @@ main(void)
 		    "%.1f s\n",
 		    st.kills, st.client_kills, st.tlock_target, st.tlock_holder,
 		    st.mutex_target, st.helper_kills, st.helper_kills_busy,
+		    st.helper_kills_spawn,
 		    st.lock_kills, st.phases,
 		    st.validate_ok, wapictl ? st.phases : 0, st.validate_core_ok,
 		    st.phases, ab, st.mx_certain, st.mx_amb, st.lock_recovered,
 		    st.released, st.release_max_ns / 1000000, st.release_over_1s,
 		    st.release_stale_max_ns / 1000000, st.release_stale_over_1s,
-		    ops, sp, fe, tl, tol, st.restarts, st.crashes, st.helper_deaths,
+		    ops, sp, dups, lost, gone, files, fe, tl, tol, st.restarts,
+		    st.crashes, st.helper_deaths,
 		    S->egone_known,
 		    S->hello_resets,
 		    (double)(wcore_now_mono_ns() - t0) / 1e9);
