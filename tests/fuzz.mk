@@ -25,7 +25,7 @@ EXTRA_DIST += tests/hostile.bats tests/hostile/lib.bash \
 	tests/hostile/squatter
 # A getrandom(2) that gives a chosen first token (tests/hostile/firsttoken.c),
 # preloaded into a client and its helper.
-check_LTLIBRARIES = tests/hostile/firsttoken.la
+check_LTLIBRARIES += tests/hostile/firsttoken.la
 tests_hostile_firsttoken_la_SOURCES = tests/hostile/firsttoken.c
 tests_hostile_firsttoken_la_LDFLAGS = -module -avoid-version -shared \
 	-rpath $(abs_builddir)/tests/hostile

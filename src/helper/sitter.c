@@ -83,8 +83,10 @@ sit_remap(void)
 	close(fd);
 	if (p == MAP_FAILED)
 		return e;
+	wcore_unguard(helper_map);
 	munmap(helper_map, (size_t)st.st_size);
 	helper_map = p;
+	(void)wcore_guard(helper_map);
 	return 0;
 }
 
