@@ -472,6 +472,9 @@ int64_t wcore_now_mono_ns(void);
 void wcore_futex_wake(uint32_t *word, int n);
 /* The futex wake callback for wcore_client_release. */
 void wcore_wake_handle(void *map, uint32_t index);
+/* Slot index changed (table lock held): its time stamp, its futex word,
+ * and a wake of its sleepers. */
+void wcore_handle_touch(void *map, uint32_t index);
 
 /* ------------------------------------------------------------ tablelock.c */
 

@@ -667,6 +667,16 @@ wcore_wake_handle(void *map, uint32_t index)
 		wake_all_words(e);
 }
 
+void
+wcore_handle_touch(void *map, uint32_t index)
+{
+	struct wapi_handle_entry *e = &WCORE_HANDLES(map)[index];
+
+	e->changed = wcore_now_ns();
+	wcore_handle_changed(e);
+	wcore_wake_handle(map, index);
+}
+
 int64_t
 wcore_now_mono_ns(void)
 {

@@ -98,16 +98,6 @@ sit_mine(uint32_t number, uint32_t idx)
 	    WCORE_HANDLES(helper_map)[idx].u.proc.sitter == getpid();
 }
 
-static void
-sit_wake(uint32_t idx)
-{
-	struct wapi_handle_entry *e = &WCORE_HANDLES(helper_map)[idx];
-
-	e->changed = wcore_now_ns();
-	wcore_handle_changed(e);
-	wcore_wake_handle(helper_map, idx);
-}
-
 /* The child runs (pid): into the slot, unless the handle went. */
 static void
 sit_record_pid(const struct sitter_job *j, pid_t pid)
@@ -120,7 +110,7 @@ sit_record_pid(const struct sitter_job *j, pid_t pid)
 		e = &WCORE_HANDLES(helper_map)[j->idx];
 		e->u.proc.pid = pid;
 		e->u.proc.start = wcore_now_ns();
-		sit_wake(j->idx);
+		wcore_handle_touch(helper_map, j->idx);
 	}
 	wcore_table_unlock(helper_map);
 }
@@ -182,7 +172,7 @@ sit_record_exit(const struct sitter_job *j, pid_t pid, int64_t start,
 		e = &WCORE_HANDLES(helper_map)[i];
 		if (sit_holds(e, j, i, pid, start) &&
 		    wcore_proc_exited(e, pid, code, true))
-			sit_wake(i);
+			wcore_handle_touch(helper_map, i);
 	}
 	wcore_table_unlock(helper_map);
 	return true;

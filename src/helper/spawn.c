@@ -67,16 +67,6 @@ sp_slot(const struct helper_conn *c, uint32_t number)
 	return i;
 }
 
-static void
-sp_wake(uint32_t idx)
-{
-	struct wapi_handle_entry *e = &WCORE_HANDLES(helper_map)[idx];
-
-	e->changed = wcore_now_ns();
-	wcore_handle_changed(e);
-	wcore_wake_handle(helper_map, idx);
-}
-
 /* Record the end of process pid of handle number (if the slot still holds
  * it): code, unless a terminate asked for another (or force). */
 static void
@@ -89,7 +79,7 @@ sp_exit(uint32_t number, pid_t pid, int code, bool force)
 	i = wcore_handle_slot(helper_map, number);
 	if (i >= 0 && wcore_proc_exited(&WCORE_HANDLES(helper_map)[i], pid,
 	    code, force))
-		sp_wake((uint32_t)i);
+		wcore_handle_touch(helper_map, (uint32_t)i);
 	wcore_table_unlock(helper_map);
 }
 
@@ -224,7 +214,7 @@ sp_adopt(uint32_t i)
 	}
 	if (fd < 0) {
 		wcore_proc_exited(e, e->u.proc.pid, WAPI_EXIT_UNKNOWN, false);
-		sp_wake(i);
+		wcore_handle_touch(helper_map, i);
 		return;
 	}
 	wcore_proc_add(&procs, e->u.proc.pid, fd,
@@ -311,7 +301,7 @@ sp_sitter_lost(struct wcore_proc_rec *r)
 	} else {
 		if (wcore_proc_exited(e, e->u.proc.pid, WAPI_EXIT_UNKNOWN,
 		    false))
-			sp_wake((uint32_t)i);
+			wcore_handle_touch(helper_map, (uint32_t)i);
 		wcore_proc_done(r);
 	}
 	wcore_table_unlock(helper_map);

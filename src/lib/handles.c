@@ -75,11 +75,7 @@ wl_local_count(uint32_t index, int delta)
 void
 wl_changed(uint32_t index)
 {
-	struct wapi_handle_entry *e = WL_H(index);
-
-	e->changed = wcore_now_ns();
-	wcore_handle_changed(e);
-	wcore_wake_handle(wl.map, index);
+	wcore_handle_touch(wl.map, index);
 }
 
 static int
