@@ -245,6 +245,14 @@ enum wcore_verdict {
 };
 const char *wcore_verdict_name(enum wcore_verdict v);
 
+enum wcore_seg_state {
+	WCORE_SEG_FILE = 0,	/* a whole file: the tables are in it */
+	WCORE_SEG_OK,		/* an anchor whose segment is sound */
+	WCORE_SEG_GONE,		/* an anchor whose segment is missing */
+	WCORE_SEG_BAD,		/* ... is not its segment (seg_why) */
+	WCORE_SEG_UNSEEN,	/* another host's anchor: not looked at */
+};
+
 struct wcore_status {
 	enum wcore_verdict verdict;
 	char reason[256];	/* words: why this verdict */
@@ -261,6 +269,14 @@ struct wcore_status {
 					 * byte but its heartbeat is that old */
 	off_t size;
 	int64_t mtime;
+	/* Where the tables are (an anchor's segment is looked at for this
+	 * host only; hdr is then the segment's header, the live one). */
+	enum wcore_seg_state seg;
+	char seg_path[WAPI_PEER_MAX];	/* an anchor's segment */
+	char seg_why[200];		/* SEG_GONE, SEG_BAD: why */
+	off_t seg_size;			/* its apparent size */
+	int64_t seg_resident;		/* memory it holds (allocated bytes) */
+	bool seg_held;			/* its init byte is held */
 };
 /* The helper writes its heartbeat every WCORE_HEARTBEAT_S; one older than
  * WCORE_HEARTBEAT_STALE_S means a helper that no longer runs its loop
@@ -284,6 +300,11 @@ struct wcore_layout {
 	uint32_t handles, nameidx, clients, refs_per_client, shares;
 	struct wapi_region_desc regions[WAPI_R_COUNT];
 	uint64_t file_size;
+	/* Where the tables go (0: a whole file; wcore_init_pair sets them). */
+	uint32_t init_count;		/* 0: the old header's count + 1 */
+	uint64_t state_id;
+	uint32_t placement;		/* WAPI_PLACE_* */
+	char peer[WAPI_PEER_MAX];
 };
 /* Compute a layout; EINVAL when a capacity is out of range. */
 int wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
@@ -297,11 +318,82 @@ int wcore_init(int fd, const struct wcore_layout *l, const char *host);
 /* Same on an existing mapping of a file already sized for l. */
 int wcore_init_map(void *map, const struct wcore_layout *l, const char *host);
 uint64_t wcore_checksum(const struct wapi_header *h);
-/* Map a whole file (MAP_SHARED; read-only when !writable) after checking
- * its header: EINVAL with why = the first header problem, EFBIG when the
- * size does not fit size_t. */
+/* Map the tables of an open state file (MAP_SHARED; read-only when
+ * !writable) after checking its header: the file itself, or for an anchor
+ * its segment, opened (wcore_seg_open) and checked against the anchor.
+ * EINVAL with why = the first header problem, EFBIG when the size does not
+ * fit size_t, ENOENT when an anchor's segment is gone.  wcore_map_state
+ * hands the segment's descriptor back in *segfd (-1 for a whole file);
+ * wcore_map closes it. */
 int wcore_map(int fd, bool writable, void **map, size_t *len,
 	      char *why, size_t whylen);
+int wcore_map_state(int fd, bool writable, void **map, size_t *len,
+		    int *segfd, char *why, size_t whylen);
+
+/* -------------------------------------------------------------- segment.c */
+
+/*
+ * Anchor and segment (wapi-state(5)): the file in the state directory is a
+ * 4 KiB anchor, written only when it is made, when a helper starts or
+ * leaves and every WCORE_ANCHOR_BEAT_S; the header the clients use and the
+ * tables are in the segment, a file on a memory file system, so that hot
+ * paths never dirty a page of a disk or NFS file.
+ */
+#define WCORE_ANCHOR_BEAT_S	60	/* the helper's heartbeat in the anchor */
+#define WCORE_SEG_PREFIX	"wapi-"
+#define WCORE_SEG_GRACE_S	60	/* a segment younger than this may be
+					   one whose anchor is being made */
+
+/* FNV-1a 64 of the placement fields and peer (header.place_checksum). */
+uint64_t wcore_place_checksum(const struct wapi_header *h);
+/* The directory segments are made in: WAPI_SEGMENT_DIR when set (the value
+ * "none" keeps the tables in the state file), else $XDG_RUNTIME_DIR, else
+ * /dev/shm; it must be a directory of a memory file system (tmpfs,
+ * ramfs), owned by us and not writable by others, or sticky.  0 with the
+ * path in buf, else an errno with why saying why the tables stay in the
+ * state file. */
+int wcore_seg_dir(char *buf, size_t len, char *why, size_t whylen);
+/* The segment's file name: wapi-<uid>-<host>.<abi>-<state id, 16 hex>.
+ * ENAMETOOLONG when it does not fit. */
+int wcore_seg_name(char *buf, size_t len, uid_t uid, const char *host,
+		   const char *abi, uint64_t state_id);
+/* Parse a segment file name (wcore_seg_name's form); false when it is not
+ * one.  host must have WAPI_HOST_MAX + 1 bytes, abi 16. */
+bool wcore_seg_name_parse(const char *name, uid_t *uid, char *host,
+			  char *abi, uint64_t *state_id);
+/*
+ * Open the segment of the anchor whose header (checked) is a: its peer,
+ * never through a link, a regular file of ours of mode 0600 with one
+ * link, whose header is sound, a segment, and the same state as the anchor
+ * (identical checksummed part, same state id, peer naming an anchor).  The
+ * descriptor, or -errno with why: -ENOENT when it is gone, -EINVAL when
+ * the file there is not the anchor's segment.  seg (may be NULL) receives
+ * a copy of its header.
+ */
+int wcore_seg_open(const struct wapi_header *a, bool writable,
+		   struct wapi_header *seg, char *why, size_t whylen);
+/*
+ * Initialise the state file fd, named name in the directory dirfd (the
+ * name it has or will have): its segment in wcore_seg_dir and fd as its
+ * anchor, or, when no segment directory is usable, fd as a whole file
+ * (wcore_init).  l's placement fields are set here.  0 or an errno, why
+ * filled; placed (may be NULL) receives "" for a segment, else why the
+ * tables stay in the file.
+ */
+int wcore_init_pair(int fd, int dirfd, const char *name,
+		    const struct wcore_layout *l, const char *host,
+		    char *placed, size_t placedlen, char *why, size_t whylen);
+/* Remove the segment of anchor header a (checked), when its path still
+ * names the file that wcore_seg_open checks (never another file, never
+ * through a link).  0, ENOENT when it was gone, or an errno. */
+int wcore_seg_remove(const struct wapi_header *a);
+/* Copy the helper fields (helper_pid .. helper_heartbeat, helper_token) of
+ * the segment header h to the anchor fd, when fd is an anchor (a whole file
+ * has them in place).  0 or an errno. */
+int wcore_anchor_publish(int fd, const struct wapi_header *h);
+/* Hint the kernel to back a segment mapping with huge pages
+ * (MADV_HUGEPAGE) unless WAPI_HUGEPAGES=0; nothing for a whole file. */
+void wcore_seg_advise(void *map, size_t len);
 
 /* Accessors: no bounds checks; use only on a validated mapping. */
 #define WCORE_REGION(map, id) \
@@ -550,6 +642,8 @@ enum wcore_msg_type {
 	WCORE_MSG_PING,
 	WCORE_MSG_RELEASE,	/* client -> helper: handle freed, drop its fd (no reply) */
 	WCORE_MSG_PROC_OPEN,	/* client -> helper: + pidfd of a non-child, handle */
+	WCORE_MSG_SEGMENT,	/* client -> helper: reply + SCM_RIGHTS of the
+				   segment, whose name is gone */
 };
 
 struct wcore_msg {

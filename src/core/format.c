@@ -232,8 +232,13 @@ wcore_init_map(void *map, const struct wcore_layout *l, const char *host)
 	for (i = 0; i < WAPI_R_COUNT; i++)
 		h->regions[i] = l->regions[i];
 	h->checksum = wcore_checksum(h);
+	h->state_id = l->state_id;
+	h->placement = l->placement;
+	memcpy(h->peer, l->peer, sizeof(h->peer));
+	h->peer[sizeof(h->peer) - 1] = '\0';
+	h->place_checksum = wcore_place_checksum(h);
 
-	h->init_count = count + 1;
+	h->init_count = l->init_count != 0 ? l->init_count : count + 1;
 	h->handle_hwm = 0;
 	h->handle_free_head = h->handle_free_tail = 0;
 
@@ -300,6 +305,55 @@ int
 wcore_map(int fd, bool writable, void **map, size_t *len, char *why,
     size_t whylen)
 {
+	int segfd, e;
+
+	e = wcore_map_state(fd, writable, map, len, &segfd, why, whylen);
+	if (e == 0 && segfd >= 0)
+		close(segfd);
+	return e;
+}
+
+/*
+ * An anchor's header is sound: map its segment instead, and check the
+ * mapping against the anchor (a new initialisation between the open and
+ * the mmap would make another segment, never change this one's identity;
+ * the check is for a file swapped in by hand).
+ */
+static int
+map_segment(const struct wapi_header *a, bool writable, void **map,
+    size_t *len, int *segfd, char *why, size_t whylen)
+{
+	struct wapi_header *s;
+	int fd, error;
+
+	fd = wcore_seg_open(a, writable, NULL, why, whylen);
+	if (fd < 0)
+		return -fd;
+	error = wcore_map_state(fd, writable, map, len, NULL, why, whylen);
+	if (error != 0) {
+		close(fd);
+		return error;
+	}
+	s = *map;
+	if (s->placement != WAPI_PLACE_SEGMENT || s->state_id != a->state_id ||
+	    memcmp(s, a, WAPI_CHECKSUM_END + sizeof(s->checksum)) != 0) {
+		snprintf(why, whylen, "its segment %s changed while being "
+		    "mapped", a->peer);
+		munmap(*map, *len);
+		*map = NULL;
+		*len = 0;
+		close(fd);
+		return EINVAL;
+	}
+	wcore_seg_advise(*map, *len);
+	*segfd = fd;
+	return 0;
+}
+
+int
+wcore_map_state(int fd, bool writable, void **map, size_t *len, int *segfd,
+    char *why, size_t whylen)
+{
 	struct wapi_header *h;
 	struct stat st;
 	size_t n, got;
@@ -309,6 +363,8 @@ wcore_map(int fd, bool writable, void **map, size_t *len, char *why,
 
 	*map = NULL;
 	*len = 0;
+	if (segfd != NULL)
+		*segfd = -1;
 	if (fstat(fd, &st) == -1) {
 		error = errno;
 		snprintf(why, whylen, "fstat: %s", strerror(error));
@@ -340,6 +396,18 @@ wcore_map(int fd, bool writable, void **map, size_t *len, char *why,
 		}
 	}
 	error = map_check(h, n, (uint64_t)st.st_size, why, whylen);
+	if (error == 0 && h->placement == WAPI_PLACE_ANCHOR) {
+		/* A segment is never an anchor itself: segfd is NULL there. */
+		if (segfd == NULL) {
+			snprintf(why, whylen, "a segment that names another "
+			    "segment");
+			error = EINVAL;
+		} else
+			error = map_segment(h, writable, map, len, segfd, why,
+			    whylen);
+		free(h);
+		return error;
+	}
 	free(h);
 	if (error != 0)
 		return error;

@@ -13,7 +13,7 @@
 #include <pthread.h>
 
 #define WAPI_MAGIC		"WAPISTAT"	/* 8 bytes, no NUL */
-#define WAPI_FORMAT_VERSION	4u
+#define WAPI_FORMAT_VERSION	5u
 #define WAPI_HEADER_SIZE	4096u
 #define WAPI_BOM		0x01020304u
 
@@ -41,6 +41,7 @@
 #define WAPI_MAX_SHARES		(1u << 16)
 #define WAPI_NAME_MAX		260u		/* bytes of UTF-8, without the NUL */
 #define WAPI_HOST_MAX		64u
+#define WAPI_PEER_MAX		256u		/* header.peer, with the NUL */
 
 /*
  * A handle number: low 21 bits are the slot index + 1 (so 0 is never valid),
@@ -85,7 +86,14 @@ struct wapi_header {
 	uint32_t region_count;		/*  172 == WAPI_R_COUNT */
 	struct wapi_region_desc regions[WAPI_R_MAX];	/* 176 .. 368 */
 	uint64_t checksum;		/*  368 FNV-1a 64 over bytes [0, 368) */
-	uint8_t  reserved0[136];	/*  376 .. 512 zero */
+	/* -- where the tables are: immutable, covered by place_checksum -- */
+	uint64_t state_id;		/*  376 random at initialisation; an
+					   anchor and its segment share it */
+	uint32_t placement;		/*  384 WAPI_PLACE_* */
+	uint32_t place_flags;		/*  388 0 (none defined yet) */
+	uint64_t place_checksum;	/*  392 FNV-1a 64 over [376, 392)
+					   and peer[] */
+	uint8_t  reserved0[112];	/*  400 .. 512 zero */
 
 	/* -- mutable -- */
 	int32_t  helper_pid;		/*  512 0 when none */
@@ -119,10 +127,27 @@ struct wapi_header {
 	int32_t  lock_holder_tid;	/* 1092 */
 	int64_t  lock_since;		/* 1096 ns, CLOCK_REALTIME */
 	uint32_t handle_fresh_from;	/* 1104 a hint: no fresh slot below */
-	uint8_t  reserved2[WAPI_HEADER_SIZE - 1108];
+	uint8_t  reserved2[172];	/* 1108 .. 1280 */
+	char     peer[WAPI_PEER_MAX];	/* 1280 the other file of the pair, an
+					   absolute path, NUL-terminated: an
+					   anchor's segment, a segment's
+					   anchor; empty in a whole file */
+	uint8_t  reserved3[WAPI_HEADER_SIZE - 1536];
 };
 
 #define WAPI_CHECKSUM_END	368u	/* checksum covers [0, this) */
+
+/*
+ * header.placement: where the tables of a state are (wapi-state(5),
+ * "Anchor and segment").  A whole file holds its tables after the header.
+ * An anchor is the header alone (WAPI_HEADER_SIZE bytes, in the state
+ * directory): its checksummed part is a copy of its segment's, and peer
+ * names the segment, a file on a memory file system that holds the header
+ * the clients use and the tables; the segment's peer names the anchor back.
+ */
+#define WAPI_PLACE_FILE		0u
+#define WAPI_PLACE_ANCHOR	1u
+#define WAPI_PLACE_SEGMENT	2u
 #define WAPI_HELPER_F_STOP	0x1u	/* helper_flags: wapictl stop asked it to leave */
 #define WAPI_HELPER_TOKEN_LEN	16u	/* bytes of helper_token (getrandom) */
 
@@ -355,6 +380,9 @@ _Static_assert(offsetof(struct wapi_header, helper_pid) == 512, "mutable");
 _Static_assert(offsetof(struct wapi_header, helper_token) == 600, "token");
 _Static_assert(sizeof(((struct wapi_header *)0)->helper_token) ==
     WAPI_HELPER_TOKEN_LEN, "token size");
+_Static_assert(offsetof(struct wapi_header, state_id) == 376, "state id");
+_Static_assert(offsetof(struct wapi_header, place_checksum) == 392, "place");
+_Static_assert(offsetof(struct wapi_header, peer) == 1280, "peer");
 _Static_assert(offsetof(struct wapi_header, table_lock) == 1024, "lock");
 _Static_assert(offsetof(struct wapi_header, lock_holder_pid) == 1088, "holder");
 _Static_assert(offsetof(struct wapi_header, handle_fresh_from) == 1104, "fresh");

@@ -425,6 +425,43 @@ verdict_read_header(int fd, struct wcore_status *out, struct verdict_facts *f)
 	return 0;
 }
 
+/*
+ * An anchor of this host: look at its segment.  The segment's header is
+ * the live one (counters, the helper's heartbeat, the lock holder): it
+ * replaces the anchor's copy in out->hdr.  Another host's segment is on
+ * that host's memory file system: never looked for here.
+ */
+static void
+verdict_segment(struct wcore_status *out, const char *this_host)
+{
+	struct wapi_header seg;
+	struct stat st;
+	int fd;
+
+	if (!out->header_ok || out->hdr.placement != WAPI_PLACE_ANCHOR)
+		return;
+	strlcpy(out->seg_path, out->hdr.peer, sizeof(out->seg_path));
+	if (this_host != NULL && strncmp(out->hdr.host, this_host,
+	    sizeof(out->hdr.host)) != 0) {
+		out->seg = WCORE_SEG_UNSEEN;
+		return;
+	}
+	fd = wcore_seg_open(&out->hdr, false, &seg, out->seg_why,
+	    sizeof(out->seg_why));
+	if (fd < 0) {
+		out->seg = fd == -ENOENT ? WCORE_SEG_GONE : WCORE_SEG_BAD;
+		return;
+	}
+	out->seg = WCORE_SEG_OK;
+	if (fstat(fd, &st) == 0) {
+		out->seg_size = st.st_size;
+		out->seg_resident = (int64_t)st.st_blocks * 512;
+	}
+	out->seg_held = wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) == 1;
+	close(fd);
+	memcpy(&out->hdr, &seg, sizeof(out->hdr));
+}
+
 /* Which lock bytes other open file descriptions hold (never blocks). */
 static void
 verdict_probe_locks(int fd, struct wcore_status *out, struct verdict_facts *f)
@@ -577,6 +614,11 @@ verdict_decide(struct wcore_status *out, const char *this_host,
 	out->helper_alive = alive;
 	if (f->held[0] != '\0') {
 		verdict_live(out, f->held, alive);
+		if (out->seg == WCORE_SEG_GONE || out->seg == WCORE_SEG_BAD)
+			live_reason(out, "held by %s; %s: new processes join "
+			    "it through its helper while one runs, else use "
+			    "private handles until all have left", f->held,
+			    out->seg_why);
 		return;
 	}
 	if (wcore_boot_id(boot) == 0 && strncmp(out->hdr.boot_id, boot,
@@ -589,6 +631,12 @@ verdict_decide(struct wcore_status *out, const char *this_host,
 		return;
 	}
 	verdict_orphaned(out, alive);
+	if (out->seg == WCORE_SEG_GONE || out->seg == WCORE_SEG_BAD) {
+		char r[sizeof(out->reason)];
+
+		strlcpy(r, out->reason, sizeof(r));
+		live_reason(out, "%s; %s", r, out->seg_why);
+	}
 }
 
 /* Read, probe, describe, decide: the steps above, in order. */
@@ -603,6 +651,7 @@ wcore_verdict(int fd, const char *this_host, struct wcore_status *out)
 	out->helper_alive = -1;
 	if ((e = verdict_read_header(fd, out, &f)) != 0)
 		return e;
+	verdict_segment(out, this_host);
 	verdict_probe_locks(fd, out, &f);
 	verdict_holders(out, &f);
 	verdict_decide(out, this_host, &f);

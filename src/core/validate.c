@@ -441,6 +441,54 @@ header_strings(struct vstate *v)
 		    "boot id is %zd characters, not 36", n);
 }
 
+/*
+ * Where the tables are (header.placement): a whole file and a segment hold
+ * them; an anchor is the header alone, exactly WAPI_HEADER_SIZE bytes, whose
+ * regions describe its segment (*file_size becomes the segment's size for
+ * the region checks).  An anchor and a segment name their peer by an
+ * absolute path; a whole file names none.  false: the tables are not in
+ * this file (an anchor), or the placement is unknown.
+ */
+static bool
+header_place(struct vstate *v, uint64_t *file_size)
+{
+	const struct wapi_header *h = &v->h;
+	ssize_t n;
+
+	if (wcore_place_checksum(h) != h->place_checksum)
+		problem(v, WCORE_W_HEADER, -1, HOFF(place_checksum),
+		    "placement checksum 0x%016llx does not match (0x%016llx)",
+		    (unsigned long long)h->place_checksum,
+		    (unsigned long long)wcore_place_checksum(h));
+	n = cstrlen(h->peer, sizeof(h->peer));
+	switch (h->placement) {
+	case WAPI_PLACE_FILE:
+		if (n != 0)
+			problem(v, WCORE_W_HEADER, -1, HOFF(peer),
+			    "a whole file names a peer");
+		return true;
+	case WAPI_PLACE_ANCHOR:
+	case WAPI_PLACE_SEGMENT:
+		if (n <= 0 || h->peer[0] != '/')
+			problem(v, WCORE_W_HEADER, -1, HOFF(peer),
+			    "the %s's peer is not an absolute path",
+			    h->placement == WAPI_PLACE_ANCHOR ? "anchor" :
+			    "segment");
+		if (h->placement == WAPI_PLACE_SEGMENT)
+			return true;
+		if (*file_size != WAPI_HEADER_SIZE)
+			problem(v, WCORE_W_FILE, -1, *file_size, "an anchor is "
+			    "%llu bytes, not %u", (unsigned long long)*file_size,
+			    WAPI_HEADER_SIZE);
+		*file_size = h->file_size;
+		return false;
+	default:
+		problem(v, WCORE_W_HEADER, -1, HOFF(placement),
+		    "placement %u is unknown", h->placement);
+		return false;
+	}
+}
+
 /* The region table against a file of file_size bytes: each region sound,
  * no two overlapping, the capacities agreeing.  false: not walkable. */
 static bool
@@ -569,7 +617,7 @@ static bool
 check_header(struct vstate *v, uint64_t file_size)
 {
 	struct wapi_header *h = &v->h;
-	bool regions_ok;
+	bool regions_ok, here;
 	int i;
 
 	if (file_size < WAPI_HEADER_SIZE) {
@@ -587,6 +635,7 @@ check_header(struct vstate *v, uint64_t file_size)
 	if (!header_identity(v))
 		return false;
 	header_strings(v);
+	here = header_place(v, &file_size);
 	if (h->file_size != file_size) {
 		problem(v, WCORE_W_FILE, -1, HOFF(file_size), "file is %llu "
 		    "bytes but its header says %llu",
@@ -605,6 +654,8 @@ check_header(struct vstate *v, uint64_t file_size)
 		    (unsigned long long)wcore_checksum(h));
 	if (regions_ok && !check_counters(v))
 		regions_ok = false;
+	if (!here)
+		return false;	/* nothing of the tables to walk here */
 	if (regions_ok) {
 		for (i = 0; i < WAPI_R_COUNT; i++) {
 			v->off[i] = h->regions[i].offset;

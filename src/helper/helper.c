@@ -42,7 +42,8 @@ static size_t nconns;
 static volatile sig_atomic_t helper_stop;
 void *helper_map;
 int helper_statefd = -1;
-static size_t maplen;
+int helper_segfd = -1;
+size_t helper_maplen;
 static int dirfd_ = -1, lsock = -1;
 static char payload[HELPER_PAYLOAD];
 
@@ -314,10 +315,37 @@ helper_message(size_t k)
 	case WCORE_MSG_PING:
 		helper_reply(c->fd, 0, 0, NULL, 0);
 		return true;
+	case WCORE_MSG_SEGMENT:
+		/* A client that found the segment's name gone (removed by
+		 * hand, or at logout) joins the live tables through ours
+		 * instead of making a second set. */
+		if (helper_segfd < 0)
+			helper_reply(c->fd, ENOENT, 0, NULL, 0);
+		else
+			helper_reply(c->fd, 0, 0, &helper_segfd, 1);
+		return true;
 	default:
 		helper_reply(c->fd, EOPNOTSUPP, 0, NULL, 0);
 		return true;
 	}
+}
+
+/* Remove the segment of our state file, when it is an anchor (its
+ * header read back from the file: the mapping is the segment's). */
+static void
+helper_drop_segment(void)
+{
+	struct wcore_report rep = { .limit = 1 };
+	struct wapi_header a;
+	ssize_t n;
+
+	if (helper_segfd < 0 ||
+	    (n = pread(helper_statefd, &a, sizeof(a), 0)) < 0)
+		return;
+	if (wcore_check_header(&a, (size_t)n, WAPI_HEADER_SIZE, &rep) == 0 &&
+	    a.placement == WAPI_PLACE_ANCHOR)
+		(void)wcore_seg_remove(&a);
+	wcore_report_free(&rep);
 }
 
 /* Remove the state file if nobody is attached (init byte exclusive). */
@@ -330,8 +358,10 @@ helper_try_remove(void)
 		return false;
 	if (fstat(helper_statefd, &a) == 0 &&
 	    fstatat(dirfd_, base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 		unlinkat(dirfd_, base, 0);
+		helper_drop_segment();
+	}
 	return true;
 }
 
@@ -417,9 +447,16 @@ helper_open(const char *path, const char *want)
 		    st.st_dev != now.st_dev)
 			exit(0);	/* removed meanwhile: nobody needs us */
 	}
-	r = wcore_map(helper_statefd, true, &helper_map, &maplen, why, sizeof(why));
+	r = wcore_map_state(helper_statefd, true, &helper_map, &helper_maplen,
+	    &helper_segfd, why, sizeof(why));
 	if (r != 0)
 		errx(1, "%s: %s", path, why);
+	/* Like each client: the segment is known in use without its anchor;
+	 * and its descriptor is what clients rejoin through if its name is
+	 * removed under them. */
+	if (helper_segfd >= 0 && (r = wcore_lock_byte(helper_segfd,
+	    WAPI_LOCK_INIT, F_RDLCK, 5000)) != 0)
+		errx(1, "%s: cannot lock its segment: %s", path, strerror(r));
 	(void)wcore_guard(helper_map);	/* the first: room */
 	helper_bind(path);
 	return 0;
@@ -454,6 +491,7 @@ helper_start(void)
 	wcore_proc_start(getpid(), &h->helper_start);
 	h->helper_heartbeat = wcore_now_s();
 	__atomic_store_n(&h->helper_pid, getpid(), __ATOMIC_RELEASE);
+	(void)wcore_anchor_publish(helper_statefd, h);
 	/* Clients take a peer whose pid is not helper_pid for a stranger:
 	 * listen only now that it is ours. */
 	if (listen(lsock, 128) != 0)
@@ -474,6 +512,7 @@ helper_serve(int64_t linger_ms)
 {
 	struct wapi_header *h = helper_map;
 	int64_t idle_since, last_beat = 0, last_sweep = 0, now, left;
+	int64_t last_anchor = wcore_now_s();
 	size_t k;
 	int n, nspawn, timeout;
 
@@ -516,6 +555,12 @@ helper_serve(int64_t linger_ms)
 		if (wcore_now_s() - last_beat >= WCORE_HEARTBEAT_S) {
 			last_beat = wcore_now_s();
 			h->helper_heartbeat = last_beat;
+			/* The anchor is on a disk: seldom (other hosts and
+			 * wapictl there read it). */
+			if (last_beat - last_anchor >= WCORE_ANCHOR_BEAT_S) {
+				(void)wcore_anchor_publish(helper_statefd, h);
+				last_anchor = last_beat;
+			}
 			helper_sweep();
 			deposit_sweep();
 			helper_title();
@@ -573,6 +618,7 @@ main(int argc, char *argv[])
 		h->helper_pid = 0;
 		h->helper_start = 0;
 		memset(h->helper_token, 0, sizeof(h->helper_token));
+		(void)wcore_anchor_publish(helper_statefd, h);
 	}
 	close(lsock);
 	return 0;

@@ -27,8 +27,17 @@ struct helper_conn {
 	const struct wcore_sleeps *sleeps;	/* the client's, or NULL */
 };
 
-extern void *helper_map;	/* the state file, mapped read/write */
-extern int helper_statefd;
+extern void *helper_map;	/* the tables, mapped read/write */
+extern size_t helper_maplen;
+extern int helper_statefd;	/* the state file: its lock bytes */
+extern int helper_segfd;	/* its segment, -1 for a whole file */
+
+/* The descriptor the tables are mapped from: the segment's or the file's. */
+static inline int
+helper_mapfd(void)
+{
+	return helper_segfd >= 0 ? helper_segfd : helper_statefd;
+}
 
 /* One reply: WCORE_MSG_OK with error and value, and descriptors. */
 void helper_reply(int fd, int error, int32_t value, const int *fds, int nfds);

@@ -69,22 +69,22 @@ sit_remap(void)
 	void *p;
 	int fd, e;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", helper_statefd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", helper_mapfd());
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		return errno;
-	if (fstat(fd, &st) != 0 || fstat(helper_statefd, &st) != 0) {
+	if (fstat(fd, &st) != 0) {
 		e = errno;
 		close(fd);
 		return e;
 	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
+	p = mmap(NULL, helper_maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	e = errno;
 	close(fd);
 	if (p == MAP_FAILED)
 		return e;
+	wcore_seg_advise(p, helper_maplen);
 	wcore_unguard(helper_map);
-	munmap(helper_map, (size_t)st.st_size);
+	munmap(helper_map, helper_maplen);
 	helper_map = p;
 	(void)wcore_guard(helper_map);
 	return 0;

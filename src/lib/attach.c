@@ -35,6 +35,7 @@ struct wl_state wl = {
 	.sleepfd = -1,
 	.dirfd = -1,
 	.fd = -1,
+	.segfd = -1,
 	.sock = -1,
 };
 
@@ -58,6 +59,8 @@ wl_after_fork_child(void)
 			close(wl.sock);
 		if (wl.fd >= 0)
 			close(wl.fd);
+		if (wl.segfd >= 0)
+			close(wl.segfd);
 		if (wl.dirfd >= 0)
 			close(wl.dirfd);
 	}
@@ -66,7 +69,7 @@ wl_after_fork_child(void)
 		munmap(wl.map, wl.len);
 	}
 	wl.map = NULL;
-	wl.sock = wl.fd = wl.dirfd = -1;
+	wl.sock = wl.fd = wl.segfd = wl.dirfd = -1;
 	wl_sleeps_close();
 	__atomic_store_n(&wl.mode, WL_NONE, __ATOMIC_RELEASE);
 	pthread_mutex_init(&wl.mu, NULL);
@@ -134,6 +137,35 @@ wl_attach_private(void)
 	return 0;
 }
 
+/* The header of the state file fd when it is a sound anchor: true with a
+ * copy in *h. */
+static bool
+wl_read_anchor(int fd, struct wapi_header *h)
+{
+	struct wcore_report rep = { .limit = 1 };
+	struct stat st;
+	ssize_t n;
+	bool ok;
+
+	if (fstat(fd, &st) != 0 || (n = pread(fd, h, sizeof(*h), 0)) < 0)
+		return false;
+	ok = wcore_check_header(h, (size_t)n, (uint64_t)st.st_size,
+	    &rep) == 0 && h->placement == WAPI_PLACE_ANCHOR;
+	wcore_report_free(&rep);
+	return ok;
+}
+
+/* Remove the segment of the state file fd (held exclusively, or never
+ * published), if it is an anchor whose segment is still its own. */
+static void
+wl_drop_segment(int fd)
+{
+	struct wapi_header h;
+
+	if (wl_read_anchor(fd, &h))
+		(void)wcore_seg_remove(&h);
+}
+
 /* Create the state file as a temporary and link it into place.  Returns
  * the descriptor of the new file, -EEXIST when another process won the
  * race (use theirs), or -errno. */
@@ -147,6 +179,7 @@ wl_create(const char *name, char *why, size_t whylen)
 	size_t n;
 	int fd = -1, r, tries;
 
+	why[0] = '\0';
 	r = wcore_layout_default(&l, why, whylen);
 	if (r != 0)
 		return -r;
@@ -172,7 +205,8 @@ wl_create(const char *name, char *why, size_t whylen)
 	 * that nobody (wapictl clean) ever sees the new file unheld. */
 	r = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
 	if (r == 0)
-		r = wcore_init(fd, &l, wl.host);
+		r = wcore_init_pair(fd, wl.dirfd, name, &l, wl.host, NULL, 0,
+		    why, whylen);
 	/* Into place atomically, never over another creator's file; a file
 	 * system without RENAME_NOREPLACE (NFS) gets link + unlink, whose
 	 * moment of two links openers wait out (EMLINK). */
@@ -187,8 +221,11 @@ wl_create(const char *name, char *why, size_t whylen)
 			unlinkat(wl.dirfd, tmp, 0);
 	}
 	if (r != 0) {
+		wl_drop_segment(fd);
 		close(fd);
-		if (r != EEXIST)
+		if (r == EEXIST)
+			;
+		else if (why[0] == '\0')
 			snprintf(why, whylen, "cannot create it: %s", strerror(r));
 		return -r;
 	}
@@ -210,13 +247,14 @@ wl_same_file(int fd, const char *name)
 /* Re-initialise in place a file nobody holds (we hold the init byte
  * exclusively): truncating to 0 first makes every region read as zero. */
 static int
-wl_reinit(int fd, char *why, size_t whylen)
+wl_reinit(int fd, const char *name, char *why, size_t whylen)
 {
 	struct wcore_layout l;
 	int r;
 
 	uint32_t count = 0;
 
+	why[0] = '\0';
 	r = wcore_layout_default(&l, why, whylen);
 	if (r != 0)
 		return r;
@@ -224,17 +262,15 @@ wl_reinit(int fd, char *why, size_t whylen)
 	if (pread(fd, &count, sizeof(count), offsetof(struct wapi_header,
 	    init_count)) != (ssize_t)sizeof(count) || count >= UINT32_MAX - 1)
 		count = 0;
+	l.init_count = count + 1;
+	/* The old segment goes with the old state: nobody holds either. */
+	wl_drop_segment(fd);
 	if (ftruncate(fd, 0) != 0)
 		return errno;
-	r = wcore_init(fd, &l, wl.host);
-	if (r != 0)
+	r = wcore_init_pair(fd, wl.dirfd, name, &l, wl.host, NULL, 0, why,
+	    whylen);
+	if (r != 0 && why[0] == '\0')
 		snprintf(why, whylen, "cannot re-initialise it: %s", strerror(r));
-	else {
-		count++;
-		if (pwrite(fd, &count, sizeof(count), offsetof(struct wapi_header,
-		    init_count)) != (ssize_t)sizeof(count))
-			return errno;
-	}
 	return r;
 }
 
@@ -257,6 +293,14 @@ wl_header_sound(int fd)
 		return false;
 	ok = wcore_check_header(&h, (size_t)n, (uint64_t)st.st_size, &rep) == 0;
 	wcore_report_free(&rep);
+	if (ok && h.placement == WAPI_PLACE_ANCHOR) {
+		char why[8];
+		int sfd = wcore_seg_open(&h, false, NULL, why, sizeof(why));
+
+		ok = sfd >= 0;
+		if (ok)
+			close(sfd);
+	}
 	return ok;
 }
 
@@ -282,7 +326,7 @@ wl_hold_init(int fd, const char *name, bool fresh, bool *moved, char *why,
 		}
 		if (!fresh && (wcore_byte_held(fd, WAPI_LOCK_HELPER,
 		    F_WRLCK) == 0 || !wl_header_sound(fd))) {
-			r = wl_reinit(fd, why, whylen);
+			r = wl_reinit(fd, name, why, whylen);
 			if (r != 0)
 				return r;
 		}
@@ -298,6 +342,83 @@ wl_hold_init(int fd, const char *name, bool fresh, bool *moved, char *why,
 	}
 	*moved = !wl_same_file(fd, name);
 	return 0;
+}
+
+/*
+ * Map the tables of the state file fd (init byte held shared): the file,
+ * or its segment, whose init byte we then hold shared as well so that a
+ * segment in use is known as such even without its anchor.  0 or an errno
+ * (ENOENT: the anchor's segment is gone), why filled.
+ */
+static int
+wl_map(int fd, char *why, size_t whylen)
+{
+	int r, segfd;
+
+	r = wcore_map_state(fd, true, &wl.map, &wl.len, &segfd, why, whylen);
+	if (r != 0)
+		return r;
+	if (segfd >= 0 && (r = wcore_lock_byte(segfd, WAPI_LOCK_INIT,
+	    F_RDLCK, WL_INIT_WAIT_MS)) != 0) {
+		/* Only wapictl clean takes it, and only for a segment
+		 * that no anchor names. */
+		snprintf(why, whylen, "cannot lock its segment: %s",
+		    strerror(r));
+		munmap(wl.map, wl.len);
+		wl.map = NULL;
+		close(segfd);
+		return r == ETIMEDOUT ? EAGAIN : r;
+	}
+	wl.segfd = segfd;
+	return 0;
+}
+
+/*
+ * The segment of the anchor fd is gone while the state is in use: join the
+ * live tables through the descriptor its helper holds.  The descriptor is
+ * checked like an opened segment (ours, 0600, a sound segment of this very
+ * anchor).  0, or ENOENT when no helper gives one.
+ */
+static int
+wl_rejoin(int fd)
+{
+	struct wcore_msg m = { .type = WCORE_MSG_SEGMENT };
+	struct wapi_header a, *s;
+	struct stat st;
+	char why[256];
+	int sock, segfd = -1, r;
+
+	if (!wl_read_anchor(fd, &a))
+		return ENOENT;
+	m.pid = wl.pid;
+	if ((sock = wcore_helper_socket(fd, wl.helper_ms, NULL)) < 0)
+		return ENOENT;
+	r = wcore_msg_send(sock, &m, NULL, -1);
+	if (r == 0)
+		r = wcore_msg_recv(sock, &m, NULL, 0, &segfd);
+	close(sock);
+	if (r != 0 || m.type != WCORE_MSG_OK || m.error != 0 || segfd < 0 ||
+	    fstat(segfd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
+	    wcore_map_state(segfd, true, &wl.map, &wl.len, NULL, why,
+	    sizeof(why)) != 0)
+		goto fail;
+	s = wl.map;
+	if (s->placement != WAPI_PLACE_SEGMENT || s->state_id != a.state_id ||
+	    memcmp(s, &a, WAPI_CHECKSUM_END + sizeof(s->checksum)) != 0 ||
+	    wcore_lock_byte(segfd, WAPI_LOCK_INIT, F_RDLCK,
+	    WL_INIT_WAIT_MS) != 0) {
+		munmap(wl.map, wl.len);
+		wl.map = NULL;
+		goto fail;
+	}
+	wcore_seg_advise(wl.map, wl.len);
+	wl.segfd = segfd;
+	return 0;
+fail:
+	if (segfd >= 0)
+		close(segfd);
+	return ENOENT;
 }
 
 /* Open, create or recover the file; on success wl.fd holds the init byte
@@ -336,7 +457,25 @@ wl_open_state(const char *name, char *why, size_t whylen)
 			close(fd);
 			continue;
 		}
-		r = wcore_map(fd, true, &wl.map, &wl.len, why, whylen);
+		r = wl_map(fd, why, whylen);
+		if (r == ENOENT && wl_rejoin(fd) == 0) {
+			wl.fd = fd;
+			(void)wcore_guard(wl.map);
+			return 0;
+		}
+		if (r == ENOENT) {
+			/* Its segment is gone while others hold the file
+			 * (never while a re-initialisation runs: we hold the
+			 * init byte): a second set of tables would split
+			 * the state in two. */
+			close(fd);
+			snprintf(why + strlen(why), whylen - strlen(why),
+			    " while processes use it (removed by hand, or "
+			    "at logout?); they go on with it, new ones "
+			    "cannot join it until it is re-created when "
+			    "all have left");
+			return ENOENT;
+		}
 		if (r != 0 && unsound++ < WL_UNSOUND_TRIES) {
 			/*
 			 * Held, yet not sound: most often a helper that
@@ -419,12 +558,14 @@ wl_close_shared(void)
 	}
 	if (wl.fd >= 0)
 		close(wl.fd);		/* drops the init and client bytes */
+	if (wl.segfd >= 0)
+		close(wl.segfd);
 	if (wl.dirfd >= 0)
 		close(wl.dirfd);
 	if (wl.sock >= 0)
 		close(wl.sock);
 	wl.map = NULL;
-	wl.fd = wl.dirfd = wl.sock = -1;
+	wl.fd = wl.segfd = wl.dirfd = wl.sock = -1;
 	wl_sleeps_close();
 }
 

@@ -30,7 +30,10 @@ struct wl_state {
 	int mode;			/* enum wl_mode, read atomically */
 	void *map;			/* the state (file or anonymous) */
 	size_t len;
-	int dirfd, fd;			/* shared mode */
+	int dirfd, fd;			/* shared mode: the directory, the state
+					   file (its lock bytes) */
+	int segfd;			/* its segment (its init byte held
+					   shared), -1 for a whole file */
 	int sock;			/* connection to the helper, -1 */
 	int helper_ms;			/* bound of one exchange with it */
 	pthread_mutex_t sockmu;		/* one request/reply at a time */

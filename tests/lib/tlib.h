@@ -27,7 +27,7 @@
 #include "wapi.h"
 
 static int t_n, t_failed;
-static char t_dir[256], t_host[64];
+static char t_dir[256], t_host[64], t_segdir[256];
 
 #define T_OK(cond, ...) t_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
@@ -82,6 +82,13 @@ t_setup(const char *name)
 		exit(99);
 	}
 	snprintf(t_dir, sizeof(t_dir), "%s", tmpl);
+	/* The segments too: a directory of ours on the memory file system
+	 * (where there is none, the tables stay in the state file). */
+	snprintf(t_segdir, sizeof(t_segdir), "/dev/shm/wapi-tseg-XXXXXX");
+	if (mkdtemp(t_segdir) != NULL)
+		setenv("WAPI_SEGMENT_DIR", t_segdir, 1);
+	else
+		t_segdir[0] = '\0';
 	snprintf(t_host, sizeof(t_host), "%s-%d", name, (int)getpid());
 	setenv("WAPI_SHARED_DIR", t_dir, 1);
 	setenv("WAPI_SHARED_HOSTNAME", t_host, 1);
@@ -155,6 +162,13 @@ t_cleanup(void)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "# could not remove %s\n", t_dir);
+	}
+	if (t_segdir[0] != '\0') {
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_segdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# could not remove %s\n", t_segdir);
 	}
 }
 

@@ -19,6 +19,14 @@ wapictl_setup() {
 	unset MONO_DISABLE_SHM WAPI_MAX_HANDLES
 	export HOME="$BATS_TEST_TMPDIR"	# messages show ~/... paths
 	D="$WAPI_SHARED_DIR/.wapi"
+	# Segments: a directory of the test's own on the memory file system
+	# (the tables stay in the state files where there is none).
+	SEGDIR=$(mktemp -d /dev/shm/wapi-bats.XXXXXX 2>/dev/null) || SEGDIR=
+	if [ -n "$SEGDIR" ]; then
+		export WAPI_SEGMENT_DIR="$SEGDIR"
+	else
+		export WAPI_SEGMENT_DIR=none
+	fi
 	# Mono's /dev/shm files: the test's own directory, never the real one.
 	export WAPICTL_MONO_SHM_DIR="$BATS_TEST_TMPDIR/shm"
 	TCLIENT="$top_builddir/tests/lib/wapi-tclient"
@@ -55,6 +63,7 @@ wapictl_teardown() {
 	for p in $(helper_pids_in "$D"); do
 		kill -9 "$p" 2>/dev/null
 	done
+	[ -n "${SEGDIR:-}" ] && rm -rf "$SEGDIR"
 	return 0
 }
 
