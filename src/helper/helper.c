@@ -266,9 +266,12 @@ helper_message(size_t k)
 			helper_client_gone(c->slot, c->pid, c->sleeps);
 		return false;
 	}
-	/* Only a client that said HELLO may ask for anything but STOP/PING. */
+	/* Only a client that said HELLO may ask for anything but STOP, PING
+	 * and the segment (asked before it has a slot: it needs the tables
+	 * to take one; every peer is of our uid, checked at accept). */
 	if (c->slot < 0 && m.type != WCORE_MSG_HELLO &&
-	    m.type != WCORE_MSG_STOP && m.type != WCORE_MSG_PING) {
+	    m.type != WCORE_MSG_STOP && m.type != WCORE_MSG_PING &&
+	    m.type != WCORE_MSG_SEGMENT) {
 		while (nfds > 0)
 			close(fds[--nfds]);
 		helper_reply(c->fd, EPERM, 0, NULL, 0);

@@ -471,9 +471,9 @@ wl_open_state(const char *name, char *why, size_t whylen)
 			close(fd);
 			snprintf(why + strlen(why), whylen - strlen(why),
 			    " while processes use it (removed by hand, or "
-			    "at logout?); they go on with it, new ones "
-			    "cannot join it until it is re-created when "
-			    "all have left");
+			    "at logout?) and no helper gives it to us; they "
+			    "go on with it, and it is made anew once all "
+			    "have left");
 			return ENOENT;
 		}
 		if (r != 0 && unsound++ < WL_UNSOUND_TRIES) {

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <dirent.h>
+
 #include "tlib.h"
 
 /* A new host name (and so a new state file) for one scenario. */
@@ -38,6 +40,18 @@ read_header(struct wapi_header *h)
 		return false;
 	ok = pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
 	close(fd);
+	/* An anchor: the live header is its segment's. */
+	if (ok && h->placement == WAPI_PLACE_ANCHOR) {
+		struct wapi_header a = *h;
+		char why[256];
+
+		fd = wcore_seg_open(&a, false, h, why, sizeof(why));
+		ok = fd >= 0;
+		if (ok)
+			close(fd);
+		else
+			printf("# %s\n", why);
+	}
 	return ok;
 }
 
@@ -743,6 +757,131 @@ test_live_client_drops(void)
 	t_wait(pk);
 }
 
+/* ---- anchor and segment ---- */
+
+/* The anchor's header, as it is on disk (no following to the segment). */
+static bool
+read_anchor(struct wapi_header *h)
+{
+	int fd = open(cur_path(), O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
+	close(fd);
+	return ok && h->placement == WAPI_PLACE_ANCHOR;
+}
+
+/* How many files of the segment directory have `part' in their name. */
+static int
+segments_of(const char *part)
+{
+	DIR *d = opendir(getenv("WAPI_SEGMENT_DIR"));
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, part) != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The reboot case: the segment directory emptied, the anchor left. */
+static void
+test_segment_reboot(void)
+{
+	struct hold a = { .name = "all.ev" };
+	struct wapi_header before, after;
+	pid_t pa;
+
+	use_host("reboot");
+	t_gate_init(&a.ready); t_gate_init(&a.go);
+	pa = t_fork(child_hold, &a);
+	T_EQ(t_gate_pass(&a.ready), 'S', "a client attaches");
+	T_OK(read_anchor(&before), "the state file is an anchor (4 KiB, "
+	    "tables in a segment)");
+	T_OK(access(before.peer, F_OK) == 0, "its segment exists");
+	read_header(&after);
+	kill(pa, SIGKILL);
+	kill(after.helper_pid, SIGKILL);
+	t_wait(pa);
+	t_msleep(100);
+	/* A reboot empties the memory file system, the anchor stays. */
+	T_EQ(unlink(before.peer), 0, "the segment goes, as at a reboot");
+	T_EQ(verdict(), WCORE_ORPHANED, "an anchor without its segment, "
+	    "unheld: orphaned");
+	T_EQ(t_wait(t_fork(child_fresh, NULL)), 0,
+	    "the next client starts clean, silently");
+	T_OK(t_until(file_gone, NULL, 10000), "and the pair is removed after "
+	    "it left");
+	T_EQ(segments_of("-reboot."), 0, "no segment is left behind");
+}
+
+/* Opens split.ev, which only the first client's tables have. */
+static int
+child_joins(void *arg)
+{
+	const bool *want_shared = arg;
+	wapi_handle_t ev;
+	int r;
+
+	wapi_set_message_handler(t_keep_message, NULL);
+	wapi_init(0);
+	r = wapi_event_open("split.ev", &ev);
+	if (t_messages != 0)
+		printf("# pid %d: %s\n", (int)getpid(), t_message);
+	if (*want_shared)
+		return wapi_is_shared() && r == 0 && t_messages == 0 ? 0 : 1;
+	/* No helper to rejoin through: private handles, one message, and
+	 * never a second set of tables for the anchor. */
+	return !wapi_is_shared() && r == WAPI_ENOTFOUND && t_messages == 1 &&
+	    strstr(t_message, "is gone") != NULL ? 0 : 1;
+}
+
+static void
+test_segment_removed_live(void)
+{
+	struct hold a = { .name = "split.ev" };
+	struct wapi_header anc, hdr;
+	bool shared = true, private = false;
+	pid_t pa;
+	int fd;
+
+	use_host("split");
+	t_gate_init(&a.ready); t_gate_init(&a.go);
+	pa = t_fork(child_hold, &a);
+	T_EQ(t_gate_pass(&a.ready), 'S', "a client attaches and creates "
+	    "split.ev");
+	T_OK(read_anchor(&anc) && unlink(anc.peer) == 0,
+	    "its segment's name is removed under it");
+	T_EQ(verdict(), WCORE_LIVE, "the anchor is still live");
+	T_EQ(t_wait(t_fork(child_joins, &shared)), 0,
+	    "a new client joins the live tables through the helper and "
+	    "opens split.ev");
+	T_OK(read_anchor(&hdr) && hdr.state_id == anc.state_id,
+	    "the anchor was not re-initialised");
+	/* The helper gone too: nothing to rejoin through. */
+	fd = open(cur_path(), O_RDONLY | O_CLOEXEC);
+	if (pread(fd, &hdr, sizeof(hdr), 0) < 0)
+		hdr.helper_pid = 0;
+	close(fd);
+	T_OK(hdr.helper_pid > 0 && kill(hdr.helper_pid, SIGSTOP) == 0,
+	    "its helper is stopped");
+	T_OK(kill(hdr.helper_pid, SIGKILL) == 0, "and killed");
+	t_msleep(100);
+	T_EQ(t_wait(t_fork(child_joins, &private)), 0,
+	    "without a helper a new client uses private handles, with one "
+	    "message");
+	T_OK(read_anchor(&hdr) && hdr.state_id == anc.state_id,
+	    "and the anchor is still the live one");
+	t_gate_open(&a.go, 'x');
+	T_EQ(t_wait(pa), 0, "the first client leaves");
+}
+
 int
 main(void)
 {
@@ -760,5 +899,12 @@ main(void)
 	test_helper_unreachable();
 	test_helper_stopped();
 	test_live_client_drops();
+	if (getenv("WAPI_SEGMENT_DIR") != NULL &&
+	    strcmp(getenv("WAPI_SEGMENT_DIR"), "none") != 0) {
+		test_segment_reboot();
+		test_segment_removed_live();
+	} else
+		printf("# no memory file system for segments: their cases "
+		    "are not run\n");
 	return t_done();
 }
