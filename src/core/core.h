@@ -383,9 +383,11 @@ int wcore_seg_open(const struct wapi_header *a, bool writable,
 int wcore_init_pair(int fd, int dirfd, const char *name,
 		    const struct wcore_layout *l, const char *host,
 		    char *placed, size_t placedlen, char *why, size_t whylen);
-/* Remove the segment of anchor header a (checked), when its path still
- * names the file that wcore_seg_open checks (never another file, never
- * through a link).  0, ENOENT when it was gone, or an errno. */
+/* Remove the segment of anchor header a (checked): the file at its peer
+ * path when that is a name made for this anchor (our uid, its host, ABI and
+ * state id) and a regular file of ours, whatever its contents; never a
+ * link, never another's file.  The caller holds the anchor's init byte
+ * exclusively.  0, ENOENT when it was gone, or an errno. */
 int wcore_seg_remove(const struct wapi_header *a);
 /* Copy the helper fields (helper_pid .. helper_heartbeat, helper_token) of
  * the segment header h to the anchor fd, when fd is an anchor (a whole file

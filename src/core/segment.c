@@ -31,6 +31,8 @@ static void	seg_why(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	seg_dir_check(const char *, char *, size_t);
 static int	seg_split(const char *, char *, size_t, const char **);
+static int	seg_locate(const struct wapi_header *, char *, const char **,
+		    char *, size_t);
 static int	seg_read_header(int, struct wapi_header *, uint64_t *,
 		    char *, size_t);
 
@@ -250,25 +252,29 @@ seg_read_header(int fd, struct wapi_header *h, uint64_t *size, char *why,
 	return e;
 }
 
-int
-wcore_seg_open(const struct wapi_header *a, bool writable,
-    struct wapi_header *seg, char *why, size_t whylen)
+/*
+ * The directory (opened, in dfd's return) and the name of anchor a's
+ * segment, when its peer is a name of the form made for this very anchor
+ * (our uid, its host, ABI and state id): nothing else is ever opened or
+ * removed.  dir must have WAPI_PEER_MAX bytes.  The directory's descriptor
+ * or -errno with why (-ENOENT: no such directory).
+ */
+static int
+seg_locate(const struct wapi_header *a, char *dir, const char **name,
+    char *why, size_t whylen)
 {
-	char dir[WAPI_PEER_MAX], w[256], host[WAPI_HOST_MAX + 1], abi[16];
-	struct wapi_header h;
-	const char *name;
-	uint64_t size = 0, id;
+	char host[WAPI_HOST_MAX + 1], abi[16];
+	uint64_t id;
 	uid_t uid;
-	int dfd, fd, e;
+	int dfd, e;
 
 	if (a->placement != WAPI_PLACE_ANCHOR || memchr(a->peer, '\0',
-	    sizeof(a->peer)) == NULL || seg_split(a->peer, dir, sizeof(dir),
-	    &name) != 0) {
+	    sizeof(a->peer)) == NULL || seg_split(a->peer, dir, WAPI_PEER_MAX,
+	    name) != 0) {
 		seg_why(why, whylen, "the header names no segment");
 		return -EINVAL;
 	}
-	/* Only a name of the form made for this very anchor is opened. */
-	if (!wcore_seg_name_parse(name, &uid, host, abi, &id) ||
+	if (!wcore_seg_name_parse(*name, &uid, host, abi, &id) ||
 	    uid != geteuid() || id != a->state_id ||
 	    strcmp(host, a->host) != 0 || strcmp(abi, a->abi) != 0) {
 		seg_why(why, whylen, "its segment %s is not named for it",
@@ -280,8 +286,23 @@ wcore_seg_open(const struct wapi_header *a, bool writable,
 		e = errno;
 		seg_why(why, whylen, "its segment's directory %s: %s", dir,
 		    strerror(e));
-		return e == ENOENT ? -ENOENT : -e;
+		return -e;
 	}
+	return dfd;
+}
+
+int
+wcore_seg_open(const struct wapi_header *a, bool writable,
+    struct wapi_header *seg, char *why, size_t whylen)
+{
+	char dir[WAPI_PEER_MAX], w[256];
+	struct wapi_header h;
+	const char *name;
+	uint64_t size = 0;
+	int dfd, fd, e;
+
+	if ((dfd = seg_locate(a, dir, &name, why, whylen)) < 0)
+		return dfd;
 	fd = wcore_state_open(dfd, name, writable, w, sizeof(w));
 	close(dfd);
 	if (fd < 0) {
@@ -424,22 +445,22 @@ fail:
 int
 wcore_seg_remove(const struct wapi_header *a)
 {
-	struct stat ours, now;
-	char why[64];
-	int fd, e = 0;
+	char dir[WAPI_PEER_MAX], why[8];
+	const char *name;
+	struct stat st;
+	int dfd, e = 0;
 
-	fd = wcore_seg_open(a, false, NULL, why, sizeof(why));
-	if (fd < 0)
-		return -fd;
-	if (fstat(fd, &ours) != 0)
+	/* Named for this anchor: its contents need not be sound (a damaged
+	 * segment of a state nobody holds goes with it). */
+	if ((dfd = seg_locate(a, dir, &name, why, sizeof(why))) < 0)
+		return -dfd;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		e = errno;
-	else if (lstat(a->peer, &now) != 0)
+	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		e = EPERM;	/* a link, a FIFO, another's: never removed */
+	else if (unlinkat(dfd, name, 0) != 0)
 		e = errno;
-	else if (now.st_dev != ours.st_dev || now.st_ino != ours.st_ino)
-		e = ESTALE;		/* replaced since: not ours to remove */
-	else if (unlink(a->peer) != 0)
-		e = errno;
-	close(fd);
+	close(dfd);
 	return e;
 }
 
