@@ -5,7 +5,7 @@
  * so that a noisy neighbour hurts both alike.
  *
  *	wapi-bench -e EMPTY -a ATTACH -c WAPICTL -t SCRATCH [-o PREFIX] [-q]
- *	    [-s SECTIONS]
+ *	    [-s SECTIONS] [-D SECONDS] [-R ROUNDS]
  *
  * EMPTY is an empty C program, ATTACH one that calls wapi_init and
  * wapi_shutdown, SCRATCH an empty directory (best on tmpfs) for the state
@@ -13,7 +13,11 @@
  * WAPI_SHARED_HOSTNAME, WAPI_HELPER): tests/bench/run-bench.sh sets it up.
  * The table goes to stdout, PREFIX.tsv and PREFIX.json get the same rows.
  * -q: fewer repetitions (a smoke run); -s: a comma-separated subset of
- * base,sync,name,pingpong,fd,spawn,attach,tools,contention.
+ * base,sync,name,pingpong,fd,spawn,attach,tools,contention,disk; -D: the
+ * length of each interval of the disk section's write count (20 s; 5 s
+ * with -q), -R: how many rounds of those intervals (1; more where
+ * something else writes to the disk: the minimums count).  -w ROLE is
+ * for the disk section's own children.
  *
  * A figure is the time of a batch of operations divided by its size;
  * each batch is repeated and the table shows min/median/max of those.
@@ -25,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -37,6 +42,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +88,7 @@ struct row {
 	double base_min, ratio_min;	/* the same from the minimums */
 	char target[40];
 	char verdict[48];
+	char note[128];			/* what the row ran on; "" none */
 };
 
 static struct row rows[MAXROWS];
@@ -323,13 +330,29 @@ row_target(struct row *r, const char *target, bool ok)
 	snprintf(r->verdict, sizeof(r->verdict), "%s", ok ? "ok" : "MISS");
 }
 
-static void
+static struct row *
 row_na(const char *id, const char *op, const char *target, const char *why)
 {
 	struct row *r = row_new(id, op, "ns");
 
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	snprintf(r->verdict, sizeof(r->verdict), "%s", why);
+	return r;
+}
+
+static void	row_note(struct row *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* What a figure depends on beyond its operation (a kernel setting, the
+ * device): printed under the table, a column of the files. */
+static void
+row_note(struct row *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->note, sizeof(r->note), fmt, ap);
+	va_end(ap);
 }
 
 /* ------------------------------------------------------------- output */
@@ -342,7 +365,8 @@ fmt_val(char *buf, size_t len, const char *unit, double v)
 	else if (strcmp(unit, "ops/s") == 0)
 		snprintf(buf, len, "%.2f M/s", v / 1e6);
 	else if (strcmp(unit, "ns") != 0)
-		snprintf(buf, len, v >= 100 ? "%.0f %s" : "%.3g %s", v, unit);
+		snprintf(buf, len, fabs(v) >= 100 ? "%.0f %s" : "%.3g %s", v,
+		    unit);
 	else if (v < 10000)
 		snprintf(buf, len, "%.0f ns", v);
 	else if (v < 10000000)
@@ -355,7 +379,7 @@ static void
 print_table(FILE *f)
 {
 	char a[24], b[24], c[24], d[24], ratio[16], base[64];
-	int i;
+	int i, n;
 
 	fprintf(f, "%-44s %10s %10s %10s  %-34s %6s  %-24s %s\n", "operation",
 	    "min", "median", "max", "baseline (median, same run)", "ratio",
@@ -379,6 +403,10 @@ print_table(FILE *f)
 		    a, b, c, base, ratio, r->target[0] ? r->target : "-",
 		    r->verdict);
 	}
+	for (i = 0, n = 0; i < nrows; i++)
+		if (rows[i].note[0] != '\0')
+			fprintf(f, "%s  %s: %s\n", n++ == 0 ? "\nnotes:\n" : "",
+			    rows[i].id, rows[i].note);
 }
 
 static void
@@ -408,15 +436,16 @@ write_files(const char *prefix)
 		err(1, "%s", path);
 	fprintf(f, "id\toperation\tunit\tmin\tmedian\tmax\tbaseline\t"
 	    "baseline_median\tratio\tbaseline_min\tratio_min\ttarget\t"
-	    "verdict\n");
+	    "verdict\tnote\n");
 	for (i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
 
 		fprintf(f, "%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%s\t%.6g\t%.6g\t"
-		    "%.6g\t%.6g\t%s\t%s\n", r->id, r->op, r->unit, r->min,
+		    "%.6g\t%.6g\t%s\t%s\t%s\n", r->id, r->op, r->unit, r->min,
 		    r->med, r->max, r->base[0] ? r->base : "-", r->base_med,
 		    r->ratio, r->base_min, r->ratio_min,
-		    r->target[0] ? r->target : "-", r->verdict);
+		    r->target[0] ? r->target : "-", r->verdict,
+		    r->note[0] ? r->note : "-");
 	}
 	if (fclose(f) != 0)
 		err(1, "%s", path);
@@ -444,8 +473,13 @@ write_files(const char *prefix)
 		json_num(f, "ratio", r->ratio, ", ");
 		json_num(f, "baseline_min", r->base_min, ", ");
 		json_num(f, "ratio_min", r->ratio_min, ", ");
-		fprintf(f, "\"target\": \"%s\", \"verdict\": \"%s\" }%s\n",
-		    r->target, r->verdict, i + 1 < nrows ? "," : "");
+		fprintf(f, "\"target\": \"%s\", \"verdict\": \"%s\", ",
+		    r->target, r->verdict);
+		if (r->note[0] != '\0')
+			fprintf(f, "\"note\": \"%s\" }", r->note);
+		else
+			fprintf(f, "\"note\": null }");
+		fprintf(f, "%s\n", i + 1 < nrows ? "," : "");
 	}
 	fprintf(f, "    ]\n  }\n}\n");
 	if (fclose(f) != 0)
@@ -1929,13 +1963,665 @@ bench_contention(void)
 	munmap(c, sizeof(*c));
 }
 
+/* ------------------------------------------ the disk, the segment, THP */
+
+/*
+ * What the state file costs the disk, and what taking the tables out of
+ * it costs or gains.  By default (WAPI_SEGMENT_DIR unset or empty) the
+ * library keeps the handle tables in a segment on a memory file system
+ * and only a small anchor in the state directory, written rarely;
+ * WAPI_SEGMENT_DIR=none keeps everything in the state file, a file on
+ * the disk mapped by every client, as before.  WAPI_HUGEPAGES=0 stops the
+ * library from asking for transparent huge pages on the segment.
+ *
+ * The library reads these variables when a process attaches, and keeps
+ * one attachment per process.  So each configuration runs in a child
+ * that is this program again (fork + exec, -w ROLE): nothing of this
+ * process's attachment, nor a variable read by it, carries over.  Each
+ * configuration has a directory (its WAPI_SHARED_DIR) and a host name of
+ * its own, so that no two share a state file or a helper, and its helper
+ * is stopped when it is done, before the next one is measured.
+ */
+
+#define BUSY_NAMES	64	/* named events the busy loop cycles through */
+#define BUSY_BATCH	10000	/* turns of a timed batch */
+
+struct cfg {
+	const char *segdir;	/* WAPI_SEGMENT_DIR; NULL: unset */
+	const char *huge;	/* WAPI_HUGEPAGES; NULL: unset */
+	char dir[PATH_MAX];	/* its WAPI_SHARED_DIR */
+	char host[64];		/* its WAPI_SHARED_HOSTNAME */
+};
+
+static char self_exe[PATH_MAX];
+static int disk_secs = 20;	/* one interval of the write count */
+static int disk_rounds = 1;	/* rounds of idle, default, file */
+
+static void
+cfg_make(struct cfg *c, const char *tag, const char *segdir,
+	 const char *huge)
+{
+	const char *base = getenv("WAPI_SHARED_DIR");
+
+	if (base == NULL || *base == '\0')
+		errx(1, "WAPI_SHARED_DIR is not set (run-bench.sh sets it)");
+	memset(c, 0, sizeof(*c));
+	c->segdir = segdir;
+	c->huge = huge;
+	/* Under this run's directory, so on the same file system. */
+	snprintf(c->dir, sizeof(c->dir), "%s/%s-%d", base, tag,
+	    (int)getpid());
+	if (mkdir(c->dir, 0700) != 0)
+		err(1, "%s", c->dir);
+	snprintf(c->host, sizeof(c->host), "bench-%s-%d", tag, (int)getpid());
+}
+
+static void
+env_put(const char *name, const char *v)
+{
+	if (v != NULL)
+		setenv(name, v, 1);
+	else
+		unsetenv(name);
+}
+
+/* In a child, before it execs: the environment of configuration c. */
+static void
+cfg_env(const struct cfg *c)
+{
+	setenv("WAPI_SHARED_DIR", c->dir, 1);
+	setenv("WAPI_SHARED_HOSTNAME", c->host, 1);
+	env_put("WAPI_SEGMENT_DIR", c->segdir);
+	env_put("WAPI_HUGEPAGES", c->huge);
+}
+
+/*
+ * This program again as a child in configuration c, in role ROLE (see
+ * worker_main), driven like the name section's remotes: a command pipe
+ * and a result pipe.  Returns once the child has sent its first result
+ * (ready, or the time of its first pass over the names).
+ */
+static struct remote *
+cfg_start(const struct cfg *c, const char *role)
+{
+	struct remote *rm = calloc(1, sizeof(*rm));
+	char spec[64];
+	int cp[2], rp[2];
+
+	if (rm == NULL)
+		err(1, "calloc");
+	/* Close-on-exec, so that no other child inherits these ends (and
+	 * keeps a pipe open after this child is gone); this child clears
+	 * the flag on the two ends it keeps. */
+	if (pipe2(cp, O_CLOEXEC) != 0 || pipe2(rp, O_CLOEXEC) != 0)
+		err(1, "pipe2");
+	if ((rm->pid = track(fork())) == 0) {
+		char *argv[] = { self_exe, "-w", spec, NULL };
+
+		snprintf(spec, sizeof(spec), "%s,%d,%d", role, cp[0], rp[1]);
+		if (fcntl(cp[0], F_SETFD, 0) != 0 ||
+		    fcntl(rp[1], F_SETFD, 0) != 0)
+			_exit(127);
+		cfg_env(c);
+		execv(self_exe, argv);
+		warn("%s", self_exe);
+		_exit(127);
+	}
+	close(cp[0]);
+	close(rp[1]);
+	rm->cmd = cp[1];
+	rm->res = rp[0];
+	rd(rm->res, &rm->first, sizeof(rm->first));
+	return rm;
+}
+
+/* Stop c's helper (wapictl stop asks, then kills) and wait for that, so
+ * that it writes nothing into the next configuration's interval. */
+static void
+cfg_stop(const struct cfg *c)
+{
+	char wdir[PATH_MAX + 8];
+	char *argv[] = { (char *)wapictl, "-d", wdir, "-q", "stop", "-w", "3",
+	    "--kill", NULL };
+	pid_t pid;
+	int nul;
+
+	snprintf(wdir, sizeof(wdir), "%s/.wapi", c->dir);
+	if ((pid = fork()) < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		if ((nul = open("/dev/null", O_RDWR)) >= 0) {
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		cfg_env(c);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* Its status does not matter: a helper that left on its own after
+	 * its last client is as good as a stopped one. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* -------- the busy client */
+
+struct busy {
+	wapi_handle_t ev, mx;
+	unsigned long i;
+};
+
+/*
+ * One turn of the busy client: what a program working with handles does
+ * all day.  The hot paths (set an event and wait on it, take and release
+ * a mutex), and a change of the tables: a named event created and closed.
+ * No one else holds it, so the close destroys it and each create writes
+ * a slot and a name again; the names cycle through BUSY_NAMES, so that
+ * the slots written are spread over the table as a program's are.
+ */
+static void
+busy_turn(struct busy *b)
+{
+	char name[24];
+	wapi_handle_t h;
+
+	wapi_event_set(b->ev);
+	if (wapi_wait(b->ev, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+		errx(1, "busy client: event wait failed");
+	if (wapi_wait(b->mx, WAPI_INFINITE) != WAPI_WAIT_OBJECT_0)
+		errx(1, "busy client: mutex wait failed");
+	wapi_mutex_release(b->mx);
+	name_of(name, b->i++ % BUSY_NAMES);
+	wcheck(wapi_event_create(name, 0, 0, &h), "busy client: "
+	    "wapi_event_create");
+	wapi_handle_close(h);
+}
+
+/*
+ * The busy client (-w busy): it attaches, sends 0 when ready, then for
+ * each command n: n > 0, n turns and their time in ns; n < 0, turns for
+ * -n ms and how many it made; 0, it leaves.
+ */
+static void
+busy_main(int cmd, int res)
+{
+	const char *dir = getenv("WAPI_SHARED_DIR");
+	const char *host = getenv("WAPI_SHARED_HOSTNAME");
+	char fname[128], path[PATH_MAX + 160];
+	struct busy b;
+	struct stat st;
+	int64_t n, v, end, t;
+	int k;
+
+	memset(&b, 0, sizeof(b));
+	if (wapi_init(0) != 0 || !wapi_is_shared())
+		errx(1, "busy client: not attached to shared state");
+	/* Its configuration's own file (the state file or, with the tables
+	 * in a segment, the anchor: either is there), not some other. */
+	if (dir == NULL || host == NULL ||
+	    wcore_state_name(fname, sizeof(fname), host, WAPI_ABI) != 0)
+		errx(1, "busy client: no WAPI_SHARED_DIR or host name");
+	snprintf(path, sizeof(path), "%s/.wapi/%s", dir, fname);
+	if (stat(path, &st) != 0)
+		err(1, "busy client: its state file");
+	wcheck(wapi_event_create(NULL, 0, 0, &b.ev), "wapi_event_create");
+	wcheck(wapi_mutex_create(NULL, 0, &b.mx), "wapi_mutex_create");
+	v = 0;
+	wr(res, &v, sizeof(v));
+	for (;;) {
+		rd(cmd, &n, sizeof(n));
+		if (n == 0)
+			break;
+		t = now_ns();
+		if (n > 0) {
+			for (v = 0; v < n; v++)
+				busy_turn(&b);
+			v = now_ns() - t;
+		} else {
+			/* The clock every 256 turns: it stays out of the
+			 * turns' time. */
+			end = t - n * 1000000;
+			v = 0;
+			do {
+				for (k = 0; k < 256; k++)
+					busy_turn(&b);
+				v += 256;
+			} while (now_ns() < end);
+		}
+		wr(res, &v, sizeof(v));
+	}
+	wapi_handle_close(b.ev);
+	wapi_handle_close(b.mx);
+	wapi_shutdown();
+	exit(0);
+}
+
+/*
+ * -w ROLE,CMDFD,RESFD: a child of cfg_start.  "busy" is the busy client;
+ * "names-N" is the name section's remote (remote_main) with N live names,
+ * in the state file of this process's WAPI_SHARED_DIR and host name.
+ */
+static void
+worker_main(const char *spec)
+{
+	char host[64];
+	const char *h;
+	long nnames;
+	int cmd, res;
+
+	if (sscanf(spec, "busy,%d,%d", &cmd, &res) == 2) {
+		/* Back to close-on-exec: the helper this client may start
+		 * has no business with them. */
+		fcntl(cmd, F_SETFD, FD_CLOEXEC);
+		fcntl(res, F_SETFD, FD_CLOEXEC);
+		busy_main(cmd, res);
+	} else if (sscanf(spec, "names-%ld,%d,%d", &nnames, &cmd, &res) == 3 &&
+	    nnames > 0) {
+		fcntl(cmd, F_SETFD, FD_CLOEXEC);
+		fcntl(res, F_SETFD, FD_CLOEXEC);
+		if ((h = getenv("WAPI_SHARED_HOSTNAME")) == NULL)
+			errx(1, "-w %s: no WAPI_SHARED_HOSTNAME", spec);
+		snprintf(host, sizeof(host), "%s", h);
+		remote_main(host, nnames, nnames, cmd, res);
+	}
+	errx(2, "-w %s: no such role", spec);
+}
+
+/* -------- bytes written to the disk */
+
+struct blkdev {
+	char stat[80];		/* /sys/dev/block/MAJ:MIN/stat */
+	char name[40];		/* the device, for the notes */
+	int fd;			/* the directory, for syncfs */
+};
+
+/* The block device under directory dir; false, and why, when it has none
+ * (tmpfs, overlayfs, btrfs: an anonymous device number). */
+static bool
+blk_find(struct blkdev *b, const char *dir, char *why, size_t len)
+{
+	char path[64], target[PATH_MAX], *p;
+	struct stat st;
+	ssize_t n;
+
+	if ((b->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(b->fd, &st) != 0)
+		err(1, "%s", dir);
+	/* A partition has its own entry (and counters) there too. */
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(st.st_dev),
+	    minor(st.st_dev));
+	snprintf(b->stat, sizeof(b->stat), "%s/stat", path);
+	if (access(b->stat, R_OK) != 0) {
+		snprintf(why, len, "n/a (dev %u:%u is no block device)",
+		    major(st.st_dev), minor(st.st_dev));
+		close(b->fd);
+		b->fd = -1;
+		return false;
+	}
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	p = strrchr(target, '/');
+	snprintf(b->name, sizeof(b->name), "%s %u:%u", p != NULL ? p + 1 :
+	    "device", major(st.st_dev), minor(st.st_dev));
+	return true;
+}
+
+/* Bytes written to the device since boot: field 7 of its stat file,
+ * sectors written, in 512-byte units whatever the device's sector size. */
+static int64_t
+blk_written(const struct blkdev *b)
+{
+	unsigned long long f[7];
+	FILE *fp;
+
+	if ((fp = fopen(b->stat, "r")) == NULL)
+		err(1, "%s", b->stat);
+	if (fscanf(fp, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1],
+	    &f[2], &f[3], &f[4], &f[5], &f[6]) != 7)
+		errx(1, "%s: not the format of a block device's stat", b->stat);
+	fclose(fp);
+	return (int64_t)f[6] * 512;
+}
+
+/*
+ * Bytes written to the device during ms milliseconds of the busy client
+ * (or of nothing, busy NULL); *ns gets the interval's length, *turns the
+ * busy client's turns.
+ *
+ * The writes of a mapped file are not made when the file is written: the
+ * kernel's flusher wakes every 5 s and writes back pages dirty for more
+ * than 30 s (dirty_expire_centisecs), and ext4 commits its journal every
+ * 5 s.  Counted as they come, an interval would get some of what the one
+ * before dirtied and leave some of its own to the next.  So syncfs(2) on
+ * the directory's file system at both ends: the first writes back what
+ * was dirty before (the client's start, the last configuration's end),
+ * the last what the interval dirtied, and each returns when the device
+ * has it.  Each page the interval dirtied is then counted once.  Left to
+ * itself, the kernel writes a page dirtied again and again about once
+ * every 30 s, so with intervals shorter than that the figure is an upper
+ * bound (1.5 times at most for 20 s), never an underestimate: a page the
+ * client dirties all the time counts for 60 / 20 writes a minute instead
+ * of 2.
+ */
+static int64_t
+disk_interval(const struct blkdev *b, struct remote *busy, long ms,
+	      int64_t *ns, int64_t *turns)
+{
+	struct timespec d = { ms / 1000, (ms % 1000) * 1000000 };
+	int64_t w0, t;
+
+	if (syncfs(b->fd) != 0)
+		err(1, "syncfs");
+	w0 = blk_written(b);
+	t = now_ns();
+	if (busy != NULL)
+		*turns = remote_cmd(busy, -(int64_t)ms);
+	else
+		while (nanosleep(&d, &d) != 0 && errno == EINTR)
+			;
+	if (syncfs(b->fd) != 0)
+		err(1, "syncfs");
+	*ns = now_ns() - t;
+	return blk_written(b) - w0;
+}
+
+/* The modification time of configuration c's state file (or anchor). */
+static struct timespec
+cfg_mtime(const struct cfg *c)
+{
+	char fname[128], path[PATH_MAX + 160];
+	struct stat st;
+
+	if (wcore_state_name(fname, sizeof(fname), c->host, WAPI_ABI) != 0)
+		errx(1, "state name");
+	snprintf(path, sizeof(path), "%s/.wapi/%s", c->dir, fname);
+	if (stat(path, &st) != 0)
+		err(1, "%s", path);
+	return st.st_mtim;
+}
+
+/* The busy series less the idle one, order statistic by order statistic
+ * (single differences would mostly measure the other writers): the min
+ * is the better figure, since whatever else writes to the device only
+ * adds to a round. */
+static struct row *
+row_above(const char *id, const char *op, const struct samples *busy,
+	  const struct samples *idle)
+{
+	struct row *r = row_new(id, op, "KiB/min");
+	double bmin, bmed, bmax, imin, imed, imax;
+
+	summary(busy, &bmin, &bmed, &bmax);
+	summary(idle, &imin, &imed, &imax);
+	r->min = bmin - imin;
+	r->med = bmed - imed;	/* max - max would mean nothing */
+	snprintf(r->base, sizeof(r->base), "idle");
+	r->base_med = imed;
+	r->base_min = imin;
+	return r;
+}
+
+/*
+ * Bytes written to the block device of the state directory by one busy
+ * client, in the default placement and in the old one (everything in the
+ * file), against an idle interval: disk_rounds rounds of the three, each
+ * interval disk_secs long.  Each busy interval is a new
+ * configuration (directory, host, client, helper), gone before the next
+ * interval starts: a client left idle, or its helper, would write into
+ * the next one's count.
+ */
+static void
+disk_writes(void)
+{
+	static const char *const tag[2] = { "disk-seg", "disk-file" };
+	static const char *const segdir[2] = { NULL, "none" };
+	const char *base = getenv("WAPI_SHARED_DIR");
+	struct samples rate[3], tps[2];
+	struct timespec m0, m1;
+	struct remote *rm;
+	struct blkdev b;
+	struct cfg c;
+	struct row *r;
+	int64_t bytes, ns, turns;
+	long ms = disk_secs * 1000L;
+	char why[48], tg[40];
+	int i, k, touched[2] = { 0, 0 };
+
+	if (base == NULL || !blk_find(&b, base, why, sizeof(why))) {
+		if (base == NULL)
+			snprintf(why, sizeof(why), "n/a (no WAPI_SHARED_DIR)");
+		r = row_na("disk_idle", "disk writes, idle", "-", why);
+		snprintf(r->unit, sizeof(r->unit), "KiB/min");
+		r = row_na("disk_busy", "disk writes above idle, busy client",
+		    "<=64 KiB/min (min)", why);
+		snprintf(r->unit, sizeof(r->unit), "KiB/min");
+		r = row_na("disk_busy_file", "  same, WAPI_SEGMENT_DIR=none",
+		    "-", why);
+		snprintf(r->unit, sizeof(r->unit), "KiB/min");
+		return;
+	}
+	memset(rate, 0, sizeof(rate));
+	memset(tps, 0, sizeof(tps));
+	for (k = 0; k < disk_rounds; k++) {
+		bytes = disk_interval(&b, NULL, ms, &ns, NULL);
+		add(&rate[0], (double)bytes / 1024 * 60e9 / (double)ns);
+		fprintf(stderr, "wapi-bench: %s, round %d: idle %lld bytes "
+		    "in %.1f s", b.name, k + 1, (long long)bytes,
+		    (double)ns / 1e9);
+		for (i = 0; i < 2; i++) {
+			snprintf(tg, sizeof(tg), "%s%d", tag[i], k + 1);
+			cfg_make(&c, tg, segdir[i], NULL);
+			rm = cfg_start(&c, "busy");
+			/* Half a second of turns first: the pages the loop
+			 * touches come into being (the file is sparse), and
+			 * the start syncfs writes that: the cost of a start,
+			 * not of the work. */
+			remote_cmd(rm, -500);
+			/*
+			 * Whether the file was written in the interval, from
+			 * its own time stamp: the device's count has every
+			 * other writer of the machine in it, this does not.
+			 * A write through the mapping to a page that the start
+			 * syncfs cleaned faults and sets the time, and so does
+			 * a write(2).
+			 */
+			m0 = cfg_mtime(&c);
+			bytes = disk_interval(&b, rm, ms, &ns, &turns);
+			m1 = cfg_mtime(&c);
+			if (m0.tv_sec != m1.tv_sec || m0.tv_nsec != m1.tv_nsec)
+				touched[i]++;
+			remote_stop(rm);
+			cfg_stop(&c);
+			add(&rate[i + 1], (double)bytes / 1024 * 60e9 /
+			    (double)ns);
+			add(&tps[i], (double)turns * 1e9 / (double)ns);
+			fprintf(stderr, ", %s %lld", i == 0 ? "busy" :
+			    "busy in the file", (long long)bytes);
+		}
+		fprintf(stderr, "\n");
+	}
+	close(b.fd);
+	r = row_add("disk_idle", "disk writes, idle", "KiB/min", &rate[0],
+	    NULL, 0);
+	row_note(r, "%s, /sys/dev/block stat field 7; %d round%s of %d s, "
+	    "syncfs at both ends", b.name, disk_rounds, disk_rounds > 1 ?
+	    "s" : "", disk_secs);
+	r = row_above("disk_busy", "disk writes above idle, busy client",
+	    &rate[1], &rate[0]);
+	row_target(r, "<=64 KiB/min (min)", r->min <= 64);
+	/* Other writers the idle interval saw already write more than the
+	 * target: the verdict is no better than their noise. */
+	if (r->base_min > 64)
+		strlcat(r->verdict, " (noisy)", sizeof(r->verdict));
+	row_note(r, "default placement (WAPI_SEGMENT_DIR unset); %.2f M "
+	    "turns/s; anchor modified in %d of %d intervals",
+	    median(&tps[0]) / 1e6, touched[0], disk_rounds);
+	r = row_above("disk_busy_file", "  same, WAPI_SEGMENT_DIR=none",
+	    &rate[2], &rate[0]);
+	row_note(r, "all in the state file; %.2f M turns/s; file modified in "
+	    "%d of %d intervals", median(&tps[1]) / 1e6, touched[1],
+	    disk_rounds);
+}
+
+/* -------- the hot path, segment against file */
+
+/*
+ * The busy client's turns per second in the default placement against
+ * the old one.  Both clients run at once, each in its configuration, and
+ * their batches alternate round by round, as every pair here does.
+ */
+static void
+disk_hotpath(void)
+{
+	struct remote *rm[2];
+	struct samples ps[2];
+	struct cfg c[2];
+	struct op ops[2];
+	struct row *r;
+	int i, k;
+
+	cfg_make(&c[0], "hot-file", "none", NULL);
+	cfg_make(&c[1], "hot-seg", NULL, NULL);
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < 2; i++) {
+		rm[i] = cfg_start(&c[i], "busy");
+		ops[i] = (struct op){ i == 0 ? "file" : "segment",
+		    remote_batch, rm[i], BUSY_BATCH, { 0 } };
+	}
+	run_group(ops, 2, reps);
+	for (i = 0; i < 2; i++) {
+		remote_stop(rm[i]);
+		cfg_stop(&c[i]);
+	}
+	/* Batches are ns a turn; the rows are turns a second. */
+	memset(ps, 0, sizeof(ps));
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < ops[i].s.n; k++)
+			add(&ps[i], 1e9 / ops[i].s.v[k]);
+	r = row_add("busy_turns_file", "busy client turns, "
+	    "WAPI_SEGMENT_DIR=none", "ops/s", &ps[0], NULL, 0);
+	row_note(r, "a turn: event set+wait, mutex acquire+release, named "
+	    "event create+close");
+	row_add("busy_turns_segment", "busy client turns, default placement",
+	    "ops/s", &ps[1], "WAPI_SEGMENT_DIR=none", median(&ps[0]));
+}
+
+/* -------- open by name with and without huge pages */
+
+/* The kernel's word for huge pages on tmpfs and shared memory: the one
+ * in brackets in shmem_enabled. */
+static void
+thp_shmem(char *buf, size_t len)
+{
+	char line[256], *a, *z;
+	FILE *f;
+
+	snprintf(buf, len, "absent");
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+	    "r")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (a = strchr(line, '[')) != NULL && (z = strchr(a, ']')) != NULL) {
+		*z = '\0';
+		snprintf(buf, len, "%s", a + 1);
+	}
+	fclose(f);
+}
+
+/* MiB of process pid's shared memory and file mappings that are mapped
+ * with 2 MiB pages: whether the kernel followed the advice. */
+static double
+pmd_mapped_mib(pid_t pid)
+{
+	char path[64], line[256];
+	double kb, sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return NAN;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "ShmemPmdMapped: %lf", &kb) == 1 ||
+		    sscanf(line, "FilePmdMapped: %lf", &kb) == 1)
+			sum += kb;
+	fclose(f);
+	return sum / 1024;
+}
+
+/*
+ * The name section's 100,000-name open, in the default placement, with
+ * WAPI_HUGEPAGES=1 against WAPI_HUGEPAGES=0: each in its own state file
+ * whose holders and opener all run with the setting (the first process
+ * to touch a page of shared memory decides its size).
+ */
+static void
+disk_hugepages(void)
+{
+	struct remote *rm[2];
+	struct samples first[2];
+	struct cfg c[2];
+	struct op ops[2];
+	struct row *r;
+	long nbig = quick ? 20000 : 100000;
+	double mib[2];
+	char role[32], op[64], thp[32];
+	int64_t t;
+	int i;
+
+	cfg_make(&c[0], "thp0", NULL, "0");
+	cfg_make(&c[1], "thp1", NULL, "1");
+	snprintf(role, sizeof(role), "names-%ld", nbig);
+	t = now_ns();
+	for (i = 0; i < 2; i++)
+		rm[i] = cfg_start(&c[i], role);
+	fprintf(stderr, "wapi-bench: 2 x %ld live names created in %.2f s\n",
+	    nbig, (double)(now_ns() - t) / 1e9);
+	memset(ops, 0, sizeof(ops));
+	memset(first, 0, sizeof(first));
+	for (i = 0; i < 2; i++) {
+		ops[i] = (struct op){ i == 0 ? "thp0" : "thp1", remote_batch,
+		    rm[i], 2000, { 0 } };
+		add(&first[i], (double)rm[i]->first / (double)nbig);
+	}
+	run_group(ops, 2, reps);
+	for (i = 0; i < 2; i++) {
+		mib[i] = pmd_mapped_mib(rm[i]->pid);
+		remote_stop(rm[i]);
+		cfg_stop(&c[i]);
+	}
+	thp_shmem(thp, sizeof(thp));
+	snprintf(op, sizeof(op), "open by name+close, %ldk names, "
+	    "HUGEPAGES=0", nbig / 1000);
+	r = row_add("open_name_100k_hp0", op, "ns", &ops[0].s, NULL, 0);
+	row_note(r, "default placement, WAPI_HUGEPAGES=0; %.0f MiB mapped "
+	    "on 2 MiB pages", mib[0]);
+	r = row_add("open_name_100k_hp1", "  same, WAPI_HUGEPAGES=1", "ns",
+	    &ops[1].s, "WAPI_HUGEPAGES=0", median(&ops[0].s));
+	row_minratio(r, &ops[0].s);
+	row_note(r, "shmem_enabled: %s (the kernel may ignore the advice); "
+	    "%.0f MiB mapped on 2 MiB pages", thp, mib[1]);
+	row_add("open_name_first_hp0", "  first pass of a process, "
+	    "HUGEPAGES=0", "ns", &first[0], NULL, 0);
+	row_add("open_name_first_hp1", "  first pass, HUGEPAGES=1", "ns",
+	    &first[1], "first pass, HUGEPAGES=0", median(&first[0]));
+}
+
+static void
+bench_disk(void)
+{
+	disk_writes();
+	disk_hotpath();
+	disk_hugepages();
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: wapi-bench -e EMPTY -a ATTACH -c WAPICTL "
-	    "-t SCRATCH [-o PREFIX] [-q] [-s SECTIONS]\n");
+	    "-t SCRATCH [-o PREFIX] [-q] [-s SECTIONS] [-D SECONDS] "
+	    "[-R ROUNDS]\n");
 	exit(2);
 }
 
@@ -1944,16 +2630,25 @@ main(int argc, char **argv)
 {
 	const char *prefix = "bench-results";
 	double robust_med = NAN, empty_med = NAN;
+	const char *role = NULL, *errstr;
 	int64_t t0 = now_ns();
+	bool secs_set = false;
+	ssize_t n;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "a:c:e:o:qs:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:D:e:o:qR:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			attach_prog = optarg;
 			break;
 		case 'c':
 			wapictl = optarg;
+			break;
+		case 'D':
+			disk_secs = (int)strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL)
+				errx(2, "-D %s: %s", optarg, errstr);
+			secs_set = true;
 			break;
 		case 'e':
 			empty_prog = optarg;
@@ -1964,15 +2659,28 @@ main(int argc, char **argv)
 		case 'q':
 			quick = true;
 			break;
+		case 'R':
+			disk_rounds = (int)strtonum(optarg, 1, MAXREPS,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "-R %s: %s", optarg, errstr);
+			break;
 		case 's':
 			sections = optarg;
 			break;
 		case 't':
 			scratch = optarg;
 			break;
+		case 'w':
+			role = optarg;
+			break;
 		default:
 			usage();
 		}
+	}
+	if (role != NULL) {
+		worker_main(role);
+		return 1;
 	}
 	if (argc != optind || empty_prog == NULL || attach_prog == NULL ||
 	    wapictl == NULL || scratch == NULL)
@@ -1982,7 +2690,14 @@ main(int argc, char **argv)
 		reps_slow = reps_tools = 3;
 		reps_cont = 2;
 		cont_ms = 100;
+		if (!secs_set)
+			disk_secs = 5;
 	}
+	/* The disk section runs this program again in its children. */
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		err(1, "/proc/self/exe");
+	self_exe[n] = '\0';
 	main_pid = getpid();
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
@@ -2016,6 +2731,8 @@ main(int argc, char **argv)
 		bench_tools();
 	if (section("contention"))
 		bench_contention();
+	if (section("disk"))
+		bench_disk();
 
 	cleanup();
 	printf("\n");

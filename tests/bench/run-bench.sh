@@ -7,8 +7,10 @@
 # 1,048,576-handle file, go to a scratch directory on tmpfs (/dev/shm, or
 # BENCH_SCRATCH): making 10,000 files on a loaded disk takes minutes and
 # measures the disk, not wapictl.  Every helper the run started is stopped
-# before both directories are removed.  Results: BUILDDIR/bench-results.tsv
-# and BUILDDIR/bench-results.json.
+# before both directories are removed.  The disk section counts the bytes
+# written to the block device of the state directory: TMPDIR must be on a
+# disk for it (on tmpfs its rows say "n/a").  Results:
+# BUILDDIR/bench-results.tsv and BUILDDIR/bench-results.json.
 set -eu
 
 builddir=${1:?usage: run-bench.sh BUILDDIR [wapi-bench options]}
@@ -40,6 +42,11 @@ stop_helpers() {
 finish() {
 	stop_helpers "$tmp/.wapi"
 	stop_helpers "$scratch/v1m/.wapi"
+	# The disk section's configurations, each in a directory of its own
+	# (it stops their helpers itself; this is for a run cut short).
+	for d in "$tmp"/*/.wapi; do
+		stop_helpers "$d"
+	done
 	rm -rf "$tmp" "$scratch"
 }
 trap finish EXIT
@@ -47,6 +54,16 @@ trap 'exit 130' INT TERM
 
 unset WAPI_DISABLE_SHM MONO_DISABLE_SHM MONO_SHARED_DIR \
     MONO_SHARED_HOSTNAME WAPI_MAX_HANDLES 2>/dev/null || :
+# These two are left as they are, so that a whole run can be made with the
+# tables in the file (WAPI_SEGMENT_DIR=none) to compare; the disk section
+# sets them itself for each of its configurations.
+for v in WAPI_SEGMENT_DIR WAPI_HUGEPAGES; do
+	eval "val=\${$v-}"
+	if [ -n "$val" ]; then
+		echo "run-bench.sh: note: $v=$val for the sections other" \
+		    "than disk" >&2
+	fi
+done
 WAPI_SHARED_DIR=$tmp
 WAPI_SHARED_HOSTNAME=bench-main
 WAPI_HELPER=$builddir/src/helper/wapi-helper
