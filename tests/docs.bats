@@ -5,7 +5,9 @@ bats_require_minimum_version 1.5.0
 # in wapictl(1) and in the three completions; the bash completion run for
 # real; the zsh and fish ones parsed and run when those shells exist; the
 # offsets of wapi-state(5) compared with format.h by a compiled program; the
-# patch recipe of wapi-state(5) run on a real state file.
+# recipes of wapi-state(5) run on a whole state file and on a real client's
+# anchor and segment; libwapi(3) against wapi.h and the variables the code
+# reads.
 
 setup_file() {
 	: "${top_srcdir:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
@@ -43,6 +45,18 @@ setup() {
 	man=$top_srcdir/man
 	comp=$top_srcdir/completions
 	lists=$BATS_FILE_TMPDIR
+}
+
+# Whatever a test started and made outside its own directory.
+teardown() {
+	local p
+	for p in ${DOCS_PIDS:-}; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	if [ -n "${DOCS_SEGDIR:-}" ]; then
+		rm -rf "$DOCS_SEGDIR"
+	fi
+	return 0
 }
 
 # Words of a list file, one per line, must each satisfy a check.
@@ -436,8 +450,50 @@ EOF
 	done
 }
 
+# The literal block of wapi-state(5) after the paragraph that begins with
+# $1, with mdoc escapes undone.
+page_block() {
+	sed -n "/^$1/,/^\\.Ed\$/p" "$man/wapi-state.5" |
+	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g'
+}
+
+# Run the page's recipes on the state file $1 (the page's f), whose tables
+# are in $2 (its t): the block that finds the files, without its own f=
+# line, then each recipe.
+run_recipes() {
+	local f=$1 t=$2 d=$BATS_TEST_TMPDIR
+	page_block 'Find the file that holds the tables' | grep -v '^f=' >"$d/find.sh"
+	grep -q 'skip=1280' "$d/find.sh"
+	{ cat "$d/find.sh"; page_block 'Patch an immutable field'; } >"$d/patch.sh"
+	grep -q 'seek=128' "$d/patch.sh"
+	{ cat "$d/find.sh"; page_block 'Patch a mutable field'; } >"$d/patch2.sh"
+	# The files the page finds are the ones expected.
+	run env f="$f" bash -e -c "$(cat "$d/find.sh")"'; printf "%s\n" "$t"'
+	assert_success
+	assert_output "$t"
+	run env PATH="$(dirname "$WAPICTL"):$PATH" f="$f" bash -e "$d/patch.sh"
+	assert_output --partial stale-boot
+	run --separate-stderr "$WAPICTL" status -o VERDICT -n
+	assert_output stale-boot
+	run "$WAPICTL" validate "$f"
+	assert_success
+	# The mutable-field recipe: clear helper_flags, no checksum needed.
+	printf '\001' | dd of="$t" bs=1 seek=516 count=1 conv=notrunc status=none
+	run env f="$f" bash -e "$d/patch2.sh"
+	assert_success
+	run od -A n -t u4 -j 516 -N 4 "$t"
+	assert_output --regexp '^ +0$'
+	run "$WAPICTL" validate "$f"
+	assert_success
+	# Reading fields as the page shows: the handle capacity at 176 + 16.
+	run od -A n -t u4 -j 192 -N 4 "$t"
+	assert_output --regexp '^ +[0-9]+$'
+	[ "${output// /}" -ge 16 ]
+}
+
 @test "the patch recipes of wapi-state(5) work on a real state file" {
 	local mkstate=$top_builddir/tests/mkstate
+	local tclient=$top_builddir/tests/lib/wapi-tclient
 	[ -x "$mkstate" ] || skip "tests/mkstate is not built"
 	[ -x "${WAPICTL:-}" ] || skip "WAPICTL is not set"
 	local dir=$BATS_TEST_TMPDIR/w host=docs-test
@@ -451,32 +507,70 @@ EOF
 	*) skip "ABI tag of $(uname -m) not guessed here" ;;
 	esac
 	local f=$dir/.wapi/$host.$abi.state
+	# A whole file: the tables are in the state file.
 	run "$mkstate" -H "$host" "$f"
 	assert_success
 	run --separate-stderr "$WAPICTL" status -o VERDICT -n
 	assert_output orphaned
-	# Run the page's own shell text: the literal block after "Patch an
-	# immutable field", with mdoc escapes undone.
-	sed -n '/^Patch an immutable field/,/^\.Ed$/p' "$man/wapi-state.5" |
-	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g' >"$BATS_TEST_TMPDIR/patch.sh"
-	grep -q 'seek=128' "$BATS_TEST_TMPDIR/patch.sh"
-	run env PATH="$(dirname "$WAPICTL"):$PATH" f="$f" bash -e "$BATS_TEST_TMPDIR/patch.sh"
-	assert_output --partial stale-boot
-	run --separate-stderr "$WAPICTL" status -o VERDICT -n
-	assert_output stale-boot
-	run "$WAPICTL" validate "$f"
+	run_recipes "$f" "$f"
+
+	# An anchor and its segment, as a client makes them; the client and
+	# its helper are killed, as in a crash.
+	[ -x "$tclient" ] || skip "tests/lib/wapi-tclient is not built"
+	[ -x "${WAPI_HELPER:-}" ] || skip "WAPI_HELPER is not set"
+	DOCS_SEGDIR=$(mktemp -d /dev/shm/wapi-docs.XXXXXX 2>/dev/null) ||
+	    skip "no directory of ours on /dev/shm"
+	case $(stat -f -c %T "$DOCS_SEGDIR") in
+	tmpfs|ramfs) ;;
+	*) skip "/dev/shm is not a memory file system" ;;
+	esac
+	export WAPI_SEGMENT_DIR=$DOCS_SEGDIR WAPI_HELPER_LINGER=0
+	rm -f "$f"
+	"$tclient" -e docs-ev -w 300 >"$BATS_TEST_TMPDIR/client" 2>&1 </dev/null 3>&- &
+	DOCS_PIDS=$!
+	local i helper
+	for i in $(seq 300); do
+		grep -q '^ready' "$BATS_TEST_TMPDIR/client" && break
+		sleep 0.1
+	done
+	run cat "$BATS_TEST_TMPDIR/client"
+	assert_output --regexp "^ready [0-9]+ $f\$"
+	# The helper published its pid to the anchor before it listened.
+	helper=$(od -A n -t d4 -j 512 -N 4 "$f" | tr -d ' ')
+	[ "$helper" -gt 0 ]
+	DOCS_PIDS="$DOCS_PIDS $helper"
+	kill -STOP $DOCS_PIDS
+	kill -9 $DOCS_PIDS
+	wait "${DOCS_PIDS%% *}" 2>/dev/null || true
+	for i in $(seq 300); do
+		[ "$("$WAPICTL" status -o VERDICT -n 2>/dev/null)" = orphaned ] &&
+		    break
+		sleep 0.1
+	done
+	local s
+	s=$(find "$DOCS_SEGDIR" -name "wapi-$(id -u)-$host.$abi-*")
+	[ -f "$s" ]
+	[ "$(stat -c %s "$f")" -eq 4096 ]
+	run od -A n -t u4 -j 384 -N 4 "$f"
+	assert_output --regexp '^ +1$'
+	run od -A n -t u4 -j 384 -N 4 "$s"
+	assert_output --regexp '^ +2$'
+	run_recipes "$f" "$s"
+	# Both files changed alike: the same bytes 0 to 375, a sound segment.
+	cmp -n 376 "$f" "$s"
+	run "$WAPICTL" validate "$s"
 	assert_success
-	# The mutable-field recipe: clear helper_flags, no checksum needed.
-	sed -n '/^Patch a mutable field/,/^\.Ed$/p' "$man/wapi-state.5" |
-	    sed '1,/^\.Bd -literal/d; /^\.Ed$/d; s/\\e/\\/g' >"$BATS_TEST_TMPDIR/patch2.sh"
-	run env f="$f" bash -e "$BATS_TEST_TMPDIR/patch2.sh"
-	assert_success
-	run "$WAPICTL" validate "$f"
-	assert_success
-	# Reading fields as the page shows: the handle capacity at 176 + 16.
-	run od -A n -t u4 -j 192 -N 4 "$f"
-	assert_output --regexp '^ +[0-9]+$'
-	[ "${output// /}" -ge 16 ]
+	# The next client re-initialises the left-over state: the old segment
+	# goes, a new one with another state id comes.
+	run "$tclient" -w 0
+	assert_output --regexp "^ready [0-9]+ $f\$"
+	[ ! -e "$s" ]
+	# Its helper removes both files when it leaves.
+	for i in $(seq 300); do
+		[ -e "$f" ] || break
+		sleep 0.1
+	done
+	[ ! -e "$f" ]
 }
 
 @test "the example of libwapi(3) builds, and two processes share its event" {
@@ -538,7 +632,7 @@ EOF
 }
 
 @test "libwapi(3) has every call and constant of wapi.h, and the variables" {
-	local h=$top_srcdir/src/wapi.h w
+	local h=$top_srcdir/src/wapi.h w src
 	grep -oE '\bwapi_[a-z_]+\(' "$h" | tr -d '(' | sort -u >"$BATS_TEST_TMPDIR/calls"
 	[ -s "$BATS_TEST_TMPDIR/calls" ]
 	while read -r w; do
@@ -550,11 +644,25 @@ EOF
 	grep -oE '\bWAPI_[A-Z0-9_]+' "$h" | sort -u |
 	    grep -vx 'WAPI_H' | grep -v '_$' >"$BATS_TEST_TMPDIR/consts"
 	each "$BATS_TEST_TMPDIR/consts" has_word "$man/libwapi.3"
-	for w in WAPI_SHARED_DIR MONO_SHARED_DIR WAPI_SHARED_HOSTNAME \
-	    MONO_SHARED_HOSTNAME WAPI_DISABLE_SHM MONO_DISABLE_SHM \
-	    WAPI_MAX_HANDLES WAPI_HELPER WAPI_HELPER_LINGER WAPI_PROCESS_HANDLE; do
-		grep -q "^\.It Ev $w\( ,\|\$\)\|Ev $w\$\|, Ev $w" "$man/libwapi.3" ||
+	# The variables: every name the core, the library and the helper
+	# read, a quoted WAPI_* or MONO_* string (getenv, or a table of
+	# names) or a getenv("NAME"); and these, whatever the code says.
+	src=$top_srcdir/src
+	{
+		printf '%s\n' WAPI_SHARED_DIR MONO_SHARED_DIR WAPI_SHARED_HOSTNAME \
+		    MONO_SHARED_HOSTNAME WAPI_DISABLE_SHM MONO_DISABLE_SHM \
+		    WAPI_MAX_HANDLES WAPI_HELPER WAPI_HELPER_LINGER \
+		    WAPI_HELPER_TIMEOUT_MS WAPI_PROCESS_HANDLE
+		grep -ohE '"(WAPI|MONO)_[A-Z_]+"|getenv\("[A-Z_]+"\)' \
+		    "$src"/core/*.[ch] "$src"/lib/*.[ch] "$src"/helper/*.[ch] |
+		    sed -E 's/^getenv\(//; s/\)$//' | tr -d '"'
+	} | sort -u >"$BATS_TEST_TMPDIR/vars"
+	grep -qx WAPI_SEGMENT_DIR "$BATS_TEST_TMPDIR/vars"
+	grep -qx XDG_RUNTIME_DIR "$BATS_TEST_TMPDIR/vars"
+	while read -r w; do
+		sed -n '/^\.Sh ENVIRONMENT/,/^\.Sh /p' "$man/libwapi.3" |
+		    grep -q "^\.It Ev $w\( ,\|\$\)\|, Ev $w\( ,\|\$\)" ||
 		    fail "$w is not under ENVIRONMENT in libwapi(3)"
-	done
+	done <"$BATS_TEST_TMPDIR/vars"
 	grep -q '^\.It Ev WAPI_HELPER_LINGER$' "$man/wapi-helper.8"
 }
