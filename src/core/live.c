@@ -544,14 +544,21 @@ static void
 verdict_live(struct wcore_status *out, const char *held, int alive)
 {
 	int64_t age = wcore_age_s(wcore_now_s(), out->hdr.helper_heartbeat);
+	int64_t stale = WCORE_HEARTBEAT_STALE_S;
 
+	/* An anchor whose segment cannot be read gives only the heartbeat
+	 * the helper copies to it every WCORE_ANCHOR_BEAT_S. */
+	if (out->hdr.placement == WAPI_PLACE_ANCHOR)
+		stale += WCORE_ANCHOR_BEAT_S;
 	out->verdict = WCORE_LIVE;
 	if (out->helper_byte_held && alive == 1 &&
-	    out->hdr.helper_heartbeat > 0 && age > WCORE_HEARTBEAT_STALE_S) {
+	    out->hdr.helper_heartbeat > 0 && age > stale) {
 		out->helper_silent_s = age;
 		live_reason(out, "held by %s; helper pid %d not answering: last "
 		    "heartbeat %" PRId64 " s ago (every %d s when it runs)",
-		    held, (int)out->hdr.helper_pid, age, WCORE_HEARTBEAT_S);
+		    held, (int)out->hdr.helper_pid, age,
+		    out->hdr.placement == WAPI_PLACE_ANCHOR ?
+		    WCORE_ANCHOR_BEAT_S : WCORE_HEARTBEAT_S);
 	} else
 		live_reason(out, "held by %s", held);
 }
