@@ -1539,6 +1539,45 @@ stop_everything(void)
 		;
 }
 
+/* Where each thread of a stuck process waits: its wait channel and its
+ * system call with the arguments (/proc/PID/task/TID/syscall), for the
+ * log of a deadlock. */
+static void
+where_stuck(pid_t pid)
+{
+	char path[384], wchan[64], sys[256];
+	struct dirent *d;
+	DIR *dp;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dp = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		wchan[0] = sys[0] = '\0';
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan",
+		    (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(wchan, sizeof(wchan), f) == NULL)
+				wchan[0] = '\0';
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall",
+		    (int)pid, d->d_name);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(sys, sizeof(sys), f) == NULL)
+				sys[0] = '\0';
+			sys[strcspn(sys, "\n")] = '\0';
+			fclose(f);
+		}
+		printf("# stuck pid %d thread %s: wchan %s, syscall %s\n",
+		    (int)pid, d->d_name, wchan, sys);
+	}
+	closedir(dp);
+}
+
 /* Pause, wait for everyone, check.  false: a deadlock (stop the run). */
 static bool
 phase_end(void)
@@ -1557,6 +1596,7 @@ phase_end(void)
 		t_msleep(5);
 	}
 	if (waited >= WATCHDOG_MS) {
+		where_stuck(S->c[stuck].pid);
 		T_OK(0, "phase %u: client %d (pid %d) did not finish within "
 		    "%d s: deadlock in state %s (table lock holder pid %d)",
 		    phase, stuck, (int)S->c[stuck].pid, WATCHDOG_MS / 1000,
