@@ -157,6 +157,9 @@ uint32_t wcore_name_hash(const char *name, size_t len);
 
 /* ------------------------------------------------------------------ dir.c */
 
+/* Fill a why buffer (may be NULL or of length 0: nothing is written). */
+void wcore_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Resolve the state directory ($WAPI_SHARED_DIR/.wapi, ...; doc/design.md,
  * "Files and who writes them").  ENAMETOOLONG / ENOENT (no HOME) with why
  * filled; buf then names the directory for a message, never for use: cut
@@ -386,8 +389,9 @@ int wcore_init_pair(int fd, int dirfd, const char *name,
 /* Remove the segment of anchor header a (checked): the file at its peer
  * path when that is a name made for this anchor (our uid, its host, ABI and
  * state id) and a regular file of ours, whatever its contents; never a
- * link, never another's file.  The caller holds the anchor's init byte
- * exclusively.  0, ENOENT when it was gone, or an errno. */
+ * link, never another's file, never one whose byte 1 some process holds
+ * (EBUSY).  The caller holds the anchor's init byte exclusively.  0,
+ * ENOENT when it was gone, or an errno. */
 int wcore_seg_remove(const struct wapi_header *a);
 /* Copy the helper fields (helper_pid .. helper_heartbeat, helper_token) of
  * the segment header h to the anchor fd, when fd is an anchor (a whole file

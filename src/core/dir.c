@@ -17,8 +17,6 @@
 
 #include "core.h"
 
-static void	dir_why(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static const char *dir_env(const char *);
 static void	dir_printable(char *, size_t, const char *);
 static void	dir_shorten(char *, size_t, const char *);
@@ -29,8 +27,8 @@ static int	dir_state_check(const struct stat *, uid_t, const char *,
 		    char *, size_t);
 static int	dir_cmp(const void *, const void *);
 
-static void
-dir_why(char *why, size_t whylen, const char *fmt, ...)
+void
+wcore_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,9 +77,9 @@ wcore_dir_path(char *buf, size_t len, char *why, size_t whylen)
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]) && base == NULL; i++)
 		base = dir_env(vars[i]);
 	if (base == NULL) {
-		dir_why(why, whylen, "none of WAPI_SHARED_DIR, MONO_SHARED_DIR "
+		wcore_why(why, whylen, "none of WAPI_SHARED_DIR, MONO_SHARED_DIR "
 		    "and HOME is set; set one of them");
-		dir_why(buf, len, "$HOME/.wapi");
+		wcore_why(buf, len, "$HOME/.wapi");
 		return ENOENT;
 	}
 	/* "/x/" and "/x" name the same place; keep "/" itself. */
@@ -94,7 +92,7 @@ wcore_dir_path(char *buf, size_t len, char *why, size_t whylen)
 		blen = INT32_MAX;
 	n = snprintf(buf, len, "%.*s/.wapi", (int)blen, base);
 	if (n < 0 || (size_t)n >= len) {
-		dir_why(why, whylen, "%s is too long (%zu bytes; with \"/.wapi\" "
+		wcore_why(why, whylen, "%s is too long (%zu bytes; with \"/.wapi\" "
 		    "and a file name it must fit in %zu): the name is too long; "
 		    "set %s to a shorter directory", vars[i - 1], strlen(base),
 		    len - 1, vars[i - 1]);
@@ -116,7 +114,7 @@ dir_shorten(char *buf, size_t len, const char *base)
 	dir_printable(tail, sizeof(tail), base + (n > 40 ? n - 40 : 0));
 	if (n > 40)
 		head[36] = '\0';	/* dir_printable's own "..." is cut off */
-	dir_why(buf, len, "%s...%s/.wapi", head, tail);
+	wcore_why(buf, len, "%s...%s/.wapi", head, tail);
 }
 
 int
@@ -135,20 +133,20 @@ wcore_host_name(char *buf, size_t len, char *why, size_t whylen)
 		memset(host, 0, sizeof(host));
 		if (gethostname(host, sizeof(host) - 1) != 0) {
 			e = errno;
-			dir_why(why, whylen, "gethostname: %s", strerror(e));
+			wcore_why(why, whylen, "gethostname: %s", strerror(e));
 			return e;
 		}
 		v = host;
 	}
 	if ((bad = wcore_host_check(v)) != NULL) {
 		dir_printable(shown, sizeof(shown), v);
-		dir_why(why, whylen, "%s \"%s\" %s (allowed: 1-64 characters "
+		wcore_why(why, whylen, "%s \"%s\" %s (allowed: 1-64 characters "
 		    "of A-Z a-z 0-9 . _ -, not starting with '.')", from, shown,
 		    bad);
 		return EINVAL;
 	}
 	if (strlen(v) >= len) {
-		dir_why(why, whylen, "host name buffer too small");
+		wcore_why(why, whylen, "host name buffer too small");
 		return ENAMETOOLONG;
 	}
 	memcpy(buf, v, strlen(v) + 1);
@@ -162,20 +160,20 @@ dir_check_stat(const struct stat *st, const char *path, char *why,
     size_t whylen)
 {
 	if (S_ISLNK(st->st_mode)) {
-		dir_why(why, whylen, "%s is a symbolic link", path);
+		wcore_why(why, whylen, "%s is a symbolic link", path);
 		return ELOOP;
 	}
 	if (!S_ISDIR(st->st_mode)) {
-		dir_why(why, whylen, "%s is not a directory", path);
+		wcore_why(why, whylen, "%s is not a directory", path);
 		return ENOTDIR;
 	}
 	if (st->st_uid != geteuid()) {
-		dir_why(why, whylen, "%s is owned by uid %u, not %u", path,
+		wcore_why(why, whylen, "%s is owned by uid %u, not %u", path,
 		    (unsigned)st->st_uid, (unsigned)geteuid());
 		return EPERM;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		dir_why(why, whylen, "%s is writable by group or others "
+		wcore_why(why, whylen, "%s is writable by group or others "
 		    "(mode %04o)", path, (unsigned)(st->st_mode & 07777));
 		return EACCES;
 	}
@@ -196,7 +194,7 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 		while (len > 1 && path[len - 1] == '/')
 			len--;
 		if (len >= sizeof(trimmed)) {
-			dir_why(why, whylen, "%s: path too long", path);
+			wcore_why(why, whylen, "%s: path too long", path);
 			return -ENAMETOOLONG;
 		}
 		memcpy(trimmed, path, len);
@@ -206,20 +204,20 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 	if (lstat(path, &before) != 0) {
 		e = errno;
 		if (e != ENOENT || !create) {
-			dir_why(why, whylen, "%s: %s", path,
+			wcore_why(why, whylen, "%s: %s", path,
 			    e == ENOENT ? "does not exist" : strerror(e));
 			return -e;
 		}
 		/* Only the last component: a missing parent is the user's. */
 		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 			e = errno;
-			dir_why(why, whylen, "cannot create %s: %s", path,
+			wcore_why(why, whylen, "cannot create %s: %s", path,
 			    strerror(e));
 			return -e;
 		}
 		if (lstat(path, &before) != 0) {
 			e = errno;
-			dir_why(why, whylen, "%s: %s", path, strerror(e));
+			wcore_why(why, whylen, "%s: %s", path, strerror(e));
 			return -e;
 		}
 	}
@@ -230,10 +228,10 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 	if (fd < 0) {
 		e = errno;
 		if (e == ELOOP || e == ENOTDIR)
-			dir_why(why, whylen, "%s was replaced while being "
+			wcore_why(why, whylen, "%s was replaced while being "
 			    "opened", path);
 		else
-			dir_why(why, whylen, "cannot open %s: %s", path,
+			wcore_why(why, whylen, "cannot open %s: %s", path,
 			    strerror(e));
 		return -e;
 	}
@@ -241,12 +239,12 @@ wcore_dir_open(const char *path, bool create, char *why, size_t whylen)
 	if (fstat(fd, &after) != 0) {
 		e = errno;
 		close(fd);
-		dir_why(why, whylen, "%s: fstat: %s", path, strerror(e));
+		wcore_why(why, whylen, "%s: fstat: %s", path, strerror(e));
 		return -e;
 	}
 	if (after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
 		close(fd);
-		dir_why(why, whylen, "%s was replaced while being opened",
+		wcore_why(why, whylen, "%s was replaced while being opened",
 		    path);
 		return -EAGAIN;
 	}
@@ -415,30 +413,30 @@ dir_state_check(const struct stat *st, uid_t euid, const char *name,
     char *why, size_t whylen)
 {
 	if (S_ISLNK(st->st_mode)) {
-		dir_why(why, whylen, "%s is a symbolic link", name);
+		wcore_why(why, whylen, "%s is a symbolic link", name);
 		return ELOOP;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		dir_why(why, whylen, "%s is not a regular file (%s)", name,
+		wcore_why(why, whylen, "%s is not a regular file (%s)", name,
 		    dir_type_name(st->st_mode));
 		return EINVAL;
 	}
 	if (st->st_uid != euid) {
-		dir_why(why, whylen, "%s is owned by uid %u, not %u", name,
+		wcore_why(why, whylen, "%s is owned by uid %u, not %u", name,
 		    (unsigned)st->st_uid, (unsigned)euid);
 		return EPERM;
 	}
 	if (st->st_mode & 077) {
-		dir_why(why, whylen, "%s is accessible by group or others "
+		wcore_why(why, whylen, "%s is accessible by group or others "
 		    "(mode %04o)", name, (unsigned)(st->st_mode & 07777));
 		return EACCES;
 	}
 	if (st->st_nlink == 0) {
-		dir_why(why, whylen, "%s was removed while being opened", name);
+		wcore_why(why, whylen, "%s was removed while being opened", name);
 		return ENOENT;
 	}
 	if (st->st_nlink != 1) {
-		dir_why(why, whylen, "%s has %ju links (a hard link elsewhere "
+		wcore_why(why, whylen, "%s has %ju links (a hard link elsewhere "
 		    "could alias it)", name, (uintmax_t)st->st_nlink);
 		return EMLINK;
 	}
@@ -455,14 +453,14 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 
 	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
 	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		dir_why(why, whylen, "\"%s\" is not a file name in the state "
+		wcore_why(why, whylen, "\"%s\" is not a file name in the state "
 		    "directory", name ? name : "");
 		return -EINVAL;
 	}
 	/* Refuse devices and FIFOs before opening them at all. */
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		e = errno;
-		dir_why(why, whylen, "%s: %s", name, strerror(e));
+		wcore_why(why, whylen, "%s: %s", name, strerror(e));
 		return -e;
 	}
 	euid = geteuid();
@@ -475,20 +473,20 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 	if (fd < 0) {
 		e = errno;
 		if (e == ELOOP)
-			dir_why(why, whylen, "%s is a symbolic link", name);
+			wcore_why(why, whylen, "%s is a symbolic link", name);
 		else if (e == EISDIR) {
-			dir_why(why, whylen, "%s is not a regular file "
+			wcore_why(why, whylen, "%s is not a regular file "
 			    "(a directory)", name);
 			e = EINVAL;
 		} else
-			dir_why(why, whylen, "cannot open %s: %s", name,
+			wcore_why(why, whylen, "cannot open %s: %s", name,
 			    strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &st) != 0) {
 		e = errno;
 		close(fd);
-		dir_why(why, whylen, "%s: fstat: %s", name, strerror(e));
+		wcore_why(why, whylen, "%s: fstat: %s", name, strerror(e));
 		return -e;
 	}
 	if ((e = dir_state_check(&st, euid, name, why, whylen)) != 0) {
@@ -499,7 +497,7 @@ wcore_state_open(int dirfd, const char *name, bool writable, char *why,
 	if (fcntl(fd, F_SETFL, 0) < 0) {
 		e = errno;
 		close(fd);
-		dir_why(why, whylen, "%s: fcntl: %s", name, strerror(e));
+		wcore_why(why, whylen, "%s: fcntl: %s", name, strerror(e));
 		return -e;
 	}
 	return fd;

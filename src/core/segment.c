@@ -16,7 +16,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,26 +26,12 @@
 #define SEG_CREATE_TRIES	8	/* names taken by chance (or by someone
 					   who guessed): draw another id */
 
-static void	seg_why(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	seg_dir_check(const char *, char *, size_t);
 static int	seg_split(const char *, char *, size_t, const char **);
 static int	seg_locate(const struct wapi_header *, char *, const char **,
 		    char *, size_t);
 static int	seg_read_header(int, struct wapi_header *, uint64_t *,
 		    char *, size_t);
-
-static void
-seg_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 uint64_t
 wcore_place_checksum(const struct wapi_header *h)
@@ -80,23 +65,23 @@ seg_dir_check(const char *path, char *why, size_t whylen)
 	struct stat st;
 
 	if (path[0] != '/') {
-		seg_why(why, whylen, "%s is not an absolute path", path);
+		wcore_why(why, whylen, "%s is not an absolute path", path);
 		return EINVAL;
 	}
 	if (lstat(path, &st) != 0) {
-		seg_why(why, whylen, "%s: %s", path, strerror(errno));
+		wcore_why(why, whylen, "%s: %s", path, strerror(errno));
 		return errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seg_why(why, whylen, "%s is not a directory", path);
+		wcore_why(why, whylen, "%s is not a directory", path);
 		return ENOTDIR;
 	}
 	if (statfs(path, &sf) != 0) {
-		seg_why(why, whylen, "%s: %s", path, strerror(errno));
+		wcore_why(why, whylen, "%s: %s", path, strerror(errno));
 		return errno;
 	}
 	if (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC) {
-		seg_why(why, whylen, "%s is not a memory file system (tmpfs)",
+		wcore_why(why, whylen, "%s is not a memory file system (tmpfs)",
 		    path);
 		return EXDEV;
 	}
@@ -105,7 +90,7 @@ seg_dir_check(const char *path, char *why, size_t whylen)
 	if ((st.st_mode & S_ISVTX) && (st.st_uid == 0 ||
 	    st.st_uid == geteuid()))
 		return 0;
-	seg_why(why, whylen, "%s is writable by others and not sticky "
+	wcore_why(why, whylen, "%s is writable by others and not sticky "
 	    "(mode %04o, owner %u)", path, (unsigned)(st.st_mode & 07777),
 	    (unsigned)st.st_uid);
 	return EACCES;
@@ -121,25 +106,25 @@ wcore_seg_dir(char *buf, size_t len, char *why, size_t whylen)
 	v = getenv("WAPI_SEGMENT_DIR");
 	if (v != NULL && v[0] != '\0') {
 		if (strcmp(v, "none") == 0) {
-			seg_why(why, whylen, "WAPI_SEGMENT_DIR=none");
+			wcore_why(why, whylen, "WAPI_SEGMENT_DIR=none");
 			return ENOENT;
 		}
 		if ((e = seg_dir_check(v, w, sizeof(w))) != 0) {
-			seg_why(why, whylen, "WAPI_SEGMENT_DIR: %s", w);
+			wcore_why(why, whylen, "WAPI_SEGMENT_DIR: %s", w);
 			return e;
 		}
 	} else if ((v = getenv("XDG_RUNTIME_DIR")) == NULL || v[0] == '\0' ||
 	    seg_dir_check(v, w, sizeof(w)) != 0) {
 		v = "/dev/shm";
 		if ((e = seg_dir_check(v, w, sizeof(w))) != 0) {
-			seg_why(why, whylen, "no memory file system: %s", w);
+			wcore_why(why, whylen, "no memory file system: %s", w);
 			return e;
 		}
 	}
 	/* A segment's path must fit the header with its name. */
 	if (strlen(v) + 1 + sizeof(WCORE_SEG_PREFIX) + 10 + WAPI_HOST_MAX +
 	    16 + 18 > WAPI_PEER_MAX || strlcpy(buf, v, len) >= len) {
-		seg_why(why, whylen, "the segment directory %.64s... is too "
+		wcore_why(why, whylen, "the segment directory %.64s... is too "
 		    "long a path", v);
 		return ENAMETOOLONG;
 	}
@@ -245,7 +230,7 @@ seg_read_header(int fd, struct wapi_header *h, uint64_t *size, char *why,
 		if (rep.count > 0)
 			wcore_problem_format(&rep.problems[0], why, whylen);
 		else
-			seg_why(why, whylen, "another format version or ABI");
+			wcore_why(why, whylen, "another format version or ABI");
 		e = EINVAL;
 	}
 	wcore_report_free(&rep);
@@ -271,20 +256,20 @@ seg_locate(const struct wapi_header *a, char *dir, const char **name,
 	if (a->placement != WAPI_PLACE_ANCHOR || memchr(a->peer, '\0',
 	    sizeof(a->peer)) == NULL || seg_split(a->peer, dir, WAPI_PEER_MAX,
 	    name) != 0) {
-		seg_why(why, whylen, "the header names no segment");
+		wcore_why(why, whylen, "the header names no segment");
 		return -EINVAL;
 	}
 	if (!wcore_seg_name_parse(*name, &uid, host, abi, &id) ||
 	    uid != geteuid() || id != a->state_id ||
 	    strcmp(host, a->host) != 0 || strcmp(abi, a->abi) != 0) {
-		seg_why(why, whylen, "its segment %s is not named for it",
+		wcore_why(why, whylen, "its segment %s is not named for it",
 		    a->peer);
 		return -EINVAL;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		e = errno;
-		seg_why(why, whylen, "its segment's directory %s: %s", dir,
+		wcore_why(why, whylen, "its segment's directory %s: %s", dir,
 		    strerror(e));
 		return -e;
 	}
@@ -307,14 +292,14 @@ wcore_seg_open(const struct wapi_header *a, bool writable,
 	close(dfd);
 	if (fd < 0) {
 		if (fd == -ENOENT)
-			seg_why(why, whylen, "its segment %s is gone", a->peer);
+			wcore_why(why, whylen, "its segment %s is gone", a->peer);
 		else
-			seg_why(why, whylen, "its segment %s: %s", a->peer, w);
+			wcore_why(why, whylen, "its segment %s: %s", a->peer, w);
 		return fd;
 	}
 	if ((e = seg_read_header(fd, &h, &size, w, sizeof(w))) != 0) {
 		close(fd);
-		seg_why(why, whylen, "its segment %s: %s", a->peer,
+		wcore_why(why, whylen, "its segment %s: %s", a->peer,
 		    e == EINVAL ? w : strerror(e));
 		return -EINVAL;
 	}
@@ -323,7 +308,7 @@ wcore_seg_open(const struct wapi_header *a, bool writable,
 	    memcmp(&h, a, WAPI_CHECKSUM_END + sizeof(h.checksum)) != 0 ||
 	    h.file_size != size) {
 		close(fd);
-		seg_why(why, whylen, "its segment %s belongs to another state "
+		wcore_why(why, whylen, "its segment %s belongs to another state "
 		    "(made by another initialisation)", a->peer);
 		return -EINVAL;
 	}
@@ -370,13 +355,13 @@ wcore_init_pair(int fd, int dirfd, const char *name,
 	if (wcore_seg_dir(dir, sizeof(dir), w, sizeof(w)) != 0 ||
 	    seg_anchor_path(dirfd, name, sl.peer, sizeof(sl.peer)) != 0) {
 		if (placed != NULL && placedlen > 0 && w[0] != '\0')
-			seg_why(placed, placedlen, "%s", w);
+			wcore_why(placed, placedlen, "%s", w);
 		else
-			seg_why(placed, placedlen, "the state file's path is "
+			wcore_why(placed, placedlen, "the state file's path is "
 			    "too long for a segment to name it");
 		memset(sl.peer, 0, sizeof(sl.peer));
 		if ((e = wcore_init(fd, &sl, host)) != 0)
-			seg_why(why, whylen, "cannot initialise it: %s",
+			wcore_why(why, whylen, "cannot initialise it: %s",
 			    strerror(e));
 		return e;
 	}
@@ -386,7 +371,7 @@ wcore_init_pair(int fd, int dirfd, const char *name,
 		if (wcore_seg_name(w, sizeof(w), geteuid(), host, WAPI_ABI,
 		    sl.state_id) != 0 || (size_t)snprintf(sname, sizeof(sname),
 		    "%s/%s", dir, w) >= sizeof(sname)) {
-			seg_why(why, whylen, "the segment's name is too long");
+			wcore_why(why, whylen, "the segment's name is too long");
 			return ENAMETOOLONG;
 		}
 		sfd = open(sname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -396,13 +381,13 @@ wcore_init_pair(int fd, int dirfd, const char *name,
 	}
 	if (sfd < 0) {
 		e = errno;
-		seg_why(why, whylen, "cannot create its segment %s: %s", sname,
+		wcore_why(why, whylen, "cannot create its segment %s: %s", sname,
 		    strerror(e));
 		return e;
 	}
 	sl.placement = WAPI_PLACE_SEGMENT;
 	if ((e = wcore_init(sfd, &sl, host)) != 0) {
-		seg_why(why, whylen, "cannot initialise its segment %s: %s",
+		wcore_why(why, whylen, "cannot initialise its segment %s: %s",
 		    sname, strerror(e));
 		goto fail;
 	}
@@ -410,7 +395,7 @@ wcore_init_pair(int fd, int dirfd, const char *name,
 	    sfd, 0);
 	if (map == MAP_FAILED) {
 		e = errno;
-		seg_why(why, whylen, "cannot map its segment: %s", strerror(e));
+		wcore_why(why, whylen, "cannot map its segment: %s", strerror(e));
 		goto fail;
 	}
 	/* The anchor: the segment's header, naming the segment. */
@@ -431,7 +416,7 @@ wcore_init_pair(int fd, int dirfd, const char *name,
 		e = errno != 0 ? errno : EIO;
 	free(h);
 	if (e != 0) {
-		seg_why(why, whylen, "cannot write it: %s", strerror(e));
+		wcore_why(why, whylen, "cannot write it: %s", strerror(e));
 		goto fail;
 	}
 	close(sfd);
@@ -448,7 +433,7 @@ wcore_seg_remove(const struct wapi_header *a)
 	char dir[WAPI_PEER_MAX], why[8];
 	const char *name;
 	struct stat st;
-	int dfd, e = 0;
+	int dfd, fd, e = 0;
 
 	/* Named for this anchor: its contents need not be sound (a damaged
 	 * segment of a state nobody holds goes with it). */
@@ -458,8 +443,18 @@ wcore_seg_remove(const struct wapi_header *a)
 		e = errno;
 	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		e = EPERM;	/* a link, a FIFO, another's: never removed */
-	else if (unlinkat(dfd, name, 0) != 0)
+	else if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) < 0)
 		e = errno;
+	else {
+		/* Attached processes hold its byte 1: a segment still in use
+		 * (through another anchor, a copy of this one) stays. */
+		if (wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) != 0)
+			e = EBUSY;
+		else if (unlinkat(dfd, name, 0) != 0)
+			e = errno;
+		close(fd);
+	}
 	close(dfd);
 	return e;
 }

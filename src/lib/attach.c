@@ -137,6 +137,22 @@ wl_attach_private(void)
 	return 0;
 }
 
+/*
+ * Does segment header seg name the state file fd back?  A copy of an anchor
+ * (cp of the state file elsewhere) names the same segment as the original:
+ * it must not share, nor remove, the original's tables.
+ */
+static bool
+wl_segment_names(int fd, const struct wapi_header *seg)
+{
+	struct stat a, p;
+
+	return seg->placement != WAPI_PLACE_SEGMENT ||
+	    (fstat(fd, &a) == 0 && memchr(seg->peer, '\0',
+	    sizeof(seg->peer)) != NULL && lstat(seg->peer, &p) == 0 &&
+	    a.st_dev == p.st_dev && a.st_ino == p.st_ino);
+}
+
 /* The header of the state file fd when it is a sound anchor: true with a
  * copy in *h. */
 static bool
@@ -156,14 +172,26 @@ wl_read_anchor(int fd, struct wapi_header *h)
 }
 
 /* Remove the segment of the state file fd (held exclusively, or never
- * published), if it is an anchor whose segment is still its own. */
+ * published: made_here), if it is an anchor whose segment is its own: one
+ * that names another anchor (fd is a copy) stays, one too damaged to tell
+ * goes. */
 static void
-wl_drop_segment(int fd)
+wl_drop_segment(int fd, bool made_here)
 {
-	struct wapi_header h;
+	struct wapi_header h, seg;
+	char why[8];
+	int sfd;
 
-	if (wl_read_anchor(fd, &h))
-		(void)wcore_seg_remove(&h);
+	if (!wl_read_anchor(fd, &h))
+		return;
+	sfd = made_here ? -1 : wcore_seg_open(&h, false, &seg, why,
+	    sizeof(why));
+	if (sfd >= 0) {
+		close(sfd);
+		if (!wl_segment_names(fd, &seg))
+			return;
+	}
+	(void)wcore_seg_remove(&h);
 }
 
 /* Create the state file as a temporary and link it into place.  Returns
@@ -221,7 +249,7 @@ wl_create(const char *name, char *why, size_t whylen)
 			unlinkat(wl.dirfd, tmp, 0);
 	}
 	if (r != 0) {
-		wl_drop_segment(fd);
+		wl_drop_segment(fd, true);
 		close(fd);
 		if (r == EEXIST)
 			;
@@ -264,7 +292,7 @@ wl_reinit(int fd, const char *name, char *why, size_t whylen)
 		count = 0;
 	l.init_count = count + 1;
 	/* The old segment goes with the old state: nobody holds either. */
-	wl_drop_segment(fd);
+	wl_drop_segment(fd, false);
 	if (ftruncate(fd, 0) != 0)
 		return errno;
 	r = wcore_init_pair(fd, wl.dirfd, name, &l, wl.host, NULL, 0, why,
@@ -294,11 +322,12 @@ wl_header_sound(int fd)
 	ok = wcore_check_header(&h, (size_t)n, (uint64_t)st.st_size, &rep) == 0;
 	wcore_report_free(&rep);
 	if (ok && h.placement == WAPI_PLACE_ANCHOR) {
+		struct wapi_header seg;
 		char why[8];
-		int sfd = wcore_seg_open(&h, false, NULL, why, sizeof(why));
+		int sfd = wcore_seg_open(&h, false, &seg, why, sizeof(why));
 
-		ok = sfd >= 0;
-		if (ok)
+		ok = sfd >= 0 && wl_segment_names(fd, &seg);
+		if (sfd >= 0)
 			close(sfd);
 	}
 	return ok;
@@ -358,6 +387,14 @@ wl_map(int fd, char *why, size_t whylen)
 	r = wcore_map_state(fd, true, &wl.map, &wl.len, &segfd, why, whylen);
 	if (r != 0)
 		return r;
+	if (!wl_segment_names(fd, wl.map)) {
+		snprintf(why, whylen, "its segment %s names another state file "
+		    "(this one is a copy?)", ((struct wapi_header *)wl.map)->peer);
+		munmap(wl.map, wl.len);
+		wl.map = NULL;
+		close(segfd);
+		return EINVAL;
+	}
 	if (segfd >= 0 && (r = wcore_lock_byte(segfd, WAPI_LOCK_INIT,
 	    F_RDLCK, WL_INIT_WAIT_MS)) != 0) {
 		/* Only wapictl clean takes it, and only for a segment

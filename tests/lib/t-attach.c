@@ -30,8 +30,9 @@ cur_path(void)
 	return p;
 }
 
+/* The state file's own header, as it is on disk. */
 static bool
-read_header(struct wapi_header *h)
+read_file_header(struct wapi_header *h)
 {
 	int fd = open(cur_path(), O_RDONLY | O_CLOEXEC);
 	bool ok;
@@ -40,19 +41,26 @@ read_header(struct wapi_header *h)
 		return false;
 	ok = pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
 	close(fd);
-	/* An anchor: the live header is its segment's. */
-	if (ok && h->placement == WAPI_PLACE_ANCHOR) {
-		struct wapi_header a = *h;
-		char why[256];
-
-		fd = wcore_seg_open(&a, false, h, why, sizeof(why));
-		ok = fd >= 0;
-		if (ok)
-			close(fd);
-		else
-			printf("# %s\n", why);
-	}
 	return ok;
+}
+
+/* The live header: the file's, or for an anchor its segment's. */
+static bool
+read_header(struct wapi_header *h)
+{
+	struct wapi_header a;
+	char why[256];
+	int fd;
+
+	if (!read_file_header(h) || h->placement != WAPI_PLACE_ANCHOR)
+		return h->placement != WAPI_PLACE_ANCHOR;
+	a = *h;
+	if ((fd = wcore_seg_open(&a, false, h, why, sizeof(why))) < 0) {
+		printf("# %s\n", why);
+		return false;
+	}
+	close(fd);
+	return true;
 }
 
 static enum wcore_verdict
@@ -759,18 +767,11 @@ test_live_client_drops(void)
 
 /* ---- anchor and segment ---- */
 
-/* The anchor's header, as it is on disk (no following to the segment). */
+/* The anchor's header (false for a whole file). */
 static bool
 read_anchor(struct wapi_header *h)
 {
-	int fd = open(cur_path(), O_RDONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
-	close(fd);
-	return ok && h->placement == WAPI_PLACE_ANCHOR;
+	return read_file_header(h) && h->placement == WAPI_PLACE_ANCHOR;
 }
 
 /* How many files of the segment directory have `part' in their name. */
@@ -849,7 +850,6 @@ test_segment_removed_live(void)
 	struct wapi_header anc, hdr;
 	bool shared = true, private = false;
 	pid_t pa;
-	int fd;
 
 	use_host("split");
 	t_gate_init(&a.ready); t_gate_init(&a.go);
@@ -865,10 +865,8 @@ test_segment_removed_live(void)
 	T_OK(read_anchor(&hdr) && hdr.state_id == anc.state_id,
 	    "the anchor was not re-initialised");
 	/* The helper gone too: nothing to rejoin through. */
-	fd = open(cur_path(), O_RDONLY | O_CLOEXEC);
-	if (pread(fd, &hdr, sizeof(hdr), 0) < 0)
+	if (!read_file_header(&hdr))
 		hdr.helper_pid = 0;
-	close(fd);
 	T_OK(hdr.helper_pid > 0 && kill(hdr.helper_pid, SIGSTOP) == 0,
 	    "its helper is stopped");
 	T_OK(kill(hdr.helper_pid, SIGKILL) == 0, "and killed");
