@@ -16,8 +16,8 @@ _wapictl_clean_opts='-n --dry-run --older-than --force-host'
 _wapictl_stop_opts='-w --wait --kill'
 _wapictl_help_opts=''
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
-	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT EVENTS MUTEXES SEMAPHORES
-	FILES PIPES SOCKETS PROCESSES'
+	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE
+	SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES'
 _wapictl_handles_columns='HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER
 	WAITERS CHANGED DETAILS HOST PATH'
 _wapictl_types='event mutex semaphore file pipe socket process'

@@ -115,8 +115,8 @@ function __wapictl_list
 end
 
 set -l status_columns PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE \
-    CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT EVENTS MUTEXES SEMAPHORES \
-    FILES PIPES SOCKETS PROCESSES
+    CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE \
+    SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES
 set -l handles_columns HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER \
     WAITERS CHANGED DETAILS HOST PATH
 set -l types event mutex semaphore file pipe socket process
@@ -148,7 +148,7 @@ set -l c '__fish_seen_subcommand_from status'
 complete -c wapictl -n $c -s o -l output -x -a "(__wapictl_list $status_columns)" -d 'Columns to show'
 complete -c wapictl -n $c -s r -l raw -d 'Raw output'
 complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
-complete -c wapictl -n $c -s v -l verbose -d 'Counts by type, and the client slots'
+complete -c wapictl -n $c -s v -l verbose -d 'Where the tables are, counts by type, and the client slots'
 complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 
 # handles

@@ -67,7 +67,8 @@ teardown() { wapictl_teardown; }
 	make_orphan
 	sleep 1000 3>&- &
 	remember_pid $!
-	"$PATCH" "$STATE" helper $! 1
+	# the helper fields of the live header (an anchor's segment)
+	"$PATCH" "$(live_header_of "$STATE")" helper $! 1
 	run -1 --separate-stderr "$WAPICTL" -J status
 	run "$JQ" -e '.status[0]."helper-alive" == "dead(pid reused)"' <<< "$output"
 	assert_success
@@ -78,6 +79,10 @@ teardown() { wapictl_teardown; }
 @test "another boot id: stale-boot, exit 1" {
 	make_orphan
 	"$PATCH" "$STATE" boot 00000000-1111-2222-3333-444444444444
+	# a reboot empties the memory file system: its segment is gone too
+	local seg
+	seg=$(seg_of "$STATE")
+	[ -z "$seg" ] || rm "$seg"
 	run -1 "$WAPICTL" status -o VERDICT,REASON -n
 	assert_output --partial "stale-boot"
 	assert_output --partial "00000000"
@@ -195,7 +200,8 @@ teardown() { wapictl_teardown; }
 @test "a helper that stopped beating is shown as not answering: exit 1, with the next step" {
 	start_client -e ev
 	kill -STOP "$HELPER_PID"
-	"$PATCH" "$STATE" heartbeat 60
+	# the heartbeat of the live header (an anchor's segment)
+	"$PATCH" "$(live_header_of "$STATE")" heartbeat 60
 	run -1 --separate-stderr "$WAPICTL" -J status -o VERDICT,HELPER-ALIVE,REASON
 	kill -CONT "$HELPER_PID"
 	run "$JQ" -e '.status[0] | .verdict == "live" and ."helper-alive" == "not-answering" and (.reason | test("helper pid [0-9]+ not answering: last heartbeat 6[0-9] s ago"))' <<< "$output"

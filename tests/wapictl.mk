@@ -4,7 +4,8 @@ wapictl_bats = \
 	tests/wapictl-usage.bats tests/wapictl-status.bats \
 	tests/wapictl-handles.bats tests/wapictl-validate.bats \
 	tests/wapictl-lock.bats tests/wapictl-clean.bats \
-	tests/wapictl-stop.bats tests/wapictl-mono.bats
+	tests/wapictl-stop.bats tests/wapictl-mono.bats \
+	tests/wapictl-segment.bats
 TESTS += $(wapictl_bats)
 EXTRA_DIST += $(wapictl_bats) tests/wapictl/helpers.bash
 check_PROGRAMS += tests/wapictl/patchstate tests/wapictl/mono-legacy

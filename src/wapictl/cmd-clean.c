@@ -7,6 +7,10 @@
  * verdict is re-checked while holding the init byte exclusively (no client
  * can attach meanwhile), and the name must still be the inode we checked
  * right before unlinkat(), so a link or a swapped file is never removed.
+ * An anchor's segment goes with it when it verifies as that anchor's and
+ * nobody holds it; a segment of the segment directory that no anchor
+ * names goes on its own, once older than WCORE_SEG_GRACE_S, decided again
+ * while holding its init byte exclusively.  Another user's never.
  */
 #include <sys/stat.h>
 
@@ -71,13 +75,21 @@ static void	cmd_clean_when(int64_t, bool, char *, size_t);
 static void	cmd_clean_unlink(const struct target_file *, dev_t, ino_t,
 		    struct cmd_clean_result *);
 static void	cmd_clean_state(struct wapictl *, const struct target_file *,
-		    const struct cmd_clean_opts *, struct cmd_clean_result *);
+		    const struct cmd_clean_opts *, struct cmd_clean_result *,
+		    struct target_claims *);
 static bool	cmd_clean_state_keep(const struct wcore_status *,
 		    const struct stat *, const struct cmd_clean_opts *,
 		    struct cmd_clean_result *);
 static void	cmd_clean_state_remove(struct wapictl *,
 		    const struct target_file *, int, const struct wcore_status *,
 		    const struct stat *, struct cmd_clean_result *);
+static int	cmd_clean_anchor_segment(int, const struct stat *, bool,
+		    struct wapi_header *, struct cmd_clean_result *);
+static void	cmd_clean_segment(struct wapictl *, const struct target_seg *,
+		    const struct target_claims *, const struct cmd_clean_opts *,
+		    struct cmd_clean_result *);
+static bool	cmd_clean_segment_keep(const struct target_seg_status *,
+		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_temp(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_legacy(struct wapictl *, const struct target_list *,
@@ -94,8 +106,7 @@ static void	cmd_clean_report(const struct wapictl *,
 		    const struct target_file *, const struct cmd_clean_result *,
 		    const struct cmd_clean_opts *, struct cmd_clean_counts *);
 static void	cmd_clean_summary(const struct wapictl *,
-		    const struct target_list *, const struct cmd_clean_opts *,
-		    const struct cmd_clean_counts *);
+		    const struct cmd_clean_opts *, const struct cmd_clean_counts *);
 
 enum { OPT_OLDER = CMD_OPT_LONG, OPT_FORCE_HOST };
 static const struct cmd_option cmd_clean_options[] = {
@@ -223,7 +234,8 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
 
 static void
 cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
-    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
+    const struct cmd_clean_opts *o, struct cmd_clean_result *res,
+    struct target_claims *claims)
 {
 	struct wcore_status st;
 	struct stat sb;
@@ -255,10 +267,18 @@ cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
 	} else {
 		res->verdict = wcore_verdict_name(st.verdict);
 		if (cmd_clean_state_keep(&st, &sb, o, res))
-			;
-		else if (o->dry_run)
+			target_claim_add(claims, &st);
+		else if (o->dry_run) {
+			struct wapi_header a;
+
 			res->would_remove = true;
-		else
+			if (cmd_clean_anchor_segment(fd, &sb, true, &a,
+			    res) >= 0) {
+				target_shown(a.peer, why, sizeof(why));
+				cmd_clean_cat_why(res, "; its segment %s would be "
+				    "removed too", why);
+			}
+		} else
 			cmd_clean_state_remove(ctl, tf, fd, &st, &sb, res);
 	}
 	close(fd);
@@ -344,7 +364,10 @@ cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
     struct cmd_clean_result *res)
 {
 	struct wcore_status st2;
-	int e;
+	struct wapi_header a;
+	struct stat ss, ls;
+	char shown[PATH_MAX];
+	int e, segfd;
 
 	e = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0);
 	if (e != 0) {
@@ -361,7 +384,215 @@ cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
 		    "kept", wcore_verdict_name(st2.verdict), st2.reason);
 		return;
 	}
+	/* Its segment, held exclusively from before the anchor goes. */
+	segfd = cmd_clean_anchor_segment(fd, sb, false, &a, res);
 	cmd_clean_unlink(tf, sb->st_dev, sb->st_ino, res);
+	if (segfd < 0)
+		return;
+	target_shown(a.peer, shown, sizeof(shown));
+	/* Still the segment locked (wcore_seg_remove opens it again). */
+	if (res->removed && (fstat(segfd, &ss) != 0 || lstat(a.peer,
+	    &ls) != 0 || ss.st_dev != ls.st_dev || ss.st_ino != ls.st_ino))
+		cmd_clean_cat_why(res, "; its segment %s was replaced "
+		    "meanwhile: kept", shown);
+	else if (res->removed) {
+		if ((e = wcore_seg_remove(&a)) == 0)
+			cmd_clean_cat_why(res, "; its segment %s removed too",
+			    shown);
+		else if (e != ENOENT) {
+			cmd_clean_cat_why(res, "; but its segment %s could not "
+			    "be removed: %s", shown, strerror(e));
+			res->finding = true;
+		}
+	}
+	close(segfd);
+}
+
+/*
+ * The segment of the anchor fd (held exclusively, about to be removed),
+ * when it is that anchor's: wcore_seg_open checks it against the anchor's
+ * header (read here into *a), and its header must name this very anchor
+ * (a copy of an anchor elsewhere names the same segment: that one is not
+ * ours to remove).  Its init byte is then taken exclusively, so that
+ * nobody attaches to it.  The segment's descriptor (the lock lives as
+ * long as it), or -1 when it stays or is not there; res->why says why it
+ * stays.  dry_run: the same checks but the lock; 0 when it would go.
+ */
+static int
+cmd_clean_anchor_segment(int fd, const struct stat *sb, bool dry_run,
+    struct wapi_header *a, struct cmd_clean_result *res)
+{
+	struct wcore_report rep = { .limit = 1 };
+	struct wapi_header sh;
+	struct stat st;
+	char why[512], shown[PATH_MAX];
+	ssize_t n;
+	int segfd, e;
+
+	memset(a, 0, sizeof(*a));
+	n = pread(fd, a, sizeof(*a), 0);
+	e = n < 0 || wcore_check_header(a, (size_t)n, (uint64_t)sb->st_size,
+	    &rep) > 0 || rep.incompatible || a->placement != WAPI_PLACE_ANCHOR;
+	wcore_report_free(&rep);
+	if (e)
+		return -1;	/* a whole file, or no segment can be told */
+	target_shown(a->peer, shown, sizeof(shown));
+	segfd = wcore_seg_open(a, !dry_run, &sh, why, sizeof(why));
+	if (segfd == -ENOENT)
+		return -1;	/* the reason says it is gone */
+	if (segfd < 0) {
+		cmd_clean_cat_why(res, "; %s: not removed", why);
+		return -1;
+	}
+	if (lstat(sh.peer, &st) != 0 || st.st_dev != sb->st_dev ||
+	    st.st_ino != sb->st_ino) {
+		cmd_clean_cat_why(res, "; its segment %s names another anchor: "
+		    "kept", shown);
+		close(segfd);
+		return -1;
+	}
+	if (dry_run) {
+		close(segfd);
+		return 0;
+	}
+	if ((e = wcore_lock_byte(segfd, WAPI_LOCK_INIT, F_WRLCK, 0)) != 0) {
+		cmd_clean_cat_why(res, "; its segment %s is %s: kept", shown,
+		    e == EAGAIN ? "held by a process" : "cannot be locked");
+		res->finding = true;
+		close(segfd);
+		return -1;
+	}
+	return segfd;
+}
+
+/*
+ * Whether a segment that no anchor names stays, by its judgement and its
+ * age (its mtime): an orphaned or an unheld corrupt one goes once older
+ * than WCORE_SEG_GRACE_S (one younger may be one being made) and than
+ * --older-than.  res->why says why it stays, or is the reason it may go.
+ */
+static bool
+cmd_clean_segment_keep(const struct target_seg_status *ss,
+    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
+{
+	char d[48], d2[32];
+	int64_t age, min_age;
+	bool future;
+
+	cmd_clean_why(res, "%s", ss->reason);
+	switch (ss->verdict) {
+	case WCORE_LIVE:
+		return true;
+	case WCORE_INCOMPATIBLE:
+		cmd_clean_cat_why(res, "; left for the build of wapi that made "
+		    "it%s", ss->held ? "" :
+		    " (remove it by hand if none runs any more)");
+		res->finding = !ss->held;
+		return true;
+	case WCORE_CORRUPT:
+		if (ss->held) {
+			res->finding = true;
+			return true;
+		}
+		break;
+	case WCORE_ORPHANED:
+		break;
+	default:
+		res->finding = true;
+		return true;
+	}
+	age = cmd_clean_age(ss->mtime, &future);
+	min_age = MAX(o->older_than, WCORE_SEG_GRACE_S);
+	if (age < min_age) {
+		cmd_clean_when(age, future, d, sizeof(d));
+		if (age < WCORE_SEG_GRACE_S)
+			cmd_clean_cat_why(res, "; modified %s: may be one being "
+			    "made, kept until it is %d s old", d,
+			    WCORE_SEG_GRACE_S);
+		else {
+			target_duration(o->older_than, d2, sizeof(d2));
+			cmd_clean_cat_why(res, "; modified %s, not older than "
+			    "%s", d, d2);
+			res->finding = true;
+		}
+		return true;
+	}
+	if (future)
+		cmd_clean_cat_why(res, "; modified in the future by our clock: "
+		    "age unknown, taken as old enough");
+	return false;
+}
+
+/*
+ * A segment of the segment directory that no listed anchor names: another
+ * user's is never touched; ours is opened without following a link and
+ * checked as ours (wcore_state_open), judged, and removed when it may go,
+ * after judging it again while holding its init byte exclusively (no
+ * client attaches meanwhile), and only if its name still leads to the
+ * file judged (cmd_clean_unlink).  res->verdict stays NULL when there is
+ * nothing to report (gone, or named by its anchor after all).
+ */
+static void
+cmd_clean_segment(struct wapictl *ctl, const struct target_seg *sg,
+    const struct target_claims *claims, const struct cmd_clean_opts *o,
+    struct cmd_clean_result *res)
+{
+	struct target_seg_status ss, ss2;
+	char why[512];
+	int fd, e;
+
+	if (target_claimed(claims, sg))
+		return;
+	if (!sg->ours) {
+		res->verdict = wcore_verdict_name(WCORE_FOREIGN);
+		cmd_clean_why(res, "another user's segment (uid %u in its name, "
+		    "owned by uid %u): never touched", (unsigned)sg->uid,
+		    (unsigned)sg->info.uid);
+		return;
+	}
+	fd = wcore_state_open(ctl->seg_dirfd, sg->name, true, why, sizeof(why));
+	if (fd == -ENOENT)
+		return;		/* removed since the listing */
+	if (fd < 0) {
+		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
+		cmd_clean_why(res, "%s; never followed nor removed: look at it "
+		    "and remove it by hand if it is not needed", why);
+		res->finding = true;
+		if (fd != -ELOOP && fd != -EINVAL && fd != -EMLINK &&
+		    fd != -EPERM && fd != -EACCES)
+			res->failed = true;
+		return;
+	}
+	if (target_seg_judge(sg, fd, &ss) != 0) {
+		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
+		cmd_clean_why(res, "%s", ss.reason);
+		res->failed = res->finding = true;
+		close(fd);
+		return;
+	}
+	if (ss.claimed) {
+		close(fd);
+		return;		/* its anchor, in another directory, names it */
+	}
+	res->verdict = wcore_verdict_name(ss.verdict);
+	if (cmd_clean_segment_keep(&ss, o, res))
+		;
+	else if (o->dry_run)
+		res->would_remove = true;
+	else if ((e = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0)) != 0)
+		cmd_clean_why(res, "%s, but a process %s it meanwhile; kept",
+		    res->verdict, e == EAGAIN ? "attached to" :
+		    "could not be excluded from");
+	/* Our own lock is invisible through fd: anything held is theirs. */
+	else if (target_seg_judge(sg, fd, &ss2) != 0 || ss2.claimed ||
+	    ss2.held || ss2.verdict != ss.verdict || ss2.dev != ss.dev ||
+	    ss2.ino != ss.ino)
+		cmd_clean_why(res, "changed while being checked (now %s: %s); "
+		    "kept", ss2.claimed ? "named by its anchor" :
+		    wcore_verdict_name(ss2.verdict), ss2.reason);
+	else
+		cmd_clean_unlink(&sg->tf, ss.dev, ss.ino, res);
+	close(fd);
 }
 
 static void
@@ -589,15 +820,15 @@ cmd_clean_report(const struct wapictl *ctl, struct libscols_table *tb,
 }
 
 static void
-cmd_clean_summary(const struct wapictl *ctl, const struct target_list *list,
-    const struct cmd_clean_opts *o, const struct cmd_clean_counts *n)
+cmd_clean_summary(const struct wapictl *ctl, const struct cmd_clean_opts *o,
+    const struct cmd_clean_counts *n)
 {
 	char shown[PATH_MAX];
 
 	if (ctl->quiet)
 		return;
 	target_shown(ctl->dir, shown, sizeof(shown));
-	if (list->n == 0)
+	if (n->removed + n->kept == 0)
 		printf("%s: nothing to clean\n", shown);
 	else
 		printf("%s: %s %zu file%s, kept %zu\n", shown,
@@ -615,8 +846,10 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 	struct cmd_clean_counts n = { 0, 0, 0, false };
 	struct out_spec spec;
 	struct libscols_table *tb = NULL;
-	struct target_list list;
+	struct target_list list, segs;
+	struct target_claims claims;
 	struct target_file tf;
+	struct target_seg sg;
 	bool *ldone;
 	size_t i;
 
@@ -631,6 +864,7 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
 	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY, &list) < 0)
 		return WAPICTL_EXIT_ACCESS;
+	memset(&claims, 0, sizeof(claims));
 	lres = calloc(list.n ? list.n : 1, sizeof(*lres));
 	ldone = calloc(list.n ? list.n : 1, sizeof(*ldone));
 	if (lres == NULL || ldone == NULL)
@@ -646,7 +880,7 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 		memset(&res, 0, sizeof(res));
 		switch (tf.de.parsed.kind) {
 		case WCORE_NAME_STATE:
-			cmd_clean_state(ctl, &tf, &o, &res);
+			cmd_clean_state(ctl, &tf, &o, &res, &claims);
 			break;
 		case WCORE_NAME_TEMP:
 			cmd_clean_temp(ctl, &tf, &o, &res);
@@ -661,12 +895,25 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 		if (res.verdict != NULL)	/* else gone since the listing */
 			cmd_clean_report(ctl, tb, &spec, &tf, &res, &o, &n);
 	}
+	/* Then the segments that no anchor kept names, listed only now:
+	 * those of the anchors just removed went with them. */
+	if (target_seg_collect(ctl, &segs) < 0)
+		n.failed = true;	/* said */
+	for (i = 0; i < segs.n; i++) {
+		target_seg_get(ctl, &segs, i, &sg);
+		memset(&res, 0, sizeof(res));
+		cmd_clean_segment(ctl, &sg, &claims, &o, &res);
+		if (res.verdict != NULL)
+			cmd_clean_report(ctl, tb, &spec, &sg.tf, &res, &o, &n);
+	}
+	target_free(&segs);
+	target_claims_free(&claims);
 	if (tb != NULL && !ctl->quiet)
 		out_print(tb);
 	else if (tb != NULL)
 		out_discard(tb);
 	else
-		cmd_clean_summary(ctl, &list, &o, &n);
+		cmd_clean_summary(ctl, &o, &n);
 	target_free(&list);
 	free(lres);
 	free(ldone);

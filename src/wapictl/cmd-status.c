@@ -1,9 +1,12 @@
 /*
  * wapictl status: one row per state file (and per creation temporary and
  * legacy Mono file) of the wanted host(s), with the core's verdict and its
- * reason in words.  -v adds counts by object type and a second table of the
- * client slots.  Exit 1 when anything is orphaned, stale-boot, corrupt or
- * has a dead helper; 4 when a file or the directory cannot be read.
+ * reason in words, then one per segment of the segment directory that no
+ * listed state file names (target_seg_judge).  -v adds where the tables
+ * are, counts by object type and a second table of the client slots.
+ * Exit 1 when anything is orphaned, stale-boot, corrupt or has a dead
+ * helper (a segment only once older than WCORE_SEG_GRACE_S); 4 when a file
+ * or the directory cannot be read.
  */
 #include <sys/mman.h>
 
@@ -26,6 +29,7 @@ struct cmd_status_out {
 	struct libscols_table	*tb, *ctb;	/* files, client slots */
 	struct out_spec		*spec, *cspec;
 	bool			 verbose;
+	struct target_claims	 claims;	/* segments the files name */
 };
 
 static int	cmd_status_exec(struct wapictl *, struct cmd_args *);
@@ -36,9 +40,18 @@ static int	cmd_status_state(struct wapictl *, const struct target_file *,
 static int	cmd_status_unreadable(struct libscols_line *,
 		    const struct out_spec *, const struct target_file *,
 		    const char *, const char *);
-static int	cmd_status_cells(struct libscols_line *,
-		    const struct out_spec *, const struct wcore_status *,
-		    const char **);
+static int	cmd_status_cells(const struct wapictl *,
+		    struct libscols_line *, const struct out_spec *,
+		    const struct wcore_status *, const char **);
+static void	cmd_status_place(struct libscols_line *,
+		    const struct out_spec *, const struct wcore_status *);
+static void	cmd_status_bytes(struct libscols_line *,
+		    const struct out_spec *, int, int64_t);
+static int	cmd_status_segment(struct wapictl *, const struct target_seg *,
+		    struct cmd_status_out *);
+static void	cmd_status_segment_cells(struct libscols_line *,
+		    const struct out_spec *, const struct target_seg *,
+		    const struct target_seg_status *);
 static bool	cmd_status_lock_dead(const struct wcore_status *);
 static int	cmd_status_finding(const struct target_file *,
 		    const struct wcore_status *, const char *, int);
@@ -51,8 +64,9 @@ static void	cmd_status_print(const struct wapictl *,
 enum {
 	COL_PATH, COL_HOST, COL_ABI, COL_VERDICT, COL_REASON, COL_HELPER,
 	COL_HELPER_ALIVE, COL_CLIENTS, COL_HANDLES, COL_SIZE, COL_AGE,
-	COL_HEARTBEAT, COL_LOCK, COL_BOOT, COL_EVENTS, COL_MUTEXES,
-	COL_SEMAPHORES, COL_FILES, COL_PIPES, COL_SOCKETS, COL_PROCESSES
+	COL_HEARTBEAT, COL_LOCK, COL_BOOT, COL_PLACE, COL_SEGMENT,
+	COL_SEG_SIZE, COL_SEG_RSS, COL_EVENTS, COL_MUTEXES, COL_SEMAPHORES,
+	COL_FILES, COL_PIPES, COL_SOCKETS, COL_PROCESSES
 };
 
 static const struct out_column cmd_status_cols[] = {
@@ -84,6 +98,14 @@ static const struct out_column cmd_status_cols[] = {
 	    "pid holding the table lock" },
 	[COL_BOOT] = { "BOOT", 36, 0, SCOLS_JSON_STRING,
 	    "boot id recorded at creation" },
+	[COL_PLACE] = { "PLACE", 7, 0, SCOLS_JSON_STRING,
+	    "where the tables are: segment, file, - (-v)" },
+	[COL_SEGMENT] = { "SEGMENT", 0.3, SCOLS_FL_NOEXTREMES,
+	    SCOLS_JSON_STRING, "the segment that holds the tables (-v)" },
+	[COL_SEG_SIZE] = { "SEG-SIZE", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "segment size (bytes in JSON; -v)" },
+	[COL_SEG_RSS] = { "SEG-RSS", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "memory the segment holds (bytes in JSON; -v)" },
 	[COL_EVENTS] = { "EVENTS", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "event handles (-v)" },
 	[COL_MUTEXES] = { "MUTEXES", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
@@ -106,7 +128,7 @@ static const int cmd_status_defaults[] = {
 	COL_HANDLES, COL_AGE, COL_HEARTBEAT, COL_LOCK, COL_REASON
 };
 static const int cmd_status_verbose[] = {
-	COL_EVENTS, COL_MUTEXES, COL_SEMAPHORES, COL_FILES, COL_PIPES,
+	COL_PLACE, COL_SEGMENT, COL_SEG_SIZE, COL_SEG_RSS, COL_EVENTS, COL_MUTEXES, COL_SEMAPHORES, COL_FILES, COL_PIPES,
 	COL_SOCKETS, COL_PROCESSES
 };
 
@@ -133,7 +155,7 @@ static const int cmd_status_cdefaults[] = {
 
 static const struct cmd_option cmd_status_options[] = {
 	{ "verbose", no_argument, 'v', NULL,
-	    "counts by type, and the client slots" },
+	    "where the tables are, counts by type, and the client slots" },
 	CMD_OPTION_END
 };
 
@@ -162,6 +184,23 @@ cmd_status_size(off_t sz, char *buf, size_t len)
 		snprintf(buf, len, "%jd", (intmax_t)sz);
 	else
 		snprintf(buf, len, "%.*f%c", v < 10 ? 1 : 0, v, units[u]);
+}
+
+/* A size: bytes in JSON, 1.5M for people; only when the column is shown. */
+static void
+cmd_status_bytes(struct libscols_line *ln, const struct out_spec *spec,
+    int id, int64_t bytes)
+{
+	char d[32];
+
+	if (!out_has(spec, id))
+		return;
+	if (spec->json)
+		out_cell(ln, spec, id, "%" PRId64, bytes);
+	else {
+		cmd_status_size((off_t)bytes, d, sizeof(d));
+		out_cell(ln, spec, id, "%s", d);
+	}
 }
 
 /* -v: counts by type on the line and the client slots in the second table. */
@@ -244,12 +283,8 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 	ln = out_line_new(o->tb);
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
 	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
-	if (spec->json)
-		out_cell(ln, spec, COL_SIZE, "%jd", (intmax_t)tf->de.info.size);
-	else if (out_has(spec, COL_SIZE)) {
-		cmd_status_size(tf->de.info.size, d, sizeof(d));
-		out_cell(ln, spec, COL_SIZE, "%s", d);
-	}
+	cmd_status_bytes(ln, spec, COL_SIZE, tf->de.info.size);
+	out_cell(ln, spec, COL_PLACE, "-");
 
 	switch (tf->de.parsed.kind) {
 	case WCORE_NAME_TEMP:
@@ -306,12 +341,39 @@ cmd_status_state(struct wapictl *ctl, const struct target_file *tf,
 		close(fd);
 		return cmd_status_unreadable(ln, o->spec, tf, strerror(e), "");
 	}
-	dead = cmd_status_cells(ln, o->spec, &st, &alive);
+	dead = cmd_status_cells(ctl, ln, o->spec, &st, &alive);
+	cmd_status_place(ln, o->spec, &st);
+	target_claim_add(&o->claims, &st);
 	if (o->verbose && st.header_ok && (st.verdict == WCORE_LIVE ||
 	    st.verdict == WCORE_ORPHANED || st.verdict == WCORE_STALE_BOOT))
 		cmd_status_details(fd, tf->path, ln, o);
 	close(fd);
 	return cmd_status_finding(tf, &st, alive, dead);
+}
+
+/* PLACE, SEGMENT, SEG-SIZE, SEG-RSS of a state file. */
+static void
+cmd_status_place(struct libscols_line *ln, const struct out_spec *spec,
+    const struct wcore_status *st)
+{
+	char esc[WAPI_PEER_MAX * 4];
+
+	if (!st->header_ok) {
+		out_cell(ln, spec, COL_PLACE, "-");
+		return;
+	}
+	if (st->seg == WCORE_SEG_FILE) {
+		out_cell(ln, spec, COL_PLACE, "file");
+		return;
+	}
+	out_cell(ln, spec, COL_PLACE, "segment");
+	/* A path read from the file: escaped. */
+	out_escape(st->seg_path, esc, sizeof(esc));
+	out_cell(ln, spec, COL_SEGMENT, "%s", esc);
+	if (st->seg == WCORE_SEG_OK) {
+		cmd_status_bytes(ln, spec, COL_SEG_SIZE, st->seg_size);
+		cmd_status_bytes(ln, spec, COL_SEG_RSS, st->seg_resident);
+	}
 }
 
 static int
@@ -320,6 +382,7 @@ cmd_status_unreadable(struct libscols_line *ln, const struct out_spec *spec,
 {
 	out_cell(ln, spec, COL_VERDICT, "%s",
 	    wcore_verdict_name(WCORE_UNREADABLE));
+	out_cell(ln, spec, COL_PLACE, "-");
 	char ewhy[2048];
 
 	out_cell(ln, spec, COL_REASON, "%s", why);
@@ -348,20 +411,28 @@ cmd_status_lock_dead(const struct wcore_status *st)
  * liveness in words; returns 1 when the recorded helper is dead.
  */
 static int
-cmd_status_cells(struct libscols_line *ln, const struct out_spec *spec,
-    const struct wcore_status *st, const char **alive)
+cmd_status_cells(const struct wapictl *ctl, struct libscols_line *ln,
+    const struct out_spec *spec, const struct wcore_status *st,
+    const char **alive)
 {
 	int64_t now = wcore_now_s();
 	bool lock_dead = cmd_status_lock_dead(st);
+	char lock[96], place[sizeof(ctl->seg_why) + 40];
 	int dead;
 
 	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(st->verdict));
+	lock[0] = place[0] = '\0';
 	if (lock_dead)
-		out_cell(ln, spec, COL_REASON, "%s; table lock left by dead pid "
-		    "%" PRId32 " (recovered at its next use)", st->reason,
-		    st->lock_pid);
-	else
-		out_cell(ln, spec, COL_REASON, "%s", st->reason);
+		snprintf(lock, sizeof(lock), "; table lock left by dead pid "
+		    "%" PRId32 " (recovered at its next use)", st->lock_pid);
+	/* This host's tables in the file because there is no segment
+	 * directory: say why (WAPI_SEGMENT_DIR=none is a choice, said too). */
+	if (st->header_ok && st->seg == WCORE_SEG_FILE &&
+	    ctl->seg_dir[0] == '\0' && ctl->host[0] != '\0' &&
+	    strncmp(st->hdr.host, ctl->host, sizeof(st->hdr.host)) == 0)
+		snprintf(place, sizeof(place), "; its tables are in the file: "
+		    "%s", ctl->seg_why);
+	out_cell(ln, spec, COL_REASON, "%s%s%s", st->reason, lock, place);
 	dead = target_helper_state(st, alive);
 	out_cell(ln, spec, COL_HELPER_ALIVE, "%s", *alive);
 	if (st->header_ok) {
@@ -422,6 +493,120 @@ cmd_status_finding(const struct target_file *tf, const struct wcore_status *st,
 	return 0;
 }
 
+/* The cells of a segment row from its judgement. */
+static void
+cmd_status_segment_cells(struct libscols_line *ln, const struct out_spec *spec,
+    const struct target_seg *sg, const struct target_seg_status *ss)
+{
+	int64_t now = wcore_now_s();
+
+	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(ss->verdict));
+	if ((ss->verdict == WCORE_ORPHANED || ss->verdict == WCORE_CORRUPT) &&
+	    !ss->held && ss->young)
+		out_cell(ln, spec, COL_REASON, "%s; made less than %d s ago: "
+		    "may be one being made, 'wapictl clean' waits until it is "
+		    "older", ss->reason, WCORE_SEG_GRACE_S);
+	else if (ss->verdict == WCORE_ORPHANED ||
+	    (ss->verdict == WCORE_CORRUPT && !ss->held))
+		out_cell(ln, spec, COL_REASON, "%s; 'wapictl clean' removes it",
+		    ss->reason);
+	else
+		out_cell(ln, spec, COL_REASON, "%s", ss->reason);
+	cmd_status_bytes(ln, spec, COL_SIZE, ss->size);
+	cmd_status_bytes(ln, spec, COL_SEG_SIZE, ss->size);
+	cmd_status_bytes(ln, spec, COL_SEG_RSS, ss->resident);
+	if (ss->header_ok) {
+		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
+		    ss->hdr.handles_used,
+		    ss->hdr.regions[WAPI_R_HANDLES].capacity);
+		out_age(ln, spec, COL_AGE, wcore_age_s(now, ss->hdr.created));
+		out_cell(ln, spec, COL_BOOT, "%.36s", ss->hdr.boot_id);
+	} else
+		out_age(ln, spec, COL_AGE, wcore_age_s(now, sg->info.mtime));
+}
+
+/*
+ * The row of a segment of the segment directory that no listed state file
+ * names (none when its anchor, found through its header, names it: that
+ * anchor is in another directory).  Another user's is shown, never
+ * opened.  Returns the segment's exit status: an orphaned or corrupt
+ * segment older than WCORE_SEG_GRACE_S is a finding.
+ */
+static int
+cmd_status_segment(struct wapictl *ctl, const struct target_seg *sg,
+    struct cmd_status_out *o)
+{
+	const struct out_spec *spec = o->spec;
+	struct target_seg_status ss;
+	struct libscols_line *ln;
+	char why[512], esc[2048];
+	int fd;
+
+	if (target_claimed(&o->claims, sg))
+		return 0;
+	if (sg->ours) {
+		fd = wcore_state_open(ctl->seg_dirfd, sg->name, false, why,
+		    sizeof(why));
+		if (fd == -ENOENT)
+			return 0;	/* removed since the listing */
+		if (fd >= 0) {
+			target_seg_judge(sg, fd, &ss);
+			close(fd);
+			if (ss.claimed)
+				return 0;
+		}
+	} else
+		fd = -EPERM;
+	ln = out_line_new(o->tb);
+	out_cell(ln, spec, COL_PATH, "%s", sg->tf.path);
+	out_cell(ln, spec, COL_HOST, "%s", sg->host);
+	out_cell(ln, spec, COL_ABI, "%s", sg->abi);
+	out_escape(sg->tf.path, esc, sizeof(esc));
+	out_cell(ln, spec, COL_SEGMENT, "%s", esc);
+	if (!sg->ours) {
+		out_cell(ln, spec, COL_VERDICT, "%s",
+		    wcore_verdict_name(WCORE_FOREIGN));
+		out_cell(ln, spec, COL_REASON, "another user's segment (uid %u "
+		    "in its name, owned by uid %u): never touched",
+		    (unsigned)sg->uid, (unsigned)sg->info.uid);
+		out_cell(ln, spec, COL_PLACE, "segment");
+		cmd_status_bytes(ln, spec, COL_SIZE, sg->info.size);
+		cmd_status_bytes(ln, spec, COL_SEG_SIZE, sg->info.size);
+		out_age(ln, spec, COL_AGE, wcore_age_s(wcore_now_s(),
+		    sg->info.mtime));
+		return 0;
+	}
+	if (fd < 0) {
+		cmd_status_bytes(ln, spec, COL_SIZE, sg->info.size);
+		return cmd_status_unreadable(ln, spec, &sg->tf, why, "; never "
+		    "followed nor removed: check it with ls -l, remove it by "
+		    "hand if it is not needed");
+	}
+	out_cell(ln, spec, COL_PLACE, "segment");
+	cmd_status_segment_cells(ln, spec, sg, &ss);
+	out_escape(ss.reason, esc, sizeof(esc));
+	switch (ss.verdict) {
+	case WCORE_ORPHANED:
+		if (ss.young)
+			return 0;
+		warnx("%s: orphaned segment (%s); run 'wapictl clean'",
+		    sg->tf.shown, esc);
+		return WAPICTL_EXIT_FINDINGS;
+	case WCORE_CORRUPT:
+		if (ss.young && !ss.held)
+			return 0;
+		warnx("%s: corrupt segment (%s); 'wapictl clean' removes it "
+		    "once no process holds it", sg->tf.shown, esc);
+		return WAPICTL_EXIT_FINDINGS;
+	case WCORE_UNREADABLE:
+		warnx("%s: cannot tell whether it is in use: %s", sg->tf.shown,
+		    esc);
+		return WAPICTL_EXIT_ACCESS;
+	default:
+		return 0;
+	}
+}
+
 /* Both tables, or none with -q; the second only with -v and rows. */
 static void
 cmd_status_print(const struct wapictl *ctl, struct cmd_status_out *o)
@@ -447,8 +632,9 @@ cmd_status_exec(struct wapictl *ctl, struct cmd_args *args)
 {
 	struct out_spec spec, cspec;
 	struct cmd_status_out o;
-	struct target_list list;
+	struct target_list list, segs;
 	struct target_file tf;
+	struct target_seg sg;
 	size_t i;
 	int r, rc = 0;
 
@@ -472,12 +658,23 @@ cmd_status_exec(struct wapictl *ctl, struct cmd_args *args)
 	o.ctb = out_table_new("clients", &cspec, args);
 	o.spec = &spec;
 	o.cspec = &cspec;
+	memset(&o.claims, 0, sizeof(o.claims));
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
 		r = cmd_status_file(ctl, &list, i, &tf, &o);
 		rc = MAX(rc, r);
 	}
+	/* Then the segments that none of those files names. */
+	if (target_seg_collect(ctl, &segs) < 0)
+		rc = MAX(rc, WAPICTL_EXIT_ACCESS);
+	for (i = 0; i < segs.n; i++) {
+		target_seg_get(ctl, &segs, i, &sg);
+		r = cmd_status_segment(ctl, &sg, &o);
+		rc = MAX(rc, r);
+	}
 	cmd_status_print(ctl, &o);
+	target_free(&segs);
+	target_claims_free(&o.claims);
 	target_free(&list);
 	return rc;
 }

@@ -7,12 +7,15 @@
  * said on standard error unless a `why' buffer takes the reason back.
  */
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,13 @@ struct target_scan {
 };
 
 static int	target_scan_one(const struct wcore_dirent *, void *);
+static int	target_list_add(struct target_list *, const char *,
+		    const struct wcore_fileinfo *, bool);
+static int	target_seg_cmp(const void *, const void *, void *);
+static void	target_say(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	target_seg_anchor(const struct wapi_header *, dev_t, ino_t,
+		    char *, size_t);
 
 /*
  * The directory, this host and the host looked at, from the options and
@@ -42,6 +52,12 @@ target_init(struct wapictl *ctl)
 	int e;
 
 	ctl->euid = geteuid();
+	ctl->seg_dirfd = -1;
+	/* Where segments are: none is no error (the tables are then in the
+	 * state files), only said where it matters. */
+	if (wcore_seg_dir(ctl->seg_dir, sizeof(ctl->seg_dir), ctl->seg_why,
+	    sizeof(ctl->seg_why)) != 0)
+		ctl->seg_dir[0] = '\0';
 	if (ctl->dir_arg != NULL)	/* its length checked with the options */
 		strlcpy(ctl->dir, ctl->dir_arg, sizeof(ctl->dir));
 	else if ((e = wcore_dir_path(ctl->dir, sizeof(ctl->dir), why,
@@ -114,10 +130,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 {
 	struct target_scan *s = arg;
 	struct target_list *l = s->list;
-	struct target_ent *te, *nv;
-	size_t len, ncap;
 	unsigned want;
-	char *nn;
 
 	switch (de->parsed.kind) {
 	case WCORE_NAME_STATE:
@@ -153,11 +166,23 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	    target_host_is_this(s->ctl)) &&
 	    strcmp(de->parsed.host, s->ctl->want_host) != 0)
 		return 0;
-	len = strlen(de->name) + 1;
 	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
-	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 + len >
-	    PATH_MAX)
+	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 +
+	    strlen(de->name) + 1 > PATH_MAX)
 		return -ENAMETOOLONG;
+	return target_list_add(l, de->name, &de->info, s->shm);
+}
+
+/* Append a name and its lstat fields to a list: 0 or -ENOMEM. */
+static int
+target_list_add(struct target_list *l, const char *name,
+    const struct wcore_fileinfo *info, bool shm)
+{
+	struct target_ent *te, *nv;
+	size_t len, ncap;
+	char *nn;
+
+	len = strlen(name) + 1;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
 		nv = reallocarray(l->v, l->cap, sizeof(*nv));
@@ -174,12 +199,12 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 		l->names = nn;
 		l->ncap = ncap;
 	}
-	memcpy(l->names + l->nlen, de->name, len);
+	memcpy(l->names + l->nlen, name, len);
 	te = &l->v[l->n++];
 	te->name = l->nlen;
 	l->nlen += len;
-	te->info = de->info;
-	te->shm = s->shm;
+	te->info = *info;
+	te->shm = shm;
 	return 0;
 }
 
@@ -485,4 +510,456 @@ target_open_verdict(const struct wapictl *ctl, const struct target_file *tf,
 		return e == ENOENT ? -EIO : -e;	/* -ENOENT: gone, unsaid */
 	}
 	return fd;
+}
+
+/* ------------------------------------------------------------ segments */
+
+/*
+ * Segments are files of the segment directory (wcore_seg_dir, read once
+ * in target_init) whose names are segment names (wcore_seg_name_parse).
+ * The directory is shared (/dev/shm is sticky and everybody's): names are
+ * only names, every file is opened without following a link and checked
+ * as ours (wcore_state_open), and nothing read from one is trusted.
+ */
+
+#define TARGET_ANCHOR_CLAIMS	0	/* the anchor names this segment */
+#define TARGET_ANCHOR_GONE	1	/* there is no file there */
+#define TARGET_ANCHOR_OTHER	2	/* the file there is not its anchor */
+#define TARGET_ANCHOR_UNKNOWN	3	/* cannot be told (why says) */
+
+/* A reason into buf, cut at len on purpose: it is for display. */
+static void
+target_say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static int
+target_seg_cmp(const void *a, const void *b, void *names)
+{
+	const struct target_ent *x = a, *y = b;
+
+	return strcmp((const char *)names + x->name,
+	    (const char *)names + y->name);
+}
+
+/*
+ * The segments of the segment directory, sorted by name: for this host
+ * our own (our uid in the name, owned by us), with -A every host's and
+ * every user's.  Nothing when there is no segment directory or when the
+ * host looked at is another one (-H): the directory is this host's.  0,
+ * or -errno (said).
+ */
+int
+target_seg_collect(struct wapictl *ctl, struct target_list *list)
+{
+	char host[WAPI_HOST_MAX + 1], abi[16], shown[PATH_MAX];
+	struct wcore_fileinfo info;
+	struct dirent *de;
+	struct stat st;
+	uint64_t id;
+	uid_t uid;
+	DIR *d;
+	int fd, e = 0;
+
+	memset(list, 0, sizeof(*list));
+	if (ctl->seg_dir[0] == '\0' ||
+	    !(ctl->all_hosts || target_host_is_this(ctl)))
+		return 0;
+	target_shown(ctl->seg_dir, shown, sizeof(shown));
+	if (ctl->seg_dirfd < 0) {
+		fd = open(ctl->seg_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			return 0;	/* removed since target_init */
+		if (fd < 0) {
+			e = errno;
+			warnx("%s: cannot open the segment directory: %s",
+			    shown, strerror(e));
+			return -e;
+		}
+		ctl->seg_dirfd = fd;
+	}
+	/* Our own descriptor to read it with, from the top. */
+	if ((fd = fcntl(ctl->seg_dirfd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    (d = fdopendir(fd)) == NULL) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		warnx("%s: cannot list: %s", shown, strerror(e));
+		return -e;
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			e = errno;
+			break;
+		}
+		if (!wcore_seg_name_parse(de->d_name, &uid, host, abi, &id))
+			continue;
+		if (!ctl->all_hosts && strcmp(host, ctl->want_host) != 0)
+			continue;
+		if (fstatat(ctl->seg_dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			e = errno;
+			break;
+		}
+		if (!ctl->all_hosts && (uid != ctl->euid ||
+		    st.st_uid != ctl->euid))
+			continue;
+		if (strlen(ctl->seg_dir) + 1 + strlen(de->d_name) + 1 >
+		    PATH_MAX)
+			continue;	/* wcore_seg_dir keeps it short */
+		info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
+		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
+		    (int64_t)st.st_mtime };
+		if ((e = -target_list_add(list, de->d_name, &info, false)) != 0)
+			break;
+	}
+	closedir(d);
+	if (e != 0) {
+		warnx("%s: cannot list: %s", shown, strerror(e));
+		target_free(list);
+		return -e;
+	}
+	if (list->n > 1)
+		qsort_r(list->v, list->n, sizeof(*list->v), target_seg_cmp,
+		    list->names);
+	return 0;
+}
+
+/* Segment i of a list in full: its name's parts, its paths. */
+void
+target_seg_get(const struct wapictl *ctl, const struct target_list *list,
+    size_t i, struct target_seg *sg)
+{
+	const struct target_ent *te = &list->v[i];
+	struct target_file *tf = &sg->tf;
+
+	memset(sg, 0, sizeof(*sg));
+	strlcpy(sg->name, list->names + te->name, sizeof(sg->name));
+	/* The scan parsed it. */
+	(void)wcore_seg_name_parse(sg->name, &sg->uid, sg->host, sg->abi,
+	    &sg->state_id);
+	sg->info = te->info;
+	sg->ours = sg->uid == ctl->euid && sg->info.uid == ctl->euid;
+	strlcpy(tf->de.name, sg->name, sizeof(tf->de.name));
+	tf->de.parsed.kind = WCORE_NAME_OTHER;
+	tf->de.info = te->info;
+	tf->dirfd = ctl->seg_dirfd;
+	if (snprintf(tf->path, sizeof(tf->path), "%s/%s", ctl->seg_dir,
+	    sg->name) >= (int)sizeof(tf->path))
+		tf->path[0] = '\0';
+	target_shown(tf->path, tf->shown, sizeof(tf->shown));
+}
+
+/*
+ * How many open file descriptions hold an OFD lock on byte of the file
+ * (dev, ino), from /proc/locks (a waiter is not a holder); -1 when it
+ * cannot be read.  A forked child shares its parent's: it counts once.
+ */
+int
+target_lock_holders(dev_t dev, ino_t ino, off_t byte)
+{
+	unsigned maj, min;
+	unsigned long long i;
+	long long start, end;
+	char line[256], last[32], *p, *q;
+	FILE *f;
+	int n = 0;
+
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "->") != NULL ||
+		    (p = strstr(line, "OFDLCK")) == NULL)
+			continue;
+		if (sscanf(p, "OFDLCK %*s %*s %*d %x:%x:%llu %lld %31s", &maj,
+		    &min, &i, &start, last) != 5)
+			continue;
+		if (maj != major(dev) || min != minor(dev) ||
+		    i != (unsigned long long)ino || start > (long long)byte)
+			continue;
+		if (strcmp(last, "EOF") != 0) {
+			errno = 0;
+			end = strtoll(last, &q, 10);
+			if (errno != 0 || *q != '\0' || end < (long long)byte)
+				continue;
+		}
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Whether the anchor that the checked segment header h names (its peer)
+ * names the segment (dev, ino) back: TARGET_ANCHOR_*, why in words (the
+ * anchor's path as ~/...).  The anchor is opened as a state file
+ * (wcore_state_open through its directory: no link followed, ours,
+ * private, one link) and its header read with pread and checked.
+ */
+static int
+target_seg_anchor(const struct wapi_header *h, dev_t dev, ino_t ino,
+    char *why, size_t whylen)
+{
+	union {
+		struct wapi_header h;
+		unsigned char b[WAPI_HEADER_SIZE];
+	} a;
+	struct wcore_report rep = { .limit = 1 };
+	char dir[WAPI_PEER_MAX], shown[PATH_MAX], w[512], ew[1024];
+	const char *slash;
+	struct stat st;
+	ssize_t n;
+	int dfd, fd, r;
+
+	target_shown(h->peer, shown, sizeof(shown));
+	slash = strrchr(h->peer, '/');
+	if (h->peer[0] != '/' || slash == NULL || slash[1] == '\0') {
+		target_say(why, whylen, "it names no anchor");
+		return TARGET_ANCHOR_OTHER;
+	}
+	if (slash == h->peer)
+		strlcpy(dir, "/", sizeof(dir));
+	else {
+		memcpy(dir, h->peer, (size_t)(slash - h->peer));
+		dir[slash - h->peer] = '\0';
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		r = errno;
+		if (r == ENOENT || r == ENOTDIR) {
+			target_say(why, whylen, "its anchor %s is gone", shown);
+			return TARGET_ANCHOR_GONE;
+		}
+		target_say(why, whylen, "its anchor %s cannot be looked at: %s",
+		    shown, strerror(r));
+		return TARGET_ANCHOR_UNKNOWN;
+	}
+	fd = wcore_state_open(dfd, slash + 1, false, w, sizeof(w));
+	close(dfd);
+	if (fd == -ENOENT) {
+		target_say(why, whylen, "its anchor %s is gone", shown);
+		return TARGET_ANCHOR_GONE;
+	}
+	if (fd < 0) {
+		out_escape(w, ew, sizeof(ew));
+		target_say(why, whylen, "its anchor %s cannot be looked at: %s",
+		    shown, ew);
+		return TARGET_ANCHOR_UNKNOWN;
+	}
+	memset(&a, 0, sizeof(a));
+	if (fstat(fd, &st) != 0 || (n = pread(fd, a.b, sizeof(a.b), 0)) < 0) {
+		r = errno;
+		close(fd);
+		target_say(why, whylen, "its anchor %s cannot be read: %s",
+		    shown, strerror(r));
+		return TARGET_ANCHOR_UNKNOWN;
+	}
+	close(fd);
+	r = TARGET_ANCHOR_OTHER;
+	if (wcore_check_header(a.b, (size_t)n, (uint64_t)st.st_size,
+	    &rep) > 0 || rep.incompatible)
+		target_say(why, whylen, "its anchor %s belongs to another segment "
+		    "(its header is %s)", shown, rep.incompatible ?
+		    "of another format version or ABI" : "damaged");
+	else if (a.h.placement != WAPI_PLACE_ANCHOR)
+		target_say(why, whylen, "its anchor %s belongs to another segment "
+		    "(it holds its tables itself)", shown);
+	else if (a.h.state_id != h->state_id)
+		target_say(why, whylen, "its anchor %s belongs to another segment",
+		    shown);
+	else if (lstat(a.h.peer, &st) != 0 || st.st_dev != dev ||
+	    st.st_ino != ino)
+		target_say(why, whylen, "its anchor %s belongs to another segment "
+		    "(it names another file)", shown);
+	else
+		r = TARGET_ANCHOR_CLAIMS;
+	wcore_report_free(&rep);
+	return r;
+}
+
+/*
+ * Judge a segment that no listed anchor names, through fd (opened with
+ * wcore_state_open; our own locks on it are invisible to the queries).
+ * First rule that applies: a header that fails its check is corrupt (or
+ * incompatible), also when held (the reason then says so); a header that
+ * is not the one its name says is corrupt; an anchor that names it back
+ * makes it claimed (the anchor's, not shown); held: live; an anchor that
+ * cannot be looked at: unreadable; else orphaned, its anchor gone or
+ * another segment's.  0, or -errno when fstat fails (verdict unreadable).
+ */
+int
+target_seg_judge(const struct target_seg *sg, int fd,
+    struct target_seg_status *out)
+{
+	union {
+		struct wapi_header h;
+		unsigned char b[WAPI_HEADER_SIZE];
+	} buf;
+	struct wcore_report rep = { .limit = 1 };
+	char held[64], problem[256], anchor[PATH_MAX + 128];
+	struct stat st;
+	int64_t age;
+	ssize_t n;
+	int e, k;
+
+	memset(out, 0, sizeof(*out));
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		out->verdict = WCORE_UNREADABLE;
+		target_say(out->reason, sizeof(out->reason), "fstat: %s",
+		    strerror(e));
+		return -e;
+	}
+	out->size = st.st_size;
+	out->resident = (int64_t)st.st_blocks * 512;
+	out->mtime = (int64_t)st.st_mtime;
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	age = wcore_age_s(wcore_now_s(), out->mtime);
+	out->young = age >= -WCORE_FUTURE_SLACK_S && age < WCORE_SEG_GRACE_S;
+	/* Cannot tell: as if held. */
+	out->held = wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) != 0;
+	held[0] = '\0';
+	if (out->held) {
+		k = target_lock_holders(st.st_dev, st.st_ino, WAPI_LOCK_INIT);
+		if (k > 0)
+			target_say(held, sizeof(held), "held by %d process%s", k,
+			    k == 1 ? "" : "es");
+		else
+			target_say(held, sizeof(held), "held by a process");
+	}
+
+	memset(&buf, 0, sizeof(buf));
+	problem[0] = '\0';
+	n = pread(fd, buf.b, sizeof(buf.b), 0);
+	if (n < 0) {
+		e = errno;
+		out->verdict = WCORE_UNREADABLE;
+		target_say(out->reason, sizeof(out->reason), "cannot read its "
+		    "header: %s", strerror(e));
+		return 0;
+	}
+	if (n < (ssize_t)WAPI_HEADER_SIZE)
+		target_say(problem, sizeof(problem), "the file is %zd bytes, "
+		    "shorter than its %u-byte header", n, WAPI_HEADER_SIZE);
+	else if (wcore_check_header(buf.b, (size_t)n, (uint64_t)st.st_size,
+	    &rep) > 0 && rep.count > 0)
+		wcore_problem_format(&rep.problems[0], problem,
+		    sizeof(problem));
+	else if (rep.incompatible)
+		target_say(problem, sizeof(problem), "another format version or "
+		    "ABI");
+	else if (buf.h.placement != WAPI_PLACE_SEGMENT)
+		target_say(problem, sizeof(problem), "named as a segment, but "
+		    "its header is not a segment's");
+	else if (buf.h.creator_uid != (uint32_t)sg->uid ||
+	    buf.h.state_id != sg->state_id ||
+	    strncmp(buf.h.host, sg->host, sizeof(buf.h.host)) != 0 ||
+	    strncmp(buf.h.abi, sg->abi, sizeof(buf.h.abi)) != 0)
+		target_say(problem, sizeof(problem), "its header is not that of "
+		    "the segment its name says (user, host, ABI or state id "
+		    "differ)");
+	if (problem[0] != '\0') {
+		out->verdict = rep.incompatible ? WCORE_INCOMPATIBLE :
+		    WCORE_CORRUPT;
+		wcore_report_free(&rep);
+		if (out->held)
+			target_say(out->reason, sizeof(out->reason), "%s; but %s: "
+			    "in use, do not remove", problem, held);
+		else
+			target_say(out->reason, sizeof(out->reason), "%s", problem);
+		return 0;
+	}
+	wcore_report_free(&rep);
+	out->header_ok = true;
+	memcpy(&out->hdr, &buf.h, sizeof(out->hdr));
+
+	switch (target_seg_anchor(&out->hdr, st.st_dev, st.st_ino, anchor,
+	    sizeof(anchor))) {
+	case TARGET_ANCHOR_CLAIMS:
+		out->claimed = true;
+		out->verdict = out->held ? WCORE_LIVE : WCORE_ORPHANED;
+		target_say(out->reason, sizeof(out->reason), "its anchor names it");
+		return 0;
+	case TARGET_ANCHOR_UNKNOWN:
+		out->verdict = out->held ? WCORE_LIVE : WCORE_UNREADABLE;
+		break;
+	default:
+		out->verdict = out->held ? WCORE_LIVE : WCORE_ORPHANED;
+		break;
+	}
+	if (out->held)
+		target_say(out->reason, sizeof(out->reason), "%s, but no anchor "
+		    "names it: %s", held, anchor);
+	else if (out->verdict == WCORE_ORPHANED)
+		target_say(out->reason, sizeof(out->reason), "no process holds "
+		    "it; %s", anchor);
+	else
+		target_say(out->reason, sizeof(out->reason), "%s; kept", anchor);
+	return 0;
+}
+
+/* Record the segment that a listed state file names, if any. */
+void
+target_claim_add(struct target_claims *c, const struct wcore_status *st)
+{
+	struct target_claim *nv;
+	char *p;
+
+	if (!st->header_ok || st->seg == WCORE_SEG_FILE ||
+	    st->seg_path[0] == '\0')
+		return;
+	if (c->n == c->cap) {
+		nv = reallocarray(c->v, c->cap ? c->cap * 2 : 16, sizeof(*nv));
+		if (nv == NULL)
+			return;	/* then the segment is judged on its own */
+		c->v = nv;
+		c->cap = c->cap ? c->cap * 2 : 16;
+	}
+	if ((p = strdup(st->seg_path)) == NULL)
+		return;
+	c->v[c->n].state_id = st->hdr.state_id;
+	c->v[c->n].peer = p;
+	c->n++;
+}
+
+/* Whether a listed state file names this segment (by its path, or by a
+ * path that leads to the same file). */
+bool
+target_claimed(const struct target_claims *c, const struct target_seg *sg)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->v[i].state_id != sg->state_id)
+			continue;
+		if (strcmp(c->v[i].peer, sg->tf.path) == 0)
+			return true;
+		if (lstat(c->v[i].peer, &st) == 0 &&
+		    st.st_dev == sg->info.dev && st.st_ino == sg->info.ino)
+			return true;
+	}
+	return false;
+}
+
+void
+target_claims_free(struct target_claims *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].peer);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
 }

@@ -64,6 +64,10 @@ struct wapictl {
 	bool		 dir_missing;	/* the directory does not exist */
 	char		 shm_dir[PATH_MAX];	/* Mono's /dev/shm files */
 	int		 shm_dirfd;	/* -1 until listed, or when absent */
+	char		 seg_dir[PATH_MAX];	/* where segments are made
+					   (wcore_seg_dir); "" when nowhere */
+	char		 seg_why[256];	/* ... and then why not */
+	int		 seg_dirfd;	/* -1 until listed, or when absent */
 };
 
 /*
@@ -198,6 +202,58 @@ bool	target_host_is_this(const struct wapictl *);
 void	target_duration(int64_t, char *, size_t);
 int	target_parse_duration(const char *, int64_t *);
 int	target_helper_state(const struct wcore_status *, const char **);
+
+/*
+ * Segments (wapi-state(5), "Anchor and segment"): the files of the segment
+ * directory whose names are segment names, listed for this host (every
+ * host and every user with -A) after the state files.  A segment that a
+ * listed anchor names is shown with that anchor (target_claims); any other
+ * is judged on its own by target_seg_judge, which reads its header with
+ * pread (never maps it) and looks for the anchor its header names.
+ */
+struct target_seg {
+	char			 name[NAME_MAX + 1];
+	uid_t			 uid;		/* from the name */
+	char			 host[WAPI_HOST_MAX + 1];	/* from the name */
+	char			 abi[16];	/* from the name */
+	uint64_t		 state_id;	/* from the name */
+	struct wcore_fileinfo	 info;		/* the scan's lstat */
+	bool			 ours;		/* our uid in the name, ours */
+	struct target_file	 tf;		/* for opening and removing */
+};
+struct target_claim {
+	uint64_t		 state_id;
+	char			*peer;		/* the anchor's segment path */
+};
+struct target_claims {
+	struct target_claim	*v;
+	size_t			 n, cap;
+};
+/* What a segment is, when no listed anchor names it. */
+struct target_seg_status {
+	enum wcore_verdict	 verdict;
+	char			 reason[768];
+	bool			 claimed;	/* its anchor (found through its
+						   header) names it: not shown */
+	bool			 young;		/* younger than WCORE_SEG_GRACE_S */
+	bool			 held;		/* its init byte is held */
+	bool			 header_ok;
+	struct wapi_header	 hdr;		/* a checked copy, when header_ok */
+	off_t			 size;
+	int64_t			 resident;	/* allocated bytes */
+	int64_t			 mtime;
+	dev_t			 dev;
+	ino_t			 ino;
+};
+int	target_seg_collect(struct wapictl *, struct target_list *);
+void	target_seg_get(const struct wapictl *, const struct target_list *,
+	    size_t, struct target_seg *);
+int	target_seg_judge(const struct target_seg *, int,
+	    struct target_seg_status *);
+void	target_claim_add(struct target_claims *, const struct wcore_status *);
+bool	target_claimed(const struct target_claims *, const struct target_seg *);
+void	target_claims_free(struct target_claims *);
+int	target_lock_holders(dev_t, ino_t, off_t);
 
 /* output.c: libsmartcols tables described by one column table each. */
 struct out_column {

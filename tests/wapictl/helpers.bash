@@ -100,9 +100,11 @@ spawn() {
 }
 
 # start_client [tclient options]: CLIENT_PID and CLIENT_PATH of a live
-# client; it and its helper are remembered for the teardown.
+# client, CLIENT_OUT its output (CLIENT_OUT.err what it said on stderr);
+# it and its helper are remembered for the teardown.
 start_client() {
 	local out="$BATS_TEST_TMPDIR/client.$RANDOM$RANDOM"
+	CLIENT_OUT=$out
 	spawn "$out" "$TCLIENT" "$@" > /dev/null
 	wait_until grep -q '^ready' "$out" || {
 		cat "$out.err" >&2
@@ -165,6 +167,23 @@ flip_byte() {
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
 	printf "$(printf '\\%03o' $((b ^ 0xff)))" |
 	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# seg_of FILE: the segment an anchor names (its header's peer, the 256
+# bytes at 1280, when its placement at 384 is 1, an anchor); nothing for a
+# whole file (WAPI_SEGMENT_DIR=none, or no memory file system).
+seg_of() {
+	[ "$(od -An -tu4 -j 384 -N4 "$1" | tr -d ' ')" = 1 ] || return 0
+	head -c 1536 "$1" | tail -c 256 | tr -d '\0'
+	echo
+}
+
+# live_header_of FILE: the file whose header is the live one (counters,
+# helper pid and heartbeat, table lock): an anchor's segment, else FILE.
+live_header_of() {
+	local s
+	s=$(seg_of "$1")
+	echo "${s:-$1}"
 }
 
 # Offset of handle slot N's type byte (the table's offset from the header).
