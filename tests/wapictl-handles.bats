@@ -7,6 +7,23 @@ load wapictl/helpers
 setup() { wapictl_setup; }
 teardown() { wapictl_teardown; }
 
+# The segment an anchor names: its header's peer (offset 1280, 256 bytes,
+# NUL-terminated); empty for a whole file.
+segment_of() {
+	dd if="$1" bs=256 skip=5 count=1 status=none | tr -d '\0'
+}
+
+# The file that holds the tables of a state file: its segment, or itself.
+tables_of() {
+	local s
+	s=$(segment_of "$1")
+	echo "${s:-$1}"
+}
+
+need_segments() {
+	[ -n "$SEGDIR" ] || skip "no memory file system: whole files only"
+}
+
 @test "a live client's events, mutex and semaphore, with owner and state" {
 	start_client -e ev-a -m mx-a -s se-a -u 2
 	run -0 "$WAPICTL" handles
@@ -55,6 +72,64 @@ teardown() { wapictl_teardown; }
 	run -1 "$WAPICTL" handles
 	assert_output --partial "corrupt"
 	assert_output --partial "wapictl validate"
+}
+
+@test "the table listed is the one in the segment (a whole file's own)" {
+	make_orphan
+	local tables slot
+	tables=$(tables_of "$STATE")
+	run -0 --separate-stderr "$WAPICTL" -J handles -o SLOT,NAME
+	slot=$("$JQ" -r '.handles[] | select(.name == "orphan-ev") | .slot' <<< "$output")
+	[ -n "$slot" ]
+	"$PATCH" "$tables" gen "$slot" 5
+	run -0 --separate-stderr "$WAPICTL" -J handles -o HANDLE,SLOT,GEN,NAME
+	run "$JQ" -e --argjson s "$slot" '[.handles[] | select(.name == "orphan-ev")] == [{"handle": ($s + 1 + 5 * 2097152), "slot": $s, "gen": 5, "name": "orphan-ev"}]' <<< "$output"
+	assert_success
+}
+
+@test "an anchor whose segment is gone: said with the reason and what to do, exit 4" {
+	need_segments
+	start_client -e ev-a
+	local seg
+	seg=$(segment_of "$STATE")
+	rm "$seg"
+	run -4 --separate-stderr "$WAPICTL" handles
+	assert_output ""
+	assert_equal "$stderr" "wapictl: ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: its handles cannot be listed: held by the helper and 1 client; its segment $seg is gone: new processes join it through its helper while one runs, else use private handles until all have left; 'wapictl status -v' shows who holds it"
+	crash_all "$STATE"
+	run -4 --separate-stderr "$WAPICTL" handles
+	assert_output ""
+	assert_equal "$stderr" "wapictl: ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: its handles cannot be listed: its segment $seg is gone and nobody holds the state (orphaned): nothing of its tables is left; 'wapictl clean' removes this file"
+	# The other files are listed all the same.
+	WAPI_SHARED_HOSTNAME=other start_client -e other-ev
+	run -4 --separate-stderr "$WAPICTL" -A handles -o NAME -n
+	assert_output "other-ev"
+}
+
+@test "an anchor whose segment is another file: refused, never followed" {
+	need_segments
+	make_orphan
+	local seg
+	seg=$(segment_of "$STATE")
+	mv "$seg" "$SEGDIR/elsewhere"
+	ln -s "$SEGDIR/elsewhere" "$seg"
+	run -4 --separate-stderr "$WAPICTL" handles
+	assert_output ""
+	assert_regex "$stderr" "its handles cannot be listed: its segment $seg: .*symbolic link; run 'wapictl validate' for details\$"
+}
+
+@test "another host's anchor: listed from its segment when here, else said to be on that host" {
+	need_segments
+	WAPI_SHARED_HOSTNAME=there start_client -e there-ev
+	local st="$D/there.$ABI.state" seg
+	seg=$(segment_of "$st")
+	run -0 "$WAPICTL" -H there handles -o NAME -n
+	assert_output "there-ev"
+	crash_all "$st"
+	rm "$seg"
+	run -4 --separate-stderr "$WAPICTL" -H there handles
+	assert_output ""
+	assert_equal "$stderr" "wapictl: ~/home/.wapi/there.$ABI.state: its handles cannot be listed here: an anchor of host there, its tables are in $seg on that host"
 }
 
 @test "with the table lock held elsewhere it says so and shows a snapshot" {

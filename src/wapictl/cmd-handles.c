@@ -5,6 +5,9 @@
  * process holds is read through a read-only mapping without any lock.
  * A Mono V12 data file of the host is listed too: its records are read
  * (never mapped, never written, no lock taken) and decoded by the core.
+ * The table of an anchor is its segment's (wcore_map maps the segment,
+ * whose table lock is the one taken); an anchor whose segment cannot be
+ * had is said, with what to do, like any file that cannot be read.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -38,6 +41,10 @@ static int	cmd_handles_types(const struct cmd_args *, bool *);
 static int	cmd_handles_file(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *,
 		    const bool *);
+static void	cmd_handles_noseg(const struct target_file *,
+		    const struct wcore_status *, bool);
+static bool	cmd_handles_elsewhere(const struct target_file *,
+		    const struct wcore_status *);
 static int	cmd_handles_copy(const struct wapictl *,
 		    const struct target_file *, int, bool,
 		    struct cmd_handles_copy *);
@@ -391,7 +398,12 @@ cmd_handles_copy(const struct wapictl *ctl, const struct target_file *tf,
 	int e;
 
 	if ((e = wcore_map(fd, lock, &map, &len, why, sizeof(why))) != 0) {
-		warnx("%s: cannot map: %s", tf->shown, why);
+		if (e == ENOENT)	/* an anchor's segment, gone since */
+			warnx("%s: its handles cannot be listed: %s (removed "
+			    "meanwhile); 'wapictl status' says what became of "
+			    "the state", tf->shown, why);
+		else
+			warnx("%s: cannot map: %s", tf->shown, why);
 		return -e;
 	}
 	if (lock) {
@@ -422,6 +434,58 @@ cmd_handles_copy(const struct wapictl *ctl, const struct target_file *tf,
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * An anchor whose segment (its tables) cannot be had: which file, why,
+ * and what to do, by whether the state is held.
+ */
+static void
+cmd_handles_noseg(const struct target_file *tf, const struct wcore_status *st,
+    bool live)
+{
+	char why[sizeof(st->reason) * 4];
+
+	if (live && st->seg == WCORE_SEG_GONE) {
+		/* The verdict's reason says it all: who, and what now. */
+		out_escape(st->reason, why, sizeof(why));
+		warnx("%s: its handles cannot be listed: %s; 'wapictl status "
+		    "-v' shows who holds it", tf->shown, why);
+		return;
+	}
+	out_escape(st->seg_why, why, sizeof(why));
+	if (st->seg == WCORE_SEG_BAD)
+		warnx("%s: its handles cannot be listed: %s; run 'wapictl "
+		    "validate' for details", tf->shown, why);
+	else
+		warnx("%s: its handles cannot be listed: %s and nobody holds "
+		    "the state (%s): nothing of its tables is left; 'wapictl "
+		    "clean' removes this file", tf->shown, why,
+		    wcore_verdict_name(st->verdict));
+}
+
+/*
+ * Another host's anchor (the verdict did not look for its segment): true
+ * when its segment is not on this host, which is said.  A segment found
+ * here (a host name given by hand) is listed as any.
+ */
+static bool
+cmd_handles_elsewhere(const struct target_file *tf,
+    const struct wcore_status *st)
+{
+	char why[256], path[sizeof(st->seg_path) * 4];
+	int sfd;
+
+	sfd = wcore_seg_open(&st->hdr, false, NULL, why, sizeof(why));
+	if (sfd >= 0)
+		close(sfd);
+	if (sfd != -ENOENT)
+		return false;
+	out_escape(st->seg_path, path, sizeof(path));
+	warnx("%s: its handles cannot be listed here: an anchor of host %s, "
+	    "its tables are in %s on that host", tf->shown, st->hdr.host,
+	    path);
+	return true;
 }
 
 /* A state file's rows.  Returns the file's exit status. */
@@ -459,11 +523,20 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 		return WAPICTL_EXIT_FINDINGS;
 	}
 	live = st.verdict == WCORE_LIVE || st.helper_byte_held ||
-	    st.init_byte_held || st.clients_live > 0;
+	    st.init_byte_held || st.clients_live > 0 || st.seg_held;
+	if (st.seg == WCORE_SEG_GONE || st.seg == WCORE_SEG_BAD) {
+		cmd_handles_noseg(tf, &st, live);
+		close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	if (st.seg == WCORE_SEG_UNSEEN && cmd_handles_elsewhere(tf, &st)) {
+		close(fd);
+		return WAPICTL_EXIT_ACCESS;
+	}
 	e = cmd_handles_copy(ctl, tf, fd, live && writable, &c);
 	close(fd);
 	if (e < 0)
-		return e == -ENOMEM ? WAPICTL_EXIT_ACCESS :
+		return e == -ENOMEM || e == -ENOENT ? WAPICTL_EXIT_ACCESS :
 		    WAPICTL_EXIT_FINDINGS;
 
 	for (i = 0; i < c.n; i++) {

@@ -6,16 +6,26 @@
  * is copied under its table lock (briefly: the bound is
  * CMD_VALIDATE_LOCK_MS) so that a change in progress is not taken for
  * corruption; a file nobody holds is only read, never locked or written.
+ *
+ * An anchor (wapi-state(5), "Anchor and segment") is checked as a pair:
+ * its header (problems located in the anchor), then the segment it names,
+ * opened by the core's rules (wcore_seg_open) and checked like a whole
+ * file (problems located in the segment, which has a row of its own), the
+ * table lock being the segment's; an anchor whose segment cannot be had
+ * is one finding of the pair.  A segment named on the command line is
+ * checked alone, saying which anchor it names.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +46,10 @@ enum {
 };
 
 static const struct out_column cmd_validate_cols[] = {
-	[COL_PATH] = { "PATH", 0.3, 0, SCOLS_JSON_STRING, "the file" },
+	[COL_PATH] = { "PATH", 0.3, 0, SCOLS_JSON_STRING,
+	    "the file (an anchor's segment has a row of its own)" },
 	[COL_RESULT] = { "RESULT", 8, 0, SCOLS_JSON_STRING,
-	    "ok, corrupt, incompatible, busy, unreadable, legacy" },
+	    "ok, corrupt, incompatible, incomplete, busy, unreadable, legacy" },
 	[COL_PROBLEMS] = { "PROBLEMS", 4, 0, SCOLS_JSON_NUMBER,
 	    "number of problems found in the file" },
 	[COL_WHERE] = { "WHERE", 8, 0, SCOLS_JSON_STRING,
@@ -58,6 +69,18 @@ struct cmd_validate_ctx {
 	struct out_spec		 spec;
 };
 
+/* A finding of a pair rather than of bytes of one file (an anchor whose
+ * segment cannot be had): located in the anchor, its words not bounded by
+ * struct wcore_problem's. */
+struct cmd_validate_finding {
+	enum wcore_where	 where;
+	uint64_t		 offset;
+	char			 what[1024];
+};
+
+/* How an anchor's shown name and its segment's are put together. */
+#define CMD_VALIDATE_SHOWN_MAX	(2 * PATH_MAX + 32)
+
 static int	cmd_validate_exec(struct wapictl *, struct cmd_args *);
 static int	cmd_validate_files(struct cmd_validate_ctx *, int, char **);
 static int	cmd_validate_dir(struct cmd_validate_ctx *,
@@ -66,8 +89,20 @@ static bool	cmd_validate_mono(struct cmd_validate_ctx *, const char *,
 		    const char *);
 static int	cmd_validate_fd(struct cmd_validate_ctx *, int, bool,
 		    const char *, const char *);
-static int	cmd_validate_run(struct cmd_validate_ctx *, int, bool,
+static int	cmd_validate_pair(struct cmd_validate_ctx *, int,
+		    const struct wapi_header *, const char *, const char *);
+static int	cmd_validate_tables(struct cmd_validate_ctx *, int, int, bool,
+		    const char *, const char *);
+static int	cmd_validate_run(struct cmd_validate_ctx *, int, int, bool,
 		    const char *, struct wcore_report *, bool *);
+static int	cmd_validate_header(int, struct wapi_header *);
+static bool	cmd_validate_held(const struct wcore_status *, int);
+static void	cmd_validate_holders(const struct wcore_status *, char *,
+		    size_t);
+static size_t	cmd_validate_seg_header(const struct wapi_header *,
+		    struct wcore_report *);
+static void	cmd_validate_seg_shown(const char *, const char *, char *,
+		    size_t);
 static void	*cmd_validate_copy(int, size_t, int *);
 static void	*cmd_validate_copy_locked(int, size_t, const char *, int *);
 static void	cmd_validate_lock_failed(const void *, int, const char *,
@@ -75,7 +110,8 @@ static void	cmd_validate_lock_failed(const void *, int, const char *,
 static void	cmd_validate_copy_failed(int, const char *, int *);
 static void	cmd_validate_sigbus(int);
 static void	cmd_validate_print(struct cmd_validate_ctx *, const char *,
-		    const char *, const char *, const struct wcore_report *);
+		    const char *, const char *, const struct wcore_report *,
+		    const struct cmd_validate_finding *, const char *);
 
 static const struct cmd_option cmd_validate_options[] = {
 	{ "verbose", no_argument, 'v', NULL,
@@ -92,29 +128,43 @@ const struct cmd_entry cmd_validate_entry = {
 	.exec = cmd_validate_exec,
 };
 
-/* One result: text lines, or JSON rows. */
+/*
+ * One result: text lines, or JSON rows.  r (may be NULL) holds the file's
+ * problems, f (may be NULL) a finding of the pair, shown before them;
+ * note (may be NULL) is said after an "ok".
+ */
 static void
 cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
-    const char *shown, const char *result, const struct wcore_report *r)
+    const char *shown, const char *result, const struct wcore_report *r,
+    const struct cmd_validate_finding *f, const char *note)
 {
 	struct libscols_line *ln;
 	const struct wcore_problem *p;
-	char buf[512];
-	size_t i, n;
+	char buf[512], esc[2048];
+	size_t i, n, total, extra = f != NULL ? 1 : 0;
 	bool ok = strcmp(result, "ok") == 0;
 
-	n = (c->verbose || r == NULL) ? (r ? r->count : 0) :
-	    (r->count < CMD_VALIDATE_SHOWN ? r->count : CMD_VALIDATE_SHOWN);
+	total = (r != NULL ? r->count : 0) + extra;
+	n = (c->verbose || r == NULL) ? total :
+	    (total < CMD_VALIDATE_SHOWN ? total : CMD_VALIDATE_SHOWN);
 	if (c->ctl->json) {
 		for (i = 0; i == 0 || i < n; i++) {
 			ln = out_line_new(c->tb);
 			out_cell(ln, &c->spec, COL_PATH, "%s", path);
 			out_cell(ln, &c->spec, COL_RESULT, "%s", result);
-			out_cell(ln, &c->spec, COL_PROBLEMS, "%zu",
-			    r ? r->count : 0);
+			out_cell(ln, &c->spec, COL_PROBLEMS, "%zu", total);
 			if (i >= n)
 				break;
-			p = &r->problems[i];
+			if (i < extra) {
+				out_cell(ln, &c->spec, COL_WHERE, "%s",
+				    wcore_where_name(f->where));
+				out_cell(ln, &c->spec, COL_OFFSET, "%" PRIu64,
+				    f->offset);
+				out_cell(ln, &c->spec, COL_PROBLEM, "%s",
+				    f->what);
+				continue;
+			}
+			p = &r->problems[i - extra];
 			out_cell(ln, &c->spec, COL_WHERE, "%s",
 			    wcore_where_name(p->where));
 			if (p->index >= 0)
@@ -127,22 +177,34 @@ cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
 		return;
 	}
 	if (ok) {
-		if (!c->ctl->quiet)
+		if (c->ctl->quiet)
+			return;
+		if (note != NULL) {
+			out_escape(note, esc, sizeof(esc));
+			printf("%s: ok (%s)\n", shown, esc);
+		} else
 			printf("%s: ok\n", shown);
 		return;
 	}
-	if (r == NULL)
+	if (total == 0)
 		return;
-	printf("%s: %s: %zu%s problem%s\n", shown, result, r->count,
-	    r->limit && r->count >= r->limit ? "+" : "",
-	    r->count == 1 ? "" : "s");
+	printf("%s: %s: %zu%s problem%s\n", shown, result, total,
+	    r != NULL && r->limit && r->count >= r->limit ? "+" : "",
+	    total == 1 ? "" : "s");
 	for (i = 0; i < n; i++) {
-		wcore_problem_format(&r->problems[i], buf, sizeof(buf));
-		printf("  %s\n", buf);
+		if (i < extra) {
+			out_escape(f->what, esc, sizeof(esc));
+			printf("  %s @%" PRIu64 ": %s\n",
+			    wcore_where_name(f->where), f->offset, esc);
+			continue;
+		}
+		/* Its words may quote bytes of the file (a host name). */
+		wcore_problem_format(&r->problems[i - extra], buf, sizeof(buf));
+		out_escape(buf, esc, sizeof(esc));
+		printf("  %s\n", esc);
 	}
-	if (n < r->count)
-		printf("  ... and %zu more (all of them with -v)\n",
-		    r->count - n);
+	if (n < total)
+		printf("  ... and %zu more (all of them with -v)\n", total - n);
 }
 
 /*
@@ -215,8 +277,11 @@ cmd_validate_sigbus(int sig)
 
 /*
  * The copy of a file some process holds, made under its table lock so
- * that a change in progress is not taken for corruption.  The copy, or
- * NULL with an exit status in *rc (said).
+ * that a change in progress is not taken for corruption.  fd is the file
+ * that holds the tables and the lock, a whole file or a segment: mapped
+ * itself (a segment's header names no other file), so that the lock taken
+ * is the one in the very file that is copied.  The copy, or NULL with an
+ * exit status in *rc (said).
  */
 static void *
 cmd_validate_copy_locked(int fd, size_t len, const char *shown, int *rc)
@@ -242,6 +307,14 @@ cmd_validate_copy_locked(int fd, size_t len, const char *shown, int *rc)
 	e = wcore_map(fd, true, &m, &ml, why, sizeof(why));
 	map = m;
 	mlen = ml;
+	if (e == 0 && ((const struct wapi_header *)map)->placement ==
+	    WAPI_PLACE_ANCHOR) {
+		/* Never: an anchor is checked through its segment's fd. */
+		munmap(map, mlen);
+		map = NULL;
+		e = EINVAL;
+		snprintf(why, sizeof(why), "an anchor mapped as tables");
+	}
 	if (e != 0) {
 		cmd_validate_armed = 0;
 		warnx("%s: %s", shown, why);
@@ -303,24 +376,36 @@ cmd_validate_copy_failed(int e, const char *shown, int *rc)
 	*rc = WAPICTL_EXIT_ACCESS;
 }
 
+/* Whether the same file (size and change time) is still there. */
+static bool
+cmd_validate_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 /*
- * Check one open file into r.  live: someone holds a lock byte, so the
- * copy is taken under the table lock.  The tables are always checked on a
- * private copy, never on a mapping of the file.  0, or an exit status.
+ * Check one open file into r: fd holds the tables (a whole file or a
+ * segment); afd is its anchor (-1 for none), which must not change while
+ * an unheld pair is read.  live: someone holds the state, so the copy is
+ * taken under the table lock.  The tables are always checked on a private
+ * copy, never on a mapping of the file.  0, or an exit status.
  */
 static int
-cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
+cmd_validate_run(struct cmd_validate_ctx *c, int fd, int afd, bool live,
     const char *shown, struct wcore_report *r, bool *checked)
 {
-	struct stat sb, sb2;
+	struct stat sb, sb2, ab, ab2;
 	uint8_t hbuf[WAPI_HEADER_SIZE];
 	ssize_t got;
 	size_t len;
 	void *copy;
 	int e, rc = 0;
 
+	(void)c;
 	*checked = false;
-	if (fstat(fd, &sb) != 0) {
+	if (fstat(fd, &sb) != 0 || (afd >= 0 && fstat(afd, &ab) != 0)) {
 		warn("%s", shown);
 		return WAPICTL_EXIT_ACCESS;
 	}
@@ -333,6 +418,12 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
 	/* The header first: the rest of a file with a bad one is not read. */
 	if (wcore_check_header(hbuf, (size_t)got, (uint64_t)sb.st_size, r) > 0)
 		return 0;
+	if (((const struct wapi_header *)(void *)hbuf)->placement ==
+	    WAPI_PLACE_ANCHOR) {
+		/* Not one when the caller looked: made an anchor since. */
+		cmd_validate_copy_failed(-ESTALE, shown, &rc);
+		return rc;
+	}
 	len = (size_t)sb.st_size;	/* fits: the header check said so */
 	if (live)
 		copy = cmd_validate_copy_locked(fd, len, shown, &rc);
@@ -340,10 +431,11 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
 		cmd_validate_copy_failed(e, shown, &rc);
 	if (copy == NULL)
 		return rc;
-	/* Nobody writes an unheld file: a new size or ctime is a change. */
+	/* Nobody writes an unheld file: a new size or ctime is a change; an
+	 * anchor re-initialised meanwhile names another segment. */
 	if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size || (!live &&
-	    (sb2.st_ctim.tv_sec != sb.st_ctim.tv_sec ||
-	    sb2.st_ctim.tv_nsec != sb.st_ctim.tv_nsec))) {
+	    (!cmd_validate_same(&sb, &sb2) || (afd >= 0 &&
+	    (fstat(afd, &ab2) != 0 || !cmd_validate_same(&ab, &ab2)))))) {
 		munmap(copy, len);
 		cmd_validate_copy_failed(-ESTALE, shown, &rc);
 		return rc;
@@ -352,6 +444,294 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, bool live,
 	munmap(copy, len);
 	*checked = true;
 	return 0;
+}
+
+/*
+ * Whether a process holds the state: a lock byte of the file the verdict
+ * is of, or (tfd >= 0) the init byte of its segment, which clients and
+ * the helper hold shared while attached.
+ */
+static bool
+cmd_validate_held(const struct wcore_status *st, int tfd)
+{
+	if (st->helper_byte_held || st->init_byte_held ||
+	    st->clients_live > 0 || st->verdict == WCORE_LIVE || st->seg_held)
+		return true;
+	return tfd >= 0 && wcore_byte_held(tfd, WAPI_LOCK_INIT, F_WRLCK) == 1;
+}
+
+/*
+ * The tables of one file: tfd, a whole file or a segment, whose holders
+ * the verdict of vfd tells (the file itself, or the segment's anchor).
+ * writable: tfd may be written (its table lock taken).  Prints the result
+ * row of tfd, named path (JSON) and shown (text).  Returns an exit status.
+ */
+static int
+cmd_validate_tables(struct cmd_validate_ctx *c, int vfd, int tfd,
+    bool writable, const char *path, const char *shown)
+{
+	struct wcore_report r;
+	struct wcore_status st;
+	bool live, checked;
+	int e, rc, tries, segfd = vfd != tfd ? tfd : -1;
+
+	memset(&r, 0, sizeof(r));
+	for (tries = 0; tries < 2; tries++) {
+		memset(&st, 0, sizeof(st));
+		if ((e = wcore_verdict(vfd, c->ctl->host, &st)) != 0) {
+			warnx("%s: cannot read: %s", shown, strerror(e));
+			if (c->ctl->json)
+				cmd_validate_print(c, path, shown,
+				    "unreadable", NULL, NULL, NULL);
+			return WAPICTL_EXIT_ACCESS;
+		}
+		live = cmd_validate_held(&st, segfd);
+		if (live && !writable) {
+			warnx("%s: in use and not writable by us: cannot take "
+			    "its table lock", shown);
+			if (c->ctl->json)
+				cmd_validate_print(c, path, shown,
+				    "unreadable", NULL, NULL, NULL);
+			return WAPICTL_EXIT_ACCESS;
+		}
+		wcore_report_free(&r);
+		memset(&r, 0, sizeof(r));
+		r.limit = c->verbose ? 0 : CMD_VALIDATE_LIMIT;
+		if ((rc = cmd_validate_run(c, tfd, segfd >= 0 ? vfd : -1, live,
+		    shown, &r, &checked)) != 0) {
+			if (c->ctl->json)
+				cmd_validate_print(c, path, shown,
+				    rc == WAPICTL_EXIT_BUSY ? "busy" :
+				    "unreadable", NULL, NULL, NULL);
+			wcore_report_free(&r);
+			return rc;
+		}
+		/* Checked unlocked while someone attached: check again. */
+		if (live || r.count == 0 || !checked)
+			break;
+		memset(&st, 0, sizeof(st));
+		if (wcore_verdict(vfd, c->ctl->host, &st) != 0 ||
+		    !cmd_validate_held(&st, segfd))
+			break;
+	}
+	if (r.count == 0) {
+		cmd_validate_print(c, path, shown, "ok", &r, NULL, NULL);
+		rc = 0;
+	} else {
+		cmd_validate_print(c, path, shown, r.incompatible ?
+		    "incompatible" : "corrupt", &r, NULL, NULL);
+		rc = WAPICTL_EXIT_FINDINGS;
+	}
+	wcore_report_free(&r);
+	return rc;
+}
+
+/* The header of fd: 1 when it is sound (a copy in *h), 0 when not (the
+ * checks say why later), or -errno. */
+static int
+cmd_validate_header(int fd, struct wapi_header *h)
+{
+	struct wcore_report rep = { .limit = 1 };
+	struct stat sb;
+	ssize_t got;
+	size_t n;
+
+	if (fstat(fd, &sb) != 0)
+		return -errno;
+	memset(h, 0, sizeof(*h));
+	got = pread(fd, h, sizeof(*h), 0);
+	if (got < 0)
+		return -errno;
+	n = wcore_check_header(h, (size_t)got, (uint64_t)sb.st_size, &rep);
+	wcore_report_free(&rep);
+	return n == 0 && !rep.incompatible;
+}
+
+/* "SEGMENT (segment of ANCHOR)" for a segment at path, shown. */
+static void
+cmd_validate_seg_shown(const char *path, const char *anchor, char *buf,
+    size_t len)
+{
+	char s[PATH_MAX], a[PATH_MAX];
+
+	target_shown(path, s, sizeof(s));
+	target_shown(anchor, a, sizeof(a));
+	snprintf(buf, len, "%s (segment of %s)", s, a);
+}
+
+/* Who holds a state, in words ("the helper and 2 clients"). */
+static void
+cmd_validate_holders(const struct wcore_status *st, char *buf, size_t len)
+{
+	const char *s = st->clients_live == 1 ? "" : "s";
+
+	if (st->helper_byte_held && st->clients_live > 0)
+		snprintf(buf, len, "the helper and %" PRIu32 " client%s",
+		    st->clients_live, s);
+	else if (st->helper_byte_held)
+		snprintf(buf, len, "the helper");
+	else if (st->clients_live > 0)
+		snprintf(buf, len, "%" PRIu32 " client%s", st->clients_live, s);
+	else
+		snprintf(buf, len, "an attached process");
+}
+
+/*
+ * The header of the file an anchor names, when wcore_seg_open refused it
+ * as not sound: a name made for this anchor, opened by the same rules
+ * (never through a link, a regular file of ours), whose header has
+ * problems: they go into r, located in that file.  The problems added (0
+ * when the file is not there, not openable, or its header is sound, so
+ * that the refusal was for another reason).
+ */
+static size_t
+cmd_validate_seg_header(const struct wapi_header *a, struct wcore_report *r)
+{
+	char dir[WAPI_PEER_MAX], host[WAPI_HOST_MAX + 1], abi[16], why[256];
+	uint8_t hbuf[WAPI_HEADER_SIZE];
+	const char *name, *slash;
+	struct stat sb;
+	uint64_t id;
+	ssize_t got;
+	size_t n = 0;
+	uid_t uid;
+	int dfd, fd;
+
+	if (memchr(a->peer, '\0', sizeof(a->peer)) == NULL ||
+	    (slash = strrchr(a->peer, '/')) == NULL || a->peer[0] != '/')
+		return 0;
+	name = slash + 1;
+	if (!wcore_seg_name_parse(name, &uid, host, abi, &id) ||
+	    uid != geteuid() || id != a->state_id ||
+	    strcmp(host, a->host) != 0 || strcmp(abi, a->abi) != 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", slash == a->peer ? 1 :
+	    (int)(slash - a->peer), a->peer);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	fd = wcore_state_open(dfd, name, false, why, sizeof(why));
+	close(dfd);
+	if (fd < 0)
+		return 0;
+	memset(hbuf, 0, sizeof(hbuf));
+	if (fstat(fd, &sb) == 0 &&
+	    (got = pread(fd, hbuf, sizeof(hbuf), 0)) >= 0)
+		n = wcore_check_header(hbuf, (size_t)got, (uint64_t)sb.st_size,
+		    r);
+	close(fd);
+	return n;
+}
+
+/*
+ * An anchor whose header (a) is sound: the anchor's row, then its
+ * segment's (the tables, checked by cmd_validate_tables under the
+ * segment's table lock when the state is held), or the one finding of a
+ * pair whose segment cannot be had.  Returns the worst exit status.
+ */
+static int
+cmd_validate_pair(struct cmd_validate_ctx *c, int afd,
+    const struct wapi_header *a, const char *path, const char *shown)
+{
+	struct cmd_validate_finding f;
+	struct wcore_report r;
+	struct wcore_status st;
+	char why[512], held[96], note[WAPI_PEER_MAX + 200];
+	char *segshown;
+	bool writable = true, foreign;
+	int sfd, e, rc;
+
+	memset(&st, 0, sizeof(st));
+	if ((e = wcore_verdict(afd, c->ctl->host, &st)) != 0) {
+		warnx("%s: cannot read: %s", shown, strerror(e));
+		if (c->ctl->json)
+			cmd_validate_print(c, path, shown, "unreadable", NULL,
+			    NULL, NULL);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	foreign = strncmp(a->host, c->ctl->host, sizeof(a->host)) != 0;
+	why[0] = '\0';
+	sfd = wcore_seg_open(a, true, NULL, why, sizeof(why));
+	if (sfd == -EACCES || sfd == -EROFS) {
+		writable = false;
+		sfd = wcore_seg_open(a, false, NULL, why, sizeof(why));
+	}
+	if (sfd >= 0) {
+		if ((segshown = malloc(CMD_VALIDATE_SHOWN_MAX)) == NULL) {
+			close(sfd);
+			warnx("%s: out of memory", shown);
+			return WAPICTL_EXIT_ACCESS;
+		}
+		cmd_validate_seg_shown(a->peer, path, segshown,
+		    CMD_VALIDATE_SHOWN_MAX);
+		cmd_validate_print(c, path, shown, "ok", NULL, NULL, NULL);
+		rc = cmd_validate_tables(c, afd, sfd, writable, a->peer,
+		    segshown);
+		free(segshown);
+		close(sfd);
+		return rc;
+	}
+	/* Another host's segment is on that host's memory file system. */
+	if (foreign && sfd == -ENOENT) {
+		snprintf(note, sizeof(note), "an anchor of host %s: its "
+		    "tables are in %s on that host, not checked here",
+		    a->host, a->peer);
+		cmd_validate_print(c, path, shown, "ok", NULL, NULL, note);
+		return 0;
+	}
+	if (sfd == -ENOMEM || sfd == -EMFILE || sfd == -ENFILE ||
+	    sfd == -EIO) {
+		warnx("%s: cannot read: %s", shown, why);
+		if (c->ctl->json)
+			cmd_validate_print(c, path, shown, "unreadable", NULL,
+			    NULL, NULL);
+		return WAPICTL_EXIT_ACCESS;
+	}
+	/* A file of the segment's name whose own header is not sound: its
+	 * problems, located in it. */
+	memset(&r, 0, sizeof(r));
+	r.limit = c->verbose ? 0 : CMD_VALIDATE_LIMIT;
+	if (sfd == -EINVAL && cmd_validate_seg_header(a, &r) > 0) {
+		if ((segshown = malloc(CMD_VALIDATE_SHOWN_MAX)) == NULL) {
+			wcore_report_free(&r);
+			warnx("%s: out of memory", shown);
+			return WAPICTL_EXIT_ACCESS;
+		}
+		cmd_validate_seg_shown(a->peer, path, segshown,
+		    CMD_VALIDATE_SHOWN_MAX);
+		cmd_validate_print(c, path, shown, "ok", NULL, NULL, NULL);
+		cmd_validate_print(c, a->peer, segshown, r.incompatible ?
+		    "incompatible" : "corrupt", &r, NULL, NULL);
+		free(segshown);
+		wcore_report_free(&r);
+		return WAPICTL_EXIT_FINDINGS;
+	}
+	wcore_report_free(&r);
+	/* The pair is incomplete: one finding, at the anchor's peer. */
+	memset(&f, 0, sizeof(f));
+	f.where = WCORE_W_HEADER;
+	f.offset = offsetof(struct wapi_header, peer);
+	cmd_validate_holders(&st, held, sizeof(held));
+	if (cmd_validate_held(&st, -1) && sfd == -ENOENT)
+		snprintf(f.what, sizeof(f.what), "%s, while the state is held "
+		    "(by %s): they go on with it; new processes join it "
+		    "through its helper while one runs, else use private "
+		    "handles; it is made anew once all have left", why, held);
+	else if (cmd_validate_held(&st, -1))
+		snprintf(f.what, sizeof(f.what), "%s, while the state is held "
+		    "(by %s): new processes cannot join it; 'wapictl status "
+		    "-v' shows who holds it", why, held);
+	else if (foreign)
+		snprintf(f.what, sizeof(f.what), "%s, and nobody holds the "
+		    "state (foreign: of host %s): 'wapictl clean --force-host "
+		    "--older-than AGE' removes this file", why, a->host);
+	else
+		snprintf(f.what, sizeof(f.what), "%s, and nobody holds the "
+		    "state (%s): %s'wapictl clean' removes this file", why,
+		    wcore_verdict_name(st.verdict), sfd == -ENOENT ?
+		    "nothing of its tables is left; " : "");
+	cmd_validate_print(c, path, shown, "incomplete", NULL, &f, NULL);
+	return WAPICTL_EXIT_FINDINGS;
 }
 
 /*
@@ -371,7 +751,8 @@ cmd_validate_mono(struct cmd_validate_ctx *c, const char *path,
 	    n.kind != WCORE_NAME_LEGACY_SCRATCH)
 		return false;
 	if (c->ctl->json)
-		cmd_validate_print(c, path, shown, "legacy", NULL);
+		cmd_validate_print(c, path, shown, "legacy", NULL, NULL,
+		    NULL);
 	else if (!c->ctl->quiet)
 		printf("%s: legacy: a file of Mono %s (V%lu, %s names), not a "
 		    "wapi state file: not validated; 'wapictl status' says "
@@ -382,60 +763,47 @@ cmd_validate_mono(struct cmd_validate_ctx *c, const char *path,
 	return true;
 }
 
+/*
+ * Check one open file: an anchor as a pair, anything else (a whole file,
+ * a segment named on the command line, a file with a bad header) alone.
+ * Returns an exit status.
+ */
 static int
 cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
     const char *path, const char *shown)
 {
-	struct wcore_report r;
-	struct wcore_status st;
-	bool live, checked;
-	int e, rc, tries;
+	struct wapi_header *h;
+	char *segshown;
+	int sound, rc;
 
-	memset(&r, 0, sizeof(r));
-	for (tries = 0; tries < 2; tries++) {
-		memset(&st, 0, sizeof(st));
-		if ((e = wcore_verdict(fd, c->ctl->host, &st)) != 0) {
-			warnx("%s: cannot read: %s", shown, strerror(e));
-			return WAPICTL_EXIT_ACCESS;
-		}
-		live = st.helper_byte_held || st.init_byte_held ||
-		    st.clients_live > 0 || st.verdict == WCORE_LIVE;
-		if (live && !writable) {
-			warnx("%s: in use and not writable by us: cannot take "
-			    "its table lock", shown);
-			return WAPICTL_EXIT_ACCESS;
-		}
-		wcore_report_free(&r);
-		memset(&r, 0, sizeof(r));
-		r.limit = c->verbose ? 0 : CMD_VALIDATE_LIMIT;
-		if ((rc = cmd_validate_run(c, fd, live, shown, &r, &checked))
-		    != 0) {
-			if (c->ctl->json)
-				cmd_validate_print(c, path, shown,
-				    rc == WAPICTL_EXIT_BUSY ? "busy" :
-				    "unreadable", NULL);
-			wcore_report_free(&r);
-			return rc;
-		}
-		/* Checked unlocked while someone attached: check again. */
-		if (live || r.count == 0 || !checked)
-			break;
-		memset(&st, 0, sizeof(st));
-		if (wcore_verdict(fd, c->ctl->host, &st) != 0 ||
-		    !(st.helper_byte_held || st.init_byte_held ||
-		    st.clients_live > 0))
-			break;
+	if ((h = malloc(sizeof(*h))) == NULL) {
+		warnx("%s: out of memory", shown);
+		return WAPICTL_EXIT_ACCESS;
 	}
-	if (r.count == 0) {
-		cmd_validate_print(c, path, shown, "ok", &r);
-		rc = 0;
-	} else {
-		cmd_validate_print(c, path, shown,
-		    r.incompatible ? "incompatible" : "corrupt", &r);
-		rc = WAPICTL_EXIT_FINDINGS;
+	if ((sound = cmd_validate_header(fd, h)) < 0) {
+		warnx("%s: cannot read: %s", shown, strerror(-sound));
+		free(h);
+		if (c->ctl->json)
+			cmd_validate_print(c, path, shown, "unreadable", NULL,
+			    NULL, NULL);
+		return WAPICTL_EXIT_ACCESS;
 	}
-	wcore_report_free(&r);
-	return rc;
+	if (sound && h->placement == WAPI_PLACE_ANCHOR) {
+		rc = cmd_validate_pair(c, fd, h, path, shown);
+		free(h);
+		return rc;
+	}
+	if (sound && h->placement == WAPI_PLACE_SEGMENT &&
+	    (segshown = malloc(CMD_VALIDATE_SHOWN_MAX)) != NULL) {
+		cmd_validate_seg_shown(path, h->peer, segshown,
+		    CMD_VALIDATE_SHOWN_MAX);
+		rc = cmd_validate_tables(c, fd, fd, writable, path, segshown);
+		free(segshown);
+		free(h);
+		return rc;
+	}
+	free(h);
+	return cmd_validate_tables(c, fd, fd, writable, path, shown);
 }
 
 /* The FILEs named on the command line.  Returns the worst exit status. */
@@ -457,7 +825,7 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 			warnx("%s: %s", shown, ewhy);
 			if (c->ctl->json)
 				cmd_validate_print(c, argv[i], shown,
-				    "unreadable", NULL);
+				    "unreadable", NULL, NULL, NULL);
 			rc = WAPICTL_EXIT_ACCESS;
 			continue;
 		}
@@ -498,7 +866,7 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 			    "if it is not yours", tf.shown, ewhy);
 			if (ctl->json)
 				cmd_validate_print(c, tf.path, tf.shown,
-				    "unreadable", NULL);
+				    "unreadable", NULL, NULL, NULL);
 			rc = WAPICTL_EXIT_ACCESS;
 			continue;
 		}

@@ -5,7 +5,9 @@
  * written here independently: a parsed state or temporary name must round
  * trip through wcore_state_name/wcore_temp_template, the host check must
  * agree with the host name rule of wapi-state(5), and the UTF-8 check with
- * a decoder that works on code points rather than byte ranges.
+ * a decoder that works on code points rather than byte ranges.  A parsed
+ * segment name (wcore_seg_name_parse) must round trip through
+ * wcore_seg_name, but for leading zeros of its uid.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -111,6 +113,37 @@ check_parse(const char *s)
 	free(buf);
 }
 
+/* A segment's file name: wapi-<uid>-<host>.<abi>-<16 hex digits>. */
+static void
+check_seg_parse(const char *s)
+{
+	char host[WAPI_HOST_MAX + 1], abi[16], host2[WAPI_HOST_MAX + 1];
+	char abi2[16], buf[WAPI_PEER_MAX];
+	uint64_t id, id2;
+	uid_t uid, uid2;
+	const char *p = s + sizeof(WCORE_SEG_PREFIX) - 1;
+
+	memset(host, 0x55, sizeof(host));
+	memset(abi, 0x55, sizeof(abi));
+	if (!wcore_seg_name_parse(s, &uid, host, abi, &id))
+		return;
+	terminated(host, sizeof(host), "a segment's host");
+	terminated(abi, sizeof(abi), "a segment's abi");
+	if (!host_ok(host) || wcore_abi_check(abi) != NULL)
+		fuzz_fail("segment \"%s\" parsed with host \"%s\" abi \"%s\"",
+		    s, host, abi);
+	if (wcore_seg_name(buf, sizeof(buf), uid, host, abi, id) != 0)
+		fuzz_fail("segment \"%s\": its name cannot be made again", s);
+	if (!wcore_seg_name_parse(buf, &uid2, host2, abi2, &id2) ||
+	    uid2 != uid || id2 != id || strcmp(host2, host) != 0 ||
+	    strcmp(abi2, abi) != 0)
+		fuzz_fail("segment \"%s\" made again as \"%s\" parses "
+		    "otherwise", s, buf);
+	if (*p != '0' && strcmp(buf, s) != 0)
+		fuzz_fail("segment \"%s\" does not round trip (\"%s\")", s,
+		    buf);
+}
+
 void
 fuzz_names_one(const uint8_t *data, size_t len)
 {
@@ -127,6 +160,7 @@ fuzz_names_one(const uint8_t *data, size_t len)
 	n = strlen(s);
 
 	check_parse(s);
+	check_seg_parse(s);
 
 	why = wcore_host_check(s);
 	if ((why == NULL) != host_ok(s))

@@ -15,6 +15,13 @@
  *   second pass must find nothing left to fix);
  *   when the file validates clean: name lookups, handle numbers, and the
  *   release of every attached client, after which it must still validate.
+ *
+ * Both files of a pair (wapi-state(5), "Anchor and segment") go through
+ * the same parser: every input is also read as an anchor (its first 4 KiB,
+ * placement ANCHOR, a file of exactly the header's size: the header is
+ * checked, no table is walked, and the peer it names goes through the
+ * core's segment opening in wcore_verdict and wcore_map), and a sound one
+ * as a whole file and as a segment, whose findings must be the same.
  */
 #include <sys/mman.h>
 
@@ -177,7 +184,11 @@ run_fd(const unsigned char *p, size_t len)
 	}
 	why[0] = '\0';
 	if (wcore_map(fd, false, &map, &mlen, why, sizeof(why)) == 0) {
-		if (mlen != len)
+		/* An anchor maps its segment (should one of its name be
+		 * there): another file, of another size. */
+		if (mlen != len && (len < WAPI_HEADER_SIZE ||
+		    ((const struct wapi_header *)(const void *)p)->placement !=
+		    WAPI_PLACE_ANCHOR))
 			fuzz_fail("wcore_map mapped %zu of %zu bytes", mlen, len);
 		run_validate(map, mlen, 0);
 		munmap(map, mlen);
@@ -249,6 +260,79 @@ run_tables(unsigned char *map, size_t len, const uint8_t *data, size_t dlen)
 	}
 }
 
+/*
+ * The first 4 KiB of the input as an anchor's header: on the bytes as
+ * given (but the placement) and with true checksums, the header check of
+ * a 4 KiB file, which validation must equal (an anchor holds no tables to
+ * walk), a size other than 4 KiB refused, and the descriptor paths.
+ */
+static void
+run_anchor(const uint8_t *data, size_t len)
+{
+	union {
+		struct wapi_header h;
+		unsigned char b[WAPI_HEADER_SIZE];
+	} img;
+	struct fuzz_buf b;
+	size_t nh, nv;
+	int pass;
+
+	memset(&img, 0, sizeof(img));
+	memcpy(img.b, data, len < sizeof(img.b) ? len : sizeof(img.b));
+	img.h.placement = WAPI_PLACE_ANCHOR;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			img.h.checksum = wcore_checksum(&img.h);
+			img.h.place_checksum = wcore_place_checksum(&img.h);
+		}
+		b = fuzz_buf_new(img.b, sizeof(img.b), true);
+		nh = run_check_header(b.p, WAPI_HEADER_SIZE, WAPI_HEADER_SIZE,
+		    0);
+		nv = run_validate(b.p, WAPI_HEADER_SIZE, 0);
+		if (nh != nv)
+			fuzz_fail("an anchor: %zu problems in its header, %zu "
+			    "in its validation (it has no tables to walk)", nh,
+			    nv);
+		if (nh == 0 && run_check_header(b.p, WAPI_HEADER_SIZE,
+		    2 * WAPI_HEADER_SIZE, 0) == 0)
+			fuzz_fail("an anchor of %u bytes passes the header "
+			    "check", 2 * WAPI_HEADER_SIZE);
+		fuzz_buf_free(&b);
+		run_fd(img.b, sizeof(img.b));
+	}
+}
+
+/*
+ * A sound image as a whole file (no peer) and as a segment (naming an
+ * anchor), both with true checksums: the placement changes where the
+ * tables are, never what is found in them.
+ */
+static void
+run_placed(const uint8_t *data, size_t len)
+{
+	struct wapi_header *h;
+	struct fuzz_buf b;
+	size_t nf, ns;
+
+	b = fuzz_buf_new(data, len, false);
+	h = (struct wapi_header *)(void *)b.p;
+	h->checksum = wcore_checksum(h);
+	h->placement = WAPI_PLACE_FILE;
+	memset(h->peer, 0, sizeof(h->peer));
+	h->place_checksum = wcore_place_checksum(h);
+	nf = run_validate(b.p, len, 0);
+	h->placement = WAPI_PLACE_SEGMENT;
+	strlcpy(h->peer, "/home/fuzz/.wapi/fuzz-host.x86_64.state",
+	    sizeof(h->peer));
+	h->place_checksum = wcore_place_checksum(h);
+	ns = run_validate(b.p, len, 0);
+	if (nf != ns)
+		fuzz_fail("%zu problems as a whole file, %zu as a segment", nf,
+		    ns);
+	run_check_header(b.p, len, len, 0);
+	fuzz_buf_free(&b);
+}
+
 /* The image with a true checksum, and what a sound header allows. */
 static void
 run_sound(const uint8_t *data, size_t len)
@@ -263,7 +347,11 @@ run_sound(const uint8_t *data, size_t len)
 	run_check_header(b.p, WAPI_HEADER_SIZE, len, 0);
 	run_validate(b.p, len, 0);
 	run_validate(b.p, len, 3);
-	if (run_check_header(b.p, len, len, 0) != 0) {
+	/* A sound anchor validates clean without holding any table: there
+	 * is nothing here for the table operations or the repair (the core
+	 * runs them only on what wcore_map mapped: a segment for it). */
+	if (run_check_header(b.p, len, len, 0) != 0 ||
+	    h->placement == WAPI_PLACE_ANCHOR) {
 		fuzz_buf_free(&b);
 		return;
 	}
@@ -296,8 +384,11 @@ fuzz_state_one(const uint8_t *data, size_t len)
 	run_validate(a.p, len, 0);
 	fuzz_buf_free(&a);
 	run_fd(data, len);
+	run_anchor(data, len);
 	if (len >= WAPI_HEADER_SIZE &&
 	    memcmp(data, WAPI_MAGIC, sizeof(((struct wapi_header *)0)->magic))
-	    == 0)
+	    == 0) {
 		run_sound(data, len);
+		run_placed(data, len);
+	}
 }

@@ -3,8 +3,10 @@
  * writer (wcore_layout + wcore_init_map) with the smallest capacities, so a
  * whole file is 32-64 KiB (tests/mkstate keeps the default 1,024 clients x
  * 16,384 references: 128 MiB), populated by the independent builder of
- * tests/core/tfmt.h like `mkstate -p`.  Names cover every kind that
- * wcore_name_parse knows and the UTF-8 corner cases; requests and messages
+ * tests/core/tfmt.h like `mkstate -p`; one of them is also made the two
+ * files of a pair, a segment and its 4 KiB anchor.  Names cover every kind that
+ * wcore_name_parse knows, segment names and the UTF-8 corner cases;
+ * requests and messages
  * come from the core's own packer.  Mono V12 data files are written here
  * byte by byte at the offsets of Mono's struct _WapiHandleShared, for
  * both record sizes.
@@ -36,6 +38,25 @@ seed_image(uint32_t handles, uint32_t clients, uint32_t rpc, uint32_t shares,
 	}
 	*len = (size_t)l.file_size;
 	return map;
+}
+
+/* The two files of a seed pair: made for seed-host, state id SEED_ID. */
+#define SEED_ID		0x0123456789abcdefull
+#define SEED_ANCHOR	"/home/seed/.wapi/seed-host." WAPI_ABI ".state"
+#define SEED_SEGMENT	"/dev/shm/wapi-1000-seed-host." WAPI_ABI \
+			"-0123456789abcdef"
+
+/* Make the image at map the anchor or the segment of a pair, naming peer. */
+static void
+seed_place(void *map, uint32_t placement, const char *peer)
+{
+	struct wapi_header *h = map;
+
+	h->state_id = SEED_ID;
+	h->placement = placement;
+	memset(h->peer, 0, sizeof(h->peer));
+	strlcpy(h->peer, peer, sizeof(h->peer));
+	h->place_checksum = wcore_place_checksum(h);
 }
 
 static int
@@ -98,6 +119,20 @@ seed_states(fuzz_seed_fn *fn, void *ctx)
 	WCORE_HANDLES(m)[1].refs = 1;
 	fn("state", "orphan-tables", m, len, ctx), n++;
 	free(m);
+
+	/* 8. a pair (wapi-state(5), "Anchor and segment"): the populated
+	 * tables as a segment naming its anchor, and the anchor alone, its
+	 * 4 KiB header naming the segment */
+	if ((m = seed_image(16, 2, 16, 16, &len)) == NULL)
+		return -1;
+	tf_populate(m, SEED_PID);
+	seed_place(m, WAPI_PLACE_SEGMENT, SEED_ANCHOR);
+	fn("state", "segment", m, len, ctx), n++;
+	seed_place(m, WAPI_PLACE_ANCHOR, SEED_SEGMENT);
+	fn("state", "anchor", m, WAPI_HEADER_SIZE, ctx), n++;
+	/* ... and an anchor of the wrong size */
+	fn("state", "anchor-long", m, 2 * WAPI_HEADER_SIZE, ctx), n++;
+	free(m);
 	return n;
 }
 
@@ -120,6 +155,8 @@ static const char *const seed_names[] = {
 	"..",
 	"a/b.x86_64.state",
 	".hidden.x86_64.state",
+	"wapi-1000-build7.example.org.x86_64-0123456789abcdef",
+	"wapi-0-h.aarch64-ffffffffffffffff",
 	NULL
 };
 

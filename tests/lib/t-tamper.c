@@ -14,6 +14,10 @@
  *     helper releases it and lives on (it crashed walking the clients);
  *  4. handle_hwm set to 2^32-1, then a client killed that owned a mutex:
  *     the helper abandons the mutex and lives on.
+ *
+ * What is tampered with is what the clients map: for an anchor (the
+ * default where a memory file system is at hand) its segment, which holds
+ * the header they use and the tables; for a whole file the file itself.
  */
 #include <sys/wait.h>
 
@@ -21,21 +25,52 @@
 
 #define WAIT_BOUND_S	30	/* a 1 s wait not back by then spins */
 
+/*
+ * Map what the clients map, read/write: the segment of an anchor (checked
+ * to be the anchor's: a segment of the same state), else the whole file.
+ * With a segment directory set up, the state file must be an anchor: a
+ * case that tampered with a whole file would not test what runs.
+ */
 static struct wapi_header *
 map_state(void)
 {
+	static char said[512];
+	struct wapi_header a, *m;
 	char why[256];
 	size_t len;
 	void *map;
 	int fd = open(t_state_path(), O_RDWR | O_CLOEXEC);
 
-	if (fd < 0 || wcore_map(fd, true, &map, &len, why, sizeof(why)) != 0) {
+	if (fd < 0 || pread(fd, &a, sizeof(a), 0) != (ssize_t)sizeof(a) ||
+	    wcore_map(fd, true, &map, &len, why, sizeof(why)) != 0) {
 		printf("# cannot map %s: %s\n", t_state_path(), fd < 0 ?
 		    strerror(errno) : why);
 		exit(99);
 	}
 	close(fd);
-	return map;
+	m = map;
+	if (t_segdir[0] != '\0' && a.placement != WAPI_PLACE_ANCHOR) {
+		printf("# %s is not an anchor (placement %u) although "
+		    "WAPI_SEGMENT_DIR=%s\n", t_state_path(), a.placement,
+		    t_segdir);
+		exit(99);
+	}
+	if (a.placement == WAPI_PLACE_ANCHOR &&
+	    (m->placement != WAPI_PLACE_SEGMENT || m->state_id != a.state_id ||
+	    strncmp(m->peer, t_state_path(), sizeof(m->peer)) != 0 ||
+	    len <= WAPI_HEADER_SIZE)) {
+		printf("# the mapping of anchor %s is not its segment %s\n",
+		    t_state_path(), a.peer);
+		exit(99);
+	}
+	if (strcmp(said, t_state_path()) != 0) {
+		printf("# tampering with %s%s\n", a.placement ==
+		    WAPI_PLACE_ANCHOR ? "the segment " : "the whole file ",
+		    a.placement == WAPI_PLACE_ANCHOR ? a.peer : t_state_path());
+		fflush(stdout);
+		snprintf(said, sizeof(said), "%s", t_state_path());
+	}
+	return m;
 }
 
 static uint32_t
