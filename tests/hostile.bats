@@ -127,7 +127,7 @@ teardown() {
 }
 
 @test "state file one byte short: corrupt, recovered" {
-	real_orphan
+	real_orphan_file
 	truncate -s $(($(stat -c %s "$STATE") - 1)) "$STATE"
 	corrupt_unheld "file is [0-9]+ bytes but its header says [0-9]+"
 }
@@ -180,14 +180,14 @@ teardown() {
 # ------------------------------------------------------ names and tables
 
 @test "an unterminated object name" {
-	real_orphan
+	real_orphan_file
 	s=$("$PATCHF" "$STATE" find-name orphan-ev)
 	"$PATCHF" "$STATE" "name.$s=$(printf 'A%.0s' $(seq 1 261))"
 	tables_unheld "names\[$s\] @[0-9]+: name is not NUL-terminated"
 }
 
 @test "invalid UTF-8 in an object name" {
-	real_orphan
+	real_orphan_file
 	s=$("$PATCHF" "$STATE" find-name orphan-ev)
 	"$PATCHF" "$STATE" "name.$s=orphan-\xc0\xaf\x00"
 	tables_unheld "names\[$s\] @[0-9]+: name: is not valid UTF-8 \(overlong encoding\)"
@@ -453,7 +453,7 @@ big_corrupt() {
 }
 
 @test "header: a 2^31-entry share table in a sparse file is refused at once" {
-	real_orphan
+	real_orphan_file
 	# A header that is consistent in every other way: the region's size
 	# matches its capacity, the file is as long as the header says (a
 	# sparse hole of 96 GiB).  Checking such a table took a minute.
@@ -467,7 +467,7 @@ big_corrupt() {
 }
 
 @test "header: a client reference table above the largest a file may have" {
-	real_orphan
+	real_orphan_file
 	# 2048 clients of 65536 references: each within its own bound, the
 	# product (2^27 entries, 1 GiB) above what any file may hold.
 	local off size

@@ -389,10 +389,12 @@ int wcore_init_pair(int fd, int dirfd, const char *name,
 /* Remove the segment of anchor header a (checked): the file at its peer
  * path when that is a name made for this anchor (our uid, its host, ABI and
  * state id) and a regular file of ours, whatever its contents; never a
- * link, never another's file, never one whose byte 1 some process holds
- * (EBUSY).  The caller holds the anchor's init byte exclusively.  0,
- * ENOENT when it was gone, or an errno. */
-int wcore_seg_remove(const struct wapi_header *a);
+ * link, never another's file, never one whose byte 1 another process
+ * holds (EBUSY).  segfd: the caller's own descriptor of it (its locks do
+ * not count; the name must still lead to it, else ESTALE), or -1.  The
+ * caller holds the anchor's init byte exclusively.  0, ENOENT when it was
+ * gone, or an errno. */
+int wcore_seg_remove(const struct wapi_header *a, int segfd);
 /* Copy the helper fields (helper_pid .. helper_heartbeat, helper_token) of
  * the segment header h to the anchor fd, when fd is an anchor (a whole file
  * has them in place).  0 or an errno. */

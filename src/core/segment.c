@@ -428,33 +428,39 @@ fail:
 }
 
 int
-wcore_seg_remove(const struct wapi_header *a)
+wcore_seg_remove(const struct wapi_header *a, int segfd)
 {
 	char dir[WAPI_PEER_MAX], why[8];
+	struct stat st, mine;
 	const char *name;
-	struct stat st;
 	int dfd, fd, e = 0;
 
 	/* Named for this anchor: its contents need not be sound (a damaged
 	 * segment of a state nobody holds goes with it). */
 	if ((dfd = seg_locate(a, dir, &name, why, sizeof(why))) < 0)
 		return -dfd;
+	fd = segfd;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		e = errno;
 	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		e = EPERM;	/* a link, a FIFO, another's: never removed */
-	else if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK)) < 0)
+	else if (segfd >= 0 && (fstat(segfd, &mine) != 0 ||
+	    mine.st_dev != st.st_dev || mine.st_ino != st.st_ino))
+		e = ESTALE;	/* the name leads elsewhere now */
+	else if (segfd < 0 && (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK)) < 0)
 		e = errno;
-	else {
-		/* Attached processes hold its byte 1: a segment still in use
-		 * (through another anchor, a copy of this one) stays. */
-		if (wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) != 0)
-			e = EBUSY;
-		else if (unlinkat(dfd, name, 0) != 0)
-			e = errno;
+	/*
+	 * Attached processes hold its byte 1: a segment still in use
+	 * (through another anchor, a copy of this one) stays.  The query
+	 * through the caller's own descriptor ignores the caller's lock.
+	 */
+	else if (wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) != 0)
+		e = EBUSY;
+	else if (unlinkat(dfd, name, 0) != 0)
+		e = errno;
+	if (segfd < 0 && fd >= 0)
 		close(fd);
-	}
 	close(dfd);
 	return e;
 }

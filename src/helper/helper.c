@@ -346,8 +346,11 @@ helper_drop_segment(void)
 	    (n = pread(helper_statefd, &a, sizeof(a), 0)) < 0)
 		return;
 	if (wcore_check_header(&a, (size_t)n, WAPI_HEADER_SIZE, &rep) == 0 &&
-	    a.placement == WAPI_PLACE_ANCHOR)
-		(void)wcore_seg_remove(&a);
+	    a.placement == WAPI_PLACE_ANCHOR) {
+		/* Nobody can attach now (we hold the anchor's init byte
+		 * exclusively); our own hold on it does not count. */
+		(void)wcore_seg_remove(&a, helper_segfd);
+	}
 	wcore_report_free(&rep);
 }
 

@@ -191,7 +191,7 @@ wl_drop_segment(int fd, bool made_here)
 		if (!wl_segment_names(fd, &seg))
 			return;
 	}
-	(void)wcore_seg_remove(&h);
+	(void)wcore_seg_remove(&h, -1);
 }
 
 /* Create the state file as a temporary and link it into place.  Returns

@@ -390,13 +390,14 @@ cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
 	if (segfd < 0)
 		return;
 	target_shown(a.peer, shown, sizeof(shown));
-	/* Still the segment locked (wcore_seg_remove opens it again). */
+	/* Still the segment locked, through segfd (whose own lock
+	 * wcore_seg_remove does not count). */
 	if (res->removed && (fstat(segfd, &ss) != 0 || lstat(a.peer,
 	    &ls) != 0 || ss.st_dev != ls.st_dev || ss.st_ino != ls.st_ino))
 		cmd_clean_cat_why(res, "; its segment %s was replaced "
 		    "meanwhile: kept", shown);
 	else if (res->removed) {
-		if ((e = wcore_seg_remove(&a)) == 0)
+		if ((e = wcore_seg_remove(&a, segfd)) == 0)
 			cmd_clean_cat_why(res, "; its segment %s removed too",
 			    shown);
 		else if (e != ENOENT) {

@@ -146,6 +146,13 @@ real_orphan() {
 	ORPHAN="$BATS_TEST_TMPDIR/orphan.state"
 }
 
+# The same as a whole file (WAPI_SEGMENT_DIR=none for the client that makes
+# it): the cases about the tables and the file's length lie in the file
+# itself, not in a 4 KiB anchor (wapictl-segment.bats has the anchor's).
+real_orphan_file() {
+	WAPI_SEGMENT_DIR=none real_orphan
+}
+
 # patched EDIT...: the state file = the real orphan with EDITs applied.
 patched() {
 	real_orphan
