@@ -7,23 +7,6 @@ load wapictl/helpers
 setup() { wapictl_setup; }
 teardown() { wapictl_teardown; }
 
-# The segment an anchor names: its header's peer (offset 1280, 256 bytes,
-# NUL-terminated); empty for a whole file.
-segment_of() {
-	dd if="$1" bs=256 skip=5 count=1 status=none | tr -d '\0'
-}
-
-# The file that holds the tables of a state file: its segment, or itself.
-tables_of() {
-	local s
-	s=$(segment_of "$1")
-	echo "${s:-$1}"
-}
-
-need_segments() {
-	[ -n "$SEGDIR" ] || skip "no memory file system: whole files only"
-}
-
 @test "a live client's events, mutex and semaphore, with owner and state" {
 	start_client -e ev-a -m mx-a -s se-a -u 2
 	run -0 "$WAPICTL" handles
@@ -77,7 +60,7 @@ need_segments() {
 @test "the table listed is the one in the segment (a whole file's own)" {
 	make_orphan
 	local tables slot
-	tables=$(tables_of "$STATE")
+	tables=$(live_header_of "$STATE")
 	run -0 --separate-stderr "$WAPICTL" -J handles -o SLOT,NAME
 	slot=$("$JQ" -r '.handles[] | select(.name == "orphan-ev") | .slot' <<< "$output")
 	[ -n "$slot" ]
@@ -91,7 +74,7 @@ need_segments() {
 	need_segments
 	start_client -e ev-a
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	rm "$seg"
 	run -4 --separate-stderr "$WAPICTL" handles
 	assert_output ""
@@ -110,7 +93,7 @@ need_segments() {
 	need_segments
 	make_orphan
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	mv "$seg" "$SEGDIR/elsewhere"
 	ln -s "$SEGDIR/elsewhere" "$seg"
 	run -4 --separate-stderr "$WAPICTL" handles
@@ -122,7 +105,7 @@ need_segments() {
 	need_segments
 	WAPI_SHARED_HOSTNAME=there start_client -e there-ev
 	local st="$D/there.$ABI.state" seg
-	seg=$(segment_of "$st")
+	seg=$(seg_of "$st")
 	run -0 "$WAPICTL" -H there handles -o NAME -n
 	assert_output "there-ev"
 	crash_all "$st"

@@ -19,36 +19,19 @@ break_slot() {
 	"$PATCH" "$1" type "$2" 99
 }
 
-# The segment an anchor names: its header's peer (offset 1280, 256 bytes,
-# NUL-terminated); empty for a whole file.
-segment_of() {
-	dd if="$1" bs=256 skip=5 count=1 status=none | tr -d '\0'
-}
-
-# The file that holds the tables of a state file: its segment, or itself.
-tables_of() {
-	local s
-	s=$(segment_of "$1")
-	echo "${s:-$1}"
-}
-
 # How validate names a segment: "SEGMENT (segment of ~/ANCHOR)".
 seg_shown() {
 	echo "$1 (segment of ~${2#"$HOME"})"
 }
 
 # Pair tests need a memory file system for the segments.
-need_segments() {
-	[ -n "$SEGDIR" ] || skip "no memory file system: whole files only"
-}
-
 @test "a live file validates under its table lock: ok, exit 0" {
 	start_client -e ev -m mx -s se -u 4
 	run -0 "$WAPICTL" validate
 	assert_line --index 0 "~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: ok"
 	if [ -n "$SEGDIR" ]; then
 		# The anchor's header, then its segment's tables.
-		assert_line --index 1 "$(seg_shown "$(segment_of "$STATE")" "$STATE"): ok"
+		assert_line --index 1 "$(seg_shown "$(seg_of "$STATE")" "$STATE"): ok"
 		assert_equal "${#lines[@]}" 2
 	else
 		assert_equal "${#lines[@]}" 1
@@ -60,7 +43,7 @@ need_segments() {
 @test "an orphaned file validates read-only: ok, and it is left unchanged" {
 	make_orphan
 	local before tables
-	tables=$(tables_of "$STATE")
+	tables=$(live_header_of "$STATE")
 	before=$(sha256sum < "$STATE")$(sha256sum < "$tables")
 	run -0 "$WAPICTL" validate
 	assert_output --partial ": ok"
@@ -83,7 +66,7 @@ need_segments() {
 	need_segments
 	make_orphan
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	truncate -s 8192 "$seg"
 	run -1 "$WAPICTL" validate
 	assert_line --index 0 --partial "$WAPI_SHARED_HOSTNAME.$ABI.state: ok"
@@ -103,7 +86,7 @@ need_segments() {
 	need_segments
 	make_orphan
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	flip_byte "$seg" 60
 	run -1 "$WAPICTL" validate
 	assert_line --index 0 "~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: ok"
@@ -115,7 +98,7 @@ need_segments() {
 @test "a bit flipped in a table of a file nobody holds: the slot is named" {
 	make_orphan
 	local tables
-	tables=$(tables_of "$STATE")
+	tables=$(live_header_of "$STATE")
 	break_slot "$tables" 0
 	run -1 "$WAPICTL" validate
 	assert_output --partial "handles[0] @$(($(handle_offset "$tables" 0) + 4)): type 99"
@@ -124,7 +107,7 @@ need_segments() {
 @test "a bit flipped in a table of a live file: found under the lock" {
 	start_client -e ev -m mx
 	local tables
-	tables=$(tables_of "$STATE")
+	tables=$(live_header_of "$STATE")
 	# refs of slot 0 (offset 12 in its entry) no longer match the clients
 	printf '\x07' | dd of="$tables" bs=1 seek=$(($(handle_offset "$tables" 0) + 12)) conv=notrunc status=none
 	run -1 "$WAPICTL" validate
@@ -138,7 +121,7 @@ need_segments() {
 	need_segments
 	start_client -e ev -m mx
 	local seg off
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	off=$(($(handle_offset "$seg" 0) + 12))
 	printf '\x07' | dd of="$seg" bs=1 seek=$off conv=notrunc status=none
 	run -1 "$WAPICTL" validate
@@ -159,7 +142,7 @@ need_segments() {
 	need_segments
 	start_client -e ev
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	rm "$seg"
 	run -1 "$WAPICTL" validate
 	assert_line --index 0 "~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: incomplete: 1 problem"
@@ -178,7 +161,7 @@ need_segments() {
 	need_segments
 	make_orphan
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	mv "$seg" "$SEGDIR/elsewhere"
 	ln -s "$SEGDIR/elsewhere" "$seg"
 	run -1 "$WAPICTL" validate
@@ -204,7 +187,7 @@ need_segments() {
 	need_segments
 	WAPI_SHARED_HOSTNAME=there start_client -e there
 	local st="$D/there.$ABI.state" seg
-	seg=$(segment_of "$st")
+	seg=$(seg_of "$st")
 	run -0 "$WAPICTL" -A validate
 	assert_line "~/home/.wapi/there.$ABI.state: ok"
 	assert_line "$(seg_shown "$seg" "$st"): ok"
@@ -218,7 +201,7 @@ need_segments() {
 	need_segments
 	start_client -e ev -m mx
 	local seg
-	seg=$(segment_of "$STATE")
+	seg=$(seg_of "$STATE")
 	run -0 "$WAPICTL" validate "$seg"
 	assert_output "$(seg_shown "$seg" "$STATE"): ok"
 	# Held: copied under its own table lock.
@@ -309,7 +292,7 @@ need_segments() {
 	# The tables: a segment, or a whole file.  A copy validated alone,
 	# then (a pair) the segment in place, through its anchor: 15 runs
 	# each.
-	tables=$(tables_of "$STATE")
+	tables=$(live_header_of "$STATE")
 	cp --sparse=always "$tables" "$f"
 	chmod 0600 "$f"
 	size=$(stat -c %s "$f")

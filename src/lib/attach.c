@@ -397,8 +397,9 @@ wl_map(int fd, char *why, size_t whylen)
 	}
 	if (segfd >= 0 && (r = wcore_lock_byte(segfd, WAPI_LOCK_INIT,
 	    F_RDLCK, WL_INIT_WAIT_MS)) != 0) {
-		/* Only wapictl clean takes it, and only for a segment
-		 * that no anchor names. */
+		/* Only wapictl clean takes it exclusively, for a segment
+		 * no anchor names or one whose anchor it removes (under
+		 * that anchor's init byte): a moment, then it is gone. */
 		snprintf(why, whylen, "cannot lock its segment: %s",
 		    strerror(r));
 		munmap(wl.map, wl.len);

@@ -178,6 +178,12 @@ seg_of() {
 	echo
 }
 
+# need_segments: skip a case about anchor and segment where the test has no
+# memory file system for segments (SEGDIR empty: whole files only).
+need_segments() {
+	[ -n "$SEGDIR" ] || skip "no memory file system: whole files only"
+}
+
 # live_header_of FILE: the file whose header is the live one (counters,
 # helper pid and heartbeat, table lock): an anchor's segment, else FILE.
 live_header_of() {
