@@ -497,6 +497,7 @@ cmd_clean_segment_keep(const struct target_seg_status *ss,
 		}
 		break;
 	case WCORE_ORPHANED:
+	case WCORE_TEMPORARY:	/* young: the age check below keeps it */
 		break;
 	default:
 		res->finding = true;

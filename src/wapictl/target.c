@@ -901,7 +901,15 @@ target_seg_judge(const struct target_seg *sg, int fd,
 	if (out->held)
 		target_say(out->reason, sizeof(out->reason), "%s, but no anchor "
 		    "names it: %s", held, anchor);
-	else if (out->verdict == WCORE_ORPHANED)
+	else if (out->verdict == WCORE_ORPHANED && out->young) {
+		/* A client killed between making a segment and putting its
+		 * anchor in place leaves one, and so does one at work: like
+		 * a creation temporary, it is not an orphan yet. */
+		out->verdict = WCORE_TEMPORARY;
+		target_say(out->reason, sizeof(out->reason), "no process holds "
+		    "it; %s; made less than %d s ago: may be one being made",
+		    anchor, WCORE_SEG_GRACE_S);
+	} else if (out->verdict == WCORE_ORPHANED)
 		target_say(out->reason, sizeof(out->reason), "no process holds "
 		    "it; %s", anchor);
 	else
