@@ -347,6 +347,11 @@ int wcore_map_state(int fd, bool writable, void **map, size_t *len,
 #define WCORE_SEG_GRACE_S	60	/* a segment younger than this may be
 					   one whose anchor is being made */
 
+/* Read the header of the open state file fd (pread: never maps) and check
+ * it: 0 when sound, EINVAL with why when not (or another version or ABI),
+ * or an errno.  size (may be NULL) gets the file's size. */
+int wcore_header_read(int fd, struct wapi_header *h, uint64_t *size,
+		      char *why, size_t whylen);
 /* FNV-1a 64 of the placement fields and peer (header.place_checksum). */
 uint64_t wcore_place_checksum(const struct wapi_header *h);
 /* The directory segments are made in: WAPI_SEGMENT_DIR when set (the value

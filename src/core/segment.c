@@ -30,8 +30,6 @@ static int	seg_dir_check(const char *, char *, size_t);
 static int	seg_split(const char *, char *, size_t, const char **);
 static int	seg_locate(const struct wapi_header *, char *, const char **,
 		    char *, size_t);
-static int	seg_read_header(int, struct wapi_header *, uint64_t *,
-		    char *, size_t);
 
 uint64_t
 wcore_place_checksum(const struct wapi_header *h)
@@ -208,10 +206,8 @@ seg_split(const char *path, char *dir, size_t dirlen, const char **name)
 	return 0;
 }
 
-/* Read and check the header of segment fd: 0, or an errno with why.  *size
- * gets the file's size. */
-static int
-seg_read_header(int fd, struct wapi_header *h, uint64_t *size, char *why,
+int
+wcore_header_read(int fd, struct wapi_header *h, uint64_t *size, char *why,
     size_t whylen)
 {
 	struct wcore_report rep = { .limit = 1 };
@@ -221,11 +217,12 @@ seg_read_header(int fd, struct wapi_header *h, uint64_t *size, char *why,
 
 	if (fstat(fd, &st) != 0)
 		return errno;
-	*size = (uint64_t)st.st_size;
+	if (size != NULL)
+		*size = (uint64_t)st.st_size;
 	n = pread(fd, h, sizeof(*h), 0);
 	if (n < 0)
 		return errno;
-	if (wcore_check_header(h, (size_t)n, *size, &rep) != 0 ||
+	if (wcore_check_header(h, (size_t)n, (uint64_t)st.st_size, &rep) != 0 ||
 	    rep.incompatible) {
 		if (rep.count > 0)
 			wcore_problem_format(&rep.problems[0], why, whylen);
@@ -297,7 +294,7 @@ wcore_seg_open(const struct wapi_header *a, bool writable,
 			wcore_why(why, whylen, "its segment %s: %s", a->peer, w);
 		return fd;
 	}
-	if ((e = seg_read_header(fd, &h, &size, w, sizeof(w))) != 0) {
+	if ((e = wcore_header_read(fd, &h, &size, w, sizeof(w))) != 0) {
 		close(fd);
 		wcore_why(why, whylen, "its segment %s: %s", a->peer,
 		    e == EINVAL ? w : strerror(e));

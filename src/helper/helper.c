@@ -338,20 +338,15 @@ helper_message(size_t k)
 static void
 helper_drop_segment(void)
 {
-	struct wcore_report rep = { .limit = 1 };
 	struct wapi_header a;
-	ssize_t n;
+	char why[8];
 
-	if (helper_segfd < 0 ||
-	    (n = pread(helper_statefd, &a, sizeof(a), 0)) < 0)
-		return;
-	if (wcore_check_header(&a, (size_t)n, WAPI_HEADER_SIZE, &rep) == 0 &&
-	    a.placement == WAPI_PLACE_ANCHOR) {
+	if (helper_segfd >= 0 && wcore_header_read(helper_statefd, &a, NULL,
+	    why, sizeof(why)) == 0 && a.placement == WAPI_PLACE_ANCHOR) {
 		/* Nobody can attach now (we hold the anchor's init byte
 		 * exclusively); our own hold on it does not count. */
 		(void)wcore_seg_remove(&a, helper_segfd);
 	}
-	wcore_report_free(&rep);
 }
 
 /* Remove the state file if nobody is attached (init byte exclusive). */

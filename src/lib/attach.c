@@ -158,17 +158,10 @@ wl_segment_names(int fd, const struct wapi_header *seg)
 static bool
 wl_read_anchor(int fd, struct wapi_header *h)
 {
-	struct wcore_report rep = { .limit = 1 };
-	struct stat st;
-	ssize_t n;
-	bool ok;
+	char why[8];
 
-	if (fstat(fd, &st) != 0 || (n = pread(fd, h, sizeof(*h), 0)) < 0)
-		return false;
-	ok = wcore_check_header(h, (size_t)n, (uint64_t)st.st_size,
-	    &rep) == 0 && h->placement == WAPI_PLACE_ANCHOR;
-	wcore_report_free(&rep);
-	return ok;
+	return wcore_header_read(fd, h, NULL, why, sizeof(why)) == 0 &&
+	    h->placement == WAPI_PLACE_ANCHOR;
 }
 
 /* Remove the segment of the state file fd (held exclusively, or never
@@ -308,22 +301,13 @@ wl_reinit(int fd, const char *name, char *why, size_t whylen)
 static bool
 wl_header_sound(int fd)
 {
-	struct wcore_report rep = { .limit = 1 };
 	struct wapi_header h;
-	struct stat st;
-	ssize_t n;
+	char why[8];
 	bool ok;
 
-	if (fstat(fd, &st) != 0)
-		return false;
-	n = pread(fd, &h, sizeof(h), 0);
-	if (n < 0)
-		return false;
-	ok = wcore_check_header(&h, (size_t)n, (uint64_t)st.st_size, &rep) == 0;
-	wcore_report_free(&rep);
+	ok = wcore_header_read(fd, &h, NULL, why, sizeof(why)) == 0;
 	if (ok && h.placement == WAPI_PLACE_ANCHOR) {
 		struct wapi_header seg;
-		char why[8];
 		int sfd = wcore_seg_open(&h, false, &seg, why, sizeof(why));
 
 		ok = sfd >= 0 && wl_segment_names(fd, &seg);
