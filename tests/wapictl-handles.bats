@@ -94,8 +94,7 @@ teardown() { wapictl_teardown; }
 	make_orphan
 	local seg
 	seg=$(seg_of "$STATE")
-	mv "$seg" "$SEGDIR/elsewhere"
-	ln -s "$SEGDIR/elsewhere" "$seg"
+	seg_to_symlink "$seg"
 	run -4 --separate-stderr "$WAPICTL" handles
 	assert_output ""
 	assert_regex "$stderr" "its handles cannot be listed: its segment $seg: .*symbolic link; run 'wapictl validate' for details\$"

@@ -162,8 +162,7 @@ seg_shown() {
 	make_orphan
 	local seg
 	seg=$(seg_of "$STATE")
-	mv "$seg" "$SEGDIR/elsewhere"
-	ln -s "$SEGDIR/elsewhere" "$seg"
+	seg_to_symlink "$seg"
 	run -1 "$WAPICTL" validate
 	assert_line --index 0 "~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: incomplete: 1 problem"
 	assert_line --index 1 --partial "  header @1280: its segment $seg: "

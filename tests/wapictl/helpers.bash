@@ -184,6 +184,13 @@ need_segments() {
 	[ -n "$SEGDIR" ] || skip "no memory file system: whole files only"
 }
 
+# seg_to_symlink SEG: the segment moved to $SEGDIR/elsewhere, a symbolic
+# link to it left at its name (what wapictl must never follow).
+seg_to_symlink() {
+	mv "$1" "$SEGDIR/elsewhere"
+	ln -s "$SEGDIR/elsewhere" "$1"
+}
+
 # live_header_of FILE: the file whose header is the live one (counters,
 # helper pid and heartbeat, table lock): an anchor's segment, else FILE.
 live_header_of() {
