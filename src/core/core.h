@@ -475,6 +475,21 @@ size_t wcore_check_header(const void *buf, size_t len, uint64_t file_size,
  * UTF-8, name index both ways, free list acyclic and complete, semaphore
  * counts, mutex owners, client slots, shares).  Returns problems added. */
 size_t wcore_validate(const void *map, size_t len, struct wcore_report *r);
+/*
+ * The same checks, with the same findings, on a buffer of which only the
+ * extents data[0..ndata) (sorted, disjoint, in bytes from the start) may
+ * hold anything but zeros: the caller made it so (a private copy of a
+ * sparse file into which only the file's data was read).  A stretch
+ * outside them is known to be zero without being read, so that a big,
+ * little-used file costs what its data costs.  data NULL: nothing known,
+ * as wcore_validate.
+ */
+struct wcore_extent {
+	uint64_t off, len;
+};
+size_t wcore_validate_sparse(const void *map, size_t len,
+			     const struct wcore_extent *data, size_t ndata,
+			     struct wcore_report *r);
 
 /* ----------------------------------------------------------------- pool.c */
 

@@ -8,7 +8,9 @@
  *
  * Cost: the handle and name tables are read only below handle_hwm, so a
  * large, little-used file validates fast; client reference blocks of free
- * clients are checked for zero a word at a time.
+ * clients are checked for zero a word at a time, unless the caller knows
+ * them to be zero (wcore_validate_sparse: outside the extents of data of a
+ * copy of a sparse file), as it may know a whole probe table to be.
  */
 #include <sys/types.h>
 
@@ -57,6 +59,8 @@ struct vstate {
 	uint32_t *nhash;		/* [hwm] name_hash as check_handles read it */
 	uint32_t *refs;			/* [hwm] refs as check_handles read it */
 	uint32_t live, named_live, attached;
+	const struct wcore_extent *data;	/* NULL: nothing known zero */
+	size_t ndata;
 };
 
 static const char *const where_names[] = {
@@ -872,6 +876,60 @@ check_freelist(struct vstate *v)
 }
 
 /*
+ * Whether the n bytes at off are known to be zero: the caller said which
+ * extents may hold data (wcore_validate_sparse), and none of them meets
+ * [off, off + n).
+ */
+static bool
+known_zero(const struct vstate *v, uint64_t off, uint64_t n)
+{
+	size_t lo = 0, hi = v->ndata, mid;
+
+	if (v->data == NULL)
+		return false;
+	/* The first extent that ends after off. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v->data[mid].off + v->data[mid].len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == v->ndata || v->data[lo].off >= off + n;
+}
+
+/* Of the n bytes at off, how many may hold data (n when nothing is known). */
+static uint64_t
+data_bytes(const struct vstate *v, uint64_t off, uint64_t n)
+{
+	uint64_t sum = 0, a, b;
+	size_t i;
+
+	if (v->data == NULL)
+		return n;
+	for (i = 0; i < v->ndata; i++) {
+		a = v->data[i].off > off ? v->data[i].off : off;
+		b = v->data[i].off + v->data[i].len;
+		if (b > off + n)
+			b = off + n;
+		if (b > a)
+			sum += b - a;
+	}
+	return sum;
+}
+
+/* Copy n bytes at off of the map to dst, zeros when they are known to be:
+ * an untouched page of a copy is not faulted in for nothing. */
+static void
+read_entry(const struct vstate *v, uint64_t off, void *dst, size_t n)
+{
+	if (known_zero(v, off, n))
+		memset(dst, 0, n);
+	else
+		memcpy(dst, v->base + off, n);
+}
+
+/*
  * Probe-sequence rule for a linear-probing table of cap entries at file
  * offset off: every entry lies at most as far from its home slot as the
  * start of its run of occupied slots.  visit() sees each occupied entry
@@ -921,6 +979,11 @@ probe_check(struct vstate *v, struct ptable *t)
 	bool any_empty = false;
 
 	if (cap == 0 || esz > sizeof(ent))
+		return;
+	/* A table known to be all zero, where a zero entry is empty: no
+	 * entry, nothing to visit, what the loops below would find. */
+	memset(ent, 0, sizeof(ent));
+	if (empty(ent) && known_zero(v, t->off, (uint64_t)cap * esz))
 		return;
 	/* The run containing slot 0 may start before the end. */
 	run = 0;
@@ -1443,7 +1506,7 @@ clients_count(struct vstate *v)
 
 	for (i = 0; i < ccap && !full(v); i++) {
 		coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
-		memcpy(&ce, v->base + coff, sizeof(ce));
+		read_entry(v, coff, &ce, sizeof(ce));
 		if (ce.state == WAPI_CS_ATTACHED)
 			v->attached++;
 		else if (ce.state != WAPI_CS_FREE)
@@ -1468,10 +1531,11 @@ client_block(struct vstate *v, uint32_t i, struct cctx *c)
 	size_t k, blen = (size_t)rpc * sizeof(struct wapi_cref_entry);
 
 	coff = v->off[WAPI_R_CLIENTS] + (uint64_t)i * sizeof(ce);
-	memcpy(&ce, v->base + coff, sizeof(ce));
+	read_entry(v, coff, &ce, sizeof(ce));
 	boff = v->off[WAPI_R_CREFS] + (uint64_t)i * blen;
 	if (ce.state != WAPI_CS_ATTACHED) {
-		k = first_nonzero(v->base + boff, blen);
+		k = known_zero(v, boff, blen) ? blen / 8 :
+		    first_nonzero(v->base + boff, blen);
 		if (k < blen / 8)
 			problem(v, WCORE_W_CREFS, (int64_t)i * rpc + (int64_t)k,
 			    boff + k * 8, "free client %u has references", i);
@@ -1612,6 +1676,13 @@ check_shares(struct vstate *v)
 size_t
 wcore_validate(const void *map, size_t len, struct wcore_report *r)
 {
+	return wcore_validate_sparse(map, len, NULL, 0, r);
+}
+
+size_t
+wcore_validate_sparse(const void *map, size_t len,
+    const struct wcore_extent *data, size_t ndata, struct wcore_report *r)
+{
 	struct vstate v;
 	struct part *pt;
 
@@ -1619,6 +1690,8 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	v.base = map;
 	v.len = len;
 	v.r = r;
+	v.data = data;
+	v.ndata = ndata;
 	if (len < WAPI_HEADER_SIZE) {
 		problem(&v, WCORE_W_FILE, -1, len, "mapping is %zu bytes, "
 		    "shorter than the %u-byte header", len, WAPI_HEADER_SIZE);
@@ -1647,12 +1720,13 @@ wcore_validate(const void *map, size_t len, struct wcore_report *r)
 	/*
 	 * The clients depend on nothing the name index check writes: on a
 	 * file whose reference blocks are big (128 MiB by default, read in
-	 * full) they are checked meanwhile, reporting after it.
+	 * full unless known to be zero) they are checked meanwhile,
+	 * reporting after it.
 	 */
 	pt = NULL;
-	if (!full(&v) && (uint64_t)v.cap[WAPI_R_CREFS] *
-	    sizeof(struct wapi_cref_entry) >= CLIENTS_APART_MIN &&
-	    (pt = part_new(&v)) != NULL)
+	if (!full(&v) && data_bytes(&v, v.off[WAPI_R_CREFS],
+	    (uint64_t)v.cap[WAPI_R_CREFS] * sizeof(struct wapi_cref_entry)) >=
+	    CLIENTS_APART_MIN && (pt = part_new(&v)) != NULL)
 		wcore_job_start(&pt->job, clients_worker, pt);
 	if (!full(&v))
 		check_name_index(&v);

@@ -78,6 +78,13 @@ struct cmd_validate_finding {
 	char			 what[1024];
 };
 
+/* The extents of a copy that hold the file's data (the rest, the file's
+ * holes, reads as zeros): what wcore_validate_sparse need not read. */
+struct cmd_validate_data {
+	struct wcore_extent	*v;
+	size_t			 n, cap;
+};
+
 /* How an anchor's shown name and its segment's are put together. */
 #define CMD_VALIDATE_SHOWN_MAX	(2 * PATH_MAX + 32)
 
@@ -103,8 +110,12 @@ static size_t	cmd_validate_seg_header(const struct wapi_header *,
 		    struct wcore_report *);
 static void	cmd_validate_seg_shown(const char *, const char *, char *,
 		    size_t);
-static void	*cmd_validate_copy(int, size_t, int *);
-static void	*cmd_validate_copy_locked(int, size_t, const char *, int *);
+static void	*cmd_validate_copy(int, size_t, struct cmd_validate_data *,
+		    int *);
+static int	 cmd_validate_extent(struct cmd_validate_data *, off_t,
+		    off_t);
+static void	*cmd_validate_copy_locked(int, size_t,
+		    struct cmd_validate_data *, const char *, int *);
 static void	cmd_validate_lock_failed(const void *, int, const char *,
 		    int *);
 static void	cmd_validate_copy_failed(int, const char *, int *);
@@ -207,22 +218,45 @@ cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
 		printf("  ... and %zu more (all of them with -v)\n", total - n);
 }
 
+/* Add [from, to) to the extents of data d: 0, or -ENOMEM. */
+static int
+cmd_validate_extent(struct cmd_validate_data *d, off_t from, off_t to)
+{
+	struct wcore_extent *v;
+	size_t cap;
+
+	if (d->n == d->cap) {
+		cap = d->cap == 0 ? 16 : d->cap * 2;
+		if ((v = reallocarray(d->v, cap, sizeof(*v))) == NULL)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n].off = (uint64_t)from;
+	d->v[d->n].len = (uint64_t)(to - from);
+	d->n++;
+	return 0;
+}
+
 /*
  * A private copy of the first len bytes of the file fd: anonymous memory,
  * where a hole of the (sparse) file costs nothing, into which the file's
  * data is read with pread.  A mapping of the file itself would die of
  * SIGBUS when another process truncates it under us (a client
  * re-initialising it, or any program that ignores the lock bytes); pread
- * merely comes short.  The copy, or NULL with -errno in *err: -ESTALE when
- * the file shrank meanwhile.
+ * merely comes short.  The extents read go to *d (emptied first): the
+ * rest of the copy is zeros that nobody wrote, which the validation need
+ * not read.  The copy, or NULL with -errno in *err: -ESTALE when the file
+ * shrank meanwhile.
  */
 static void *
-cmd_validate_copy(int fd, size_t len, int *err)
+cmd_validate_copy(int fd, size_t len, struct cmd_validate_data *d, int *err)
 {
 	unsigned char *p;
 	off_t data, hole;
 	ssize_t n;
 
+	d->n = 0;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 	    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
@@ -240,6 +274,8 @@ cmd_validate_copy(int fd, size_t len, int *err)
 		if ((hole = lseek(fd, data, SEEK_HOLE)) == -1 ||
 		    (uint64_t)hole > len)
 			hole = (off_t)len;
+		if ((*err = cmd_validate_extent(d, data, hole)) != 0)
+			goto fail;
 		while (data < hole) {
 			n = pread(fd, p + data, (size_t)(hole - data), data);
 			if (n == -1 && errno == EINTR)
@@ -284,7 +320,8 @@ cmd_validate_sigbus(int sig)
  * exit status in *rc (said).
  */
 static void *
-cmd_validate_copy_locked(int fd, size_t len, const char *shown, int *rc)
+cmd_validate_copy_locked(int fd, size_t len, struct cmd_validate_data *d,
+    const char *shown, int *rc)
 {
 	struct sigaction sa, old;
 	void *volatile map = NULL, *volatile copy = NULL;
@@ -325,7 +362,7 @@ cmd_validate_copy_locked(int fd, size_t len, const char *shown, int *rc)
 	e = wcore_table_lock(map, CMD_VALIDATE_LOCK_MS, NULL);
 	if (e == 0) {
 		if (mlen == len)
-			copy = cmd_validate_copy(fd, len, &e);
+			copy = cmd_validate_copy(fd, len, d, &e);
 		else
 			e = -ESTALE;
 		wcore_table_unlock(map);
@@ -397,6 +434,7 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, int afd, bool live,
     const char *shown, struct wcore_report *r, bool *checked)
 {
 	struct stat sb, sb2, ab, ab2;
+	struct cmd_validate_data d = { 0 };
 	uint8_t hbuf[WAPI_HEADER_SIZE];
 	ssize_t got;
 	size_t len;
@@ -426,22 +464,26 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, int afd, bool live,
 	}
 	len = (size_t)sb.st_size;	/* fits: the header check said so */
 	if (live)
-		copy = cmd_validate_copy_locked(fd, len, shown, &rc);
-	else if ((copy = cmd_validate_copy(fd, len, &e)) == NULL)
+		copy = cmd_validate_copy_locked(fd, len, &d, shown, &rc);
+	else if ((copy = cmd_validate_copy(fd, len, &d, &e)) == NULL)
 		cmd_validate_copy_failed(e, shown, &rc);
-	if (copy == NULL)
+	if (copy == NULL) {
+		free(d.v);
 		return rc;
+	}
 	/* Nobody writes an unheld file: a new size or ctime is a change; an
 	 * anchor re-initialised meanwhile names another segment. */
 	if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size || (!live &&
 	    (!cmd_validate_same(&sb, &sb2) || (afd >= 0 &&
 	    (fstat(afd, &ab2) != 0 || !cmd_validate_same(&ab, &ab2)))))) {
 		munmap(copy, len);
+		free(d.v);
 		cmd_validate_copy_failed(-ESTALE, shown, &rc);
 		return rc;
 	}
-	wcore_validate(copy, len, r);
+	wcore_validate_sparse(copy, len, d.v, d.n, r);
 	munmap(copy, len);
+	free(d.v);
 	*checked = true;
 	return 0;
 }
