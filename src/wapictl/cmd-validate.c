@@ -27,9 +27,11 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libsmartcols.h>
@@ -39,6 +41,7 @@
 #define CMD_VALIDATE_LOCK_MS	2000
 #define CMD_VALIDATE_SHOWN	5	/* problems shown per file without -v */
 #define CMD_VALIDATE_LIMIT	100000	/* problems collected per file */
+#define CMD_VALIDATE_TICK_MS	250	/* progress drawn at most this often */
 
 enum {
 	COL_PATH, COL_RESULT, COL_PROBLEMS, COL_WHERE, COL_INDEX, COL_OFFSET,
@@ -124,6 +127,14 @@ static void	cmd_validate_print(struct cmd_validate_ctx *, const char *,
 		    const char *, const char *, const struct wcore_report *,
 		    const struct cmd_validate_finding *, const char *);
 
+static void	cmd_validate_progress_start(const struct wapictl *, size_t);
+static void	cmd_validate_progress(size_t);
+static void	cmd_validate_progress_clear(void);
+static void	pwarnx(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	pwarn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 static const struct cmd_option cmd_validate_options[] = {
 	{ "verbose", no_argument, 'v', NULL,
 	    "every problem (default: the first 5 per file)" },
@@ -138,6 +149,91 @@ const struct cmd_entry cmd_validate_entry = {
 	.args = { .usage = "[FILE...]", .lower = 0, .upper = -1 },
 	.exec = cmd_validate_exec,
 };
+
+/*
+ * Progress of a validate over more than one file, on stderr when it is a
+ * terminal and neither -J nor -q is given: "validating 1200/3000
+ * files...", drawn when the first file starts, then rewritten in place
+ * (\r) at most every CMD_VALIDATE_TICK_MS, and erased before anything
+ * else is said (pwarnx, pwarn, the result lines) and at the end.  One
+ * command runs at a time: its state is the file's.
+ */
+static struct {
+	bool		on;
+	size_t		total;
+	struct timespec	next;		/* not drawn again before */
+	int		width;		/* of the line on the screen, 0: none */
+} cmd_validate_prog;
+
+static void
+cmd_validate_progress_start(const struct wapictl *ctl, size_t total)
+{
+	cmd_validate_prog.on = total > 1 && !ctl->json && !ctl->quiet &&
+	    isatty(STDERR_FILENO);
+	cmd_validate_prog.total = total;
+	cmd_validate_prog.next.tv_sec = 0;
+	cmd_validate_prog.next.tv_nsec = 0;
+	cmd_validate_prog.width = 0;
+}
+
+/* done files of the total are behind us: redraw when it is time. */
+static void
+cmd_validate_progress(size_t done)
+{
+	struct timespec now;
+	int n;
+
+	if (!cmd_validate_prog.on ||
+	    clock_gettime(CLOCK_MONOTONIC, &now) != 0 ||
+	    now.tv_sec < cmd_validate_prog.next.tv_sec ||
+	    (now.tv_sec == cmd_validate_prog.next.tv_sec &&
+	    now.tv_nsec < cmd_validate_prog.next.tv_nsec))
+		return;
+	now.tv_nsec += CMD_VALIDATE_TICK_MS * 1000000L;
+	if (now.tv_nsec >= 1000000000L) {
+		now.tv_sec++;
+		now.tv_nsec -= 1000000000L;
+	}
+	cmd_validate_prog.next = now;
+	fflush(stdout);		/* what was said comes first */
+	n = fprintf(stderr, "\rvalidating %zu/%zu files...", done,
+	    cmd_validate_prog.total);
+	if (n > 1 && n - 1 > cmd_validate_prog.width)
+		cmd_validate_prog.width = n - 1;
+}
+
+/* Erase the progress line, if one is shown. */
+static void
+cmd_validate_progress_clear(void)
+{
+	if (cmd_validate_prog.width == 0)
+		return;
+	fprintf(stderr, "\r%*s\r", cmd_validate_prog.width, "");
+	cmd_validate_prog.width = 0;
+}
+
+/* warnx and warn, after the progress line is erased. */
+static void
+pwarnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	cmd_validate_progress_clear();
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+}
+
+static void
+pwarn(const char *fmt, ...)
+{
+	va_list ap;
+
+	cmd_validate_progress_clear();
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
 
 /*
  * One result: text lines, or JSON rows.  r (may be NULL) holds the file's
@@ -155,6 +251,7 @@ cmd_validate_print(struct cmd_validate_ctx *c, const char *path,
 	size_t i, n, total, extra = f != NULL ? 1 : 0;
 	bool ok = strcmp(result, "ok") == 0;
 
+	cmd_validate_progress_clear();
 	total = (r != NULL ? r->count : 0) + extra;
 	n = (c->verbose || r == NULL) ? total :
 	    (total < CMD_VALIDATE_SHOWN ? total : CMD_VALIDATE_SHOWN);
@@ -354,7 +451,7 @@ cmd_validate_copy_locked(int fd, size_t len, struct cmd_validate_data *d,
 	}
 	if (e != 0) {
 		cmd_validate_armed = 0;
-		warnx("%s: %s", shown, why);
+		pwarnx("%s: %s", shown, why);
 		*rc = e == EINVAL ? WAPICTL_EXIT_FINDINGS : WAPICTL_EXIT_ACCESS;
 		e = 0;
 		goto out;
@@ -386,14 +483,14 @@ static void
 cmd_validate_lock_failed(const void *map, int e, const char *shown, int *rc)
 {
 	if (e == ETIMEDOUT || e == EBUSY) {
-		warnx("%s: table lock held by pid %" PRId32 " for more than "
+		pwarnx("%s: table lock held by pid %" PRId32 " for more than "
 		    "%d ms; try again later", shown,
 		    ((const struct wapi_header *)map)->lock_holder_pid,
 		    CMD_VALIDATE_LOCK_MS);
 		*rc = WAPICTL_EXIT_BUSY;
 		return;
 	}
-	warnx("%s: table lock: %s", shown, strerror(e));
+	pwarnx("%s: table lock: %s", shown, strerror(e));
 	*rc = e == ENOTRECOVERABLE ? WAPICTL_EXIT_FINDINGS :
 	    WAPICTL_EXIT_ACCESS;
 }
@@ -403,13 +500,13 @@ static void
 cmd_validate_copy_failed(int e, const char *shown, int *rc)
 {
 	if (e == -ESTALE) {
-		warnx("%s: changed while being read (truncated or "
+		pwarnx("%s: changed while being read (truncated or "
 		    "re-initialised by another process); not checked, run "
 		    "'wapictl validate' again", shown);
 		*rc = WAPICTL_EXIT_BUSY;
 		return;
 	}
-	warnx("%s: cannot read: %s", shown, strerror(-e));
+	pwarnx("%s: cannot read: %s", shown, strerror(-e));
 	*rc = WAPICTL_EXIT_ACCESS;
 }
 
@@ -444,13 +541,13 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, int afd, bool live,
 	(void)c;
 	*checked = false;
 	if (fstat(fd, &sb) != 0 || (afd >= 0 && fstat(afd, &ab) != 0)) {
-		warn("%s", shown);
+		pwarn("%s", shown);
 		return WAPICTL_EXIT_ACCESS;
 	}
 	memset(hbuf, 0, sizeof(hbuf));
 	got = pread(fd, hbuf, sizeof(hbuf), 0);
 	if (got < 0) {
-		warn("%s: read", shown);
+		pwarn("%s: read", shown);
 		return WAPICTL_EXIT_ACCESS;
 	}
 	/* The header first: the rest of a file with a bad one is not read. */
@@ -521,7 +618,7 @@ cmd_validate_tables(struct cmd_validate_ctx *c, int vfd, int tfd,
 	for (tries = 0; tries < 2; tries++) {
 		memset(&st, 0, sizeof(st));
 		if ((e = wcore_verdict(vfd, c->ctl->host, &st)) != 0) {
-			warnx("%s: cannot read: %s", shown, strerror(e));
+			pwarnx("%s: cannot read: %s", shown, strerror(e));
 			if (c->ctl->json)
 				cmd_validate_print(c, path, shown,
 				    "unreadable", NULL, NULL, NULL);
@@ -529,7 +626,7 @@ cmd_validate_tables(struct cmd_validate_ctx *c, int vfd, int tfd,
 		}
 		live = cmd_validate_held(&st, segfd);
 		if (live && !writable) {
-			warnx("%s: in use and not writable by us: cannot take "
+			pwarnx("%s: in use and not writable by us: cannot take "
 			    "its table lock", shown);
 			if (c->ctl->json)
 				cmd_validate_print(c, path, shown,
@@ -685,7 +782,7 @@ cmd_validate_pair(struct cmd_validate_ctx *c, int afd,
 
 	memset(&st, 0, sizeof(st));
 	if ((e = wcore_verdict(afd, c->ctl->host, &st)) != 0) {
-		warnx("%s: cannot read: %s", shown, strerror(e));
+		pwarnx("%s: cannot read: %s", shown, strerror(e));
 		if (c->ctl->json)
 			cmd_validate_print(c, path, shown, "unreadable", NULL,
 			    NULL, NULL);
@@ -701,7 +798,7 @@ cmd_validate_pair(struct cmd_validate_ctx *c, int afd,
 	if (sfd >= 0) {
 		if ((segshown = malloc(CMD_VALIDATE_SHOWN_MAX)) == NULL) {
 			close(sfd);
-			warnx("%s: out of memory", shown);
+			pwarnx("%s: out of memory", shown);
 			return WAPICTL_EXIT_ACCESS;
 		}
 		cmd_validate_seg_shown(a->peer, path, segshown,
@@ -723,7 +820,7 @@ cmd_validate_pair(struct cmd_validate_ctx *c, int afd,
 	}
 	if (sfd == -ENOMEM || sfd == -EMFILE || sfd == -ENFILE ||
 	    sfd == -EIO) {
-		warnx("%s: cannot read: %s", shown, why);
+		pwarnx("%s: cannot read: %s", shown, why);
 		if (c->ctl->json)
 			cmd_validate_print(c, path, shown, "unreadable", NULL,
 			    NULL, NULL);
@@ -736,7 +833,7 @@ cmd_validate_pair(struct cmd_validate_ctx *c, int afd,
 	if (sfd == -EINVAL && cmd_validate_seg_header(a, &r) > 0) {
 		if ((segshown = malloc(CMD_VALIDATE_SHOWN_MAX)) == NULL) {
 			wcore_report_free(&r);
-			warnx("%s: out of memory", shown);
+			pwarnx("%s: out of memory", shown);
 			return WAPICTL_EXIT_ACCESS;
 		}
 		cmd_validate_seg_shown(a->peer, path, segshown,
@@ -792,6 +889,7 @@ cmd_validate_mono(struct cmd_validate_ctx *c, const char *path,
 	    n.kind != WCORE_NAME_LEGACY_SHARE &&
 	    n.kind != WCORE_NAME_LEGACY_SCRATCH)
 		return false;
+	cmd_validate_progress_clear();
 	if (c->ctl->json)
 		cmd_validate_print(c, path, shown, "legacy", NULL, NULL,
 		    NULL);
@@ -819,11 +917,11 @@ cmd_validate_fd(struct cmd_validate_ctx *c, int fd, bool writable,
 	int sound, rc;
 
 	if ((h = malloc(sizeof(*h))) == NULL) {
-		warnx("%s: out of memory", shown);
+		pwarnx("%s: out of memory", shown);
 		return WAPICTL_EXIT_ACCESS;
 	}
 	if ((sound = cmd_validate_header(fd, h)) < 0) {
-		warnx("%s: cannot read: %s", shown, strerror(-sound));
+		pwarnx("%s: cannot read: %s", shown, strerror(-sound));
 		free(h);
 		if (c->ctl->json)
 			cmd_validate_print(c, path, shown, "unreadable", NULL,
@@ -856,7 +954,9 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 	bool writable;
 	int i, fd, r, rc = 0;
 
+	cmd_validate_progress_start(c->ctl, (size_t)argc);
 	for (i = 0; i < argc; i++) {
+		cmd_validate_progress((size_t)i);
 		target_shown(argv[i], shown, sizeof(shown));
 		if (cmd_validate_mono(c, argv[i], shown))
 			continue;
@@ -864,7 +964,7 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 		fd = target_open_path(argv[i], &writable, why, sizeof(why));
 		if (fd < 0) {
 			out_escape(why, ewhy, sizeof(ewhy));
-			warnx("%s: %s", shown, ewhy);
+			pwarnx("%s: %s", shown, ewhy);
 			if (c->ctl->json)
 				cmd_validate_print(c, argv[i], shown,
 				    "unreadable", NULL, NULL, NULL);
@@ -875,6 +975,7 @@ cmd_validate_files(struct cmd_validate_ctx *c, int argc, char **argv)
 		rc = MAX(rc, r);
 		close(fd);
 	}
+	cmd_validate_progress_clear();
 	return rc;
 }
 
@@ -895,7 +996,9 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 		    ctl->all_hosts ? "" : " for host ",
 		    ctl->all_hosts ? "" : ctl->want_host);
 	}
+	cmd_validate_progress_start(ctl, list->n);
 	for (i = 0; i < list->n; i++) {
+		cmd_validate_progress(i);
 		target_get(ctl, list, i, &tf);
 		writable = true;
 		fd = target_open_state(ctl->dirfd, tf.de.name, &writable, why,
@@ -904,7 +1007,7 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 			continue;	/* removed since the listing */
 		if (fd < 0) {
 			out_escape(why, ewhy, sizeof(ewhy));
-			warnx("%s: %s; check it with ls -l, remove it by hand "
+			pwarnx("%s: %s; check it with ls -l, remove it by hand "
 			    "if it is not yours", tf.shown, ewhy);
 			if (ctl->json)
 				cmd_validate_print(c, tf.path, tf.shown,
@@ -916,6 +1019,7 @@ cmd_validate_dir(struct cmd_validate_ctx *c, const struct target_list *list)
 		rc = MAX(rc, r);
 		close(fd);
 	}
+	cmd_validate_progress_clear();
 	return rc;
 }
 
