@@ -41,7 +41,7 @@
 #define CMD_VALIDATE_LOCK_MS	2000
 #define CMD_VALIDATE_SHOWN	5	/* problems shown per file without -v */
 #define CMD_VALIDATE_LIMIT	100000	/* problems collected per file */
-#define CMD_VALIDATE_TICK_MS	250	/* progress drawn at most this often */
+#define CMD_VALIDATE_TICK_MS	250	/* progress: ms between draws */
 
 enum {
 	COL_PATH, COL_RESULT, COL_PROBLEMS, COL_WHERE, COL_INDEX, COL_OFFSET,
@@ -115,6 +115,8 @@ static void	cmd_validate_seg_shown(const char *, const char *, char *,
 		    size_t);
 static void	*cmd_validate_copy(int, size_t, struct cmd_validate_data *,
 		    int *);
+static void	 cmd_validate_copy_free(void *, size_t,
+		    const struct cmd_validate_data *);
 static int	 cmd_validate_extent(struct cmd_validate_data *, off_t,
 		    off_t);
 static void	*cmd_validate_copy_locked(int, size_t,
@@ -162,7 +164,7 @@ static struct {
 	bool		on;
 	size_t		total;
 	struct timespec	next;		/* not drawn again before */
-	int		width;		/* of the line on the screen, 0: none */
+	int		width;		/* of the line shown (0: none) */
 } cmd_validate_prog;
 
 static void
@@ -336,6 +338,39 @@ cmd_validate_extent(struct cmd_validate_data *d, off_t from, off_t to)
 }
 
 /*
+ * The anonymous memory of the copies, kept from one file to the next: a
+ * mapping made and unmapped for each file costs a flush of the TLBs of
+ * every CPU this process ran on, more than checking a little-used file.
+ * Between two copies it is all zeros (cmd_validate_copy_free).
+ */
+#define CMD_VALIDATE_KEEP	(1u << 20)	/* data zeroed for reuse, max */
+static struct {
+	unsigned char	*p;
+	size_t		 len;
+} cmd_validate_area;
+
+/* Done with the copy p of len bytes, whose data extents are d. */
+static void
+cmd_validate_copy_free(void *p, size_t len, const struct cmd_validate_data *d)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		total += d->v[i].len;
+	if (p != cmd_validate_area.p || total > CMD_VALIDATE_KEEP) {
+		munmap(p, p == cmd_validate_area.p ? cmd_validate_area.len :
+		    len);
+		if (p == cmd_validate_area.p)
+			cmd_validate_area.p = NULL;
+		return;
+	}
+	for (i = 0; i < d->n; i++)
+		memset(cmd_validate_area.p + d->v[i].off, 0,
+		    (size_t)d->v[i].len);
+}
+
+/*
  * A private copy of the first len bytes of the file fd: anonymous memory,
  * where a hole of the (sparse) file costs nothing, into which the file's
  * data is read with pread.  A mapping of the file itself would die of
@@ -343,8 +378,8 @@ cmd_validate_extent(struct cmd_validate_data *d, off_t from, off_t to)
  * re-initialising it, or any program that ignores the lock bytes); pread
  * merely comes short.  The extents read go to *d (emptied first): the
  * rest of the copy is zeros that nobody wrote, which the validation need
- * not read.  The copy, or NULL with -errno in *err: -ESTALE when the file
- * shrank meanwhile.
+ * not read.  The copy (freed with cmd_validate_copy_free), or NULL with
+ * -errno in *err: -ESTALE when the file shrank meanwhile.
  */
 static void *
 cmd_validate_copy(int fd, size_t len, struct cmd_validate_data *d, int *err)
@@ -354,12 +389,21 @@ cmd_validate_copy(int fd, size_t len, struct cmd_validate_data *d, int *err)
 	ssize_t n;
 
 	d->n = 0;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-	    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED) {
-		*err = -errno;
-		return NULL;
+	if (cmd_validate_area.p != NULL && cmd_validate_area.len < len) {
+		munmap(cmd_validate_area.p, cmd_validate_area.len);
+		cmd_validate_area.p = NULL;
 	}
+	if (cmd_validate_area.p == NULL) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			*err = -errno;
+			return NULL;
+		}
+		cmd_validate_area.p = p;
+		cmd_validate_area.len = len;
+	}
+	p = cmd_validate_area.p;
 	for (data = 0; (uint64_t)data < len; data = hole) {
 		/* Only the data: SEEK_DATA skips holes, which read as 0. */
 		if ((data = lseek(fd, data, SEEK_DATA)) == -1) {
@@ -386,7 +430,7 @@ cmd_validate_copy(int fd, size_t len, struct cmd_validate_data *d, int *err)
 	}
 	return p;
 fail:
-	munmap(p, len);
+	cmd_validate_copy_free(p, len, d);
 	return NULL;
 }
 
@@ -472,7 +516,7 @@ out:
 	if (map != NULL)
 		munmap(map, mlen);
 	if (e < 0 && copy != NULL)
-		munmap(copy, len);
+		cmd_validate_copy_free(copy, len, d);
 	if (e < 0)
 		cmd_validate_copy_failed(e, shown, rc);
 	return e < 0 ? NULL : copy;
@@ -573,13 +617,13 @@ cmd_validate_run(struct cmd_validate_ctx *c, int fd, int afd, bool live,
 	if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size || (!live &&
 	    (!cmd_validate_same(&sb, &sb2) || (afd >= 0 &&
 	    (fstat(afd, &ab2) != 0 || !cmd_validate_same(&ab, &ab2)))))) {
-		munmap(copy, len);
+		cmd_validate_copy_free(copy, len, &d);
 		free(d.v);
 		cmd_validate_copy_failed(-ESTALE, shown, &rc);
 		return rc;
 	}
 	wcore_validate_sparse(copy, len, d.v, d.n, r);
-	munmap(copy, len);
+	cmd_validate_copy_free(copy, len, &d);
 	free(d.v);
 	*checked = true;
 	return 0;

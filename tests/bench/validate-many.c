@@ -35,7 +35,7 @@
 
 #include "core.h"
 
-#define VM_TARGET	3.0	/* validate -A within this many times status -A */
+#define VM_TARGET	3.0	/* validate -A over status -A, at most */
 #define VM_ROUNDS_MAX	101
 
 static const char *wapictl;
