@@ -130,6 +130,21 @@ has_word() {
 	[ -z "$bad" ] || fail "mandoc complains about:$bad"
 }
 
+@test "groff formats every page without a warning" {
+	command -v groff >/dev/null || skip "groff is not installed"
+	# What man(1) shows at its usual width: -ww turns every warning on,
+	# "can't break line" among them (a word wider than its column).
+	local page out bad=
+	for page in "$man"/*.[1-8]; do
+		out=$(groff -mandoc -Tutf8 -ww -z "$page" 2>&1)
+		if [ -n "$out" ]; then
+			echo "$out" >&2
+			bad="$bad ${page##*/}"
+		fi
+	done
+	[ -z "$bad" ] || fail "groff warns about:$bad"
+}
+
 @test "every page is listed in man/local.mk" {
 	local page
 	for page in "$man"/*.[1-8]; do
