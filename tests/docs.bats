@@ -405,19 +405,23 @@ EOF
 }
 
 @test "the systemd units in contrib run wapictl -q clean, as wapictl(1) shows" {
-	local svc=$top_srcdir/contrib/wapi-clean.service
+	local svc=$top_srcdir/contrib/wapi-clean.service.in
 	local tmr=$top_srcdir/contrib/wapi-clean.timer
-	grep -qx 'ExecStart=wapictl -q clean' "$svc"
+	grep -qx 'ExecStart=@bindir@/wapictl -q clean' "$svc"
 	grep -qx 'WantedBy=timers.target' "$tmr"
-	# Every line the page quotes from the units is in them.
+	# Every line the page quotes from the units is in them; the page
+	# shows the service of an install in /usr/local.
+	sed 's|@bindir@|/usr/local/bin|g' "$svc" >"$BATS_TEST_TMPDIR/svc"
 	local line
 	sed -n '/^\[Service\]$/,/^\.Ed$/p; /^\[Timer\]$/,/^\.Ed$/p' \
 	    "$man/wapictl.1" | grep -v '^\.Ed$' | while read -r line; do
 		[ -z "$line" ] && continue
-		grep -qxF -- "$line" "$svc" "$tmr" ||
+		grep -qxF -- "$line" "$BATS_TEST_TMPDIR/svc" "$tmr" ||
 		    { echo "not in contrib: $line" >&2; return 1; }
 	done
-	grep -q 'contrib/wapi-clean.service' "$top_srcdir/completions.mk"
+	grep -qx 'ExecStart=/usr/local/bin/wapictl -q clean' "$man/wapictl.1"
+	grep -q 'contrib/wapi-clean.service.in' "$top_srcdir/contrib/local.mk"
+	grep -q '^include contrib/local.mk$' "$top_srcdir/Makefile.am"
 }
 
 @test "wapi-state(5) gives every field at the offset and size of format.h" {
