@@ -15,7 +15,3 @@ fishcompletiondir = $(datadir)/fish/vendor_completions.d
 dist_fishcompletion_DATA = completions/wapictl.fish
 
 EXTRA_DIST += completions/wapictl.bash
-
-# Examples from wapictl(1): a systemd user service and timer running
-# `wapictl -q clean`.  Shipped, not installed (the unit paths vary).
-EXTRA_DIST += contrib/wapi-clean.service contrib/wapi-clean.timer

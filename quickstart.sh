@@ -12,11 +12,12 @@ mode=${1:-demo}
 pkgs="build-essential autoconf automake libtool pkg-config libbsd-dev
 libsmartcols-dev"
 # Tests (README.md says why each is there): bats with its helpers, jq for
-# wapictl's JSON, mandoc to lint the manuals, zsh and fish to run the
-# completions, python3 for the hostile-input peers, clang and its runtime
-# for the libFuzzer targets, valgrind for memcheck of wapictl.
+# wapictl's JSON, mandoc to lint the manuals and groff to format them,
+# systemd for systemd-analyze verify of the installed units, zsh and fish to
+# run the completions, python3 for the hostile-input peers, clang and its
+# runtime for the libFuzzer targets, valgrind for memcheck of wapictl.
 [ "$mode" = check ] && pkgs="$pkgs bats bats-support bats-assert jq mandoc
-zsh fish python3 clang libclang-rt-14-dev valgrind"
+groff-base systemd zsh fish python3 clang libclang-rt-14-dev valgrind"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

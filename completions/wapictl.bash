@@ -177,6 +177,8 @@ _wapictl()
 		;;
 	lock)
 		# After the options comes the command to run, then its words.
+		# An option's argument is the next word, or "=" and the word
+		# after it (--timeout=5): never the command.
 		for ((i = cmdi + 1; i < COMP_CWORD; i++)); do
 			case ${COMP_WORDS[i]} in
 			--)
@@ -185,8 +187,9 @@ _wapictl()
 				;;
 			-w|--wait|--timeout|-d|--dir|-H|--host)
 				((i++))
+				[[ ${COMP_WORDS[i]-} == = ]] && ((i++))
 				;;
-			-*)
+			-*|=)
 				;;
 			*)
 				break

@@ -130,6 +130,21 @@ has_word() {
 	[ -z "$bad" ] || fail "mandoc complains about:$bad"
 }
 
+@test "groff formats every page without a warning" {
+	command -v groff >/dev/null || skip "groff is not installed"
+	# What man(1) shows at its usual width: -ww turns every warning on,
+	# "can't break line" among them (a word wider than its column).
+	local page out bad=
+	for page in "$man"/*.[1-8]; do
+		out=$(groff -mandoc -Tutf8 -ww -z "$page" 2>&1)
+		if [ -n "$out" ]; then
+			echo "$out" >&2
+			bad="$bad ${page##*/}"
+		fi
+	done
+	[ -z "$bad" ] || fail "groff warns about:$bad"
+}
+
 @test "every page is listed in man/local.mk" {
 	local page
 	for page in "$man"/*.[1-8]; do
@@ -314,14 +329,32 @@ bash_complete() {
 	assert_line 7d
 }
 
-@test "the zsh completion parses and completes" {
-	command -v zsh >/dev/null || skip "zsh is not installed"
-	run zsh -n "$comp/_wapictl"
-	assert_success
+@test "bash completes nothing for the seconds of lock, then the command" {
+	local line
+	# The argument of -w, --wait, --timeout, with or without "=".
+	for line in 'lock --timeout' 'lock --timeout =' 'lock -w' \
+	    'lock --wait =' '-q lock -q --timeout'; do
+		run bash_complete wapictl $line ''
+		assert_success
+		assert_output '' || fail "offered after 'wapictl $line'"
+	done
+	# Once given, the command to run comes next.
+	run bash_complete wapictl lock --timeout = 5 ech
+	assert_line echo
+	run bash_complete wapictl lock --wait = 5 -- ech
+	assert_line echo
+	run bash_complete wapictl lock -w 5 ech
+	assert_line echo
+	run bash_complete wapictl lock --timeout = 5 --js
+	assert_output --json
+}
+
+# Write $BATS_TEST_TMPDIR/zc.zsh, which drives an interactive zsh through a
+# pseudo-terminal, as a person would: type, press TAB twice, read the
+# listing.  Arguments: the completions directory, the line, a word to wait
+# for (it polls; there is no timing assertion).  Skips without zsh/zpty.
+zsh_driver() {
 	zsh -fc 'zmodload zsh/zpty' 2>/dev/null || skip "no zsh/zpty module"
-	# Drive an interactive zsh through a pseudo-terminal, as a person
-	# would: type, press TAB twice, read the listing.  Polls for the
-	# expected words; there is no timing assertion.
 	cat >"$BATS_TEST_TMPDIR/zc.zsh" <<'EOF'
 zmodload zsh/zpty
 zpty z 'TERM=dumb zsh -f -i'
@@ -336,6 +369,13 @@ done
 zpty -d z
 print -r -- "${out//$'\r'/}"
 EOF
+}
+
+@test "the zsh completion parses and completes" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	run zsh -n "$comp/_wapictl"
+	assert_success
+	zsh_driver
 	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl st' 'stop'
 	assert_output --partial 'status'
 	assert_output --partial 'stop'
@@ -348,6 +388,33 @@ EOF
 	assert_output --partial 'wapictl help validate'
 	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl clean -q --fo' 'force-host'
 	assert_output --partial 'wapictl clean -q --force-host'
+}
+
+@test "zsh completes the command that lock runs, and -o +COLUMNS" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	zsh_driver
+	# The words after the command lock runs are that command's (zsh's
+	# _normal); a file of the current directory shows up for sleep.
+	mkdir "$BATS_TEST_TMPDIR/cwd"
+	: >"$BATS_TEST_TMPDIR/cwd/wapi-zfile"
+	run bash -c 'cd "$1" && zsh -f "$2" "$3" "$4" wapi-zfile' _ \
+	    "$BATS_TEST_TMPDIR/cwd" "$BATS_TEST_TMPDIR/zc.zsh" "$comp" \
+	    'wapictl lock -- sleep '
+	refute_output --partial 'bad math expression'
+	assert_output --partial 'wapi-zfile'
+	run bash -c 'cd "$1" && zsh -f "$2" "$3" "$4" wapi-zfile' _ \
+	    "$BATS_TEST_TMPDIR/cwd" "$BATS_TEST_TMPDIR/zc.zsh" "$comp" \
+	    'wapictl lock -w 5 sleep '
+	refute_output --partial 'bad math expression'
+	assert_output --partial 'wapi-zfile'
+	# A leading + adds to the default columns: the columns follow it.
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o +' 'HEARTBEAT'
+	assert_output --partial 'HELPER-ALIVE'
+	assert_output --partial 'HEARTBEAT'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o +HELPER-' '+HELPER-ALIVE'
+	assert_output --partial 'wapictl status -o +HELPER-ALIVE'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl handles --output=+SIG' 'SIGNALLED'
+	assert_output --partial 'wapictl handles --output=+SIGNALLED'
 }
 
 @test "the fish completion parses and completes" {
@@ -390,19 +457,23 @@ EOF
 }
 
 @test "the systemd units in contrib run wapictl -q clean, as wapictl(1) shows" {
-	local svc=$top_srcdir/contrib/wapi-clean.service
+	local svc=$top_srcdir/contrib/wapi-clean.service.in
 	local tmr=$top_srcdir/contrib/wapi-clean.timer
-	grep -qx 'ExecStart=wapictl -q clean' "$svc"
+	grep -qx 'ExecStart=@bindir@/wapictl -q clean' "$svc"
 	grep -qx 'WantedBy=timers.target' "$tmr"
-	# Every line the page quotes from the units is in them.
+	# Every line the page quotes from the units is in them; the page
+	# shows the service of an install in /usr/local.
+	sed 's|@bindir@|/usr/local/bin|g' "$svc" >"$BATS_TEST_TMPDIR/svc"
 	local line
 	sed -n '/^\[Service\]$/,/^\.Ed$/p; /^\[Timer\]$/,/^\.Ed$/p' \
 	    "$man/wapictl.1" | grep -v '^\.Ed$' | while read -r line; do
 		[ -z "$line" ] && continue
-		grep -qxF -- "$line" "$svc" "$tmr" ||
+		grep -qxF -- "$line" "$BATS_TEST_TMPDIR/svc" "$tmr" ||
 		    { echo "not in contrib: $line" >&2; return 1; }
 	done
-	grep -q 'contrib/wapi-clean.service' "$top_srcdir/completions.mk"
+	grep -qx 'ExecStart=/usr/local/bin/wapictl -q clean' "$man/wapictl.1"
+	grep -q 'contrib/wapi-clean.service.in' "$top_srcdir/contrib/local.mk"
+	grep -q '^include contrib/local.mk$' "$top_srcdir/Makefile.am"
 }
 
 @test "wapi-state(5) gives every field at the offset and size of format.h" {

@@ -8,6 +8,7 @@ include tests/sync.mk
 include tests/process.mk
 include tests/wapictl.mk
 include tests/docs.mk
+include tests/install.mk
 include tests/fuzz.mk
 include tests/torture.mk
 include tests/bench.mk

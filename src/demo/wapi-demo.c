@@ -246,6 +246,33 @@ holder(const wapi_handle_t *keep, size_t nkeep, wapi_handle_t ready)
 	_exit(0);
 }
 
+#define DEMO_USAGE "usage: wapi-demo"
+
+/*
+ * The demo takes no arguments of its own: -h and --help print what it does
+ * (exit 0), anything else is an error (exit 2).  The consumers it starts
+ * get the internal form "consumer N COUNTER CRASH PIPE PROCESS".
+ */
+static void
+demo_args(int argc, char *argv[])
+{
+	if (argc == 7 && strcmp(argv[1], "consumer") == 0)
+		return;
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		printf("%s\n"
+		    "A coordinator and three consumer programs share handles by "
+		    "name and by\nnumber; then a holder keeps a few objects for "
+		    "%d seconds, for wapictl status.\n", DEMO_USAGE,
+		    HOLD_SECONDS);
+		exit(0);
+	}
+	if (argc > 1)
+		errx(2, "%s: %s\n%s (wapi-demo --help)", argv[1],
+		    argv[1][0] == '-' ? "unknown option" : "no arguments taken",
+		    DEMO_USAGE);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -258,6 +285,7 @@ main(int argc, char *argv[])
 	char line[128];
 	int i, status, r;
 
+	demo_args(argc, argv);
 	if (argc == 7 && strcmp(argv[1], "consumer") == 0)
 		return consumer(atoi(argv[2]),
 		    (wapi_handle_t)strtoul(argv[3], NULL, 10), atoi(argv[4]),

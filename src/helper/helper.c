@@ -585,6 +585,35 @@ helper_serve(int64_t linger_ms)
 	}
 }
 
+#define HELPER_USAGE "usage: wapi-helper STATE-FILE [DEV:INO]"
+
+/*
+ * The command line: -h and --help print the usage and exit 0; any other
+ * word that begins with a dash, or a wrong count, is an error (exit 2).
+ * The state file's path that libwapi passes always has a slash (DIR/.wapi/
+ * NAME, DIR perhaps relative and beginning with a dash): it is no option.
+ */
+static void
+helper_args(int argc, char *argv[])
+{
+	int i;
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		printf("%s\n"
+		    "Keeps the shared handles of one user on one host; libwapi "
+		    "starts it.\nSee wapi-helper(8).\n", HELPER_USAGE);
+		exit(0);
+	}
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && strchr(argv[i], '/') == NULL)
+			errx(2, "unknown option %s\n%s (started by libwapi; "
+			    "wapi-helper --help)", argv[i], HELPER_USAGE);
+	if (argc != 2 && argc != 3)
+		errx(2, "%s (started by libwapi; wapi-helper --help)",
+		    HELPER_USAGE);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -593,9 +622,8 @@ main(int argc, char *argv[])
 	int64_t linger_ms;
 	size_t k;
 
+	helper_args(argc, argv);
 	setproctitle_init(argc, argv, environ);
-	if (argc != 2 && argc != 3)
-		errx(2, "usage: wapi-helper STATE-FILE [DEV:INO] (started by libwapi)");
 	linger_ms = helper_linger_ms();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = helper_on_term;
