@@ -124,7 +124,7 @@ static const struct cmd_option cmd_clean_options[] = {
 	{ "no-syslog", no_argument, OPT_NO_SYSLOG, NULL,
 	    "do not log the removals to syslog" },
 	{ "verbose", no_argument, 'v', NULL,
-	    "with -q, print the summary even when nothing changed" },
+	    "with -q, print the summary in any case" },
 	CMD_OPTION_END
 };
 
