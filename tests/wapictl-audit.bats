@@ -175,7 +175,7 @@ NOTICE='^<13>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} wapictl\[[0-9]+\]: '
 	fi
 }
 
-@test "clean -q, for cron: silent without news; what was removed, what needs a person, and the summary otherwise" {
+@test "clean -q, for cron: silent without news; what was removed and the summary on stdout, what needs a person on stderr" {
 	# nothing: no word, unless -v
 	run -0 --separate-stderr "$WAPICTL" -q clean --no-syslog
 	assert_output ""
@@ -196,10 +196,13 @@ NOTICE='^<13>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} wapictl\[[0-9]+\]: '
 	assert_line --index 0 --partial "removed ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: orphaned: no process holds it"
 	assert_line --index 1 "~/home/.wapi: removed 1 file, kept 0"
 	assert_equal "$stderr" ""
-	# kept for a person: on stderr, with the summary
+	# kept for a person: on stderr only, and the summary with -v
 	start_client -e ev3
 	flip_byte "$STATE" 60
 	run -1 --separate-stderr "$WAPICTL" -q clean --no-syslog
+	assert_output ""
+	[[ $stderr == *"kept ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: corrupt"* ]]
+	run -1 --separate-stderr "$WAPICTL" -q clean -v --no-syslog
 	assert_output --regexp '^~/home/\.wapi: removed 0 files, kept [12]$'
 	[[ $stderr == *"kept ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: corrupt"* ]]
 }

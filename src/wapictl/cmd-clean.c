@@ -859,9 +859,10 @@ cmd_clean_summary(const struct wapictl *ctl, const struct cmd_clean_opts *o,
 {
 	char shown[PATH_MAX];
 
-	/* -q, for cron: news only, unless a person is watching or -v. */
+	/* -q, for cron: after removals only (what needs a person went to
+	 * standard error), unless a person is watching or -v. */
 	if (ctl->quiet && !o->verbose && !isatty(STDOUT_FILENO) &&
-	    (o->dry_run || n->removed == 0) && n->findings == 0 && !n->failed)
+	    (o->dry_run || n->removed == 0))
 		return;
 	target_shown(ctl->dir, shown, sizeof(shown));
 	if (n->removed + n->kept == 0)
