@@ -100,6 +100,19 @@ NOTICE='^<13>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} wapictl\[[0-9]+\]: '
 	assert_output 1
 }
 
+@test "a removal that fails: user.warning with the error, exit 4" {
+	[ "$(id -u)" != 0 ] || skip "root removes from a read-only directory"
+	make_orphan
+	chmod 0500 "$D"
+	run_logged 4 clean
+	chmod 0700 "$D"
+	[[ $stderr == *"cannot remove: Permission denied"* ]]
+	[ -e "$STATE" ]
+	wait_lines 1
+	run grep -cE "^<12>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} wapictl\[[0-9]+\]: clean: could not remove $STATE: Permission denied; verdict orphaned; reason: no process holds it.*; uid $(id -u)\$" "$LOG"
+	assert_output 1
+}
+
 @test "an orphaned segment and an old temporary: a line each" {
 	need_segments
 	make_orphan

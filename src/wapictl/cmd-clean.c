@@ -219,6 +219,7 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
     struct cmd_clean_result *res)
 {
 	struct stat sb;
+	int e;
 
 	cmd_clean_pause();
 	if (fstatat(tf->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -233,8 +234,9 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
 		return;
 	}
 	if (unlinkat(tf->dirfd, tf->de.name, 0) != 0) {
-		audit_removal(tf->path, res->verdict, res->why, errno);
-		cmd_clean_why(res, "cannot remove: %s", strerror(errno));
+		e = errno;
+		audit_removal(tf->path, res->verdict, res->why, e);
+		cmd_clean_why(res, "cannot remove: %s", strerror(e));
 		res->failed = true;
 		return;
 	}
