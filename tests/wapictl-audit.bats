@@ -159,7 +159,7 @@ NOTICE='^<13>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} wapictl\[[0-9]+\]: '
 	assert_output --partial "killed helper pid $helper"
 	wait_until pid_gone "$helper"
 	wait_lines 1
-	run grep -cE "${NOTICE}stop: sent SIGKILL to helper pid $helper of $STATE; reason: --kill, and it had not left 1 s after being asked; uid $(id -u)\$" "$LOG"
+	run grep -cE "${NOTICE}stop: sent SIGKILL to helper pid $helper of $STATE; reason: --kill, and it had not left 1 s after the request to leave; uid $(id -u)\$" "$LOG"
 	assert_output 1
 
 	start_client -e ev2

@@ -184,7 +184,7 @@ cmd_stop_kill(struct wapictl *ctl, const struct target_file *tf, int fd,
 	    wcore_pid_alive(hpid, st->hdr.helper_start) == 1) {
 		e = kill(hpid, SIGKILL) != 0 ? errno : 0;
 		snprintf(why, sizeof(why), "--kill, and it had not left %d s "
-		    "after being asked", wait_s);
+		    "after the request to leave", wait_s);
 		audit_signal(tf->path, hpid, SIGKILL, why, e);
 		if (e != 0)
 			warnx("%s: helper pid %d: cannot kill: %s", tf->shown,
