@@ -12,8 +12,9 @@ _wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose'
 _wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type'
 _wapictl_validate_opts='-v --verbose'
 _wapictl_lock_opts='-w --wait --timeout'
-_wapictl_clean_opts='-n --dry-run --older-than --force-host'
-_wapictl_stop_opts='-w --wait --kill'
+_wapictl_clean_opts='-n --dry-run --older-than --force-host --no-syslog -v
+	--verbose'
+_wapictl_stop_opts='-w --wait --kill --no-syslog'
 _wapictl_help_opts=''
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
 	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE

@@ -178,12 +178,15 @@ set c '__fish_seen_subcommand_from clean'
 complete -c wapictl -n $c -s n -l dry-run -d 'Say what would be done, change nothing'
 complete -c wapictl -n $c -l older-than -x -a '90s 30m 1h 12h 1d 7d 30d' -d 'Only files inactive for longer than this'
 complete -c wapictl -n $c -l force-host -d "Also remove other hosts' files (needs --older-than)"
+complete -c wapictl -n $c -l no-syslog -d 'Do not log the removals to syslog'
+complete -c wapictl -n $c -s v -l verbose -d 'With -q, print the summary in any case'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 
 # stop
 set c '__fish_seen_subcommand_from stop'
 complete -c wapictl -n $c -s w -l wait -x -d 'Seconds to wait for the helper to leave'
 complete -c wapictl -n $c -l kill -d 'Kill the helper if it has not left'
+complete -c wapictl -n $c -l no-syslog -d 'Do not log the signals sent to syslog'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'
 
 # help

@@ -35,6 +35,7 @@
 struct cmd_clean_opts {
 	bool			 dry_run;
 	bool			 force_host;
+	bool			 verbose;	/* -v: -q's summary always */
 	int64_t			 older_than;	/* -1: not given */
 };
 
@@ -83,6 +84,9 @@ static bool	cmd_clean_state_keep(const struct wcore_status *,
 static void	cmd_clean_state_remove(struct wapictl *,
 		    const struct target_file *, int, const struct wcore_status *,
 		    const struct stat *, struct cmd_clean_result *);
+static void	cmd_clean_audit_segment(const struct target_file *,
+		    const struct wapi_header *, const struct cmd_clean_result *,
+		    int);
 static int	cmd_clean_anchor_segment(int, const struct stat *, bool,
 		    struct wapi_header *, struct cmd_clean_result *);
 static void	cmd_clean_segment(struct wapictl *, const struct target_seg *,
@@ -108,7 +112,7 @@ static void	cmd_clean_report(const struct wapictl *,
 static void	cmd_clean_summary(const struct wapictl *,
 		    const struct cmd_clean_opts *, const struct cmd_clean_counts *);
 
-enum { OPT_OLDER = CMD_OPT_LONG, OPT_FORCE_HOST };
+enum { OPT_OLDER = CMD_OPT_LONG, OPT_FORCE_HOST, OPT_NO_SYSLOG };
 static const struct cmd_option cmd_clean_options[] = {
 	{ "dry-run", no_argument, 'n', NULL,
 	    "say what would be done and why; change nothing" },
@@ -117,6 +121,10 @@ static const struct cmd_option cmd_clean_options[] = {
 	    "(a bare number is seconds)", CMD_ARG_DURATION },
 	{ "force-host", no_argument, OPT_FORCE_HOST, NULL,
 	    "also other hosts' files (needs --older-than)" },
+	{ "no-syslog", no_argument, OPT_NO_SYSLOG, NULL,
+	    "do not log the removals to syslog" },
+	{ "verbose", no_argument, 'v', NULL,
+	    "with -q, print the summary in any case" },
 	CMD_OPTION_END
 };
 
@@ -211,6 +219,7 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
     struct cmd_clean_result *res)
 {
 	struct stat sb;
+	int e;
 
 	cmd_clean_pause();
 	if (fstatat(tf->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -225,10 +234,13 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
 		return;
 	}
 	if (unlinkat(tf->dirfd, tf->de.name, 0) != 0) {
-		cmd_clean_why(res, "cannot remove: %s", strerror(errno));
+		e = errno;
+		audit_removal(tf->path, res->verdict, res->why, e);
+		cmd_clean_why(res, "cannot remove: %s", strerror(e));
 		res->failed = true;
 		return;
 	}
+	audit_removal(tf->path, res->verdict, res->why, 0);
 	res->removed = true;
 }
 
@@ -397,7 +409,10 @@ cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
 		cmd_clean_cat_why(res, "; its segment %s was replaced "
 		    "meanwhile: kept", shown);
 	else if (res->removed) {
-		if ((e = wcore_seg_remove(&a, segfd)) == 0)
+		e = wcore_seg_remove(&a, segfd);
+		if (e != ENOENT)
+			cmd_clean_audit_segment(tf, &a, res, e);
+		if (e == 0)
 			cmd_clean_cat_why(res, "; its segment %s removed too",
 			    shown);
 		else if (e != ENOENT) {
@@ -407,6 +422,18 @@ cmd_clean_state_remove(struct wapictl *ctl, const struct target_file *tf,
 		}
 	}
 	close(segfd);
+}
+
+/* The audit line of an anchor's segment removed with it, or not (e). */
+static void
+cmd_clean_audit_segment(const struct target_file *tf,
+    const struct wapi_header *a, const struct cmd_clean_result *res, int e)
+{
+	char why[sizeof(res->why) + PATH_MAX + 32];
+
+	snprintf(why, sizeof(why), "segment of the anchor %s, removed: %s",
+	    tf->path, res->why);
+	audit_removal(a->peer, res->verdict, why, e);
 }
 
 /*
@@ -763,6 +790,7 @@ static void
 cmd_clean_legacy_sem(const struct legacy_info *li,
     const struct cmd_clean_opts *o, struct cmd_clean_result *data)
 {
+	char what[64];
 	int e;
 
 	if (o->dry_run) {
@@ -772,7 +800,13 @@ cmd_clean_legacy_sem(const struct legacy_info *li,
 	}
 	if (!data->removed)
 		return;
-	if ((e = legacy_sem_remove(li)) < 0) {
+	e = legacy_sem_remove(li);
+	if (li->has_key && li->semid >= 0) {
+		snprintf(what, sizeof(what), "semaphore set key 0x%08x id %d",
+		    (unsigned)li->sem_key, li->semid);
+		audit_removal(what, data->verdict, data->why, -e);
+	}
+	if (e < 0) {
 		cmd_clean_cat_why(data, "; but its semaphore set (key 0x%08x) "
 		    "could not be removed: %s; see ipcs -s",
 		    (unsigned)li->sem_key, strerror(-e));
@@ -816,7 +850,7 @@ cmd_clean_report(const struct wapictl *ctl, struct libscols_table *tb,
 	out_escape(res->why, why, sizeof(why));
 	if ((res->finding || res->failed) && (tb == NULL || ctl->quiet))
 		warnx("%s %s: %s: %s", action, tf->shown, res->verdict, why);
-	else if (tb == NULL && !ctl->quiet)
+	else if (tb == NULL && (!ctl->quiet || res->removed))
 		printf("%s %s: %s: %s\n", action, tf->shown, res->verdict,
 		    why);
 }
@@ -827,7 +861,10 @@ cmd_clean_summary(const struct wapictl *ctl, const struct cmd_clean_opts *o,
 {
 	char shown[PATH_MAX];
 
-	if (ctl->quiet)
+	/* -q, for cron: after removals only (what needs a person went to
+	 * standard error), unless a person is watching or -v. */
+	if (ctl->quiet && !o->verbose && !isatty(STDOUT_FILENO) &&
+	    (o->dry_run || n->removed == 0))
 		return;
 	target_shown(ctl->dir, shown, sizeof(shown));
 	if (n->removed + n->kept == 0)
@@ -858,6 +895,9 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 	o.dry_run = args_has(args, 'n');
 	o.force_host = args_has(args, OPT_FORCE_HOST);
 	o.older_than = args_number(args, OPT_OLDER, -1);
+	o.verbose = args_has(args, 'v');
+	if (args_has(args, OPT_NO_SYSLOG))
+		audit_disable();
 	if (o.force_host && o.older_than < 0)
 		return wapictl_usage_error(args->entry, "--force-host "
 		    "needs --older-than: another host's file is removed only "

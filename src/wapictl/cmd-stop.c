@@ -33,14 +33,16 @@ static int	cmd_stop_file(struct wapictl *, const struct target_file *, int,
 static int	cmd_stop_helper(struct wapictl *, const struct target_file *,
 		    int, const struct wcore_status *, int, bool);
 static int	cmd_stop_kill(struct wapictl *, const struct target_file *, int,
-		    const struct wcore_status *, pid_t, pid_t);
+		    const struct wcore_status *, pid_t, pid_t, int);
 
-enum { OPT_KILL = CMD_OPT_LONG };
+enum { OPT_KILL = CMD_OPT_LONG, OPT_NO_SYSLOG };
 static const struct cmd_option cmd_stop_options[] = {
 	{ "wait", required_argument, 'w', "SECONDS",
 	    "how long to wait for the helper to leave (default 5)",
 	    CMD_ARG_SECONDS },
 	{ "kill", no_argument, OPT_KILL, NULL, "then SIGKILL it" },
+	{ "no-syslog", no_argument, OPT_NO_SYSLOG, NULL,
+	    "do not log the signals sent to syslog" },
 	CMD_OPTION_END
 };
 
@@ -134,9 +136,12 @@ cmd_stop_helper(struct wapictl *ctl, const struct target_file *tf, int fd,
 	if ((e = cmd_stop_ask(fd, &peer)) == 0)
 		how = "asked";
 	else if (hpid > 0 && wcore_pid_alive(hpid, hstart) == 1) {
-		if (kill(hpid, SIGTERM) != 0) {
+		e = kill(hpid, SIGTERM) != 0 ? errno : 0;
+		audit_signal(tf->path, hpid, SIGTERM, "its socket did not "
+		    "answer the request to leave", e);
+		if (e != 0) {
 			warnx("%s: helper pid %d: cannot signal: %s", tf->shown,
-			    (int)hpid, strerror(errno));
+			    (int)hpid, strerror(e));
 			return WAPICTL_EXIT_ACCESS;
 		}
 		how = "sent SIGTERM to";
@@ -160,7 +165,7 @@ cmd_stop_helper(struct wapictl *ctl, const struct target_file *tf, int fd,
 		    "'wapictl stop --kill'", tf->shown, (int)hpid, wait_s);
 		return WAPICTL_EXIT_BUSY;
 	}
-	return cmd_stop_kill(ctl, tf, fd, st, hpid, peer);
+	return cmd_stop_kill(ctl, tf, fd, st, hpid, peer, wait_s);
 }
 
 /*
@@ -169,15 +174,21 @@ cmd_stop_helper(struct wapictl *ctl, const struct target_file *tf, int fd,
  */
 static int
 cmd_stop_kill(struct wapictl *ctl, const struct target_file *tf, int fd,
-    const struct wcore_status *st, pid_t hpid, pid_t peer)
+    const struct wcore_status *st, pid_t hpid, pid_t peer, int wait_s)
 {
 	pid_t recorded = st->header_ok ? st->hdr.helper_pid : 0;
+	char why[96];
+	int e;
 
 	if (hpid > 0 && st->header_ok && hpid == recorded &&
 	    wcore_pid_alive(hpid, st->hdr.helper_start) == 1) {
-		if (kill(hpid, SIGKILL) != 0)
+		e = kill(hpid, SIGKILL) != 0 ? errno : 0;
+		snprintf(why, sizeof(why), "--kill, and it had not left %d s "
+		    "after the request to leave", wait_s);
+		audit_signal(tf->path, hpid, SIGKILL, why, e);
+		if (e != 0)
 			warnx("%s: helper pid %d: cannot kill: %s", tf->shown,
-			    (int)hpid, strerror(errno));
+			    (int)hpid, strerror(e));
 	} else if (peer > 0 && peer != recorded) {
 		warnx("%s: helper answered as pid %d but the file records "
 		    "pid %d; not killed", tf->shown, (int)peer, (int)recorded);
@@ -203,6 +214,8 @@ cmd_stop_exec(struct wapictl *ctl, struct cmd_args *args)
 	size_t i;
 	int r, rc = 0, wait_s = (int)args_number(args, 'w', 5);
 
+	if (args_has(args, OPT_NO_SYSLOG))
+		audit_disable();
 	if (target_dir_open(ctl, true) < 0 ||
 	    target_collect(ctl, TARGET_STATE, &list) < 0)
 		return WAPICTL_EXIT_ACCESS;

@@ -3,6 +3,7 @@ bin_PROGRAMS += src/wapictl/wapictl
 src_wapictl_wapictl_SOURCES = \
 	src/wapictl/wapictl.h src/wapictl/wapictl.c \
 	src/wapictl/target.c src/wapictl/output.c \
+	src/wapictl/audit.c \
 	src/wapictl/legacy.h src/wapictl/legacy.c \
 	src/wapictl/cmd-status.c src/wapictl/cmd-handles.c \
 	src/wapictl/cmd-validate.c src/wapictl/cmd-lock.c \

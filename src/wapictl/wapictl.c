@@ -51,7 +51,7 @@ static const struct cmd_option wapictl_options[] = {
 	{ "all-hosts", no_argument, 'A', NULL, "every host in the directory" },
 	{ "json", no_argument, 'J', NULL, "JSON output" },
 	{ "quiet", no_argument, 'q', NULL,
-	    "print nothing unless something failed" },
+	    "print nothing unless something failed\n(clean: or was removed)" },
 	{ "help", no_argument, 'h', NULL,
 	    "this help; 'wapictl help COMMAND' for a command" },
 	{ "version", no_argument, 'V', NULL, "print the version" },

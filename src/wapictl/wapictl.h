@@ -255,6 +255,11 @@ bool	target_claimed(const struct target_claims *, const struct target_seg *);
 void	target_claims_free(struct target_claims *);
 int	target_lock_holders(dev_t, ino_t, off_t);
 
+/* audit.c: clean's removals and stop's signals in syslog(3). */
+void	audit_disable(void);
+void	audit_removal(const char *, const char *, const char *, int);
+void	audit_signal(const char *, pid_t, int, const char *, int);
+
 /* output.c: libsmartcols tables described by one column table each. */
 struct out_column {
 	const char	*name;
