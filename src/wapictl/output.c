@@ -46,7 +46,7 @@ const struct cmd_option out_listing_options[] = {
 	{ "raw", no_argument, 'r', NULL, "raw output" },
 	{ "noheadings", no_argument, 'n', NULL, "no headings" },
 	{ "notruncate", no_argument, 'l', NULL,
-	    "do not truncate text on a terminal: print the whole reason" },
+	    "whole reasons, not cut to the terminal's width" },
 	CMD_OPTION_END
 };
 
