@@ -276,7 +276,7 @@ bash_complete() {
 	run bash_complete wapictl status -o ''
 	assert_success
 	while read -r c; do assert_line "$c"; done <"$lists/columns.status"
-	run bash_complete wapictl status -o HELPER-
+	run bash_complete wapictl status -o HELPER-A
 	assert_output HELPER-ALIVE
 	run bash_complete wapictl status -o PATH,verd
 	assert_output PATH,VERDICT
@@ -361,7 +361,7 @@ EOF
 	run fish_complete 'wapictl st'
 	assert_line status
 	assert_line stop
-	run fish_complete 'wapictl status -o HELPER-'
+	run fish_complete 'wapictl status -o HELPER-A'
 	assert_output HELPER-ALIVE
 	run fish_complete 'wapictl handles -t event,se'
 	assert_output event,semaphore
@@ -701,7 +701,9 @@ man_json_keys() {
 	done
 	run cat "$d/client"
 	assert_output --regexp '^ready [0-9]+ '
-	local f=${output##* }
+	local f=${output##* } helper
+	helper=$("$WAPICTL" -J status | "$JQ" -r '.status[0].helper // empty')
+	[ -n "$helper" ] && DOCS_PIDS="$DOCS_PIDS $helper"
 	# Every column of status and handles, the second table of status -v,
 	# validate of a sound file and clean -n (nothing removed).
 	cols=$(paste -sd, "$lists/columns.status")
@@ -729,4 +731,6 @@ man_json_keys() {
 		    END { exit bad }' ||
 		    fail "$c: a key of another type than wapictl(1) says"
 	done
+	kill -9 $DOCS_PIDS
+	wait "${DOCS_PIDS%% *}" 2>/dev/null || true
 }
