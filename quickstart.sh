@@ -14,9 +14,10 @@ libsmartcols-dev"
 # Tests (README.md says why each is there): bats with its helpers, jq for
 # wapictl's JSON, mandoc to lint the manuals, zsh and fish to run the
 # completions, python3 for the hostile-input peers, clang and its runtime
-# for the libFuzzer targets, valgrind for memcheck of wapictl.
+# for the libFuzzer targets, valgrind for memcheck of wapictl, bsdutils for
+# script(1), the pseudo-terminal of wapictl's 80-column test.
 [ "$mode" = check ] && pkgs="$pkgs bats bats-support bats-assert jq mandoc
-zsh fish python3 clang libclang-rt-14-dev valgrind"
+zsh fish python3 clang libclang-rt-14-dev valgrind bsdutils"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
