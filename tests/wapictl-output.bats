@@ -49,6 +49,19 @@ no_words_for_numbers() {
 	    ([.slot, .pid, .attached, .refs] | map(type) | unique ==
 	    ["number"]))' <<<"$json"
 	assert_success
+	# Each key once, whatever -o names.
+	local o
+	for o in CLIENTS CLIENTS-LIVE,CLIENTS CLIENTS,CLIENTS-RECORDED \
+	    CLIENTS,CLIENTS; do
+		run -0 --separate-stderr "$WAPICTL" -J status -o "$o"
+		run "$JQ" -e '.status[0] | keys_unsorted ==
+		    ["clients-live", "clients-recorded"]' <<<"$output"
+		assert_success
+	done
+	run -0 --separate-stderr "$WAPICTL" -J status -o HELPER-STATE,HELPER-ALIVE
+	run "$JQ" -e '.status[0] | keys_unsorted == ["helper-state",
+	    "helper-alive"]' <<<"$output"
+	assert_success
 	# People keep the "N/M" columns and the words.
 	run -0 "$WAPICTL" status -n -o CLIENTS,HANDLES,HELPER-ALIVE
 	assert_output --regexp '^ *1/1 +[0-9]+/[0-9]+ +yes$'

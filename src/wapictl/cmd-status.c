@@ -267,7 +267,7 @@ cmd_status_alive(struct libscols_line *ln, const struct out_spec *spec,
 	bool known = strcmp(word, "unknown") != 0 && strcmp(word, "-") != 0;
 
 	if (spec->json)
-		out_bool(ln, spec, COL_HELPER_ALIVE, known, !dead, NULL);
+		out_bool(ln, spec, COL_HELPER_ALIVE, known, !dead, word);
 	else
 		out_cell(ln, spec, COL_HELPER_ALIVE, "%s", word);
 	out_cell(ln, spec, COL_HELPER_STATE, "%s", word);

@@ -143,29 +143,30 @@ out_spec_options(struct out_spec *spec, const struct wapictl *ctl,
 
 /*
  * In JSON, column id (chosen) is replaced by the columns of with[] in its
- * place, those not chosen already (with[] may hold id itself):
- * "live/recorded" for people becomes two numbers.  Nothing changes for
- * people.
+ * place, each once, those chosen on their own left where they are (with[]
+ * may hold id itself): "live/recorded" for people becomes two numbers.
+ * Nothing changes for people.
  */
 void
 out_spec_split(struct out_spec *spec, int id, const int *with, size_t n)
 {
-	int ids[OUT_MAXCOLS];
-	size_t i, j, k = 0;
+	struct out_spec split = *spec;
+	size_t i, j;
 
 	if (!spec->json || !out_has(spec, id))
 		return;
+	split.nids = 0;
 	for (i = 0; i < spec->nids; i++) {
 		if (spec->ids[i] != id) {
-			ids[k++] = spec->ids[i];
+			out_spec_add(&split, &spec->ids[i], 1);
 			continue;
 		}
-		for (j = 0; j < n && k < OUT_MAXCOLS; j++)
-			if (with[j] == id || !out_has(spec, with[j]))
-				ids[k++] = with[j];
+		for (j = 0; j < n; j++)
+			if (!out_has(&split, with[j]) && (with[j] == id ||
+			    !out_has(spec, with[j])))
+				out_spec_add(&split, &with[j], 1);
 	}
-	memcpy(spec->ids, ids, k * sizeof(ids[0]));
-	spec->nids = k;
+	*spec = split;
 }
 
 void
