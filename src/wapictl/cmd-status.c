@@ -93,7 +93,7 @@ static const struct out_column cmd_status_cols[] = {
 	    "helper pid recorded in the file" },
 	[COL_HELPER_ALIVE] = { "HELPER-ALIVE", 5, 0,
 	    SCOLS_JSON_BOOLEAN_OPTIONAL, "yes, not-answering, no, "
-	    "dead(pid reused), unknown, - (none); a boolean in JSON" },
+	    "dead(pid reused), unknown, - (none)" },
 	[COL_CLIENTS] = { "CLIENTS", 7, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
 	    "live/recorded client slots (two numbers in JSON)" },
 	[COL_HANDLES] = { "HANDLES", 9, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,

@@ -46,7 +46,7 @@ const struct cmd_option out_listing_options[] = {
 	{ "raw", no_argument, 'r', NULL, "raw output" },
 	{ "noheadings", no_argument, 'n', NULL, "no headings" },
 	{ "notruncate", no_argument, 'l', NULL,
-	    "whole reasons, not cut to the terminal's width" },
+	    "whole texts, not cut to the terminal's width" },
 	CMD_OPTION_END
 };
 
@@ -172,11 +172,13 @@ out_spec_split(struct out_spec *spec, int id, const int *with, size_t n)
 void
 out_columns_help(const struct out_column *cols, size_t n)
 {
-	size_t i;
+	size_t i, w = 12;
 
+	for (i = 0; i < n; i++)
+		w = MAX(w, strlen(cols[i].name));
 	printf("\ncolumns (-o):\n");
 	for (i = 0; i < n; i++)
-		printf("  %-14s%s\n", cols[i].name, cols[i].help);
+		printf("  %-*s%s\n", (int)w + 2, cols[i].name, cols[i].help);
 }
 
 bool
