@@ -15,9 +15,11 @@ libsmartcols-dev"
 # wapictl's JSON, mandoc to lint the manuals and groff to format them,
 # systemd for systemd-analyze verify of the installed units, zsh and fish to
 # run the completions, python3 for the hostile-input peers, clang and its
-# runtime for the libFuzzer targets, valgrind for memcheck of wapictl.
+# runtime for the libFuzzer targets, valgrind for memcheck of wapictl,
+# bsdutils for script(1), the pseudo-terminal of the terminal tests.
 [ "$mode" = check ] && pkgs="$pkgs bats bats-support bats-assert jq mandoc
-groff-base systemd zsh fish python3 clang libclang-rt-14-dev valgrind"
+groff-base systemd zsh fish python3 clang libclang-rt-14-dev valgrind
+bsdutils"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

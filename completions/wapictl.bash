@@ -8,8 +8,10 @@
 _wapictl_commands='status handles validate lock clean stop help'
 _wapictl_global_opts='-d --dir -H --host -A --all-hosts -J --json -q --quiet
 	-h --help -V --version'
-_wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose'
-_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type'
+_wapictl_status_opts='-o --output -r --raw -n --noheadings -l --notruncate
+	-v --verbose'
+_wapictl_handles_opts='-o --output -r --raw -n --noheadings -l --notruncate
+	-t --type'
 _wapictl_validate_opts='-v --verbose'
 _wapictl_lock_opts='-w --wait --timeout'
 _wapictl_clean_opts='-n --dry-run --older-than --force-host --no-syslog -v
@@ -18,7 +20,8 @@ _wapictl_stop_opts='-w --wait --kill --no-syslog'
 _wapictl_help_opts=''
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
 	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE
-	SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES'
+	SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES APPARENT
+	CLIENTS-LIVE CLIENTS-RECORDED HANDLES-USED HANDLES-CAPACITY HELPER-STATE'
 _wapictl_handles_columns='HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER
 	WAITERS CHANGED DETAILS HOST PATH'
 _wapictl_types='event mutex semaphore file pipe socket process'

@@ -116,7 +116,8 @@ end
 
 set -l status_columns PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE \
     CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE \
-    SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES
+    SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES APPARENT \
+    CLIENTS-LIVE CLIENTS-RECORDED HANDLES-USED HANDLES-CAPACITY HELPER-STATE
 set -l handles_columns HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER \
     WAITERS CHANGED DETAILS HOST PATH
 set -l types event mutex semaphore file pipe socket process
@@ -148,6 +149,7 @@ set -l c '__fish_seen_subcommand_from status'
 complete -c wapictl -n $c -s o -l output -x -a "(__wapictl_list $status_columns)" -d 'Columns to show'
 complete -c wapictl -n $c -s r -l raw -d 'Raw output'
 complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
+complete -c wapictl -n $c -s l -l notruncate -d 'Whole reasons, not cut to the terminal'
 complete -c wapictl -n $c -s v -l verbose -d 'Where the tables are, counts by type, and the client slots'
 complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 
@@ -156,6 +158,7 @@ set c '__fish_seen_subcommand_from handles'
 complete -c wapictl -n $c -s o -l output -x -a "(__wapictl_list $handles_columns)" -d 'Columns to show'
 complete -c wapictl -n $c -s r -l raw -d 'Raw output'
 complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
+complete -c wapictl -n $c -s l -l notruncate -d 'Whole details, not cut to the terminal'
 complete -c wapictl -n $c -s t -l type -x -a "(__wapictl_list $types)" -d 'Only handles of these types'
 complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 

@@ -291,7 +291,7 @@ bash_complete() {
 	run bash_complete wapictl status -o ''
 	assert_success
 	while read -r c; do assert_line "$c"; done <"$lists/columns.status"
-	run bash_complete wapictl status -o HELPER-
+	run bash_complete wapictl status -o HELPER-A
 	assert_output HELPER-ALIVE
 	run bash_complete wapictl status -o PATH,verd
 	assert_output PATH,VERDICT
@@ -428,7 +428,7 @@ EOF
 	run fish_complete 'wapictl st'
 	assert_line status
 	assert_line stop
-	run fish_complete 'wapictl status -o HELPER-'
+	run fish_complete 'wapictl status -o HELPER-A'
 	assert_output HELPER-ALIVE
 	run fish_complete 'wapictl handles -t event,se'
 	assert_output event,semaphore
@@ -736,4 +736,72 @@ run_recipes() {
 		    fail "$w is not under ENVIRONMENT in libwapi(3)"
 	done <"$BATS_TEST_TMPDIR/vars"
 	grep -q '^\.It Ev WAPI_HELPER_LINGER$' "$man/wapi-helper.8"
+}
+
+# The table of JSON keys of wapictl(1) for one array ($1: status, clients,
+# handles, validate, clean), "key type" lines, sorted.
+man_json_keys() {
+	awk -v t="$1" '
+	    /^\.\\" json [a-z]+$/ { s = $3; next }
+	    /^\.El/ { s = "" }
+	    s == t && $1 == ".It" && $2 == "Li" && $4 == "Ta" { print $3, $5 }
+	' "$man/wapictl.1" | sort
+}
+
+@test "wapictl(1) lists every JSON key the commands emit, with its type" {
+	local tclient=$top_builddir/tests/lib/wapi-tclient
+	[ -x "${WAPICTL:-}" ] || skip "WAPICTL is not set"
+	[ -x "$tclient" ] || skip "tests/lib/wapi-tclient is not built"
+	[ -x "${WAPI_HELPER:-}" ] || skip "WAPI_HELPER is not set"
+	local d=$BATS_TEST_TMPDIR host=docs-json c cols JQ=${JQ:-jq}
+	export LC_ALL=C
+	mkdir -m 700 "$d/w"
+	export WAPI_SHARED_DIR=$d/w WAPI_SHARED_HOSTNAME=$host
+	export WAPI_HELPER_LINGER=0
+	DOCS_SEGDIR=$(mktemp -d /dev/shm/wapi-docs.XXXXXX 2>/dev/null) ||
+	    DOCS_SEGDIR=
+	export WAPI_SEGMENT_DIR=${DOCS_SEGDIR:-none}
+	# A live client with a handle of several types.
+	"$tclient" -e docs-ev -m docs-mx -s docs-se -w 300 >"$d/client" 2>&1 \
+	    </dev/null 3>&- &
+	DOCS_PIDS=$!
+	local i
+	for i in $(seq 300); do
+		grep -q '^ready' "$d/client" && break
+		sleep 0.1
+	done
+	run cat "$d/client"
+	assert_output --regexp '^ready [0-9]+ '
+	local f=${output##* } helper
+	helper=$("$WAPICTL" -J status | "$JQ" -r '.status[0].helper // empty')
+	[ -n "$helper" ] && DOCS_PIDS="$DOCS_PIDS $helper"
+	# Every column of status and handles, the second table of status -v,
+	# validate of a sound file and clean -n (nothing removed).
+	cols=$(paste -sd, "$lists/columns.status")
+	"$WAPICTL" -J status -v -o "$cols" >"$d/status.json"
+	"$WAPICTL" -J status -v >"$d/clients.json"
+	cols=$(paste -sd, "$lists/columns.handles")
+	"$WAPICTL" -J handles -o "$cols" >"$d/handles.json"
+	"$WAPICTL" -J validate "$f" >"$d/validate.json"
+	"$WAPICTL" -J clean -n >"$d/clean.json"
+	for c in status clients handles validate clean; do
+		# Each key with the type of its values that are not null
+		# ("null" when all are).
+		"$JQ" -r --arg c "$c" '[.[$c][] | to_entries[]] | group_by(.key)[]
+		    | [.[0].key, ([.[].value | type] - ["null"] | unique |
+		    if length == 0 then "null" else join("|") end)] | join(" ")' \
+		    "$d/$c.json" | sort >"$d/code.$c"
+		[ -s "$d/code.$c" ] || fail "no row of $c to take keys from"
+		man_json_keys "$c" >"$d/man.$c"
+		# The keys alike; a type the code shows is the page's.
+		diff -u <(cut -d' ' -f1 "$d/man.$c") \
+		    <(cut -d' ' -f1 "$d/code.$c") ||
+		    fail "$c: the keys of wapictl(1) (-) and of the code (+)"
+		join "$d/man.$c" "$d/code.$c" |
+		    awk '$3 != "null" && $2 != $3 { print; bad = 1 }
+		    END { exit bad }' ||
+		    fail "$c: a key of another type than wapictl(1) says"
+	done
+	kill -9 $DOCS_PIDS
+	wait "${DOCS_PIDS%% *}" 2>/dev/null || true
 }

@@ -51,7 +51,7 @@ u32_at() {
 	[ -f "$SEG" ]
 	[ ! -e "$old" ]
 	run -0 --separate-stderr "$WAPICTL" -J status -o VERDICT,PLACE,SEGMENT,SEG-SIZE,SEG-RSS,CLIENTS
-	run "$JQ" -e --arg s "$SEG" '.status | length == 1 and .[0].verdict == "live" and .[0].place == "segment" and .[0].segment == $s and .[0]."seg-size" > 4096 and .[0]."seg-rss" > 0 and .[0].clients == "1/1"' <<< "$output"
+	run "$JQ" -e --arg s "$SEG" '.status | length == 1 and .[0].verdict == "live" and .[0].place == "segment" and .[0].segment == $s and .[0]."seg-size" > 4096 and .[0]."seg-rss" > 0 and .[0]."clients-live" == 1 and .[0]."clients-recorded" == 1' <<< "$output"
 	assert_success
 	[ "$(stat -c %s "$STATE")" = 4096 ]
 }
@@ -63,7 +63,7 @@ u32_at() {
 	# young: a temporary (as when a creator is killed before its anchor
 	# is in place), not a finding
 	run -0 --separate-stderr "$WAPICTL" -J status -o PATH,VERDICT,PLACE,SEGMENT,REASON,HANDLES,SEG-SIZE
-	run "$JQ" -e --arg s "$SEG" '.status | length == 1 and .[0].path == $s and .[0].verdict == "temporary" and .[0].place == "segment" and .[0].segment == $s and .[0].handles == "2/65536" and .[0]."seg-size" > 4096 and (.[0].reason | test("its anchor ~/home/[.]wapi/.* is gone; made less than 60 s ago"))' <<< "$output"
+	run "$JQ" -e --arg s "$SEG" '.status | length == 1 and .[0].path == $s and .[0].verdict == "temporary" and .[0].place == "segment" and .[0].segment == $s and .[0]."handles-used" == 2 and .[0]."handles-capacity" == 65536 and .[0]."seg-size" > 4096 and (.[0].reason | test("its anchor ~/home/[.]wapi/.* is gone; made less than 60 s ago"))' <<< "$output"
 	assert_success
 	run -0 "$WAPICTL" clean
 	assert_output --partial "kept $SEG: temporary: no process holds it; its anchor ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state is gone; made less than 60 s ago"
@@ -179,7 +179,7 @@ u32_at() {
 	grep -q "^[0-9a-f-]* .* $SEG (deleted)$" "/proc/$first/maps"
 	grep -q "^[0-9a-f-]* .* $SEG (deleted)$" "/proc/$CLIENT_PID/maps"
 	run -0 --separate-stderr "$WAPICTL" -J status -o VERDICT,CLIENTS
-	run "$JQ" -e '.status | length == 1 and .[0].verdict == "live" and (.[0].clients | startswith("2/"))' <<< "$output"
+	run "$JQ" -e '.status | length == 1 and .[0].verdict == "live" and .[0]."clients-live" == 2' <<< "$output"
 	assert_success
 	# nothing is removed: not the anchor, and no segment is made again
 	run -0 "$WAPICTL" clean

@@ -13,14 +13,14 @@ teardown() { wapictl_teardown; }
 	assert_line --partial "$STATE"
 	assert_output --partial "live"
 	run -0 --separate-stderr "$WAPICTL" -J status
-	run "$JQ" -e --arg p "$STATE" '.status[0] | .path == $p and .verdict == "live" and ."helper-alive" == "yes" and (.helper | type) == "number" and .clients == "1/1"' <<< "$output"
+	run "$JQ" -e --arg p "$STATE" '.status[0] | .path == $p and .verdict == "live" and ."helper-alive" == true and ."helper-state" == "yes" and (.helper | type) == "number" and ."clients-live" == 1 and ."clients-recorded" == 1' <<< "$output"
 	assert_success
 }
 
 @test "JSON has the documented keys, numbers typed as numbers" {
 	start_client -e ev1
 	run -0 --separate-stderr "$WAPICTL" -J status -o PATH,HOST,ABI,VERDICT,REASON,HELPER,HELPER-ALIVE,CLIENTS,HANDLES,SIZE,AGE,HEARTBEAT,LOCK,BOOT
-	run "$JQ" -e '.status[0] | keys == (["path","host","abi","verdict","reason","helper","helper-alive","clients","handles","size","age","heartbeat","lock","boot"] | sort)' <<< "$output"
+	run "$JQ" -e '.status[0] | keys == (["path","host","abi","verdict","reason","helper","helper-alive","helper-state","clients-live","clients-recorded","handles-used","handles-capacity","size","age","heartbeat","lock","boot"] | sort)' <<< "$output"
 	assert_success
 	run -0 --separate-stderr "$WAPICTL" -J status -o PATH,HOST,ABI,VERDICT,REASON,HELPER,HELPER-ALIVE,CLIENTS,HANDLES,SIZE,AGE,HEARTBEAT,LOCK
 	run "$JQ" -e --arg h "$WAPI_SHARED_HOSTNAME" --arg a "$ABI" '.status[0] | (.size|type) == "number" and (.age|type) == "number" and (.heartbeat|type) == "number" and .lock == null and .host == $h and .abi == $a' <<< "$output"
@@ -48,7 +48,7 @@ teardown() { wapictl_teardown; }
 	assert_output --partial "EVENTS"
 	assert_output --regexp "SLOT +PID +ALIVE"
 	run -0 --separate-stderr "$WAPICTL" -J status -v
-	run "$JQ" -e --argjson pid "$CLIENT_PID" 'keys_unsorted == ["status","clients"] and .status[0].events == 5 and .status[0].mutexes == 1 and .status[0].semaphores == 1 and (.clients | map(select(.pid == $pid and .alive == "yes")) | length) == 1' <<< "$output"
+	run "$JQ" -e --argjson pid "$CLIENT_PID" 'keys_unsorted == ["status","clients"] and .status[0].events == 5 and .status[0].mutexes == 1 and .status[0].semaphores == 1 and (.clients | map(select(.pid == $pid and .alive == true)) | length) == 1' <<< "$output"
 	assert_success
 }
 
@@ -59,7 +59,7 @@ teardown() { wapictl_teardown; }
 	assert_output --partial "wapictl: ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state: orphaned"
 	assert_output --partial "run 'wapictl clean'"
 	run -1 --separate-stderr "$WAPICTL" -J status
-	run "$JQ" -e --argjson h "$HELPER_PID" '.status[0] | .verdict == "orphaned" and .helper == $h and (."helper-alive" == "no" or ."helper-alive" == "dead(pid reused)") and .clients == "0/1"' <<< "$output"
+	run "$JQ" -e --argjson h "$HELPER_PID" '.status[0] | .verdict == "orphaned" and .helper == $h and ."helper-alive" == false and (."helper-state" == "no" or ."helper-state" == "dead(pid reused)") and ."clients-live" == 0 and ."clients-recorded" == 1' <<< "$output"
 	assert_success
 }
 
@@ -70,7 +70,7 @@ teardown() { wapictl_teardown; }
 	# the helper fields of the live header (an anchor's segment)
 	"$PATCH" "$(live_header_of "$STATE")" helper $! 1
 	run -1 --separate-stderr "$WAPICTL" -J status
-	run "$JQ" -e '.status[0]."helper-alive" == "dead(pid reused)"' <<< "$output"
+	run "$JQ" -e '.status[0]."helper-alive" == false and .status[0]."helper-state" == "dead(pid reused)"' <<< "$output"
 	assert_success
 	run -1 "$WAPICTL" status -o REASON -n
 	assert_output --partial "pid reused"
@@ -117,7 +117,7 @@ teardown() { wapictl_teardown; }
 	assert_output ""
 	crash_all "$other"
 	run -0 --separate-stderr "$WAPICTL" -A -J status -o +HELPER-ALIVE
-	run "$JQ" -e '.status[0].verdict == "foreign" and .status[0]."helper-alive" == "unknown"' <<< "$output"
+	run "$JQ" -e '.status[0].verdict == "foreign" and .status[0]."helper-alive" == null and .status[0]."helper-state" == "unknown"' <<< "$output"
 	assert_success
 	run -0 "$WAPICTL" -A status
 	assert_line --index 0 --regexp '^HOST +PATH'
@@ -137,7 +137,7 @@ teardown() { wapictl_teardown; }
 	run "$JQ" -e '.status[] | select(.host == "nsbox") | .verdict == "live"' <<< "$output"
 	assert_success
 	# its pids mean nothing here: "unknown", never "dead"
-	run "$JQ" -e '.status[] | select(.host == "nsbox") | ."helper-alive" == "unknown"' <<< "$output"
+	run "$JQ" -e '.status[] | select(.host == "nsbox") | ."helper-alive" == null and ."helper-state" == "unknown"' <<< "$output"
 	kill -9 "$nspid"
 	wait_until verdict_is "$D/nsbox.$ABI.state" foreign
 	run -0 --separate-stderr "$WAPICTL" -H nsbox -J status
@@ -204,7 +204,7 @@ teardown() { wapictl_teardown; }
 	"$PATCH" "$(live_header_of "$STATE")" heartbeat 60
 	run -1 --separate-stderr "$WAPICTL" -J status -o VERDICT,HELPER-ALIVE,REASON
 	kill -CONT "$HELPER_PID"
-	run "$JQ" -e '.status[0] | .verdict == "live" and ."helper-alive" == "not-answering" and (.reason | test("helper pid [0-9]+ not answering: last heartbeat 6[0-9] s ago"))' <<< "$output"
+	run "$JQ" -e '.status[0] | .verdict == "live" and ."helper-alive" == true and ."helper-state" == "not-answering" and (.reason | test("helper pid [0-9]+ not answering: last heartbeat 6[0-9] s ago"))' <<< "$output"
 	assert_success
 	assert_equal "$(grep -c "is not answering (last heartbeat" <<< "$stderr")" 1
 	grep -q "'wapictl stop --kill' ends it" <<< "$stderr"

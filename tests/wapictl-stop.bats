@@ -11,7 +11,7 @@ teardown() {
 }
 
 helper_alive() {
-	[ "$("$WAPICTL" -J status -o HELPER-ALIVE 2> /dev/null | "$JQ" -r '.status[0]."helper-alive" // "none"')" = "$1" ]
+	[ "$("$WAPICTL" -J status -o HELPER-ALIVE 2> /dev/null | "$JQ" -r '.status[0]."helper-state" // "none"')" = "$1" ]
 }
 
 @test "the helper of a live client is asked to leave and does, exit 0" {

@@ -97,7 +97,7 @@ teardown() { wapictl_teardown; }
 	run -2 --separate-stderr "$WAPICTL" status --bogus
 	assert_output ""
 	assert_equal "${stderr_lines[0]}" "wapictl status: unrecognized option '--bogus'"
-	assert_equal "${stderr_lines[1]}" "usage: wapictl status [-o COLUMNS] [-r] [-n] [-v]"
+	assert_equal "${stderr_lines[1]}" "usage: wapictl status [-o COLUMNS] [-r] [-n] [-l] [-v]"
 	assert_equal "${stderr_lines[2]}" "Try 'wapictl status --help' for more information."
 	run -2 --separate-stderr "$WAPICTL" -q clean --older-than 5x
 	assert_equal "${stderr_lines[0]}" "wapictl: clean: --older-than 5x: not a duration (90s, 30m, 12h, 7d, or seconds)"

@@ -92,7 +92,7 @@ static const struct out_column cmd_handles_cols[] = {
 	    "threads sleeping on it" },
 	[COL_CHANGED] = { "CHANGED", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "time since its last change (seconds in JSON)" },
-	[COL_DETAILS] = { "DETAILS", 0.4, SCOLS_FL_WRAP, SCOLS_JSON_STRING,
+	[COL_DETAILS] = { "DETAILS", 0.4, SCOLS_FL_TRUNC, SCOLS_JSON_STRING,
 	    "state particular to the type" },
 	[COL_HOST] = { "HOST", 0.1, 0, SCOLS_JSON_STRING,
 	    "host of the state file" },

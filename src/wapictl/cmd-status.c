@@ -9,6 +9,7 @@
  * or the directory cannot be read.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
@@ -47,11 +48,17 @@ static void	cmd_status_place(struct libscols_line *,
 		    const struct out_spec *, const struct wcore_status *);
 static void	cmd_status_bytes(struct libscols_line *,
 		    const struct out_spec *, int, int64_t);
+static void	cmd_status_sizes(struct libscols_line *,
+		    const struct out_spec *, const struct target_file *);
+static void	cmd_status_alive(struct libscols_line *,
+		    const struct out_spec *, const char *, int);
 static int	cmd_status_segment(struct wapictl *, const struct target_seg *,
 		    struct cmd_status_out *);
 static void	cmd_status_segment_cells(struct libscols_line *,
 		    const struct out_spec *, const struct target_seg *,
 		    const struct target_seg_status *);
+static void	cmd_status_handles(struct libscols_line *,
+		    const struct out_spec *, const struct wapi_header *);
 static bool	cmd_status_lock_dead(const struct wcore_status *);
 static int	cmd_status_finding(const struct target_file *,
 		    const struct wcore_status *, const char *, int);
@@ -66,7 +73,9 @@ enum {
 	COL_HELPER_ALIVE, COL_CLIENTS, COL_HANDLES, COL_SIZE, COL_AGE,
 	COL_HEARTBEAT, COL_LOCK, COL_BOOT, COL_PLACE, COL_SEGMENT,
 	COL_SEG_SIZE, COL_SEG_RSS, COL_EVENTS, COL_MUTEXES, COL_SEMAPHORES,
-	COL_FILES, COL_PIPES, COL_SOCKETS, COL_PROCESSES
+	COL_FILES, COL_PIPES, COL_SOCKETS, COL_PROCESSES, COL_APPARENT,
+	COL_CLIENTS_LIVE, COL_CLIENTS_RECORDED, COL_HANDLES_USED,
+	COL_HANDLES_CAPACITY, COL_HELPER_STATE
 };
 
 static const struct out_column cmd_status_cols[] = {
@@ -78,18 +87,19 @@ static const struct out_column cmd_status_cols[] = {
 	[COL_VERDICT] = { "VERDICT", 10, 0, SCOLS_JSON_STRING,
 	    "live, orphaned, stale-boot, corrupt, incompatible, foreign, "
 	    "temporary, legacy, unreadable" },
-	[COL_REASON] = { "REASON", 0.4, SCOLS_FL_WRAP, SCOLS_JSON_STRING,
-	    "why, in words" },
+	[COL_REASON] = { "REASON", 0.4, SCOLS_FL_TRUNC, SCOLS_JSON_STRING,
+	    "why, in words (cut to a terminal's width unless -l)" },
 	[COL_HELPER] = { "HELPER", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "helper pid recorded in the file" },
-	[COL_HELPER_ALIVE] = { "HELPER-ALIVE", 5, 0, SCOLS_JSON_STRING,
-	    "yes, not-answering, no, dead(pid reused), unknown, - (none)" },
+	[COL_HELPER_ALIVE] = { "HELPER-ALIVE", 5, 0,
+	    SCOLS_JSON_BOOLEAN_OPTIONAL, "yes, not-answering, no, "
+	    "dead(pid reused), unknown, - (none)" },
 	[COL_CLIENTS] = { "CLIENTS", 7, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
-	    "live/recorded client slots" },
+	    "live/recorded client slots (two numbers in JSON)" },
 	[COL_HANDLES] = { "HANDLES", 9, SCOLS_FL_RIGHT, SCOLS_JSON_STRING,
-	    "used/capacity handle slots" },
+	    "used/capacity handle slots (two numbers in JSON)" },
 	[COL_SIZE] = { "SIZE", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
-	    "file size (bytes in JSON)" },
+	    "space allocated to the file (bytes in JSON)" },
 	[COL_AGE] = { "AGE", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "time since creation (seconds in JSON)" },
 	[COL_HEARTBEAT] = { "HEARTBEAT", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
@@ -120,6 +130,18 @@ static const struct out_column cmd_status_cols[] = {
 	    "socket handles (-v)" },
 	[COL_PROCESSES] = { "PROCESSES", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "process handles (-v)" },
+	[COL_APPARENT] = { "APPARENT", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "apparent size of the file (bytes in JSON)" },
+	[COL_CLIENTS_LIVE] = { "CLIENTS-LIVE", 4, SCOLS_FL_RIGHT,
+	    SCOLS_JSON_NUMBER, "client slots whose lock is held" },
+	[COL_CLIENTS_RECORDED] = { "CLIENTS-RECORDED", 4, SCOLS_FL_RIGHT,
+	    SCOLS_JSON_NUMBER, "client slots recorded" },
+	[COL_HANDLES_USED] = { "HANDLES-USED", 4, SCOLS_FL_RIGHT,
+	    SCOLS_JSON_NUMBER, "handle slots in use" },
+	[COL_HANDLES_CAPACITY] = { "HANDLES-CAPACITY", 4, SCOLS_FL_RIGHT,
+	    SCOLS_JSON_NUMBER, "handle capacity" },
+	[COL_HELPER_STATE] = { "HELPER-STATE", 5, 0, SCOLS_JSON_STRING,
+	    "the words of HELPER-ALIVE, also in JSON" },
 };
 #define NCOLS nitems(cmd_status_cols)
 
@@ -128,8 +150,19 @@ static const int cmd_status_defaults[] = {
 	COL_HANDLES, COL_AGE, COL_HEARTBEAT, COL_LOCK, COL_REASON
 };
 static const int cmd_status_verbose[] = {
-	COL_PLACE, COL_SEGMENT, COL_SEG_SIZE, COL_SEG_RSS, COL_EVENTS, COL_MUTEXES, COL_SEMAPHORES, COL_FILES, COL_PIPES,
-	COL_SOCKETS, COL_PROCESSES
+	COL_PLACE, COL_SEGMENT, COL_SEG_SIZE, COL_SEG_RSS, COL_EVENTS,
+	COL_MUTEXES, COL_SEMAPHORES, COL_FILES, COL_PIPES, COL_SOCKETS,
+	COL_PROCESSES
+};
+/* In JSON, CLIENTS and HANDLES are two numbers each. */
+static const int cmd_status_clients_json[] = {
+	COL_CLIENTS_LIVE, COL_CLIENTS_RECORDED
+};
+static const int cmd_status_handles_json[] = {
+	COL_HANDLES_USED, COL_HANDLES_CAPACITY
+};
+static const int cmd_status_alive_json[] = {
+	COL_HELPER_ALIVE, COL_HELPER_STATE
 };
 
 /* The second table of -v: one row per recorded client slot. */
@@ -141,7 +174,7 @@ static const struct out_column cmd_status_ccols[] = {
 	    "client slot" },
 	[CCOL_PID] = { "PID", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "client pid" },
-	[CCOL_ALIVE] = { "ALIVE", 5, 0, SCOLS_JSON_STRING,
+	[CCOL_ALIVE] = { "ALIVE", 5, 0, SCOLS_JSON_BOOLEAN_OPTIONAL,
 	    "yes (its lock byte is held), no, unknown" },
 	[CCOL_ATTACHED] = { "ATTACHED", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
 	    "time since it attached (seconds in JSON)" },
@@ -203,6 +236,43 @@ cmd_status_bytes(struct libscols_line *ln, const struct out_spec *spec,
 	}
 }
 
+/*
+ * SIZE, the space allocated to a file (st_blocks), and APPARENT, its
+ * st_size: a sparse state file is mostly holes.  Only when shown; a file
+ * gone since the listing shows neither.
+ */
+static void
+cmd_status_sizes(struct libscols_line *ln, const struct out_spec *spec,
+    const struct target_file *tf)
+{
+	struct stat sb;
+
+	if (!out_has(spec, COL_SIZE) && !out_has(spec, COL_APPARENT))
+		return;
+	if (fstatat(tf->dirfd, tf->de.name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return;
+	cmd_status_bytes(ln, spec, COL_SIZE, (int64_t)sb.st_blocks * 512);
+	cmd_status_bytes(ln, spec, COL_APPARENT, (int64_t)sb.st_size);
+}
+
+/*
+ * HELPER-ALIVE: the word for people, a boolean in JSON (true for a helper
+ * whose process runs, answering or not; null when unknown or none), the
+ * word then in HELPER-STATE.
+ */
+static void
+cmd_status_alive(struct libscols_line *ln, const struct out_spec *spec,
+    const char *word, int dead)
+{
+	bool known = strcmp(word, "unknown") != 0 && strcmp(word, "-") != 0;
+
+	if (spec->json)
+		out_bool(ln, spec, COL_HELPER_ALIVE, known, !dead, word);
+	else
+		out_cell(ln, spec, COL_HELPER_ALIVE, "%s", word);
+	out_cell(ln, spec, COL_HELPER_STATE, "%s", word);
+}
+
 /* -v: counts by type on the line and the client slots in the second table. */
 static void
 cmd_status_details(int fd, const char *path, struct libscols_line *ln,
@@ -260,8 +330,8 @@ cmd_status_details(int fd, const char *path, struct libscols_line *ln,
 		out_cell(cl, spec, CCOL_PID, "%" PRId32, c.pid);
 		held = wcore_byte_held(fd, WAPI_LOCK_CLIENT0 + (off_t)i,
 		    F_WRLCK);
-		out_cell(cl, spec, CCOL_ALIVE, "%s",
-		    held == 1 ? "yes" : held == 0 ? "no" : "unknown");
+		out_bool(cl, spec, CCOL_ALIVE, held >= 0, held == 1,
+		    "unknown");
 		out_age(cl, spec, CCOL_ATTACHED,
 		    wcore_age_s(wcore_now_s(), c.attached / 1000000000));
 		out_cell(cl, spec, CCOL_REFS, "%" PRIu32, c.refs_total);
@@ -283,7 +353,7 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 	ln = out_line_new(o->tb);
 	out_cell(ln, spec, COL_PATH, "%s", tf->path);
 	out_cell(ln, spec, COL_HOST, "%s", tf->de.parsed.host);
-	cmd_status_bytes(ln, spec, COL_SIZE, tf->de.info.size);
+	cmd_status_sizes(ln, spec, tf);
 	out_cell(ln, spec, COL_PLACE, "-");
 
 	switch (tf->de.parsed.kind) {
@@ -434,16 +504,18 @@ cmd_status_cells(const struct wapictl *ctl, struct libscols_line *ln,
 		    "%s", ctl->seg_why);
 	out_cell(ln, spec, COL_REASON, "%s%s%s", st->reason, lock, place);
 	dead = target_helper_state(st, alive);
-	out_cell(ln, spec, COL_HELPER_ALIVE, "%s", *alive);
+	cmd_status_alive(ln, spec, *alive, dead);
 	if (st->header_ok) {
 		if (st->hdr.helper_pid > 0)
 			out_cell(ln, spec, COL_HELPER, "%" PRId32,
 			    st->hdr.helper_pid);
 		out_cell(ln, spec, COL_CLIENTS, "%" PRIu32 "/%" PRIu32,
 		    st->clients_live, st->clients_recorded);
-		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
-		    st->hdr.handles_used,
-		    st->hdr.regions[WAPI_R_HANDLES].capacity);
+		out_cell(ln, spec, COL_CLIENTS_LIVE, "%" PRIu32,
+		    st->clients_live);
+		out_cell(ln, spec, COL_CLIENTS_RECORDED, "%" PRIu32,
+		    st->clients_recorded);
+		cmd_status_handles(ln, spec, &st->hdr);
 		out_age(ln, spec, COL_AGE, wcore_age_s(now, st->hdr.created));
 		if (st->hdr.helper_heartbeat > 0)
 			out_age(ln, spec, COL_HEARTBEAT,
@@ -493,6 +565,19 @@ cmd_status_finding(const struct target_file *tf, const struct wcore_status *st,
 	return 0;
 }
 
+/* HANDLES, HANDLES-USED and HANDLES-CAPACITY of a header. */
+static void
+cmd_status_handles(struct libscols_line *ln, const struct out_spec *spec,
+    const struct wapi_header *h)
+{
+	uint32_t used = h->handles_used;
+	uint32_t cap = h->regions[WAPI_R_HANDLES].capacity;
+
+	out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32, used, cap);
+	out_cell(ln, spec, COL_HANDLES_USED, "%" PRIu32, used);
+	out_cell(ln, spec, COL_HANDLES_CAPACITY, "%" PRIu32, cap);
+}
+
 /* The cells of a segment row from its judgement. */
 static void
 cmd_status_segment_cells(struct libscols_line *ln, const struct out_spec *spec,
@@ -512,13 +597,12 @@ cmd_status_segment_cells(struct libscols_line *ln, const struct out_spec *spec,
 		    ss->reason);
 	else
 		out_cell(ln, spec, COL_REASON, "%s", ss->reason);
-	cmd_status_bytes(ln, spec, COL_SIZE, ss->size);
+	cmd_status_bytes(ln, spec, COL_SIZE, ss->resident);
+	cmd_status_bytes(ln, spec, COL_APPARENT, ss->size);
 	cmd_status_bytes(ln, spec, COL_SEG_SIZE, ss->size);
 	cmd_status_bytes(ln, spec, COL_SEG_RSS, ss->resident);
 	if (ss->header_ok) {
-		out_cell(ln, spec, COL_HANDLES, "%" PRIu32 "/%" PRIu32,
-		    ss->hdr.handles_used,
-		    ss->hdr.regions[WAPI_R_HANDLES].capacity);
+		cmd_status_handles(ln, spec, &ss->hdr);
 		out_age(ln, spec, COL_AGE, wcore_age_s(now, ss->hdr.created));
 		out_cell(ln, spec, COL_BOOT, "%.36s", ss->hdr.boot_id);
 	} else
@@ -570,14 +654,14 @@ cmd_status_segment(struct wapictl *ctl, const struct target_seg *sg,
 		    "in its name, owned by uid %u): never touched",
 		    (unsigned)sg->uid, (unsigned)sg->info.uid);
 		out_cell(ln, spec, COL_PLACE, "segment");
-		cmd_status_bytes(ln, spec, COL_SIZE, sg->info.size);
+		cmd_status_sizes(ln, spec, &sg->tf);
 		cmd_status_bytes(ln, spec, COL_SEG_SIZE, sg->info.size);
 		out_age(ln, spec, COL_AGE, wcore_age_s(wcore_now_s(),
 		    sg->info.mtime));
 		return 0;
 	}
 	if (fd < 0) {
-		cmd_status_bytes(ln, spec, COL_SIZE, sg->info.size);
+		cmd_status_sizes(ln, spec, &sg->tf);
 		return cmd_status_unreadable(ln, spec, &sg->tf, why, "; never "
 		    "followed nor removed: check it with ls -l, remove it by "
 		    "hand if it is not needed");
@@ -646,6 +730,12 @@ cmd_status_exec(struct wapictl *ctl, struct cmd_args *args)
 		    nitems(cmd_status_verbose));
 	if (out_spec_options(&spec, ctl, args, COL_HOST) < 0)
 		return WAPICTL_EXIT_USAGE;
+	out_spec_split(&spec, COL_CLIENTS, cmd_status_clients_json,
+	    nitems(cmd_status_clients_json));
+	out_spec_split(&spec, COL_HANDLES, cmd_status_handles_json,
+	    nitems(cmd_status_handles_json));
+	out_spec_split(&spec, COL_HELPER_ALIVE, cmd_status_alive_json,
+	    nitems(cmd_status_alive_json));
 	out_spec_init(&cspec, ctl, cmd_status_ccols, nitems(cmd_status_ccols),
 	    cmd_status_cdefaults, nitems(cmd_status_cdefaults));
 

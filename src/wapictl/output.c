@@ -1,11 +1,16 @@
 /*
  * Listings through libsmartcols, the way lsipc and lslocks do it: each
  * listing describes its columns once (struct out_column[]), -o picks some
- * ("+LIST" appends to the defaults), -r raw, -n no headings, -J JSON whose
- * top-level key is the command name and whose numbers are JSON numbers.
- * Those options of a listing are declared here, once, for every command
- * whose entry has columns; with -A the HOST column comes first.  An age is
- * a number of seconds in JSON and "5m3s" for people: out_age().
+ * ("+LIST" appends to the defaults), -r raw, -n no headings, -l no
+ * truncation, -J JSON whose top-level key is the command name, whose
+ * numbers are JSON numbers and whose yes/no are JSON booleans.  Those
+ * options of a listing are declared here, once, for every command whose
+ * entry has columns; with -A the HOST column comes first.  On a terminal,
+ * a column of free text (SCOLS_FL_TRUNC: a reason, details) is cut to the
+ * terminal's width; raw, JSON, -l and a pipe get the whole text.  An age
+ * is a number of seconds in JSON and "5m3s" for people: out_age().  A
+ * column that people read as "N/M" is two columns in JSON:
+ * out_spec_split().
  */
 #include <err.h>
 #include <errno.h>
@@ -40,6 +45,8 @@ const struct cmd_option out_listing_options[] = {
 	    "columns to show (+COLUMNS adds to the default)" },
 	{ "raw", no_argument, 'r', NULL, "raw output" },
 	{ "noheadings", no_argument, 'n', NULL, "no headings" },
+	{ "notruncate", no_argument, 'l', NULL,
+	    "whole texts, not cut to the terminal's width" },
 	CMD_OPTION_END
 };
 
@@ -134,14 +141,44 @@ out_spec_options(struct out_spec *spec, const struct wapictl *ctl,
 	return 0;
 }
 
+/*
+ * In JSON, column id (chosen) is replaced by the columns of with[] in its
+ * place, each once, those chosen on their own left where they are (with[]
+ * may hold id itself): "live/recorded" for people becomes two numbers.
+ * Nothing changes for people.
+ */
+void
+out_spec_split(struct out_spec *spec, int id, const int *with, size_t n)
+{
+	struct out_spec split = *spec;
+	size_t i, j;
+
+	if (!spec->json || !out_has(spec, id))
+		return;
+	split.nids = 0;
+	for (i = 0; i < spec->nids; i++) {
+		if (spec->ids[i] != id) {
+			out_spec_add(&split, &spec->ids[i], 1);
+			continue;
+		}
+		for (j = 0; j < n; j++)
+			if (!out_has(&split, with[j]) && (with[j] == id ||
+			    !out_has(spec, with[j])))
+				out_spec_add(&split, &with[j], 1);
+	}
+	*spec = split;
+}
+
 void
 out_columns_help(const struct out_column *cols, size_t n)
 {
-	size_t i;
+	size_t i, w = 12;
 
+	for (i = 0; i < n; i++)
+		w = MAX(w, strlen(cols[i].name));
 	printf("\ncolumns (-o):\n");
 	for (i = 0; i < n; i++)
-		printf("  %-14s%s\n", cols[i].name, cols[i].help);
+		printf("  %-*s%s\n", (int)w + 2, cols[i].name, cols[i].help);
 }
 
 bool
@@ -165,6 +202,7 @@ out_table_new(const char *name, const struct out_spec *spec,
 	const struct out_column *c;
 	bool listing = args->entry->columns != NULL;
 	bool raw = listing && args_has(args, 'r');
+	bool whole = raw || spec->json || (listing && args_has(args, 'l'));
 	size_t i;
 
 	if ((tb = scols_new_table()) == NULL)
@@ -175,10 +213,9 @@ out_table_new(const char *name, const struct out_spec *spec,
 	scols_table_enable_json(tb, spec->json);
 	for (i = 0; i < spec->nids; i++) {
 		c = &spec->cols[spec->ids[i]];
-		/* Raw and JSON output never truncate. */
+		/* Raw, JSON and -l output never truncate. */
 		cl = scols_table_new_column(tb, c->name, c->whint,
-		    (raw || spec->json) ? (c->flags & ~SCOLS_FL_TRUNC) :
-		    c->flags);
+		    whole ? (c->flags & ~SCOLS_FL_TRUNC) : c->flags);
 		if (cl == NULL)
 			err(WAPICTL_EXIT_ACCESS, "scols_table_new_column");
 		scols_column_set_json_type(cl, c->json);
@@ -221,6 +258,21 @@ out_cell(struct libscols_line *ln, const struct out_spec *spec, int id,
 		if (scols_line_refer_data(ln, i, s) != 0)
 			err(WAPICTL_EXIT_ACCESS, "scols_line_refer_data");
 	}
+}
+
+/*
+ * A yes/no cell: a JSON boolean, "yes" or "no" for people.  What is not
+ * known is null in JSON (an empty cell of a SCOLS_JSON_BOOLEAN_OPTIONAL
+ * column) and unknown_word for people.
+ */
+void
+out_bool(struct libscols_line *ln, const struct out_spec *spec, int id,
+    bool known, bool yes, const char *unknown_word)
+{
+	if (!known && spec->json)
+		return;
+	out_cell(ln, spec, id, "%s", !known ? unknown_word : yes ? "yes" :
+	    "no");
 }
 
 /*

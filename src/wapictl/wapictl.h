@@ -286,6 +286,7 @@ void	out_spec_init(struct out_spec *, const struct wapictl *,
 void	out_spec_add(struct out_spec *, const int *, size_t);
 int	out_spec_options(struct out_spec *, const struct wapictl *,
 	    const struct cmd_args *, int);
+void	out_spec_split(struct out_spec *, int, const int *, size_t);
 void	out_columns_help(const struct out_column *, size_t);
 struct libscols_table *out_table_new(const char *, const struct out_spec *,
 	    const struct cmd_args *);
@@ -294,6 +295,8 @@ void	out_cell(struct libscols_line *, const struct out_spec *, int,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
 void	out_age(struct libscols_line *, const struct out_spec *, int,
 	    int64_t);
+void	out_bool(struct libscols_line *, const struct out_spec *, int, bool,
+	    bool, const char *);
 int	out_print(struct libscols_table *);
 int	out_print_json_pair(struct libscols_table *, struct libscols_table *);
 void	out_discard(struct libscols_table *);

@@ -70,7 +70,7 @@ wapictl_teardown() {
 # Live helpers (pid and start time verified) of the state files of a directory.
 helper_pids_in() {
 	"$WAPICTL" -d "$1" -A -J status -o HELPER,HELPER-ALIVE 2>/dev/null |
-	    "$JQ" -r '.status[] | select(."helper-alive" == "yes") | .helper // empty' 2>/dev/null
+	    "$JQ" -r '.status[] | select(."helper-alive" == true) | .helper // empty' 2>/dev/null
 }
 
 remember_pid() {
