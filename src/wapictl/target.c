@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -95,8 +96,9 @@ target_host_is_this(const struct wapictl *ctl)
 
 /*
  * Open the directory.  A missing directory is "nothing there" when
- * missing_ok: 0.  Anything else that stops us is -errno, said with the
- * core's reason.
+ * missing_ok and it is the default one: a directory named with -d must
+ * be there.  Anything else that stops us is -errno, said with the core's
+ * reason and the next step.
  */
 int
 target_dir_open(struct wapictl *ctl, bool missing_ok)
@@ -107,15 +109,22 @@ target_dir_open(struct wapictl *ctl, bool missing_ok)
 	if (ctl->dirfd >= 0)
 		return 0;
 	fd = wcore_dir_open(ctl->dir, false, why, sizeof(why));
-	if (fd == -ENOENT && missing_ok) {
+	if (fd == -ENOENT && missing_ok && ctl->dir_arg == NULL) {
 		ctl->dir_missing = true;
 		return 0;
 	}
 	if (fd < 0) {
 		target_shown(ctl->dir, shown, sizeof(shown));
-		if (fd == -ENOENT)
+		if (fd == -ENOENT && ctl->dir_arg != NULL)
+			warnx("%s: no such directory (given with -d); check "
+			    "the name, or leave -d out for the default",
+			    shown);
+		else if (fd == -ENOENT)
 			warnx("%s: no such directory; no wapi process has run "
 			    "here (or use -d)", shown);
+		else if (ctl->dir_arg != NULL)
+			warnx("cannot use the directory given with -d: %s; fix "
+			    "its owner and mode (0700) or name another", why);
 		else
 			warnx("cannot use the state directory: %s; fix its "
 			    "owner and mode (0700) or use -d", why);
@@ -125,11 +134,55 @@ target_dir_open(struct wapictl *ctl, bool missing_ok)
 	return 0;
 }
 
+/*
+ * Whether a name wapi does not make (the core's parse calls it other) is
+ * that of a state file, or of a creation temporary, of an ABI this build
+ * does not know: "<host>.<abi>.state" or ".<host>.<abi>.state.XXXXXX",
+ * with a valid host name and an ABI of letters, digits, '_' and '-'.
+ * host and abi get its parts.
+ */
+bool
+target_other_name(const char *name, char *host, size_t hostlen, char *abi,
+    size_t abilen)
+{
+	const char *s = name, *end, *dot, *p;
+	size_t hlen, alen;
+
+	if (*s == '.') {
+		s++;
+		if ((end = strstr(s, ".state.")) == NULL || end[7] == '\0')
+			return false;
+		for (p = end + 7; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p))
+				return false;
+	} else {
+		hlen = strlen(s);
+		if (hlen <= 6 || strcmp(s + hlen - 6, ".state") != 0)
+			return false;
+		end = s + hlen - 6;
+	}
+	if ((dot = memrchr(s, '.', (size_t)(end - s))) == NULL)
+		return false;
+	hlen = (size_t)(dot - s);
+	alen = (size_t)(end - dot - 1);
+	if (hlen == 0 || hlen >= hostlen || alen == 0 || alen >= abilen)
+		return false;
+	for (p = dot + 1; p < end; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	memcpy(abi, dot + 1, alen);
+	abi[alen] = '\0';
+	return wcore_host_check(host) == NULL;
+}
+
 static int
 target_scan_one(const struct wcore_dirent *de, void *arg)
 {
 	struct target_scan *s = arg;
 	struct target_list *l = s->list;
+	char host[WAPI_HOST_MAX + 1], abi[sizeof(de->parsed.abi)];
 	unsigned want;
 
 	switch (de->parsed.kind) {
@@ -150,7 +203,18 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 			return 0;
 		break;
 	default:
-		return 0;
+		/* Listed so that it is seen (and never removed): another
+		 * ABI's by its host, anything else with this host's. */
+		if (s->shm || (s->kinds & TARGET_OTHER) == 0)
+			return 0;
+		if (target_other_name(de->name, host, sizeof(host), abi,
+		    sizeof(abi))) {
+			if (!s->ctl->all_hosts &&
+			    strcmp(host, s->ctl->want_host) != 0)
+				return 0;
+		} else if (!s->ctl->all_hosts && !target_host_is_this(s->ctl))
+			return 0;
+		goto add;
 	}
 	if (s->shm && want != TARGET_LEGACY)
 		return 0;
@@ -166,6 +230,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	    target_host_is_this(s->ctl)) &&
 	    strcmp(de->parsed.host, s->ctl->want_host) != 0)
 		return 0;
+add:
 	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
 	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 +
 	    strlen(de->name) + 1 > PATH_MAX)
@@ -262,6 +327,10 @@ target_get(const struct wapictl *ctl, const struct target_list *list,
 	memset(de, 0, sizeof(*de));
 	strlcpy(de->name, list->names + te->name, sizeof(de->name));
 	wcore_name_parse(de->name, &de->parsed);
+	if (de->parsed.kind == WCORE_NAME_OTHER &&
+	    !target_other_name(de->name, de->parsed.host,
+	    sizeof(de->parsed.host), de->parsed.abi, sizeof(de->parsed.abi)))
+		de->parsed.host[0] = de->parsed.abi[0] = '\0';
 	de->info = te->info;
 	tf->dirfd = te->shm ? ctl->shm_dirfd : ctl->dirfd;
 	/* Fits: target_scan_one() checked the length. */
