@@ -151,10 +151,9 @@ plan_verdict_keeps(const struct plan_entry *e, const struct plan_opts *o,
 		if (!e->held)
 			return false;
 		p->finding = true;
-		strlcpy(p->tail, "in use", sizeof(p->tail));
-		strlcpy(p->next, "run 'wapictl validate' for details; once the "
-		    "processes that hold it have ended, 'wapictl clean' "
-		    "removes it", sizeof(p->next));
+		strlcpy(p->next, "run 'wapictl validate' for details, and "
+		    "'wapictl clean' again once the processes that hold it "
+		    "have ended", sizeof(p->next));
 		return true;
 	case WCORE_FOREIGN:
 		if (e->kind == PLAN_SEGMENT)

@@ -35,6 +35,7 @@ static int	target_scan_one(const struct wcore_dirent *, void *);
 static int	target_list_add(struct target_list *, const char *,
 		    const struct wcore_fileinfo *, bool);
 static int	target_seg_cmp(const void *, const void *, void *);
+static int	target_other_collect(struct wapictl *, struct target_list *);
 static void	target_say(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	target_seg_anchor(const struct wapi_header *, dev_t, ino_t,
@@ -182,7 +183,6 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 {
 	struct target_scan *s = arg;
 	struct target_list *l = s->list;
-	char host[WAPI_HOST_MAX + 1], abi[sizeof(de->parsed.abi)];
 	unsigned want;
 
 	switch (de->parsed.kind) {
@@ -203,18 +203,7 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 			return 0;
 		break;
 	default:
-		/* Listed so that it is seen (and never removed): another
-		 * ABI's by its host, anything else with this host's. */
-		if (s->shm || (s->kinds & TARGET_OTHER) == 0)
-			return 0;
-		if (target_other_name(de->name, host, sizeof(host), abi,
-		    sizeof(abi))) {
-			if (!s->ctl->all_hosts &&
-			    strcmp(host, s->ctl->want_host) != 0)
-				return 0;
-		} else if (!s->ctl->all_hosts && !target_host_is_this(s->ctl))
-			return 0;
-		goto add;
+		return 0;
 	}
 	if (s->shm && want != TARGET_LEGACY)
 		return 0;
@@ -230,7 +219,6 @@ target_scan_one(const struct wcore_dirent *de, void *arg)
 	    target_host_is_this(s->ctl)) &&
 	    strcmp(de->parsed.host, s->ctl->want_host) != 0)
 		return 0;
-add:
 	/* target_get() builds "dir/name" into a PATH_MAX buffer. */
 	if (strlen(s->shm ? s->ctl->shm_dir : s->ctl->dir) + 1 +
 	    strlen(de->name) + 1 > PATH_MAX)
@@ -274,6 +262,68 @@ target_list_add(struct target_list *l, const char *name,
 }
 
 /*
+ * The names of the directory that wapi does not make (the core's scan
+ * leaves them out), for TARGET_OTHER: listed so that they are seen, and
+ * never removed.  One of another ABI's state file goes with its host's
+ * files, any other with this host's.  Links are not followed.  0, or
+ * -errno (not said).
+ */
+static int
+target_other_collect(struct wapictl *ctl, struct target_list *list)
+{
+	char host[WAPI_HOST_MAX + 1], abi[sizeof(((struct wcore_name *)0)->abi)];
+	struct wcore_fileinfo info;
+	struct wcore_name parsed;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, e = 0;
+
+	if ((fd = fcntl(ctl->dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			e = errno;
+			break;
+		}
+		wcore_name_parse(de->d_name, &parsed);
+		if (parsed.kind != WCORE_NAME_OTHER ||
+		    strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (target_other_name(de->d_name, host, sizeof(host), abi,
+		    sizeof(abi))) {
+			if (!ctl->all_hosts && strcmp(host, ctl->want_host) != 0)
+				continue;
+		} else if (!ctl->all_hosts && !target_host_is_this(ctl))
+			continue;
+		if (strlen(ctl->dir) + 1 + strlen(de->d_name) + 1 > PATH_MAX)
+			continue;	/* cannot be named: not shown */
+		if (fstatat(ctl->dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			e = errno;
+			break;
+		}
+		info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
+		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
+		    (int64_t)st.st_mtime };
+		if ((e = -target_list_add(list, de->d_name, &info, false)) != 0)
+			break;
+	}
+	closedir(d);
+	return -e;
+}
+
+/*
  * The files of the wanted host(s) of the given kinds, sorted by name.
  * 0, or -errno (said).  The scan's failures are positive errno values and
  * target_scan_one's negative ones, as wcore_dir_scan asks.
@@ -296,6 +346,17 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 		warnx("%s: cannot list: %s", shown, strerror(abs(e)));
 		target_free(list);
 		return -abs(e);
+	}
+	if (!ctl->dir_missing && (kinds & TARGET_OTHER)) {
+		if ((e = target_other_collect(ctl, list)) != 0) {
+			target_shown(ctl->dir, shown, sizeof(shown));
+			warnx("%s: cannot list: %s", shown, strerror(-e));
+			target_free(list);
+			return e;
+		}
+		if (list->n > 1)
+			qsort_r(list->v, list->n, sizeof(*list->v),
+			    target_seg_cmp, list->names);
 	}
 	/* Mono's /dev/shm files, part of this host's state.  A world-writable
 	 * sticky directory: each file is checked as ours when it is opened. */
