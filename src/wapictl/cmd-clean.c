@@ -1,9 +1,11 @@
 /*
- * wapictl clean: remove what crashes left behind, and nothing else.  Only
- * files whose verdict is orphaned, stale-boot or temporary (and corrupt
- * ones no process holds) go; another host's only with --force-host and a
- * heartbeat older than --older-than; legacy Mono files only when no process
- * maps them.  Every removal goes through the directory descriptor: the
+ * wapictl clean: remove what crashes left behind, and nothing else.  What
+ * goes and what stays is decided by plan.c (the same decision status puts
+ * into words): only files whose verdict is orphaned, stale-boot or
+ * temporary (and corrupt ones no process holds) go; another host's only
+ * with --force-host and a heartbeat older than --older-than; legacy Mono
+ * files only when no process maps them; names wapi does not make never.
+ * Every removal goes through the directory descriptor: the
  * verdict is re-checked while holding the init byte exclusively (no client
  * can attach meanwhile), and the name must still be the inode we checked
  * right before unlinkat(), so a link or a swapped file is never removed.
@@ -110,7 +112,8 @@ static const struct cmd_option cmd_clean_options[] = {
 	    "only files inactive for longer: 90s, 30m, 12h, 7d\n"
 	    "(a bare number is seconds)", CMD_ARG_DURATION },
 	{ "force-host", no_argument, OPT_FORCE_HOST, NULL,
-	    "also other hosts' files (needs --older-than)" },
+	    "also other hosts' files (needs --older-than,\n"
+	    "and -A or -H HOST)" },
 	CMD_OPTION_END
 };
 
