@@ -98,6 +98,8 @@ side_entries() {
 	    '[.status[] | select(.path == $p or .path == $r) | .verdict] == ["unknown", "incompatible"] or
 	     [.status[] | select(.path == $p or .path == $r) | .verdict] == ["incompatible", "unknown"]' <<< "$STATUS_JSON"
 	assert_success
+	# fresh now, it would cross the minute during a later round
+	rm "$D/.$h.$ABI.state.NEW123"
 	crash_all "$STATE"
 
 	# orphaned (its segment goes with it)
@@ -120,7 +122,10 @@ side_entries() {
 	agree
 	planned "$STATE" remove
 
-	# corrupt, held by a client
+	# corrupt, held by a client (the segment the truncated anchor left,
+	# made old first: no round sees it cross the grace)
+	[ -z "$SEGDIR" ] ||
+	    find "$SEGDIR" -type f -exec touch -d '2 minutes ago' {} +
 	start_client -e held
 	flip_byte "$STATE" 20
 	agree
