@@ -88,7 +88,8 @@ plan_refused(const struct plan_entry *e, struct plan *p)
 	const char *f = e->shown;
 
 	p->finding = true;
-	strlcpy(p->tail, "never followed nor removed", sizeof(p->tail));
+	strlcpy(p->tail, e->open_err == -ELOOP ? "never followed nor removed" :
+	    "never opened nor removed", sizeof(p->tail));
 	switch (-e->open_err) {
 	case ELOOP:
 		plan_say(p->next, sizeof(p->next), "see where it points (ls -l "
