@@ -220,7 +220,7 @@ side_entries() {
 	run -4 --separate-stderr "$WAPICTL" status
 	[[ $stderr == *"chmod 600 ~/home/.wapi/$WAPI_SHARED_HOSTNAME.$ABI.state"* ]] ||
 	    fail "$stderr"
-	run "$JQ" -e '.status[0].reason | contains("wapictl clean'"'"' keeps it: never opened nor removed; chmod 600")' \
+	run "$JQ" -e '.status[0].reason | contains("wapictl clean'"'"' keeps it: never followed nor removed; check it with ls -l; chmod 600")' \
 	    <<< "$("$WAPICTL" -J status 2> /dev/null)"
 	assert_success
 	rm "$STATE"

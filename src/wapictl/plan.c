@@ -88,35 +88,36 @@ plan_refused(const struct plan_entry *e, struct plan *p)
 	const char *f = e->shown;
 
 	p->finding = true;
-	strlcpy(p->tail, e->open_err == -ELOOP ? "never followed nor removed" :
-	    "never opened nor removed", sizeof(p->tail));
+	strlcpy(p->tail, "never followed nor removed", sizeof(p->tail));
 	switch (-e->open_err) {
 	case ELOOP:
-		plan_say(p->next, sizeof(p->next), "see where it points (ls -l "
-		    "%s) and remove the link by hand if nothing of yours "
-		    "made it", f);
+		plan_say(p->next, sizeof(p->next), "check it with ls -l %s, and "
+		    "remove the link by hand if nothing of yours made it", f);
 		break;
 	case EACCES:
-		plan_say(p->next, sizeof(p->next), "chmod 600 %s if a program "
-		    "of yours uses it, or remove it by hand if none does", f);
+		plan_say(p->next, sizeof(p->next), "check it with ls -l; chmod "
+		    "600 %s if a program of yours uses it, or remove it by "
+		    "hand if none does", f);
 		break;
 	case EPERM:
-		plan_say(p->next, sizeof(p->next), "its owner (or root) "
-		    "removes it, or chown it to you if it is yours");
+		plan_say(p->next, sizeof(p->next), "check it with ls -l %s; "
+		    "its owner (or root) removes it, or chown it to you if it "
+		    "is yours", f);
 		break;
 	case EMLINK:
-		plan_say(p->next, sizeof(p->next), "find its other names "
-		    "(find / -xdev -samefile %s) and remove the one that is "
-		    "not needed", f);
+		plan_say(p->next, sizeof(p->next), "check it with ls -l; find "
+		    "its other names (find / -xdev -samefile %s) and remove "
+		    "the one that is not needed", f);
 		break;
 	case EINVAL:
-		plan_say(p->next, sizeof(p->next), "wapi makes no such file: "
-		    "remove it by hand if it is not needed");
+		plan_say(p->next, sizeof(p->next), "check it with ls -l %s; "
+		    "wapi makes no such file: remove it by hand if it is not "
+		    "needed", f);
 		break;
 	default:
 		p->failed = true;
-		plan_say(p->next, sizeof(p->next), "check it with ls -l %s "
-		    "and run 'wapictl clean' again", f);
+		plan_say(p->next, sizeof(p->next), "check it with ls -l %s and "
+		    "run 'wapictl clean' again", f);
 		break;
 	}
 }
