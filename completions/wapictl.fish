@@ -180,7 +180,7 @@ complete -c wapictl -n $c -a '(__wapictl_lock_complete)'
 set c '__fish_seen_subcommand_from clean'
 complete -c wapictl -n $c -s n -l dry-run -d 'Say what would be done, change nothing'
 complete -c wapictl -n $c -l older-than -x -a '90s 30m 1h 12h 1d 7d 30d' -d 'Only files inactive for longer than this'
-complete -c wapictl -n $c -l force-host -d "Also remove other hosts' files (needs --older-than)"
+complete -c wapictl -n $c -l force-host -d "Also remove other hosts' files (needs --older-than, and -A or -H)"
 complete -c wapictl -n $c -l no-syslog -d 'Do not log the removals to syslog'
 complete -c wapictl -n $c -s v -l verbose -d 'With -q, print the summary in any case'
 complete -c wapictl -n $c -s h -l help -d 'Print the options'

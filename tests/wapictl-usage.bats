@@ -202,7 +202,7 @@ teardown() { wapictl_teardown; }
 	assert_output --partial "WAPI_SHARED_HOSTNAME"
 }
 
-@test "status on a missing directory shows nothing and exits 0" {
+@test "a missing default directory shows nothing and exits 0; a missing -d DIR exits 4" {
 	run -0 "$WAPICTL" status
 	assert_output ""
 	run -0 "$WAPICTL" -J status
@@ -213,6 +213,11 @@ teardown() { wapictl_teardown; }
 	assert_output ""
 	run -0 "$WAPICTL" handles
 	run -0 "$WAPICTL" stop
+	# the same directory named with -d: it must be there
+	for c in status clean handles stop; do
+		run -4 "$WAPICTL" -d "$D" "$c"
+		assert_output --partial "~/home/.wapi: no such directory (given with -d)"
+	done
 }
 
 @test "an unreadable directory exits 4 with the reason" {

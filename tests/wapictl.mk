@@ -6,7 +6,8 @@ wapictl_bats = \
 	tests/wapictl-lock.bats tests/wapictl-clean.bats \
 	tests/wapictl-stop.bats tests/wapictl-mono.bats \
 	tests/wapictl-segment.bats tests/wapictl-validate-many.bats \
-	tests/wapictl-audit.bats tests/wapictl-output.bats
+	tests/wapictl-audit.bats tests/wapictl-output.bats \
+	tests/wapictl-plan.bats
 TESTS += $(wapictl_bats)
 EXTRA_DIST += $(wapictl_bats) tests/wapictl/helpers.bash
 check_PROGRAMS += tests/wapictl/patchstate tests/wapictl/mono-legacy

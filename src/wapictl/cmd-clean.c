@@ -1,9 +1,11 @@
 /*
- * wapictl clean: remove what crashes left behind, and nothing else.  Only
- * files whose verdict is orphaned, stale-boot or temporary (and corrupt
- * ones no process holds) go; another host's only with --force-host and a
- * heartbeat older than --older-than; legacy Mono files only when no process
- * maps them.  Every removal goes through the directory descriptor: the
+ * wapictl clean: remove what crashes left behind, and nothing else.  What
+ * goes and what stays is decided by plan.c (the same decision status puts
+ * into words): only files whose verdict is orphaned, stale-boot or
+ * temporary (and corrupt ones no process holds) go; another host's only
+ * with --force-host and a heartbeat older than --older-than; legacy Mono
+ * files only when no process maps them; names wapi does not make never.
+ * Every removal goes through the directory descriptor: the
  * verdict is re-checked while holding the init byte exclusively (no client
  * can attach meanwhile), and the name must still be the inode we checked
  * right before unlinkat(), so a link or a swapped file is never removed.
@@ -30,13 +32,10 @@
 #include "wapictl.h"
 #include "legacy.h"
 
-#define CMD_CLEAN_TEMP_AGE	60	/* temporaries younger may be in use */
-
 struct cmd_clean_opts {
 	bool			 dry_run;
-	bool			 force_host;
 	bool			 verbose;	/* -v: -q's summary always */
-	int64_t			 older_than;	/* -1: not given */
+	struct plan_opts	 plan;	/* --force-host, --older-than */
 };
 
 /* What became of one file. */
@@ -71,16 +70,13 @@ static void	cmd_clean_why(struct cmd_clean_result *, const char *, ...)
 static void	cmd_clean_cat_why(struct cmd_clean_result *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	cmd_clean_pause(void);
-static int64_t	cmd_clean_age(int64_t, bool *);
-static void	cmd_clean_when(int64_t, bool, char *, size_t);
+static bool	cmd_clean_plan(const struct plan_entry *,
+		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_unlink(const struct target_file *, dev_t, ino_t,
 		    struct cmd_clean_result *);
 static void	cmd_clean_state(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *,
 		    struct target_claims *);
-static bool	cmd_clean_state_keep(const struct wcore_status *,
-		    const struct stat *, const struct cmd_clean_opts *,
-		    struct cmd_clean_result *);
 static void	cmd_clean_state_remove(struct wapictl *,
 		    const struct target_file *, int, const struct wcore_status *,
 		    const struct stat *, struct cmd_clean_result *);
@@ -92,8 +88,6 @@ static int	cmd_clean_anchor_segment(int, const struct stat *, bool,
 static void	cmd_clean_segment(struct wapictl *, const struct target_seg *,
 		    const struct target_claims *, const struct cmd_clean_opts *,
 		    struct cmd_clean_result *);
-static bool	cmd_clean_segment_keep(const struct target_seg_status *,
-		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_temp(struct wapictl *, const struct target_file *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_legacy(struct wapictl *, const struct target_list *,
@@ -102,7 +96,9 @@ static void	cmd_clean_legacy(struct wapictl *, const struct target_list *,
 static bool	cmd_clean_legacy_decide(struct wapictl *,
 		    const struct target_list *, size_t,
 		    const struct cmd_clean_opts *, struct legacy_info *,
-		    struct cmd_clean_result *, char *, size_t);
+		    struct plan *);
+static void	cmd_clean_other(const struct target_file *,
+		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_legacy_sem(const struct legacy_info *,
 		    const struct cmd_clean_opts *, struct cmd_clean_result *);
 static void	cmd_clean_report(const struct wapictl *,
@@ -120,7 +116,8 @@ static const struct cmd_option cmd_clean_options[] = {
 	    "only files inactive for longer: 90s, 30m, 12h, 7d\n"
 	    "(a bare number is seconds)", CMD_ARG_DURATION },
 	{ "force-host", no_argument, OPT_FORCE_HOST, NULL,
-	    "also other hosts' files (needs --older-than)" },
+	    "also other hosts' files (needs --older-than,\n"
+	    "and -A or -H HOST)" },
 	{ "no-syslog", no_argument, OPT_NO_SYSLOG, NULL,
 	    "do not log the removals to syslog" },
 	{ "verbose", no_argument, 'v', NULL,
@@ -181,36 +178,23 @@ cmd_clean_pause(void)
 }
 
 /*
- * The age of a time a file gives (a heartbeat, an mtime), for --older-than
- * and the temporaries' grace.  A stamp just ahead of our clock is 0 s old;
- * one further in the future tells nothing of the file (a clock set wrong,
- * a crafted file) and would keep it young for ever: its age is unknown and
- * counts as old enough (INT64_MAX), *future says so.  Nothing is removed
- * for its age alone: only files no process holds go.
+ * The plan for one entry (plan.c, the same that status words) into res:
+ * its verdict, the reason, whether it may go (would_remove with -n);
+ * true when it may go.
  */
-static int64_t
-cmd_clean_age(int64_t stamp, bool *future)
+static bool
+cmd_clean_plan(const struct plan_entry *e, const struct cmd_clean_opts *o,
+    struct cmd_clean_result *res)
 {
-	int64_t age = wcore_age_s(wcore_now_s(), stamp);
+	struct plan p;
 
-	*future = age < -WCORE_FUTURE_SLACK_S;
-	if (*future)
-		return INT64_MAX;
-	return age < 0 ? 0 : age;
-}
-
-/* "5m3s ago", or "in the future" (cmd_clean_age). */
-static void
-cmd_clean_when(int64_t age, bool future, char *buf, size_t len)
-{
-	char d[24];
-
-	if (future) {
-		strlcpy(buf, "in the future", len);
-		return;
-	}
-	target_duration(age, d, sizeof(d));
-	snprintf(buf, len, "%s ago", d);
+	plan_decide(e, &o->plan, &p);
+	res->verdict = plan_verdict_name(e);
+	plan_words(e, &p, res->why, sizeof(res->why));
+	res->finding = p.finding;
+	res->failed = p.failed;
+	res->would_remove = p.remove && o->dry_run;
+	return p.remove;
 }
 
 /* Remove tf's name if it still is (dev, ino); res says what became of it. */
@@ -244,28 +228,33 @@ cmd_clean_unlink(const struct target_file *tf, dev_t dev, ino_t ino,
 	res->removed = true;
 }
 
+/*
+ * A state file: opened with the core's checks, judged, and planned
+ * (plan.c); removed when the plan says so (cmd_clean_state_remove decides
+ * again under its lock).  Left as it is, it names its segment (claims).
+ */
 static void
 cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
     const struct cmd_clean_opts *o, struct cmd_clean_result *res,
     struct target_claims *claims)
 {
 	struct wcore_status st;
+	struct plan_entry pe;
+	struct wapi_header a;
 	struct stat sb;
 	char why[512];
 	int fd, e;
 
+	memset(&st, 0, sizeof(st));
 	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
 	if (fd == -ENOENT)
 		return;		/* removed since the listing: not ours to report */
 	if (fd < 0) {
-		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
-		cmd_clean_why(res, "%s; never followed nor removed: look at it "
-		    "and remove it by hand if it is not needed", why);
-		res->finding = true;
-		/* Refused by the core's checks: a finding; else an I/O error. */
-		if (fd != -ELOOP && fd != -EINVAL && fd != -EMLINK &&
-		    fd != -EPERM && fd != -EACCES)
-			res->failed = true;
+		st.verdict = WCORE_UNREADABLE;
+		strlcpy(st.reason, why, sizeof(st.reason));
+		plan_state_entry(&st, tf, &pe);
+		pe.open_err = fd;
+		(void)cmd_clean_plan(&pe, o, res);
 		return;
 	}
 	if (fstat(fd, &sb) != 0)
@@ -277,13 +266,10 @@ cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
 		cmd_clean_why(res, "cannot read: %s", strerror(e));
 		res->failed = res->finding = true;
 	} else {
-		res->verdict = wcore_verdict_name(st.verdict);
-		if (cmd_clean_state_keep(&st, &sb, o, res))
+		plan_state_entry(&st, tf, &pe);
+		if (!cmd_clean_plan(&pe, o, res))
 			target_claim_add(claims, &st);
 		else if (o->dry_run) {
-			struct wapi_header a;
-
-			res->would_remove = true;
 			if (cmd_clean_anchor_segment(fd, &sb, true, &a,
 			    res) >= 0) {
 				target_shown(a.peer, why, sizeof(why));
@@ -294,76 +280,6 @@ cmd_clean_state(struct wapictl *ctl, const struct target_file *tf,
 			cmd_clean_state_remove(ctl, tf, fd, &st, &sb, res);
 	}
 	close(fd);
-}
-
-/*
- * Whether a state file stays, by its verdict and its age; res->why says
- * why it stays, or is the reason it may go.
- */
-static bool
-cmd_clean_state_keep(const struct wcore_status *st, const struct stat *sb,
-    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
-{
-	char d[48], d2[32];
-	int64_t age, stamp;
-	bool held, future;
-
-	held = st->helper_byte_held || st->init_byte_held ||
-	    st->clients_live > 0;
-	cmd_clean_why(res, "%s", st->reason);
-	switch (st->verdict) {
-	case WCORE_LIVE:
-		return true;
-	case WCORE_INCOMPATIBLE:
-		cmd_clean_why(res, "%s; left for the build of wapi that made "
-		    "it%s", st->reason, held ? "" :
-		    " (remove it by hand if none runs any more)");
-		res->finding = !held;
-		return true;
-	case WCORE_CORRUPT:
-		if (held) {
-			res->finding = true;
-			return true;
-		}
-		break;
-	case WCORE_FOREIGN:
-		if (!o->force_host) {
-			cmd_clean_why(res, "%s; another host's file is removed "
-			    "only with --force-host --older-than", st->reason);
-			return true;
-		}
-		break;
-	case WCORE_ORPHANED:
-	case WCORE_STALE_BOOT:
-		break;
-	default:
-		res->finding = true;
-		return true;
-	}
-
-	/* The age is the helper's last sign of life, else the file's. */
-	stamp = st->header_ok && st->hdr.helper_heartbeat > 0 ?
-	    st->hdr.helper_heartbeat : (int64_t)sb->st_mtime;
-	age = cmd_clean_age(stamp, &future);
-	if (future && st->verdict == WCORE_FOREIGN) {
-		/* Another host's clock: no age can be told from it. */
-		cmd_clean_why(res, "%s; its last activity lies in the future "
-		    "by our clock: age unknown, kept (remove it by hand once "
-		    "its host is gone)", st->reason);
-		return true;
-	}
-	if (o->older_than >= 0 && age < o->older_than) {
-		cmd_clean_when(age, future, d, sizeof(d));
-		target_duration(o->older_than, d2, sizeof(d2));
-		cmd_clean_why(res, "%s; last active %s, not older than %s",
-		    st->reason, d, d2);
-		res->finding = st->verdict != WCORE_FOREIGN;
-		return true;
-	}
-	if (future)
-		cmd_clean_cat_why(res, "; last active in the future by our "
-		    "clock: age unknown, taken as old enough");
-	return false;
 }
 
 /*
@@ -494,65 +410,6 @@ cmd_clean_anchor_segment(int fd, const struct stat *sb, bool dry_run,
 }
 
 /*
- * Whether a segment that no anchor names stays, by its judgement and its
- * age (its mtime): an orphaned or an unheld corrupt one goes once older
- * than WCORE_SEG_GRACE_S (one younger may be one being made) and than
- * --older-than.  res->why says why it stays, or is the reason it may go.
- */
-static bool
-cmd_clean_segment_keep(const struct target_seg_status *ss,
-    const struct cmd_clean_opts *o, struct cmd_clean_result *res)
-{
-	char d[48], d2[32];
-	int64_t age, min_age;
-	bool future;
-
-	cmd_clean_why(res, "%s", ss->reason);
-	switch (ss->verdict) {
-	case WCORE_LIVE:
-		return true;
-	case WCORE_INCOMPATIBLE:
-		cmd_clean_cat_why(res, "; left for the build of wapi that made "
-		    "it%s", ss->held ? "" :
-		    " (remove it by hand if none runs any more)");
-		res->finding = !ss->held;
-		return true;
-	case WCORE_CORRUPT:
-		if (ss->held) {
-			res->finding = true;
-			return true;
-		}
-		break;
-	case WCORE_ORPHANED:
-	case WCORE_TEMPORARY:	/* young: the age check below keeps it */
-		break;
-	default:
-		res->finding = true;
-		return true;
-	}
-	age = cmd_clean_age(ss->mtime, &future);
-	min_age = MAX(o->older_than, WCORE_SEG_GRACE_S);
-	if (age < min_age) {
-		cmd_clean_when(age, future, d, sizeof(d));
-		if (age < WCORE_SEG_GRACE_S)
-			cmd_clean_cat_why(res, "; modified %s: may be one being "
-			    "made, kept until it is %d s old", d,
-			    WCORE_SEG_GRACE_S);
-		else {
-			target_duration(o->older_than, d2, sizeof(d2));
-			cmd_clean_cat_why(res, "; modified %s, not older than "
-			    "%s", d, d2);
-			res->finding = true;
-		}
-		return true;
-	}
-	if (future)
-		cmd_clean_cat_why(res, "; modified in the future by our clock: "
-		    "age unknown, taken as old enough");
-	return false;
-}
-
-/*
  * A segment of the segment directory that no listed anchor names: another
  * user's is never touched; ours is opened without following a link and
  * checked as ours (wcore_state_open), judged, and removed when it may go,
@@ -567,29 +424,18 @@ cmd_clean_segment(struct wapictl *ctl, const struct target_seg *sg,
     struct cmd_clean_result *res)
 {
 	struct target_seg_status ss, ss2;
-	char why[512];
+	struct plan_entry pe;
 	int fd, e;
 
 	if (target_claimed(claims, sg))
 		return;
-	if (!sg->ours) {
-		res->verdict = wcore_verdict_name(WCORE_FOREIGN);
-		cmd_clean_why(res, "another user's segment (uid %u in its name, "
-		    "owned by uid %u): never touched", (unsigned)sg->uid,
-		    (unsigned)sg->info.uid);
-		return;
-	}
-	fd = wcore_state_open(ctl->seg_dirfd, sg->name, true, why, sizeof(why));
+	fd = plan_seg_open(ctl, sg, true, &ss);
 	if (fd == -ENOENT)
 		return;		/* removed since the listing */
 	if (fd < 0) {
-		res->verdict = wcore_verdict_name(WCORE_UNREADABLE);
-		cmd_clean_why(res, "%s; never followed nor removed: look at it "
-		    "and remove it by hand if it is not needed", why);
-		res->finding = true;
-		if (fd != -ELOOP && fd != -EINVAL && fd != -EMLINK &&
-		    fd != -EPERM && fd != -EACCES)
-			res->failed = true;
+		plan_seg_entry(sg, &ss, &pe);
+		pe.open_err = sg->ours ? fd : 0;
+		(void)cmd_clean_plan(&pe, o, res);
 		return;
 	}
 	if (target_seg_judge(sg, fd, &ss) != 0) {
@@ -603,11 +449,9 @@ cmd_clean_segment(struct wapictl *ctl, const struct target_seg *sg,
 		close(fd);
 		return;		/* its anchor, in another directory, names it */
 	}
-	res->verdict = wcore_verdict_name(ss.verdict);
-	if (cmd_clean_segment_keep(&ss, o, res))
+	plan_seg_entry(sg, &ss, &pe);
+	if (!cmd_clean_plan(&pe, o, res) || o->dry_run)
 		;
-	else if (o->dry_run)
-		res->would_remove = true;
 	else if ((e = wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0)) != 0)
 		cmd_clean_why(res, "%s, but a process %s it meanwhile; kept",
 		    res->verdict, e == EAGAIN ? "attached to" :
@@ -624,127 +468,68 @@ cmd_clean_segment(struct wapictl *ctl, const struct target_seg *sg,
 	close(fd);
 }
 
+/*
+ * A creation temporary, planned (plan.c); one left as a second name of its
+ * state file (a creator that died between link() and unlink()) loses just
+ * that name; any other goes only while we hold its init byte (its creator
+ * holds it while it builds the file).
+ */
 static void
 cmd_clean_temp(struct wapictl *ctl, const struct target_file *tf,
     const struct cmd_clean_opts *o, struct cmd_clean_result *res)
 {
-	struct stat sb, fin;
-	char why[512], final[NAME_MAX + 1], d[48];
-	int64_t age, min_age;
-	bool future;
+	struct plan_entry pe;
+	struct stat sb;
+	char reason[768], final[NAME_MAX + 1];
 	int fd;
 
-	res->verdict = wcore_verdict_name(WCORE_TEMPORARY);
-	age = cmd_clean_age(tf->de.info.mtime, &future);
-	cmd_clean_when(age, future, d, sizeof(d));
-	min_age = MAX(o->older_than, CMD_CLEAN_TEMP_AGE);
-	if (age < min_age) {
-		cmd_clean_why(res, "creation temporary modified %s: may "
-		    "still be in use", d);
-		return;
-	}
-	/*
-	 * A creator that died between link() and unlink() leaves the
-	 * temporary as a second name of the real file: drop just the name.
-	 */
-	if (S_ISREG(tf->de.info.mode) && tf->de.info.uid == ctl->euid &&
-	    tf->de.info.nlink == 2 &&
-	    wcore_state_name(final, sizeof(final), tf->de.parsed.host,
-	    tf->de.parsed.abi) == 0 &&
-	    fstatat(ctl->dirfd, final, &fin, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fin.st_dev == tf->de.info.dev && fin.st_ino == tf->de.info.ino) {
-		cmd_clean_why(res, "creation temporary left as a second name "
-		    "of %s", final);
-		if (o->dry_run)
-			res->would_remove = true;
-		else
-			cmd_clean_unlink(tf, tf->de.info.dev, tf->de.info.ino,
-			    res);
-		return;
-	}
-	fd = wcore_state_open(ctl->dirfd, tf->de.name, true, why, sizeof(why));
-	if (fd == -ENOENT) {
-		res->verdict = NULL;	/* its creator linked or removed it */
-		return;
-	}
-	if (fd < 0) {
-		cmd_clean_why(res, "%s; not removed", why);
-		res->finding = true;
-		return;
-	}
-	cmd_clean_why(res, "creation temporary modified %s", d);
-	if (fstat(fd, &sb) != 0) {
+	fd = plan_temp_entry(ctl, tf, true, &pe, reason, sizeof(reason), final,
+	    sizeof(final));
+	if (fd == -ENOENT)
+		return;		/* its creator linked or removed it */
+	if (!cmd_clean_plan(&pe, o, res) || o->dry_run)
+		;
+	else if (pe.second_name)
+		cmd_clean_unlink(tf, tf->de.info.dev, tf->de.info.ino, res);
+	else if (fstat(fd, &sb) != 0) {
 		cmd_clean_why(res, "fstat: %s", strerror(errno));
 		res->finding = res->failed = true;
-	} else if (o->dry_run)
-		res->would_remove = true;
-	/* Its creator holds the init byte while it builds the file. */
-	else if (wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
+	} else if (wcore_lock_byte(fd, WAPI_LOCK_INIT, F_WRLCK, 0) != 0)
 		cmd_clean_why(res, "creation temporary still held by its "
 		    "creator");
 	else
 		cmd_clean_unlink(tf, sb.st_dev, sb.st_ino, res);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /*
- * Whether a whole Mono state goes: its age, its host, whether it is in
- * use, looked at again right before.  r gets the verdict, a finding,
- * would_remove (-n); tail what the reason ends with.  li may be replaced
- * by the second look.
+ * Whether a whole Mono state goes: planned (plan.c), and looked at again
+ * right before (a Mono process may have started meanwhile).  p gets the
+ * plan; li may be replaced by the second look.
  */
 static bool
 cmd_clean_legacy_decide(struct wapictl *ctl, const struct target_list *list,
     size_t idx, const struct cmd_clean_opts *o, struct legacy_info *li,
-    struct cmd_clean_result *r, char *tail, size_t taillen)
+    struct plan *p)
 {
 	struct legacy_info li2;
+	struct plan_entry pe;
 	struct target_file tf;
-	char d[32], d2[32];
-	int64_t age = INT64_MAX, a;
-	bool remove = false, foreign, future;
-	size_t k;
 
-	for (k = 0; k < li->nfiles; k++) {
-		a = cmd_clean_age(list->v[li->files[k]].info.mtime, &future);
-		age = MIN(age, a);
-	}
 	target_get(ctl, list, idx, &tf);
-	foreign = tf.de.parsed.era != WCORE_MONO_2009_SHM &&
-	    wcore_mono_eras[tf.de.parsed.era].has_host &&
-	    (ctl->host[0] == '\0' || strcmp(tf.de.parsed.host, ctl->host) != 0);
-	if (li->never)
-		r->finding = true;	/* for a person: the reason says why */
-	else if (foreign) {
-		if (!o->force_host || age < o->older_than)
-			snprintf(tail, taillen, "; removed only with "
-			    "--force-host --older-than");
-		else
-			remove = true;
-	} else if (li->use == LEGACY_UNSURE)
-		r->finding = true;
-	else if (li->use == LEGACY_IDLE && o->older_than >= 0 &&
-	    age < o->older_than) {
-		target_duration(age, d, sizeof(d));
-		target_duration(o->older_than, d2, sizeof(d2));
-		snprintf(tail, taillen, "; modified %s ago, not older than %s",
-		    d, d2);
-		r->finding = true;
-	} else if (li->use == LEGACY_IDLE)
-		remove = true;
-	if (remove && o->dry_run)
-		r->would_remove = true;
-	if (remove && !o->dry_run && !foreign) {
-		/* Look once more: a Mono process may have started meanwhile. */
-		legacy_inspect(ctl, list, idx, &li2);
-		if (li2.use != LEGACY_IDLE || li2.semid != li->semid) {
-			*li = li2;
-			snprintf(tail, taillen, "; changed while being "
-			    "checked; kept");
-			remove = false;
-		}
+	plan_legacy_entry(ctl, list, idx, li, &tf, &pe);
+	plan_decide(&pe, &o->plan, p);
+	if (!p->remove || o->dry_run || pe.foreign_legacy)
+		return p->remove;
+	legacy_inspect(ctl, list, idx, &li2);
+	if (li2.use != LEGACY_IDLE || li2.semid != li->semid) {
+		*li = li2;
+		strlcpy(p->tail, "changed while being checked; kept",
+		    sizeof(p->tail));
+		p->remove = false;
 	}
-	return remove;
+	return p->remove;
 }
 
 /*
@@ -757,25 +542,27 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
     bool *done)
 {
 	struct legacy_info li;
-	struct cmd_clean_result r;
+	struct plan p;
+	struct plan_entry we;
 	struct target_file tf;
-	char tail[96];
+	char reason[sizeof(res->why)];
 	bool remove;
 	size_t k, f;
 
 	legacy_inspect(ctl, list, idx, &li);
-	memset(&r, 0, sizeof(r));
-	r.verdict = wcore_verdict_name(WCORE_LEGACY);
-	tail[0] = '\0';
-	remove = cmd_clean_legacy_decide(ctl, list, idx, o, &li, &r, tail,
-	    sizeof(tail));
+	remove = cmd_clean_legacy_decide(ctl, list, idx, o, &li, &p);
+	memset(&we, 0, sizeof(we));
+	we.reason = reason;
 	for (k = 0; k < li.nfiles; k++) {
 		f = li.files[k];
-		res[f] = r;
+		memset(&res[f], 0, sizeof(res[f]));
+		res[f].verdict = wcore_verdict_name(WCORE_LEGACY);
+		res[f].finding = p.finding;
+		res[f].failed = p.failed;
+		res[f].would_remove = remove && o->dry_run;
 		done[f] = true;
-		legacy_reason(ctl, list, &li, f, res[f].why,
-		    sizeof(res[f].why));
-		cmd_clean_cat_why(&res[f], "%s", tail);
+		legacy_reason(ctl, list, &li, f, reason, sizeof(reason));
+		plan_words(&we, &p, res[f].why, sizeof(res[f].why));
 		if (!remove || o->dry_run)
 			continue;
 		target_get(ctl, list, f, &tf);
@@ -783,6 +570,18 @@ cmd_clean_legacy(struct wapictl *ctl, const struct target_list *list,
 	}
 	if (remove && li.data != SIZE_MAX && li.sem_ours)
 		cmd_clean_legacy_sem(&li, o, &res[li.data]);
+}
+
+/* A name wapi does not make: listed, never removed (plan.c says why). */
+static void
+cmd_clean_other(const struct target_file *tf, const struct cmd_clean_opts *o,
+    struct cmd_clean_result *res)
+{
+	struct plan_entry pe;
+	char reason[512];
+
+	plan_other_entry(tf, &pe, reason, sizeof(reason));
+	(void)cmd_clean_plan(&pe, o, res);
 }
 
 /* The state's semaphore set, once its data file is gone. */
@@ -893,18 +692,24 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 	size_t i;
 
 	o.dry_run = args_has(args, 'n');
-	o.force_host = args_has(args, OPT_FORCE_HOST);
-	o.older_than = args_number(args, OPT_OLDER, -1);
+	o.plan.force_host = args_has(args, OPT_FORCE_HOST);
+	o.plan.older_than = args_number(args, OPT_OLDER, -1);
 	o.verbose = args_has(args, 'v');
 	if (args_has(args, OPT_NO_SYSLOG))
 		audit_disable();
-	if (o.force_host && o.older_than < 0)
+	if (o.plan.force_host && o.plan.older_than < 0)
 		return wapictl_usage_error(args->entry, "--force-host "
 		    "needs --older-than: another host's file is removed only "
 		    "when its heartbeat is that old");
+	if (o.plan.force_host && !ctl->all_hosts && (ctl->host_arg == NULL ||
+	    target_host_is_this(ctl)))
+		return wapictl_usage_error(args->entry, "--force-host needs "
+		    "-A or -H HOST: it is about other hosts' files, and this "
+		    "host's are never another host's");
 
 	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
-	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY, &list) < 0)
+	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY | TARGET_OTHER,
+	    &list) < 0)
 		return WAPICTL_EXIT_ACCESS;
 	memset(&claims, 0, sizeof(claims));
 	lres = calloc(list.n ? list.n : 1, sizeof(*lres));
@@ -926,6 +731,9 @@ cmd_clean_exec(struct wapictl *ctl, struct cmd_args *args)
 			break;
 		case WCORE_NAME_TEMP:
 			cmd_clean_temp(ctl, &tf, &o, &res);
+			break;
+		case WCORE_NAME_OTHER:
+			cmd_clean_other(&tf, &o, &res);
 			break;
 		default:
 			if (!ldone[i])

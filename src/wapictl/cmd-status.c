@@ -40,10 +40,18 @@ static int	cmd_status_state(struct wapictl *, const struct target_file *,
 		    struct libscols_line *, struct cmd_status_out *);
 static int	cmd_status_unreadable(struct libscols_line *,
 		    const struct out_spec *, const struct target_file *,
-		    const char *, const char *);
+		    const struct plan_entry *);
+static void	cmd_status_reason(struct libscols_line *,
+		    const struct out_spec *, const struct plan_entry *,
+		    const char *, struct plan *);
+static int	cmd_status_temp(struct wapictl *, const struct target_file *,
+		    struct libscols_line *, struct cmd_status_out *);
+static int	cmd_status_other(const struct target_file *,
+		    struct libscols_line *, const struct out_spec *);
 static int	cmd_status_cells(const struct wapictl *,
-		    struct libscols_line *, const struct out_spec *,
-		    const struct wcore_status *, const char **);
+		    const struct target_file *, struct libscols_line *,
+		    const struct out_spec *, const struct wcore_status *,
+		    const char **);
 static void	cmd_status_place(struct libscols_line *,
 		    const struct out_spec *, const struct wcore_status *);
 static void	cmd_status_bytes(struct libscols_line *,
@@ -347,7 +355,8 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 	const struct out_spec *spec = o->spec;
 	struct libscols_line *ln;
 	struct legacy_info li;
-	char d[32];
+	struct plan_entry pe;
+	struct plan p;
 	int64_t age = wcore_age_s(wcore_now_s(), tf->de.info.mtime);
 
 	ln = out_line_new(o->tb);
@@ -359,32 +368,89 @@ cmd_status_file(struct wapictl *ctl, const struct target_list *list,
 	switch (tf->de.parsed.kind) {
 	case WCORE_NAME_TEMP:
 		out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
-		out_cell(ln, spec, COL_VERDICT, "%s",
-		    wcore_verdict_name(WCORE_TEMPORARY));
-		target_duration(age, d, sizeof(d));
-		if (age < -WCORE_FUTURE_SLACK_S)
-			out_cell(ln, spec, COL_REASON, "creation temporary, "
-			    "modified in the future; 'wapictl clean' removes "
-			    "it");
-		else
-			out_cell(ln, spec, COL_REASON, "creation temporary, "
-			    "modified %s ago%s", d, age > 60 ?
-			    "; 'wapictl clean' removes it" : "");
 		out_age(ln, spec, COL_AGE, age);
-		return 0;
+		return cmd_status_temp(ctl, tf, ln, o);
 	case WCORE_NAME_LEGACY_DATA:
 	case WCORE_NAME_LEGACY_SHARE:
 	case WCORE_NAME_LEGACY_SCRATCH:
 		out_cell(ln, spec, COL_VERDICT, "%s",
 		    wcore_verdict_name(WCORE_LEGACY));
 		legacy_inspect(ctl, list, idx, &li);
-		out_cell(ln, spec, COL_REASON, "%s", li.reason);
+		plan_legacy_entry(ctl, list, idx, &li, tf, &pe);
+		cmd_status_reason(ln, spec, &pe, "", &p);
 		out_age(ln, spec, COL_AGE, age);
 		return 0;
+	case WCORE_NAME_OTHER:
+		out_age(ln, spec, COL_AGE, age);
+		return cmd_status_other(tf, ln, spec);
 	default:
 		out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
 		return cmd_status_state(ctl, tf, ln, o);
 	}
+}
+
+/*
+ * The REASON cell: the entry's reason, extra, then what 'wapictl clean'
+ * (without options) does with it, in the words of its plan (plan.c), the
+ * very decision clean acts on.  p gets the plan.
+ */
+static void
+cmd_status_reason(struct libscols_line *ln, const struct out_spec *spec,
+    const struct plan_entry *e, const char *extra, struct plan *p)
+{
+	static const struct plan_opts plain = { false, -1 };
+	char words[1200];
+
+	plan_decide(e, &plain, p);
+	plan_status_words(p, words, sizeof(words));
+	out_cell(ln, spec, COL_REASON, "%s%s%s", e->reason, extra, words);
+}
+
+/*
+ * The row of a creation temporary.  Returns its exit status: 1 when it is
+ * kept for a person to act (said on standard error, with the next step).
+ */
+static int
+cmd_status_temp(struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_line *ln, struct cmd_status_out *o)
+{
+	struct plan_entry pe;
+	struct plan p;
+	char reason[768], final[NAME_MAX + 1], esc[1600];
+	int fd;
+
+	fd = plan_temp_entry(ctl, tf, false, &pe, reason, sizeof(reason),
+	    final, sizeof(final));
+	if (fd == -ENOENT) {
+		/* Its creator linked or removed it since the listing. */
+		scols_table_remove_line(o->tb, ln);
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	out_cell(ln, o->spec, COL_VERDICT, "%s", plan_verdict_name(&pe));
+	cmd_status_reason(ln, o->spec, &pe, "", &p);
+	if (!p.finding)
+		return 0;
+	out_escape(reason, esc, sizeof(esc));
+	warnx("%s: %s; %s", tf->shown, esc, p.next);
+	return p.failed ? WAPICTL_EXIT_ACCESS : WAPICTL_EXIT_FINDINGS;
+}
+
+/* The row of a name wapi does not make: incompatible or unknown. */
+static int
+cmd_status_other(const struct target_file *tf, struct libscols_line *ln,
+    const struct out_spec *spec)
+{
+	struct plan_entry pe;
+	struct plan p;
+	char reason[512];
+
+	plan_other_entry(tf, &pe, reason, sizeof(reason));
+	out_cell(ln, spec, COL_VERDICT, "%s", plan_verdict_name(&pe));
+	out_cell(ln, spec, COL_ABI, "%s", tf->de.parsed.abi);
+	cmd_status_reason(ln, spec, &pe, "", &p);
+	return 0;
 }
 
 /* The row of a state file.  Returns the file's exit status. */
@@ -393,25 +459,29 @@ cmd_status_state(struct wapictl *ctl, const struct target_file *tf,
     struct libscols_line *ln, struct cmd_status_out *o)
 {
 	struct wcore_status st;
+	struct plan_entry pe;
 	const char *alive;
-	char why[512];
 	int fd, e, dead;
 
-	fd = target_open_listed(ctl, tf, why, sizeof(why));
+	memset(&st, 0, sizeof(st));
+	st.verdict = WCORE_UNREADABLE;
+	fd = target_open_listed(ctl, tf, st.reason, sizeof(st.reason));
 	if (fd == -ENOENT) {
 		/* Removed since the listing (a helper leaving): not there. */
 		scols_table_remove_line(o->tb, ln);
 		return 0;
 	}
-	if (fd < 0)
-		return cmd_status_unreadable(ln, o->spec, tf, why, "; check it "
-		    "with ls -l, remove it by hand if it is not yours");
-	memset(&st, 0, sizeof(st));
+	if (fd < 0) {
+		plan_state_entry(&st, tf, &pe);
+		pe.open_err = fd;
+		return cmd_status_unreadable(ln, o->spec, tf, &pe);
+	}
 	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
 		close(fd);
-		return cmd_status_unreadable(ln, o->spec, tf, strerror(e), "");
+		plan_state_entry(&st, tf, &pe);
+		return cmd_status_unreadable(ln, o->spec, tf, &pe);
 	}
-	dead = cmd_status_cells(ctl, ln, o->spec, &st, &alive);
+	dead = cmd_status_cells(ctl, tf, ln, o->spec, &st, &alive);
 	cmd_status_place(ln, o->spec, &st);
 	target_claim_add(&o->claims, &st);
 	if (o->verbose && st.header_ok && (st.verdict == WCORE_LIVE ||
@@ -446,18 +516,25 @@ cmd_status_place(struct libscols_line *ln, const struct out_spec *spec,
 	}
 }
 
+/*
+ * The row of a file that cannot be read (e->reason says why; e->open_err
+ * when the core's checks refused it), said on standard error with what a
+ * person does about it.  Returns its exit status.
+ */
 static int
 cmd_status_unreadable(struct libscols_line *ln, const struct out_spec *spec,
-    const struct target_file *tf, const char *why, const char *advice)
+    const struct target_file *tf, const struct plan_entry *e)
 {
+	struct plan p;
+	char ewhy[2048];
+
 	out_cell(ln, spec, COL_VERDICT, "%s",
 	    wcore_verdict_name(WCORE_UNREADABLE));
 	out_cell(ln, spec, COL_PLACE, "-");
-	char ewhy[2048];
-
-	out_cell(ln, spec, COL_REASON, "%s", why);
-	out_escape(why, ewhy, sizeof(ewhy));
-	warnx("%s: cannot read: %s%s", tf->shown, ewhy, advice);
+	cmd_status_reason(ln, spec, e, "", &p);
+	out_escape(e->reason, ewhy, sizeof(ewhy));
+	warnx("%s: cannot read: %s%s%s", tf->shown, ewhy, p.next[0] ? "; " :
+	    "", p.next);
 	return WAPICTL_EXIT_ACCESS;
 }
 
@@ -481,13 +558,15 @@ cmd_status_lock_dead(const struct wcore_status *st)
  * liveness in words; returns 1 when the recorded helper is dead.
  */
 static int
-cmd_status_cells(const struct wapictl *ctl, struct libscols_line *ln,
-    const struct out_spec *spec, const struct wcore_status *st,
-    const char **alive)
+cmd_status_cells(const struct wapictl *ctl, const struct target_file *tf,
+    struct libscols_line *ln, const struct out_spec *spec,
+    const struct wcore_status *st, const char **alive)
 {
+	struct plan_entry pe;
+	struct plan p;
 	int64_t now = wcore_now_s();
 	bool lock_dead = cmd_status_lock_dead(st);
-	char lock[96], place[sizeof(ctl->seg_why) + 40];
+	char lock[96], place[sizeof(ctl->seg_why) + 40], extra[512];
 	int dead;
 
 	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(st->verdict));
@@ -502,7 +581,9 @@ cmd_status_cells(const struct wapictl *ctl, struct libscols_line *ln,
 	    strncmp(st->hdr.host, ctl->host, sizeof(st->hdr.host)) == 0)
 		snprintf(place, sizeof(place), "; its tables are in the file: "
 		    "%s", ctl->seg_why);
-	out_cell(ln, spec, COL_REASON, "%s%s%s", st->reason, lock, place);
+	snprintf(extra, sizeof(extra), "%s%s", lock, place);
+	plan_state_entry(st, tf, &pe);
+	cmd_status_reason(ln, spec, &pe, extra, &p);
 	dead = target_helper_state(st, alive);
 	cmd_status_alive(ln, spec, *alive, dead);
 	if (st->header_ok) {
@@ -584,23 +665,20 @@ cmd_status_segment_cells(struct libscols_line *ln, const struct out_spec *spec,
     const struct target_seg *sg, const struct target_seg_status *ss)
 {
 	int64_t now = wcore_now_s();
+	struct plan_entry pe;
+	struct plan p;
 
 	out_cell(ln, spec, COL_VERDICT, "%s", wcore_verdict_name(ss->verdict));
-	if ((ss->verdict == WCORE_ORPHANED || ss->verdict == WCORE_CORRUPT) &&
-	    !ss->held && ss->young)
-		out_cell(ln, spec, COL_REASON, "%s; made less than %d s ago: "
-		    "may be one being made, 'wapictl clean' waits until it is "
-		    "older", ss->reason, WCORE_SEG_GRACE_S);
-	else if (ss->verdict == WCORE_ORPHANED ||
-	    (ss->verdict == WCORE_CORRUPT && !ss->held))
-		out_cell(ln, spec, COL_REASON, "%s; 'wapictl clean' removes it",
-		    ss->reason);
-	else
-		out_cell(ln, spec, COL_REASON, "%s", ss->reason);
-	cmd_status_bytes(ln, spec, COL_SIZE, ss->resident);
-	cmd_status_bytes(ln, spec, COL_APPARENT, ss->size);
+	plan_seg_entry(sg, ss, &pe);
+	cmd_status_reason(ln, spec, &pe, "", &p);
+	if (sg->ours) {
+		cmd_status_bytes(ln, spec, COL_SIZE, ss->resident);
+		cmd_status_bytes(ln, spec, COL_APPARENT, ss->size);
+	} else		/* another user's is never opened: its directory entry */
+		cmd_status_sizes(ln, spec, &sg->tf);
 	cmd_status_bytes(ln, spec, COL_SEG_SIZE, ss->size);
-	cmd_status_bytes(ln, spec, COL_SEG_RSS, ss->resident);
+	if (sg->ours)	/* another user's is never opened */
+		cmd_status_bytes(ln, spec, COL_SEG_RSS, ss->resident);
 	if (ss->header_ok) {
 		cmd_status_handles(ln, spec, &ss->hdr);
 		out_age(ln, spec, COL_AGE, wcore_age_s(now, ss->hdr.created));
@@ -622,25 +700,22 @@ cmd_status_segment(struct wapictl *ctl, const struct target_seg *sg,
 {
 	const struct out_spec *spec = o->spec;
 	struct target_seg_status ss;
+	struct plan_entry pe;
 	struct libscols_line *ln;
-	char why[512], esc[2048];
+	char esc[2048];
 	int fd;
 
 	if (target_claimed(&o->claims, sg))
 		return 0;
-	if (sg->ours) {
-		fd = wcore_state_open(ctl->seg_dirfd, sg->name, false, why,
-		    sizeof(why));
-		if (fd == -ENOENT)
-			return 0;	/* removed since the listing */
-		if (fd >= 0) {
-			target_seg_judge(sg, fd, &ss);
-			close(fd);
-			if (ss.claimed)
-				return 0;
-		}
-	} else
-		fd = -EPERM;
+	fd = plan_seg_open(ctl, sg, false, &ss);
+	if (fd == -ENOENT)
+		return 0;	/* removed since the listing */
+	if (fd >= 0) {
+		target_seg_judge(sg, fd, &ss);
+		close(fd);
+		if (ss.claimed)
+			return 0;
+	}
 	ln = out_line_new(o->tb);
 	out_cell(ln, spec, COL_PATH, "%s", sg->tf.path);
 	out_cell(ln, spec, COL_HOST, "%s", sg->host);
@@ -648,23 +723,15 @@ cmd_status_segment(struct wapictl *ctl, const struct target_seg *sg,
 	out_escape(sg->tf.path, esc, sizeof(esc));
 	out_cell(ln, spec, COL_SEGMENT, "%s", esc);
 	if (!sg->ours) {
-		out_cell(ln, spec, COL_VERDICT, "%s",
-		    wcore_verdict_name(WCORE_FOREIGN));
-		out_cell(ln, spec, COL_REASON, "another user's segment (uid %u "
-		    "in its name, owned by uid %u): never touched",
-		    (unsigned)sg->uid, (unsigned)sg->info.uid);
+		cmd_status_segment_cells(ln, spec, sg, &ss);
 		out_cell(ln, spec, COL_PLACE, "segment");
-		cmd_status_sizes(ln, spec, &sg->tf);
-		cmd_status_bytes(ln, spec, COL_SEG_SIZE, sg->info.size);
-		out_age(ln, spec, COL_AGE, wcore_age_s(wcore_now_s(),
-		    sg->info.mtime));
 		return 0;
 	}
 	if (fd < 0) {
 		cmd_status_sizes(ln, spec, &sg->tf);
-		return cmd_status_unreadable(ln, spec, &sg->tf, why, "; never "
-		    "followed nor removed: check it with ls -l, remove it by "
-		    "hand if it is not needed");
+		plan_seg_entry(sg, &ss, &pe);
+		pe.open_err = fd;
+		return cmd_status_unreadable(ln, spec, &sg->tf, &pe);
 	}
 	out_cell(ln, spec, COL_PLACE, "segment");
 	cmd_status_segment_cells(ln, spec, sg, &ss);
@@ -739,9 +806,11 @@ cmd_status_exec(struct wapictl *ctl, struct cmd_args *args)
 	out_spec_init(&cspec, ctl, cmd_status_ccols, nitems(cmd_status_ccols),
 	    cmd_status_cdefaults, nitems(cmd_status_cdefaults));
 
-	/* A missing directory is nothing to show, not an error. */
+	/* A missing default directory is nothing to show, not an error;
+	 * one given with -d must be there. */
 	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
-	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY, &list) < 0)
+	    TARGET_STATE | TARGET_TEMP | TARGET_LEGACY | TARGET_OTHER,
+	    &list) < 0)
 		return WAPICTL_EXIT_ACCESS;
 
 	o.tb = out_table_new("status", &spec, args);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -34,6 +35,7 @@ static int	target_scan_one(const struct wcore_dirent *, void *);
 static int	target_list_add(struct target_list *, const char *,
 		    const struct wcore_fileinfo *, bool);
 static int	target_seg_cmp(const void *, const void *, void *);
+static int	target_other_collect(struct wapictl *, struct target_list *);
 static void	target_say(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	target_seg_anchor(const struct wapi_header *, dev_t, ino_t,
@@ -95,8 +97,9 @@ target_host_is_this(const struct wapictl *ctl)
 
 /*
  * Open the directory.  A missing directory is "nothing there" when
- * missing_ok: 0.  Anything else that stops us is -errno, said with the
- * core's reason.
+ * missing_ok and it is the default one: a directory named with -d must
+ * be there.  Anything else that stops us is -errno, said with the core's
+ * reason and the next step.
  */
 int
 target_dir_open(struct wapictl *ctl, bool missing_ok)
@@ -107,15 +110,22 @@ target_dir_open(struct wapictl *ctl, bool missing_ok)
 	if (ctl->dirfd >= 0)
 		return 0;
 	fd = wcore_dir_open(ctl->dir, false, why, sizeof(why));
-	if (fd == -ENOENT && missing_ok) {
+	if (fd == -ENOENT && missing_ok && ctl->dir_arg == NULL) {
 		ctl->dir_missing = true;
 		return 0;
 	}
 	if (fd < 0) {
 		target_shown(ctl->dir, shown, sizeof(shown));
-		if (fd == -ENOENT)
+		if (fd == -ENOENT && ctl->dir_arg != NULL)
+			warnx("%s: no such directory (given with -d); check "
+			    "the name, or leave -d out for the default",
+			    shown);
+		else if (fd == -ENOENT)
 			warnx("%s: no such directory; no wapi process has run "
 			    "here (or use -d)", shown);
+		else if (ctl->dir_arg != NULL)
+			warnx("cannot use the directory given with -d: %s; fix "
+			    "its owner and mode (0700) or name another", why);
 		else
 			warnx("cannot use the state directory: %s; fix its "
 			    "owner and mode (0700) or use -d", why);
@@ -123,6 +133,49 @@ target_dir_open(struct wapictl *ctl, bool missing_ok)
 	}
 	ctl->dirfd = fd;
 	return 0;
+}
+
+/*
+ * Whether a name wapi does not make (the core's parse calls it other) is
+ * that of a state file, or of a creation temporary, of an ABI this build
+ * does not know: "<host>.<abi>.state" or ".<host>.<abi>.state.XXXXXX",
+ * with a valid host name and an ABI of letters, digits, '_' and '-'.
+ * host and abi get its parts.
+ */
+bool
+target_other_name(const char *name, char *host, size_t hostlen, char *abi,
+    size_t abilen)
+{
+	const char *s = name, *end, *dot, *p;
+	size_t hlen, alen;
+
+	if (*s == '.') {
+		s++;
+		if ((end = strstr(s, ".state.")) == NULL || end[7] == '\0')
+			return false;
+		for (p = end + 7; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p))
+				return false;
+	} else {
+		hlen = strlen(s);
+		if (hlen <= 6 || strcmp(s + hlen - 6, ".state") != 0)
+			return false;
+		end = s + hlen - 6;
+	}
+	if ((dot = memrchr(s, '.', (size_t)(end - s))) == NULL)
+		return false;
+	hlen = (size_t)(dot - s);
+	alen = (size_t)(end - dot - 1);
+	if (hlen == 0 || hlen >= hostlen || alen == 0 || alen >= abilen)
+		return false;
+	for (p = dot + 1; p < end; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	memcpy(abi, dot + 1, alen);
+	abi[alen] = '\0';
+	return wcore_host_check(host) == NULL;
 }
 
 static int
@@ -209,6 +262,68 @@ target_list_add(struct target_list *l, const char *name,
 }
 
 /*
+ * The names of the directory that wapi does not make (the core's scan
+ * leaves them out), for TARGET_OTHER: listed so that they are seen, and
+ * never removed.  One of another ABI's state file goes with its host's
+ * files, any other with this host's.  Links are not followed.  0, or
+ * -errno (not said).
+ */
+static int
+target_other_collect(struct wapictl *ctl, struct target_list *list)
+{
+	char host[WAPI_HOST_MAX + 1], abi[sizeof(((struct wcore_name *)0)->abi)];
+	struct wcore_fileinfo info;
+	struct wcore_name parsed;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, e = 0;
+
+	if ((fd = fcntl(ctl->dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			e = errno;
+			break;
+		}
+		wcore_name_parse(de->d_name, &parsed);
+		if (parsed.kind != WCORE_NAME_OTHER ||
+		    strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (target_other_name(de->d_name, host, sizeof(host), abi,
+		    sizeof(abi))) {
+			if (!ctl->all_hosts && strcmp(host, ctl->want_host) != 0)
+				continue;
+		} else if (!ctl->all_hosts && !target_host_is_this(ctl))
+			continue;
+		if (strlen(ctl->dir) + 1 + strlen(de->d_name) + 1 > PATH_MAX)
+			continue;	/* cannot be named: not shown */
+		if (fstatat(ctl->dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			e = errno;
+			break;
+		}
+		info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
+		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
+		    (int64_t)st.st_mtime };
+		if ((e = -target_list_add(list, de->d_name, &info, false)) != 0)
+			break;
+	}
+	closedir(d);
+	return -e;
+}
+
+/*
  * The files of the wanted host(s) of the given kinds, sorted by name.
  * 0, or -errno (said).  The scan's failures are positive errno values and
  * target_scan_one's negative ones, as wcore_dir_scan asks.
@@ -231,6 +346,17 @@ target_collect(struct wapictl *ctl, unsigned kinds, struct target_list *list)
 		warnx("%s: cannot list: %s", shown, strerror(abs(e)));
 		target_free(list);
 		return -abs(e);
+	}
+	if (!ctl->dir_missing && (kinds & TARGET_OTHER)) {
+		if ((e = target_other_collect(ctl, list)) != 0) {
+			target_shown(ctl->dir, shown, sizeof(shown));
+			warnx("%s: cannot list: %s", shown, strerror(-e));
+			target_free(list);
+			return e;
+		}
+		if (list->n > 1)
+			qsort_r(list->v, list->n, sizeof(*list->v),
+			    target_seg_cmp, list->names);
 	}
 	/* Mono's /dev/shm files, part of this host's state.  A world-writable
 	 * sticky directory: each file is checked as ours when it is opened. */
@@ -262,6 +388,10 @@ target_get(const struct wapictl *ctl, const struct target_list *list,
 	memset(de, 0, sizeof(*de));
 	strlcpy(de->name, list->names + te->name, sizeof(de->name));
 	wcore_name_parse(de->name, &de->parsed);
+	if (de->parsed.kind == WCORE_NAME_OTHER &&
+	    !target_other_name(de->name, de->parsed.host,
+	    sizeof(de->parsed.host), de->parsed.abi, sizeof(de->parsed.abi)))
+		de->parsed.host[0] = de->parsed.abi[0] = '\0';
 	de->info = te->info;
 	tf->dirfd = te->shm ? ctl->shm_dirfd : ctl->dirfd;
 	/* Fits: target_scan_one() checked the length. */

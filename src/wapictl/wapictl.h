@@ -184,6 +184,7 @@ struct target_list {
 #define TARGET_TEMP	0x2u	/* creation temporaries */
 #define TARGET_LEGACY	0x4u	/* Mono shared_* files */
 #define TARGET_THIS_ABI	0x8u	/* only WAPI_ABI state files */
+#define TARGET_OTHER	0x10u	/* names wapi does not make */
 
 int	target_init(struct wapictl *);
 int	target_dir_open(struct wapictl *, bool);
@@ -199,6 +200,7 @@ int	target_open_state(int, const char *, bool *, char *, size_t);
 void	target_shown(const char *, char *, size_t);
 int	target_open_path(const char *, bool *, char *, size_t);
 bool	target_host_is_this(const struct wapictl *);
+bool	target_other_name(const char *, char *, size_t, char *, size_t);
 void	target_duration(int64_t, char *, size_t);
 int	target_parse_duration(const char *, int64_t *);
 int	target_helper_state(const struct wcore_status *, const char **);
@@ -259,6 +261,72 @@ int	target_lock_holders(dev_t, ino_t, off_t);
 void	audit_disable(void);
 void	audit_removal(const char *, const char *, const char *, int);
 void	audit_signal(const char *, pid_t, int, const char *, int);
+
+/*
+ * plan.c: what 'wapictl clean' does with one entry and why, decided in one
+ * place.  clean (and clean -n) act on the plan; status words its "what
+ * clean does" from the same plan, so the two cannot disagree.  clean still
+ * decides again under its locks right before a removal (cmd-clean.c).
+ */
+enum plan_kind {
+	PLAN_STATE,		/* <host>.<abi>.state: whole file or anchor */
+	PLAN_SEGMENT,		/* a segment no listed anchor names */
+	PLAN_TEMP,		/* a creation temporary */
+	PLAN_LEGACY,		/* a Mono state (its files together) */
+	PLAN_OTHER,		/* a name wapi does not make (verdict says) */
+};
+enum plan_legacy_use { PLAN_LEGACY_IDLE, PLAN_LEGACY_IN_USE,
+	PLAN_LEGACY_UNSURE };
+struct plan_entry {
+	enum plan_kind		 kind;
+	enum wcore_verdict	 verdict;
+	const char		*reason;	/* the verdict's, in words */
+	const char		*shown;		/* ~/... for the next step */
+	int			 open_err;	/* -errno of opening it with
+						   the core's checks, or 0 */
+	bool			 held;		/* a process holds it */
+	int64_t			 stamp;		/* last sign of life: heart-
+						   beat, else mtime */
+	bool			 second_name;	/* a temporary that is a
+						   second name of its file */
+	bool			 never;		/* legacy: not all plain
+						   files of ours */
+	bool			 foreign_legacy;	/* another host's */
+	enum plan_legacy_use	 use;		/* legacy */
+};
+struct plan_opts {
+	bool			 force_host;
+	int64_t			 older_than;	/* -1: not given */
+};
+struct plan {
+	bool			 remove;
+	bool			 finding;	/* kept, and a person must act */
+	bool			 failed;	/* it could not be looked at */
+	char			 tail[512];	/* why it stays (or "") */
+	char			 next[512];	/* kept for a person: what to do */
+};
+void	plan_decide(const struct plan_entry *, const struct plan_opts *,
+	    struct plan *);
+void	plan_words(const struct plan_entry *, const struct plan *, char *,
+	    size_t);
+void	plan_status_words(const struct plan *, char *, size_t);
+int64_t	plan_age(int64_t, bool *);
+void	plan_when(int64_t, bool, char *, size_t);
+void	plan_state_entry(const struct wcore_status *, const struct
+	    target_file *, struct plan_entry *);
+void	plan_seg_entry(const struct target_seg *,
+	    const struct target_seg_status *, struct plan_entry *);
+int	plan_temp_entry(const struct wapictl *, const struct target_file *,
+	    bool, struct plan_entry *, char *, size_t, char *, size_t);
+void	plan_other_entry(const struct target_file *, struct plan_entry *,
+	    char *, size_t);
+const char *plan_verdict_name(const struct plan_entry *);
+int	plan_seg_open(const struct wapictl *, const struct target_seg *, bool,
+	    struct target_seg_status *);
+struct legacy_info;
+void	plan_legacy_entry(const struct wapictl *, const struct target_list *,
+	    size_t, const struct legacy_info *, const struct target_file *,
+	    struct plan_entry *);
 
 /* output.c: libsmartcols tables described by one column table each. */
 struct out_column {
