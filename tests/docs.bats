@@ -411,7 +411,7 @@ EOF
 	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o +' 'HEARTBEAT'
 	assert_output --partial 'HELPER-ALIVE'
 	assert_output --partial 'HEARTBEAT'
-	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o +HELPER-' '+HELPER-ALIVE'
+	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl status -o +HELPER-A' '+HELPER-ALIVE'
 	assert_output --partial 'wapictl status -o +HELPER-ALIVE'
 	run zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$comp" 'wapictl handles --output=+SIG' 'SIGNALLED'
 	assert_output --partial 'wapictl handles --output=+SIGNALLED'
