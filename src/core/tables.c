@@ -615,8 +615,54 @@ wcore_client_release(void *map, uint32_t slot,
 	}
 	if (c->state != WAPI_CS_FREE && h->clients_used > 0)
 		h->clients_used--;
+	wcore_waits_clear(map, slot);
 	memset(c, 0, sizeof(*c));
 	return dropped;
+}
+
+void
+wcore_waits_clear(void *map, uint32_t slot)
+{
+	struct wapi_wait_record *b = WCORE_WAIT_BLOCK(map, slot);
+	uint32_t k;
+
+	/* Its threads are gone or sleep no more: no writer to race.  A
+	 * record already zero is not written (its page may not exist). */
+	for (k = 0; k < WAPI_WAIT_RECORDS; k++)
+		if (!wcore_wait_zero(&b[k]))
+			memset(&b[k], 0, sizeof(b[k]));
+}
+
+bool
+wcore_wait_zero(const struct wapi_wait_record *r)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)r;
+	uint64_t acc = 0;
+	size_t k;
+
+	for (k = 0; k < sizeof(*r) / 8; k++)
+		acc |= w[k];
+	return acc == 0;
+}
+
+int
+wcore_wait_snapshot(const struct wapi_wait_record *r,
+		    struct wapi_wait_record *out)
+{
+	uint32_t s1, s2;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, (const void *)r, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			return out->tid != 0;
+	}
+	return -1;
 }
 
 /* deadline_ns: CLOCK_MONOTONIC, -1 forever.  0, ETIMEDOUT, EAGAIN (the

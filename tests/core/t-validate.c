@@ -98,7 +98,7 @@ CASE(c_boot_unterminated) { memset(H(m)->boot_id, '7', 40); x->off = 128; }
 CASE(c_boot_short) { H(m)->boot_id[20] = '\0'; x->off = 128; }
 CASE(c_file_size) { H(m)->file_size += 4096; x->where = WCORE_W_FILE; x->off = 40; }
 CASE(c_one_byte_short) { x->len = plen - 1; x->where = WCORE_W_FILE; x->off = 40; }
-CASE(c_region_count) { H(m)->region_count = 7; x->off = 172; }
+CASE(c_region_count) { H(m)->region_count = WAPI_R_COUNT + 1; x->off = 172; }
 CASE(c_off_unaligned)
 {
 	H(m)->regions[WAPI_R_NAMES].offset += 8;
