@@ -537,6 +537,7 @@ wcore_mutex_abandon(struct wapi_handle_entry *e)
 	e->u.mutex.owner_pid = 0;
 	e->u.mutex.owner_client = 0;
 	e->u.mutex.owner_start = 0;
+	e->u.mutex.owned_since = 0;
 	__atomic_fetch_or(&e->flags, WAPI_HF_ABANDONED, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_RELEASE);
 	e->changed = wcore_now_ns();
