@@ -5,7 +5,7 @@ wapictl_bats = \
 	tests/wapictl-handles.bats tests/wapictl-validate.bats \
 	tests/wapictl-lock.bats tests/wapictl-clean.bats \
 	tests/wapictl-stop.bats tests/wapictl-mono.bats \
-	tests/wapictl-segment.bats
+	tests/wapictl-segment.bats tests/wapictl-waits.bats
 TESTS += $(wapictl_bats)
 EXTRA_DIST += $(wapictl_bats) tests/wapictl/helpers.bash
 check_PROGRAMS += tests/wapictl/patchstate tests/wapictl/mono-legacy

@@ -97,19 +97,6 @@ wl_sync_after_fork(void)
 	wl_owned = 0;	/* the child's thread owns none of the parent's */
 }
 
-/* When a mutex's owner took it (u.mutex.owned_since): a coarse clock,
- * a few nanoseconds through the vDSO, so the uncontended path stays
- * cheap; 0 if the clock fails. */
-static inline int64_t
-wl_owned_now(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* This thread took a free mutex: count it, and have its exit abandon what
  * it still owns then. */
 static void
@@ -432,7 +419,7 @@ wl_take_mutex(struct wapi_handle_entry *e, bool marked)
 	e->u.mutex.owner_pid = wl.pid;
 	e->u.mutex.owner_client = wl.slot + 1;
 	e->u.mutex.owner_start = wl.start;
-	e->u.mutex.owned_since = wl_owned_now();
+	e->u.mutex.owned_since = wcore_now_ns();	/* coarse: cheap */
 	wl_note_owner();
 	if ((LOAD(&e->flags) & WAPI_HF_ABANDONED) &&
 	    (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
@@ -579,7 +566,7 @@ wl_thaw(struct wapi_handle_entry *e, struct wl_waiter *w, bool take)
 		e->u.mutex.owner_pid = wl.pid;
 		e->u.mutex.owner_client = wl.slot + 1;
 		e->u.mutex.owner_start = wl.start;
-		e->u.mutex.owned_since = wl_owned_now();
+		e->u.mutex.owned_since = wcore_now_ns();	/* coarse: cheap */
 		wl_note_owner();
 		if (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
 		    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED)
