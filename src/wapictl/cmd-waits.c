@@ -300,10 +300,18 @@ cmd_waits_step(const struct cmd_waits_file *f, size_t i, bool stuck_only,
 			return w->rec.handles[k];
 		}
 	}
+	/* None asleep: the first held by anyone, else the first. */
 	*next = -1;
-	cmd_waits_owner(f, w->rec.handles[0], owner, len, &can);
+	for (k = 0; k < n; k++) {
+		cmd_waits_owner(f, w->rec.handles[k], owner, len, &can);
+		if (strncmp(owner, "pid ", 4) == 0)
+			break;
+	}
+	if (k == n)
+		k = 0;
+	cmd_waits_owner(f, w->rec.handles[k], owner, len, &can);
 	*held = strncmp(owner, "pid ", 4) == 0;
-	return w->rec.handles[0];
+	return w->rec.handles[k];
 }
 
 /* "pid P tid T" of node i, and where its wait goes, onto fp. */
