@@ -9,7 +9,8 @@ _wapictl_commands='status handles waits validate lock clean stop help'
 _wapictl_global_opts='-d --dir -H --host -A --all-hosts -J --json -q --quiet
 	-h --help -V --version'
 _wapictl_status_opts='-o --output -r --raw -n --noheadings -v --verbose'
-_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type'
+_wapictl_handles_opts='-o --output -r --raw -n --noheadings -t --type
+	-p --holder --name'
 _wapictl_validate_opts='-v --verbose'
 _wapictl_lock_opts='-w --wait --timeout'
 _wapictl_clean_opts='-n --dry-run --older-than --force-host'
@@ -20,7 +21,7 @@ _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
 	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE
 	SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES'
 _wapictl_handles_columns='HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER
-	WAITERS CHANGED DETAILS HOST PATH'
+	WAITERS CHANGED DETAILS HOST PATH HOLDERS OWNED'
 _wapictl_waits_columns='PID TID WAIT SINCE TIMEOUT COUNT OBJECTS OWNERS STATE
 	HOST PATH'
 _wapictl_types='event mutex semaphore file pipe socket process'

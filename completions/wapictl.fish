@@ -118,7 +118,7 @@ set -l status_columns PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE \
     CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE \
     SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES
 set -l handles_columns HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER \
-    WAITERS CHANGED DETAILS HOST PATH
+    WAITERS CHANGED DETAILS HOST PATH HOLDERS OWNED
 set -l waits_columns PID TID WAIT SINCE TIMEOUT COUNT OBJECTS OWNERS STATE \
     HOST PATH
 set -l types event mutex semaphore file pipe socket process
@@ -160,6 +160,8 @@ complete -c wapictl -n $c -s o -l output -x -a "(__wapictl_list $handles_columns
 complete -c wapictl -n $c -s r -l raw -d 'Raw output'
 complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
 complete -c wapictl -n $c -s t -l type -x -a "(__wapictl_list $types)" -d 'Only handles of these types'
+complete -c wapictl -n $c -s p -l holder -x -a '(__fish_complete_pids)' -d 'Only handles this process holds'
+complete -c wapictl -n $c -l name -x -d 'Only named handles matching this pattern'
 complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 
 # waits

@@ -122,3 +122,28 @@ sleepers_are() {
 	run "$JQ" -e '.waits == [] and .chains == []' <<< "$output"
 	assert_success
 }
+
+# wapictl handles, what issue 21 added to it: who holds what.
+
+@test "handles: HOLDERS with counts, OWNED, -p/--holder and --name" {
+	twait O own=mx event=e1 ready pause
+	twait P event=e1 sem=s1 mutex=mx mutex=mx ready pause
+	run -0 "$WAPICTL" handles -o NAME,HOLDERS,OWNED -n
+	local lo=$O hi=$P
+	[ "$O" -lt "$P" ] || { lo=$P; hi=$O; }
+	assert_line --regexp "^mx +$lo:[12],$hi:[12] +[0-9]+s$"
+	assert_line --regexp "^e1 +$lo:1,$hi:1 *$"
+	assert_line --regexp "^s1 +$P:1 *$"
+	# P opened mx twice: two references.
+	run -0 --separate-stderr "$WAPICTL" -J handles -o NAME,HOLDERS,OWNED -t mutex
+	run "$JQ" -e --arg h "$P:2" '.handles[0].name == "mx" and (.handles[0].holders | split(",") | index($h) != null) and (.handles[0].owned | type) == "number"' <<< "$output"
+	assert_success
+	run -0 "$WAPICTL" handles -p "$O" -o NAME -n
+	assert_equal "$(sort <<< "$output" | tr '\n' ' ')" "e1 mx "
+	run -0 "$WAPICTL" handles --holder "$P" --name 's*' -o NAME -n
+	assert_output "s1"
+	run -0 "$WAPICTL" handles --name 'nothing*' -n
+	assert_output ""
+	run -2 "$WAPICTL" handles -p nope
+	assert_line --index 0 --partial "-p nope: a process id is invalid"
+}
