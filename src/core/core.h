@@ -550,6 +550,13 @@ size_t wcore_client_release(void *map, uint32_t slot,
  * lock: 1 a wait, 0 no wait, -1 the record kept changing while read. */
 int wcore_wait_snapshot(const struct wapi_wait_record *r,
 			struct wapi_wait_record *out);
+/* The sleeping thread's side of wait record r (format.h): its wait written
+ * (tid, any or all, count objects whose slot indexes are the first
+ * min(count, 8) of idx, the timeout asked, since now), then cleared.  Only
+ * that thread writes r: seq odd around each change. */
+void wcore_wait_begin(struct wapi_wait_record *r, int32_t tid, bool all,
+		      uint32_t count, uint32_t timeout_ms, const uint32_t *idx);
+void wcore_wait_end(struct wapi_wait_record *r);
 /* Whether wait record r is all zero. */
 bool wcore_wait_zero(const struct wapi_wait_record *r);
 /* Zero the wait records of client slot s (its threads sleep no more). */

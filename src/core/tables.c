@@ -646,6 +646,37 @@ wcore_wait_zero(const struct wapi_wait_record *r)
 	return acc == 0;
 }
 
+void
+wcore_wait_begin(struct wapi_wait_record *r, int32_t tid, bool all,
+		 uint32_t count, uint32_t timeout_ms, const uint32_t *idx)
+{
+	uint32_t seq, k;
+
+	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) | 1;
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	r->tid = tid;
+	r->wflags = all ? WAPI_WF_ALL : 0;
+	r->count = (uint16_t)count;
+	r->timeout_ms = timeout_ms;
+	r->since = wcore_now_ns();
+	for (k = 0; k < WAPI_WAIT_HANDLES; k++)
+		r->handles[k] = k < count ? idx[k] + 1 : 0;
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+void
+wcore_wait_end(struct wapi_wait_record *r)
+{
+	uint32_t seq;
+
+	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) + 1;
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memset((char *)r + sizeof(r->seq), 0, sizeof(*r) - sizeof(r->seq));
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
 int
 wcore_wait_snapshot(const struct wapi_wait_record *r,
 		    struct wapi_wait_record *out)

@@ -1133,7 +1133,7 @@ wl_record_begin(const struct wl_waiter *w, size_t n, int wait_all,
 		uint32_t timeout_ms, bool *unrecorded)
 {
 	struct wapi_wait_record *r;
-	uint32_t seq, k;
+	uint32_t idx[WAPI_WAIT_HANDLES], k;
 	int row;
 
 	*unrecorded = false;
@@ -1147,17 +1147,10 @@ wl_record_begin(const struct wl_waiter *w, size_t n, int wait_all,
 		return NULL;
 	}
 	r = &WCORE_WAIT_BLOCK(wl.map, wl.slot)[row];
-	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) | 1;
-	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	r->tid = wcore_gettid();
-	r->wflags = wait_all ? WAPI_WF_ALL : 0;
-	r->count = (uint16_t)n;
-	r->timeout_ms = timeout_ms;
-	r->since = wcore_now_ns();
-	for (k = 0; k < WAPI_WAIT_HANDLES; k++)
-		r->handles[k] = k < n ? w[k].idx + 1 : 0;
-	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+	for (k = 0; k < WAPI_WAIT_HANDLES && k < n; k++)
+		idx[k] = w[k].idx;
+	wcore_wait_begin(r, wcore_gettid(), wait_all != 0, (uint32_t)n,
+	    timeout_ms, idx);
 	return r;
 }
 
@@ -1165,18 +1158,11 @@ wl_record_begin(const struct wl_waiter *w, size_t n, int wait_all,
 static void
 wl_record_end(struct wapi_wait_record *r, bool unrecorded)
 {
-	uint32_t seq;
-
 	if (unrecorded)
 		__atomic_sub_fetch(&WCORE_CLIENTS(wl.map)[wl.slot].
 		    waits_unrecorded, 1, __ATOMIC_SEQ_CST);
-	if (r == NULL)
-		return;
-	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) + 1;
-	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memset((char *)r + sizeof(r->seq), 0, sizeof(*r) - sizeof(r->seq));
-	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+	if (r != NULL)
+		wcore_wait_end(r);
 }
 
 static int
