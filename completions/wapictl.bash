@@ -5,25 +5,28 @@
 # wapictl's options may also follow the command (for lock, only before the
 # command it runs), so they are offered there too.
 
-_wapictl_commands='status handles validate lock clean stop help'
+_wapictl_commands='status handles waits validate lock clean stop help'
 _wapictl_global_opts='-d --dir -H --host -A --all-hosts -J --json -q --quiet
 	-h --help -V --version'
 _wapictl_status_opts='-o --output -r --raw -n --noheadings -l --notruncate
 	-v --verbose'
 _wapictl_handles_opts='-o --output -r --raw -n --noheadings -l --notruncate
-	-t --type'
+	-t --type -p --holder --name'
 _wapictl_validate_opts='-v --verbose'
 _wapictl_lock_opts='-w --wait --timeout'
 _wapictl_clean_opts='-n --dry-run --older-than --force-host --no-syslog -v
 	--verbose'
 _wapictl_stop_opts='-w --wait --kill --no-syslog'
 _wapictl_help_opts=''
+_wapictl_waits_opts='-o --output -r --raw -n --noheadings'
 _wapictl_status_columns='PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE
 	CLIENTS HANDLES SIZE AGE HEARTBEAT LOCK BOOT PLACE SEGMENT SEG-SIZE
 	SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES APPARENT
 	CLIENTS-LIVE CLIENTS-RECORDED HANDLES-USED HANDLES-CAPACITY HELPER-STATE'
 _wapictl_handles_columns='HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER
-	WAITERS CHANGED DETAILS HOST PATH'
+	WAITERS CHANGED DETAILS HOST PATH HOLDERS OWNED'
+_wapictl_waits_columns='PID TID WAIT SINCE TIMEOUT COUNT OBJECTS OWNERS STATE
+	HOST PATH'
 _wapictl_types='event mutex semaphore file pipe socket process'
 
 # The state directory wapictl would use (-d, else the environment).
@@ -171,6 +174,12 @@ _wapictl()
 			return
 			;;
 		esac
+		;;
+	waits)
+		if [[ $prev == -o || $prev == --output ]]; then
+			_wapictl_list "$_wapictl_waits_columns" "$cur"
+			return
+		fi
 		;;
 	validate)
 		if [[ $cur != -* ]]; then

@@ -3,7 +3,7 @@
 # src/wapictl/*.c: tests/docs.bats checks them.  wapictl's options may also
 # follow the command (for lock, only before the command it runs).
 
-set -l wapictl_commands status handles validate lock clean stop help
+set -l wapictl_commands status handles waits validate lock clean stop help
 
 # The command, then the arguments given to it so far (options and their
 # arguments left out); for lock, "--" counts as one: its COMMAND follows.
@@ -119,7 +119,9 @@ set -l status_columns PATH HOST ABI VERDICT REASON HELPER HELPER-ALIVE \
     SEG-RSS EVENTS MUTEXES SEMAPHORES FILES PIPES SOCKETS PROCESSES APPARENT \
     CLIENTS-LIVE CLIENTS-RECORDED HANDLES-USED HANDLES-CAPACITY HELPER-STATE
 set -l handles_columns HANDLE SLOT GEN TYPE REFS NAME SIGNALLED OWNER \
-    WAITERS CHANGED DETAILS HOST PATH
+    WAITERS CHANGED DETAILS HOST PATH HOLDERS OWNED
+set -l waits_columns PID TID WAIT SINCE TIMEOUT COUNT OBJECTS OWNERS STATE \
+    HOST PATH
 set -l types event mutex semaphore file pipe socket process
 
 complete -c wapictl -f
@@ -138,6 +140,7 @@ complete -c wapictl -n $g -s V -l version -d 'Print the version'
 # Commands.
 complete -c wapictl -n $nocmd -a status -d 'One row per state file, its verdict and why'
 complete -c wapictl -n $nocmd -a handles -d "The handle table of the host's state file"
+complete -c wapictl -n $nocmd -a waits -d 'Who waits for what, who holds it, and the deadlocks'
 complete -c wapictl -n $nocmd -a validate -d 'Deep check of state files'
 complete -c wapictl -n $nocmd -a lock -d 'Run a command holding the table lock'
 complete -c wapictl -n $nocmd -a clean -d 'Remove orphaned state, explaining each decision'
@@ -160,6 +163,15 @@ complete -c wapictl -n $c -s r -l raw -d 'Raw output'
 complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
 complete -c wapictl -n $c -s l -l notruncate -d 'Whole details, not cut to the terminal'
 complete -c wapictl -n $c -s t -l type -x -a "(__wapictl_list $types)" -d 'Only handles of these types'
+complete -c wapictl -n $c -s p -l holder -x -a '(__fish_complete_pids)' -d 'Only handles this process holds'
+complete -c wapictl -n $c -l name -x -d 'Only named handles matching this pattern'
+complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
+
+# waits
+set c '__fish_seen_subcommand_from waits'
+complete -c wapictl -n $c -s o -l output -x -a "(__wapictl_list $waits_columns)" -d 'Columns to show'
+complete -c wapictl -n $c -s r -l raw -d 'Raw output'
+complete -c wapictl -n $c -s n -l noheadings -d 'No headings'
 complete -c wapictl -n $c -s h -l help -d 'Print the options and columns'
 
 # validate

@@ -457,12 +457,15 @@ big_corrupt() {
 	# A header that is consistent in every other way: the region's size
 	# matches its capacity, the file is as long as the header says (a
 	# sparse hole of 96 GiB).  Checking such a table took a minute.
-	local off size
+	local off size wsize
 	off=$("$PATCHF" "$STATE" get region.5.offset)
 	size=$((0x80000000 * 48))
+	# The wait records (region 6) follow the shares: moved past them.
+	wsize=$("$PATCHF" "$STATE" get region.6.size)
 	"$PATCHF" "$STATE" region.5.capacity=0x80000000 region.5.size=$size \
-	    file_size=$((off + size)) checksum
-	truncate -s $((off + size)) "$STATE"
+	    region.6.offset=$((off + size)) \
+	    file_size=$((off + size + wsize)) checksum
+	truncate -s $((off + size + wsize)) "$STATE"
 	big_corrupt "shares capacity 2147483648 is above the largest a file may have \(65536\)"
 }
 
@@ -477,7 +480,9 @@ big_corrupt() {
 	    refs_per_client=65536 region.4.capacity=0x8000000 \
 	    region.4.size=$size region.4.offset=$off \
 	    region.5.offset=$((off + size)) \
-	    file_size=$((off + size + $("$PATCHF" "$STATE" get region.5.size))) \
+	    region.6.offset=$((off + size + $("$PATCHF" "$STATE" get region.5.size))) \
+	    file_size=$((off + size + $("$PATCHF" "$STATE" get region.5.size) +
+	    $("$PATCHF" "$STATE" get region.6.size))) \
 	    checksum
 	truncate -s "$("$PATCHF" "$STATE" get file_size)" "$STATE"
 	big_corrupt "client refs capacity 134217728 is above the largest a file may have \(16777216\)"

@@ -33,3 +33,12 @@ check_PROGRAMS += tests/lib/t-tamper
 tests_lib_t_tamper_SOURCES = tests/lib/t-tamper.c tests/lib/tlib.h
 tests_lib_t_tamper_LDADD = $(LIBTEST_LDADD)
 TESTS += tests/lib/t-tamper
+
+# Wait records and `wapictl waits' (issue 21): wapi-twait holds and waits
+# for named objects as the bats suite asks; t-waits forks its own.
+check_PROGRAMS += tests/lib/wapi-twait tests/lib/t-waits
+tests_lib_wapi_twait_SOURCES = tests/lib/wapi-twait.c
+tests_lib_wapi_twait_LDADD = src/lib/libwapi.la $(BSD_LIBS)
+tests_lib_t_waits_SOURCES = tests/lib/t-waits.c tests/lib/tlib.h
+tests_lib_t_waits_LDADD = $(LIBTEST_LDADD)
+TESTS += tests/lib/t-waits

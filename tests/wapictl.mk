@@ -7,7 +7,8 @@ wapictl_bats = \
 	tests/wapictl-stop.bats tests/wapictl-mono.bats \
 	tests/wapictl-segment.bats tests/wapictl-validate-many.bats \
 	tests/wapictl-audit.bats tests/wapictl-output.bats \
-	tests/wapictl-plan.bats
+	tests/wapictl-plan.bats \
+	tests/wapictl-waits.bats
 TESTS += $(wapictl_bats)
 EXTRA_DIST += $(wapictl_bats) tests/wapictl/helpers.bash
 check_PROGRAMS += tests/wapictl/patchstate tests/wapictl/mono-legacy

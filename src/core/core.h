@@ -429,6 +429,9 @@ wcore_handle_end(const void *map)
 }
 #define WCORE_CREFS(map)   ((struct wapi_cref_entry *)WCORE_REGION(map, WAPI_R_CREFS))
 #define WCORE_SHARES(map)  ((struct wapi_share_entry *)WCORE_REGION(map, WAPI_R_SHARES))
+#define WCORE_WAITS(map)   ((struct wapi_wait_record *)WCORE_REGION(map, WAPI_R_WAITS))
+/* The wait records of client slot s (WAPI_WAIT_RECORDS of them). */
+#define WCORE_WAIT_BLOCK(map, s) (WCORE_WAITS(map) + (size_t)(s) * WAPI_WAIT_RECORDS)
 
 const char *wcore_type_name(unsigned type);	/* "event", ..., "?" */
 int wcore_type_parse(const char *s);		/* -1 when unknown */
@@ -445,6 +448,7 @@ enum wcore_where {
 	WCORE_W_CREFS,
 	WCORE_W_SHARES,
 	WCORE_W_FREELIST,
+	WCORE_W_WAITS,
 };
 const char *wcore_where_name(enum wcore_where w);
 
@@ -557,6 +561,21 @@ int wcore_cref_sub(void *map, uint32_t slot, uint32_t index, bool *freed);
  * through wake(index)), and the slot itself.  Returns references dropped. */
 size_t wcore_client_release(void *map, uint32_t slot,
 			    void (*wake)(void *map, uint32_t index));
+/* A consistent copy of wait record r (format.h) into *out, read without a
+ * lock: 1 a wait, 0 no wait, -1 the record kept changing while read. */
+int wcore_wait_snapshot(const struct wapi_wait_record *r,
+			struct wapi_wait_record *out);
+/* The sleeping thread's side of wait record r (format.h): its wait written
+ * (tid, any or all, count objects whose slot indexes are the first
+ * min(count, 8) of idx, the timeout asked, since now), then cleared.  Only
+ * that thread writes r: seq odd around each change. */
+void wcore_wait_begin(struct wapi_wait_record *r, int32_t tid, bool all,
+		      uint32_t count, uint32_t timeout_ms, const uint32_t *idx);
+void wcore_wait_end(struct wapi_wait_record *r);
+/* Whether wait record r is all zero. */
+bool wcore_wait_zero(const struct wapi_wait_record *r);
+/* Zero the wait records of client slot s (its threads sleep no more). */
+void wcore_waits_clear(void *map, uint32_t slot);
 /* Win32 share modes on (dev, ino): account one more open with access and
  * share bits (1 << WAPI_FD_BIT_*: 0x1 read, 0x2 write, 0x4 delete) if it is
  * compatible with every existing open: 0, EBUSY (sharing violation) or

@@ -54,7 +54,11 @@ _Static_assert((1u << WAPI_FD_BITS) - 1 <= UINT8_MAX,
 /* wapi_handle_info's name is a whole name slot's string, NUL included. */
 _Static_assert(sizeof(((struct wapi_handle_info *)0)->name) ==
     WAPI_NAME_MAX + 1, "a name fits wapi_handle_info");
-/* A sleeper records every object of its wait in one row of its records. */
+/* A sleeper records every object of its wait in one row of its records;
+ * the shared wait records cover the first rows and say how many objects. */
+_Static_assert(WAPI_WAIT_RECORDS <= WCORE_SLEEP_ROWS, "a record per row");
+_Static_assert(WAPI_MAXIMUM_WAIT_OBJECTS <= UINT16_MAX, "count fits");
+_Static_assert(WAPI_INFINITE == WAPI_WAIT_FOREVER, "no timeout");
 _Static_assert(WAPI_MAXIMUM_WAIT_OBJECTS <= WCORE_SLEEP_COLS,
     "a wait fits a sleep record");
 
@@ -76,6 +80,7 @@ const uint32_t wcore_entry_sizes[WAPI_R_COUNT] = {
 	[WAPI_R_CLIENTS] = sizeof(struct wapi_client_entry),
 	[WAPI_R_CREFS] = sizeof(struct wapi_cref_entry),
 	[WAPI_R_SHARES] = sizeof(struct wapi_share_entry),
+	[WAPI_R_WAITS] = sizeof(struct wapi_wait_record),
 };
 
 /* Smallest power of two >= x, or 0 when it does not fit 32 bits. */
@@ -124,6 +129,7 @@ wcore_layout(uint32_t handles, uint32_t clients, uint32_t refs_per_client,
 	caps[WAPI_R_CLIENTS] = clients;
 	caps[WAPI_R_CREFS] = crefs;
 	caps[WAPI_R_SHARES] = out->shares;
+	caps[WAPI_R_WAITS] = clients * WAPI_WAIT_RECORDS;
 
 	off = WAPI_HEADER_SIZE;
 	for (i = 0; i < WAPI_R_COUNT; i++) {

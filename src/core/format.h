@@ -13,7 +13,7 @@
 #include <pthread.h>
 
 #define WAPI_MAGIC		"WAPISTAT"	/* 8 bytes, no NUL */
-#define WAPI_FORMAT_VERSION	5u
+#define WAPI_FORMAT_VERSION	6u
 #define WAPI_HEADER_SIZE	4096u
 #define WAPI_BOM		0x01020304u
 
@@ -58,6 +58,7 @@ enum wapi_region_id {
 	WAPI_R_CLIENTS,		/* struct wapi_client_entry[capacity] */
 	WAPI_R_CREFS,		/* struct wapi_cref_entry[clients * refs_per_client] */
 	WAPI_R_SHARES,		/* struct wapi_share_entry[capacity], power of 2 */
+	WAPI_R_WAITS,		/* struct wapi_wait_record[clients * WAPI_WAIT_RECORDS] */
 	WAPI_R_COUNT
 };
 #define WAPI_R_MAX 8		/* slots in the header's region table */
@@ -210,6 +211,8 @@ struct wapi_handle_entry {			/* 64 bytes */
 			int32_t  owner_pid;	/* written by the owner after */
 			uint32_t owner_client;	/* client slot + 1 */
 			uint64_t owner_start;
+			int64_t  owned_since;	/* 56 ns, CLOCK_REALTIME_COARSE:
+						   when the owner took it */
 		} mutex;
 		struct {
 			/* One 64-bit word changed with compare-and-swap:
@@ -352,7 +355,9 @@ struct wapi_client_entry {		/* 64 bytes */
 	uint32_t refs_used;	/* 24 distinct handles in its cref block */
 	uint32_t refs_total;	/* 28 sum of counts */
 	uint32_t cflags;	/* 32 WAPI_CF_* */
-	uint8_t  reserved[28];	/* 36 */
+	uint32_t waits_unrecorded; /* 36 its threads asleep without a wait
+				   record (all WAPI_WAIT_RECORDS in use) */
+	uint8_t  reserved[24];	/* 40 */
 };
 
 /* wapi_client_entry.cflags */
@@ -372,6 +377,35 @@ struct wapi_share_entry {		/* 48 bytes; home slot: wcore_share_home() (hash.h) *
 	uint32_t access[WAPI_FD_BITS];	/* [i]: opens with access bit i */
 	uint32_t denied[WAPI_FD_BITS];	/* [i]: opens not sharing bit i */
 	uint32_t reserved;
+};
+
+/*
+ * Wait records (region WAPI_R_WAITS): WAPI_WAIT_RECORDS per client slot,
+ * the block of slot s at index s * WAPI_WAIT_RECORDS.  A thread that is
+ * about to sleep in a wait writes the record of its sleep row (the row it
+ * holds in the client's sleep records, core.h) when that row is below
+ * WAPI_WAIT_RECORDS, and clears it when the sleep is over; a sleep without
+ * a record counts in its client's waits_unrecorded.  Written without the
+ * table lock, by the sleeping thread alone: seq is odd while it writes, a
+ * reader copies the record and keeps the copy only if seq was even and
+ * unchanged around it.  The release of a client slot (detach, death)
+ * zeroes its block.
+ */
+#define WAPI_WAIT_RECORDS	16u	/* records per client slot */
+#define WAPI_WAIT_HANDLES	8u	/* handles a record lists */
+#define WAPI_WF_ALL		0x1u	/* wait-all (else any of them) */
+#define WAPI_WAIT_FOREVER	0xffffffffu	/* timeout_ms of no timeout */
+
+struct wapi_wait_record {		/* 64 bytes */
+	uint32_t seq;		/*  0 odd while being written */
+	int32_t  tid;		/*  4 the sleeping thread; 0: no wait */
+	uint16_t wflags;	/*  8 WAPI_WF_* */
+	uint16_t count;		/* 10 handles of the wait, 1 to 64 */
+	uint32_t timeout_ms;	/* 12 as asked, WAPI_WAIT_FOREVER */
+	int64_t  since;		/* 16 ns, CLOCK_REALTIME: the sleep began */
+	uint32_t handles[WAPI_WAIT_HANDLES]; /* 24 slot index + 1 of the
+				   first min(count, 8) objects, then 0 */
+	uint8_t  reserved[8];	/* 56 */
 };
 
 _Static_assert(sizeof(struct wapi_header) == WAPI_HEADER_SIZE, "header");
@@ -396,6 +430,11 @@ _Static_assert(sizeof(struct wapi_client_entry) == 64, "client");
 _Static_assert(offsetof(struct wapi_client_entry, cflags) == 32, "cflags");
 _Static_assert(sizeof(struct wapi_cref_entry) == 8, "cref");
 _Static_assert(sizeof(struct wapi_share_entry) == 48, "share");
+_Static_assert(sizeof(struct wapi_wait_record) == 64, "wait record");
+_Static_assert(offsetof(struct wapi_handle_entry, u.mutex.owned_since) == 56,
+    "owned_since");
+_Static_assert(offsetof(struct wapi_client_entry, waits_unrecorded) == 36,
+    "waits_unrecorded");
 _Static_assert(WAPI_LOCK_CLIENT0 + WAPI_MAX_CLIENTS <= WAPI_HEADER_SIZE, "lock bytes");
 _Static_assert(2ull * WAPI_MAX_HANDLES_LIMIT <= WAPI_MAX_NAMEIDX, "name index");
 _Static_assert((unsigned long long)WAPI_DEFAULT_CLIENTS *

@@ -245,6 +245,21 @@ repair_crefs(void *map, uint32_t slot, uint32_t *counts)
 	return fixes;
 }
 
+/* The wait records of free client slot i: none may be left (1: some were). */
+static size_t
+repair_waits(void *map, uint32_t i)
+{
+	const struct wapi_wait_record *b = WCORE_WAIT_BLOCK(map, i);
+	uint32_t k;
+
+	for (k = 0; k < WAPI_WAIT_RECORDS; k++)
+		if (!wcore_wait_zero(&b[k])) {
+			wcore_waits_clear(map, i);
+			return 1;
+		}
+	return 0;
+}
+
 /* The client slots: each attached client's block rebuilt (its counts
  * summed into counts[]), any slot in an unknown state freed. */
 static size_t
@@ -260,10 +275,13 @@ repair_clients(void *map, uint32_t *counts, uint32_t *nclients)
 		if (cl[i].state == WAPI_CS_ATTACHED) {
 			(*nclients)++;
 			fixes += repair_crefs(map, i, counts);
-		} else if (cl[i].state != WAPI_CS_FREE) {
+			continue;
+		}
+		if (cl[i].state != WAPI_CS_FREE) {
 			memset(&cl[i], 0, sizeof(cl[i]));
 			fixes++;
 		}
+		fixes += repair_waits(map, i);
 	}
 	return fixes;
 }

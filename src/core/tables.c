@@ -537,6 +537,7 @@ wcore_mutex_abandon(struct wapi_handle_entry *e)
 	e->u.mutex.owner_pid = 0;
 	e->u.mutex.owner_client = 0;
 	e->u.mutex.owner_start = 0;
+	e->u.mutex.owned_since = 0;
 	__atomic_fetch_or(&e->flags, WAPI_HF_ABANDONED, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&e->u.mutex.lockword, 0, __ATOMIC_RELEASE);
 	e->changed = wcore_now_ns();
@@ -615,8 +616,85 @@ wcore_client_release(void *map, uint32_t slot,
 	}
 	if (c->state != WAPI_CS_FREE && h->clients_used > 0)
 		h->clients_used--;
+	wcore_waits_clear(map, slot);
 	memset(c, 0, sizeof(*c));
 	return dropped;
+}
+
+void
+wcore_waits_clear(void *map, uint32_t slot)
+{
+	struct wapi_wait_record *b = WCORE_WAIT_BLOCK(map, slot);
+	uint32_t k;
+
+	/* Its threads are gone or sleep no more: no writer to race.  A
+	 * record already zero is not written (its page may not exist). */
+	for (k = 0; k < WAPI_WAIT_RECORDS; k++)
+		if (!wcore_wait_zero(&b[k]))
+			memset(&b[k], 0, sizeof(b[k]));
+}
+
+bool
+wcore_wait_zero(const struct wapi_wait_record *r)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)r;
+	uint64_t acc = 0;
+	size_t k;
+
+	for (k = 0; k < sizeof(*r) / 8; k++)
+		acc |= w[k];
+	return acc == 0;
+}
+
+void
+wcore_wait_begin(struct wapi_wait_record *r, int32_t tid, bool all,
+		 uint32_t count, uint32_t timeout_ms, const uint32_t *idx)
+{
+	uint32_t seq, k;
+
+	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) | 1;
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	r->tid = tid;
+	r->wflags = all ? WAPI_WF_ALL : 0;
+	r->count = (uint16_t)count;
+	r->timeout_ms = timeout_ms;
+	r->since = wcore_now_ns();
+	for (k = 0; k < WAPI_WAIT_HANDLES; k++)
+		r->handles[k] = k < count ? idx[k] + 1 : 0;
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+void
+wcore_wait_end(struct wapi_wait_record *r)
+{
+	uint32_t seq;
+
+	seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED) + 1;
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memset((char *)r + sizeof(r->seq), 0, sizeof(*r) - sizeof(r->seq));
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+int
+wcore_wait_snapshot(const struct wapi_wait_record *r,
+		    struct wapi_wait_record *out)
+{
+	uint32_t s1, s2;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, (const void *)r, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			return out->tid != 0;
+	}
+	return -1;
 }
 
 /* deadline_ns: CLOCK_MONOTONIC, -1 forever.  0, ETIMEDOUT, EAGAIN (the

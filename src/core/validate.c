@@ -73,10 +73,12 @@ static const char *const where_names[] = {
 	[WCORE_W_CREFS] = "client-refs",
 	[WCORE_W_SHARES] = "shares",
 	[WCORE_W_FREELIST] = "free-list",
+	[WCORE_W_WAITS] = "waits",
 };
 
 static const char *const region_names[WAPI_R_COUNT] = {
-	"handles", "name index", "names", "clients", "client refs", "shares"
+	"handles", "name index", "names", "clients", "client refs", "shares",
+	"wait records"
 };
 
 /* Flags each live type may carry. */
@@ -100,6 +102,7 @@ static void check_handles(struct vstate *);
 static void check_freelist(struct vstate *);
 static void check_clients(struct vstate *);
 static void check_shares(struct vstate *);
+static void check_waits(struct vstate *);
 
 void
 wcore_report_free(struct wcore_report *r)
@@ -325,6 +328,12 @@ check_capacities(struct vstate *v)
 		    ROFF(WAPI_R_SHARES, capacity), "shares capacity %u is "
 		    "above the largest a file may have (%u)",
 		    g[WAPI_R_SHARES].capacity, WAPI_MAX_SHARES);
+	if ((uint64_t)g[WAPI_R_WAITS].capacity !=
+	    (uint64_t)clients * WAPI_WAIT_RECORDS)
+		problem(v, WCORE_W_HEADER, WAPI_R_WAITS,
+		    ROFF(WAPI_R_WAITS, capacity), "wait records capacity %u "
+		    "is not %u clients * %u records", g[WAPI_R_WAITS].capacity,
+		    clients, WAPI_WAIT_RECORDS);
 	return v->added == before;
 }
 
@@ -1671,6 +1680,79 @@ check_shares(struct vstate *v)
 		    t.used);
 }
 
+/*
+ * Wait record w (a copy whose seq was even and unchanged around the copy)
+ * of an attached client: a wait names its thread, known flags, 1 to 64
+ * objects, the first min(count, 8) of them slots in use so far, the rest 0;
+ * an empty record is all zero but its seq.
+ */
+static void
+wait_record(struct vstate *v, uint64_t idx, const struct wapi_wait_record *w)
+{
+	uint64_t off = v->off[WAPI_R_WAITS] + idx * sizeof(*w);
+	uint32_t k, n;
+
+	if (w->tid == 0) {
+		if (first_nonzero((const unsigned char *)w + 8,
+		    sizeof(*w) - 8) < (sizeof(*w) - 8) / 8)
+			problem(v, WCORE_W_WAITS, (int64_t)idx, off + 8,
+			    "a record without a thread holds a wait");
+		return;
+	}
+	if (w->tid < 0 || (w->wflags & ~WAPI_WF_ALL) != 0 || w->count == 0 ||
+	    w->count > WCORE_SLEEP_COLS) {
+		problem(v, WCORE_W_WAITS, (int64_t)idx, off + 4, "record of "
+		    "thread %d: flags %#x, %u objects (1 to %u allowed)",
+		    (int)w->tid, (unsigned)w->wflags, (unsigned)w->count,
+		    WCORE_SLEEP_COLS);
+		return;
+	}
+	n = w->count < WAPI_WAIT_HANDLES ? w->count : WAPI_WAIT_HANDLES;
+	for (k = 0; k < WAPI_WAIT_HANDLES; k++) {
+		if (k < n ? w->handles[k] != 0 && w->handles[k] <= v->hwm :
+		    w->handles[k] == 0)
+			continue;
+		problem(v, WCORE_W_WAITS, (int64_t)idx, off +
+		    offsetof(struct wapi_wait_record, handles) + 4 * k,
+		    "record of thread %d: object %u is slot %u of %u used",
+		    (int)w->tid, k + 1, w->handles[k], v->hwm);
+		return;
+	}
+}
+
+/* The wait records: all zero in a free client slot; in an attached one,
+ * each record that is not being written is sound (wait_record). */
+static void
+check_waits(struct vstate *v)
+{
+	struct wapi_client_entry ce;
+	struct wapi_wait_record w;
+	const unsigned char *b;
+	uint32_t i, k;
+	uint64_t idx;
+	size_t blen = WAPI_WAIT_RECORDS * sizeof(w), z;
+
+	for (i = 0; i < v->cap[WAPI_R_CLIENTS] && !full(v); i++) {
+		memcpy(&ce, v->base + v->off[WAPI_R_CLIENTS] +
+		    (uint64_t)i * sizeof(ce), sizeof(ce));
+		idx = (uint64_t)i * WAPI_WAIT_RECORDS;
+		b = v->base + v->off[WAPI_R_WAITS] + idx * sizeof(w);
+		if (ce.state != WAPI_CS_ATTACHED) {
+			z = first_nonzero(b, blen);
+			if (z < blen / 8)
+				problem(v, WCORE_W_WAITS, (int64_t)(idx +
+				    z * 8 / sizeof(w)), v->off[WAPI_R_WAITS] +
+				    idx * sizeof(w) + z * 8, "free client %u "
+				    "has a wait record", i);
+			continue;
+		}
+		for (k = 0; k < WAPI_WAIT_RECORDS && !full(v); k++)
+			if (wcore_wait_snapshot((const void *)(b +
+			    k * sizeof(w)), &w) >= 0)
+				wait_record(v, idx + k, &w);
+	}
+}
+
 #define CLIENTS_APART_MIN	(8u << 20)	/* bytes of reference blocks */
 
 size_t
@@ -1736,6 +1818,8 @@ wcore_validate_sparse(const void *map, size_t len,
 		check_clients(&v);
 	if (!full(&v))
 		check_shares(&v);
+	if (!full(&v))
+		check_waits(&v);
 	free(v.marks);
 	free(v.kinds);
 	free(v.nhash);

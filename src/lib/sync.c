@@ -419,6 +419,7 @@ wl_take_mutex(struct wapi_handle_entry *e, bool marked)
 	e->u.mutex.owner_pid = wl.pid;
 	e->u.mutex.owner_client = wl.slot + 1;
 	e->u.mutex.owner_start = wl.start;
+	e->u.mutex.owned_since = wcore_now_ns();	/* coarse: cheap */
 	wl_note_owner();
 	if ((LOAD(&e->flags) & WAPI_HF_ABANDONED) &&
 	    (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
@@ -565,6 +566,7 @@ wl_thaw(struct wapi_handle_entry *e, struct wl_waiter *w, bool take)
 		e->u.mutex.owner_pid = wl.pid;
 		e->u.mutex.owner_client = wl.slot + 1;
 		e->u.mutex.owner_start = wl.start;
+		e->u.mutex.owned_since = wcore_now_ns();	/* coarse: cheap */
 		wl_note_owner();
 		if (__atomic_fetch_and(&e->flags, (uint8_t)~WAPI_HF_ABANDONED,
 		    __ATOMIC_SEQ_CST) & WAPI_HF_ABANDONED)
@@ -762,6 +764,7 @@ wapi_mutex_release(wapi_handle_t h)
 	uint64_t cur;
 	uint32_t client;
 	uint64_t start;
+	int64_t since;
 	pid_t tid;
 	int r = 0;
 
@@ -787,9 +790,11 @@ wapi_mutex_release(wapi_handle_t h)
 		 * come back if a wait-all froze it meanwhile. */
 		client = e->u.mutex.owner_client;
 		start = e->u.mutex.owner_start;
+		since = e->u.mutex.owned_since;
 		e->u.mutex.owner_pid = 0;
 		e->u.mutex.owner_client = 0;
 		e->u.mutex.owner_start = 0;
+		e->u.mutex.owned_since = 0;
 		if (CAS(&e->u.mutex.lockword, &cur, 0)) {
 			if (wl_owned > 0)
 				wl_owned--;
@@ -798,6 +803,7 @@ wapi_mutex_release(wapi_handle_t h)
 		e->u.mutex.owner_pid = wl.pid;
 		e->u.mutex.owner_client = client;
 		e->u.mutex.owner_start = start;
+		e->u.mutex.owned_since = since;
 	}
 	/* Single waiters marked the word before sleeping; multi-object
 	 * waiters count themselves in mwaiters (see wl_mark). */
@@ -1115,14 +1121,59 @@ wl_sleep_wait(const wapi_handle_t *hs, struct wl_waiter *w, size_t n,
 	return got;
 }
 
+/*
+ * This thread's wait record (format.h), written just before its first
+ * sleep of a wait: only a wait that sleeps pays for it.  NULL when there
+ * is none to write: private mode (no sleep records, nobody to read them),
+ * or no record for our sleep row, which then counts in the client's
+ * waits_unrecorded (*unrecorded set) until wl_record_end.
+ */
+static struct wapi_wait_record *
+wl_record_begin(const struct wl_waiter *w, size_t n, int wait_all,
+		uint32_t timeout_ms, bool *unrecorded)
+{
+	struct wapi_wait_record *r;
+	uint32_t idx[WAPI_WAIT_HANDLES], k;
+	int row;
+
+	*unrecorded = false;
+	if (wl.sleeps == NULL)
+		return NULL;
+	row = wl_sleep_row();
+	if (row < 0 || (unsigned)row >= WAPI_WAIT_RECORDS) {
+		__atomic_add_fetch(&WCORE_CLIENTS(wl.map)[wl.slot].
+		    waits_unrecorded, 1, __ATOMIC_SEQ_CST);
+		*unrecorded = true;
+		return NULL;
+	}
+	r = &WCORE_WAIT_BLOCK(wl.map, wl.slot)[row];
+	for (k = 0; k < WAPI_WAIT_HANDLES && k < n; k++)
+		idx[k] = w[k].idx;
+	wcore_wait_begin(r, wcore_gettid(), wait_all != 0, (uint32_t)n,
+	    timeout_ms, idx);
+	return r;
+}
+
+/* The sleeping is over: the record empty again (or the count down). */
+static void
+wl_record_end(struct wapi_wait_record *r, bool unrecorded)
+{
+	if (unrecorded)
+		__atomic_sub_fetch(&WCORE_CLIENTS(wl.map)[wl.slot].
+		    waits_unrecorded, 1, __ATOMIC_SEQ_CST);
+	if (r != NULL)
+		wcore_wait_end(r);
+}
+
 static int
 wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 {
 	struct wl_waiter w[WAPI_MAXIMUM_WAIT_OBJECTS];
 	struct wapi_handle_entry *e;
+	struct wapi_wait_record *rec;
 	int64_t deadline = -1;
 	int got, err;
-	bool closed = false, marks;
+	bool closed = false, marks, unrec;
 #if WL_SPIN > 0
 	size_t k;
 #endif
@@ -1159,7 +1210,9 @@ wl_wait(const wapi_handle_t *hs, size_t n, int wait_all, uint32_t timeout_ms)
 		}
 	}
 #endif
+	rec = wl_record_begin(w, n, wait_all, timeout_ms, &unrec);
 	got = wl_sleep_wait(hs, w, n, wait_all, deadline, marks, &closed);
+	wl_record_end(rec, unrec);
 	if (closed) {
 		wl_last_error = WAPI_EBADHANDLE;
 		return WAPI_WAIT_FAILED;

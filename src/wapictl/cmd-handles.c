@@ -15,6 +15,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,26 +30,50 @@
 
 #define CMD_HANDLES_LOCK_MS	1000	/* how long a listing may wait */
 
+/* A reference an attached client holds: slot idx, its pid, how many. */
+struct cmd_handles_hold {
+	uint32_t			 idx;
+	int32_t				 pid;
+	uint32_t			 count;
+};
+
 /* The handle table of one file, copied out of its mapping. */
 struct cmd_handles_copy {
 	struct wapi_handle_entry	*v;
 	struct wapi_name_entry		*names;	/* of WAPI_HF_NAMED entries */
 	uint32_t			 n;
+	struct cmd_handles_hold		*holds;	/* sorted by idx, then pid */
+	size_t				 nholds;
+};
+
+/* -p (--holder) and --name: which handles to list. */
+struct cmd_handles_filter {
+	const bool			*types;
+	int32_t				 holder;	/* 0: any */
+	const char			*name;		/* fnmatch pattern */
+	bool				 holds;		/* read the holders */
 };
 
 static int	cmd_handles_exec(struct wapictl *, struct cmd_args *);
 static int	cmd_handles_types(const struct cmd_args *, bool *);
 static int	cmd_handles_file(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *,
-		    const bool *);
+		    const struct cmd_handles_filter *);
 static void	cmd_handles_noseg(const struct target_file *,
 		    const struct wcore_status *, bool);
 static bool	cmd_handles_elsewhere(const struct target_file *,
 		    const struct wcore_status *);
 static int	cmd_handles_copy(const struct wapictl *,
-		    const struct target_file *, int, bool,
+		    const struct target_file *, int, bool, bool,
 		    struct cmd_handles_copy *);
-static void	cmd_handles_row(const struct target_file *,
+static int	cmd_handles_holds(const void *, struct cmd_handles_copy *);
+static bool	cmd_handles_wanted(const struct cmd_handles_copy *, uint32_t,
+		    const char *, const struct cmd_handles_filter *,
+		    size_t *, size_t *);
+static void	cmd_handles_holders(struct libscols_line *,
+		    const struct out_spec *, const struct cmd_handles_copy *,
+		    size_t, size_t);
+static struct libscols_line *cmd_handles_row(const struct target_file *,
 		    struct libscols_table *, const struct out_spec *, uint32_t,
 		    const struct wapi_handle_entry *, const char *);
 static void	cmd_handles_details(struct libscols_line *,
@@ -58,7 +83,7 @@ static void	cmd_handles_rwd(char *, unsigned, unsigned, unsigned,
 static void	cmd_handles_printable(char *, size_t, const char *, size_t);
 static int	cmd_handles_mono(struct wapictl *, const struct target_file *,
 		    struct libscols_table *, const struct out_spec *,
-		    const bool *);
+		    const struct cmd_handles_filter *);
 static void	cmd_handles_mono_row(const struct target_file *,
 		    struct libscols_table *, const struct out_spec *, size_t,
 		    const struct wcore_mono_handle *);
@@ -68,7 +93,7 @@ static void	cmd_handles_mono_details(struct libscols_line *,
 enum {
 	COL_HANDLE, COL_SLOT, COL_GEN, COL_TYPE, COL_REFS, COL_NAME,
 	COL_SIGNALLED, COL_OWNER, COL_WAITERS, COL_CHANGED, COL_DETAILS,
-	COL_HOST, COL_PATH
+	COL_HOST, COL_PATH, COL_HOLDERS, COL_OWNED
 };
 
 static const struct out_column cmd_handles_cols[] = {
@@ -98,6 +123,10 @@ static const struct out_column cmd_handles_cols[] = {
 	    "host of the state file" },
 	[COL_PATH] = { "PATH", 0.2, SCOLS_FL_NOEXTREMES, SCOLS_JSON_STRING,
 	    "the state file" },
+	[COL_HOLDERS] = { "HOLDERS", 0.2, SCOLS_FL_WRAP, SCOLS_JSON_STRING,
+	    "pids holding a reference, with their counts (PID:COUNT)" },
+	[COL_OWNED] = { "OWNED", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	    "how long a mutex's owner has held it (seconds in JSON)" },
 };
 #define NCOLS nitems(cmd_handles_cols)
 
@@ -106,10 +135,17 @@ static const int cmd_handles_defaults[] = {
 	COL_DETAILS
 };
 
+enum { OPT_NAME = CMD_OPT_LONG };
+
 static const struct cmd_option cmd_handles_options[] = {
 	{ "type", required_argument, 't', "TYPE[,TYPE...]",
 	    "only handles of these types:\n"
 	    "event, mutex, semaphore, file, pipe, socket, process" },
+	{ "holder", required_argument, 'p', "PID",
+	    "only handles that process PID holds" },
+	{ "name", required_argument, OPT_NAME, "PATTERN",
+	    "only named handles whose name matches PATTERN\n"
+	    "(shell wildcards: *, ?, [...])" },
 	CMD_OPTION_END
 };
 
@@ -145,7 +181,7 @@ cmd_handles_rwd(char *buf, unsigned bits, unsigned r, unsigned w, unsigned d)
 	buf[3] = '\0';
 }
 
-static void
+static struct libscols_line *
 cmd_handles_row(const struct target_file *tf, struct libscols_table *tb,
     const struct out_spec *spec, uint32_t i,
     const struct wapi_handle_entry *h, const char *name)
@@ -172,6 +208,7 @@ cmd_handles_row(const struct target_file *tf, struct libscols_table *tb,
 	    h->type == WAPI_T_SEMAPHORE || h->type == WAPI_T_PROCESS)
 		out_cell(ln, spec, COL_SIGNALLED, "%s",
 		    wapi_handle_signalled(h) ? "yes" : "no");
+	return ln;
 }
 
 /* DETAILS, and OWNER, by type. */
@@ -194,6 +231,9 @@ cmd_handles_details(struct libscols_line *ln, const struct out_spec *spec,
 			break;
 		}
 		out_cell(ln, spec, COL_OWNER, "%" PRId32, h->u.mutex.owner_pid);
+		if (h->u.mutex.owned_since > 0)
+			out_age(ln, spec, COL_OWNED, wcore_age_s(wcore_now_s(),
+			    h->u.mutex.owned_since / 1000000000));
 		out_cell(ln, spec, COL_DETAILS, "owned by pid %" PRId32
 		    " tid %" PRId32 ", recursion %" PRIu32 "%s%s",
 		    h->u.mutex.owner_pid,
@@ -326,8 +366,10 @@ cmd_handles_mono_details(struct libscols_line *ln, const struct out_spec *spec,
  */
 static int
 cmd_handles_mono(struct wapictl *ctl, const struct target_file *tf,
-    struct libscols_table *tb, const struct out_spec *spec, const bool *types)
+    struct libscols_table *tb, const struct out_spec *spec,
+    const struct cmd_handles_filter *flt)
 {
+	const bool *types = flt->types;
 	struct wcore_mono_handle h;
 	struct stat sb;
 	unsigned char *buf;
@@ -376,6 +418,10 @@ cmd_handles_mono(struct wapictl *ctl, const struct target_file *tf,
 			continue;
 		if (types != NULL && !types[wcore_mono_type_wapi(h.type)])
 			continue;
+		/* Mono's records say nothing of who holds them. */
+		if (flt->holder != 0 || (flt->name != NULL &&
+		    fnmatch(flt->name, h.name, 0) != 0))
+			continue;
 		cmd_handles_mono_row(tf, tb, spec, i, &h);
 	}
 	free(buf);
@@ -388,7 +434,7 @@ cmd_handles_mono(struct wapictl *ctl, const struct target_file *tf,
  */
 static int
 cmd_handles_copy(const struct wapictl *ctl, const struct target_file *tf,
-    int fd, bool lock, struct cmd_handles_copy *c)
+    int fd, bool lock, bool holds, struct cmd_handles_copy *c)
 {
 	void *map = NULL;
 	size_t len = 0;
@@ -424,16 +470,122 @@ cmd_handles_copy(const struct wapictl *ctl, const struct target_file *tf,
 		    (c->v[i].flags & WAPI_HF_NAMED))
 			c->names[i] = WCORE_NAMES(map)[i];
 	}
+	e = holds && c->v != NULL && c->names != NULL ?
+	    cmd_handles_holds(map, c) : 0;
 	if (locked)
 		wcore_table_unlock(map);
 	munmap(map, len);
-	if (c->v == NULL || c->names == NULL) {
+	if (c->v == NULL || c->names == NULL || e != 0) {
+		free(c->holds);
 		free(c->v);
 		free(c->names);
 		warnx("%s: out of memory", tf->shown);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static int
+cmd_handles_hold_cmp(const void *a, const void *b)
+{
+	const struct cmd_handles_hold *x = a, *y = b;
+
+	if (x->idx != y->idx)
+		return x->idx < y->idx ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * Who holds what (HOLDERS, -p): the reference blocks of the attached
+ * client slots (wapi-state(5), CREFS), read from the mapping, sorted by
+ * slot.  A block's entries beyond its capacity or naming a slot past the
+ * copied table are left out.  0, or -ENOMEM.
+ */
+static int
+cmd_handles_holds(const void *map, struct cmd_handles_copy *c)
+{
+	const struct wapi_header *h = map;
+	const struct wapi_client_entry *cl = WCORE_CLIENTS(map);
+	const struct wapi_cref_entry *b;
+	struct cmd_handles_hold *v = NULL, *nv;
+	uint32_t ncl = h->regions[WAPI_R_CLIENTS].capacity, rpc, i, k;
+	size_t n = 0, cap = 0;
+
+	rpc = h->refs_per_client;
+	for (i = 0; i < ncl; i++) {
+		if (cl[i].state != WAPI_CS_ATTACHED || cl[i].refs_used == 0)
+			continue;
+		b = WCORE_CREFS(map) + (size_t)i * rpc;
+		for (k = 0; k < rpc; k++) {
+			if (b[k].handle == 0 || b[k].handle > c->n ||
+			    b[k].count == 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				if ((nv = reallocarray(v, cap,
+				    sizeof(*v))) == NULL) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			v[n].idx = b[k].handle - 1;
+			v[n].pid = cl[i].pid;
+			v[n++].count = b[k].count;
+		}
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmd_handles_hold_cmp);
+	c->holds = v;
+	c->nholds = n;
+	return 0;
+}
+
+/* HOLDERS of a row: "PID:COUNT" of holds[from, to), by pid. */
+static void
+cmd_handles_holders(struct libscols_line *ln, const struct out_spec *spec,
+    const struct cmd_handles_copy *c, size_t from, size_t to)
+{
+	char *s = NULL;
+	size_t len = 0, k;
+	FILE *fp;
+
+	if (!out_has(spec, COL_HOLDERS) || from == to)
+		return;
+	if ((fp = open_memstream(&s, &len)) == NULL)
+		err(WAPICTL_EXIT_ACCESS, "open_memstream");
+	for (k = from; k < to; k++)
+		fprintf(fp, "%s%" PRId32 ":%" PRIu32, k > from ? "," : "",
+		    c->holds[k].pid, c->holds[k].count);
+	fclose(fp);
+	out_cell(ln, spec, COL_HOLDERS, "%s", s);
+	free(s);
+}
+
+/*
+ * Whether slot i (of a known type, name its printable name or NULL) is
+ * listed under flt; *from and *to (which must only move forward from one
+ * slot to the next) bound its holders in c->holds.
+ */
+static bool
+cmd_handles_wanted(const struct cmd_handles_copy *c, uint32_t i,
+    const char *name, const struct cmd_handles_filter *flt, size_t *from,
+    size_t *to)
+{
+	bool held = false;
+
+	while (*from < c->nholds && c->holds[*from].idx < i)
+		(*from)++;
+	for (*to = *from; *to < c->nholds && c->holds[*to].idx == i; (*to)++)
+		held = held || c->holds[*to].pid == flt->holder;
+	if (!flt->types[c->v[i].type])
+		return false;
+	if (flt->holder != 0 && !held)
+		return false;
+	if (flt->name != NULL && (name == NULL ||
+	    fnmatch(flt->name, name, 0) != 0))
+		return false;
+	return true;
 }
 
 /*
@@ -491,10 +643,13 @@ cmd_handles_elsewhere(const struct target_file *tf,
 /* A state file's rows.  Returns the file's exit status. */
 static int
 cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
-    struct libscols_table *tb, const struct out_spec *spec, const bool *types)
+    struct libscols_table *tb, const struct out_spec *spec,
+    const struct cmd_handles_filter *flt)
 {
 	struct wcore_status st;
-	struct cmd_handles_copy c = { NULL, NULL, 0 };
+	struct cmd_handles_copy c = { NULL, NULL, 0, NULL, 0 };
+	struct libscols_line *ln;
+	size_t from = 0, to = 0;
 	uint32_t i;
 	char why[512], name[WAPI_NAME_MAX + 1];
 	bool writable = true, live;
@@ -533,7 +688,7 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 		close(fd);
 		return WAPICTL_EXIT_ACCESS;
 	}
-	e = cmd_handles_copy(ctl, tf, fd, live && writable, &c);
+	e = cmd_handles_copy(ctl, tf, fd, live && writable, flt->holds, &c);
 	close(fd);
 	if (e < 0)
 		return e == -ENOMEM || e == -ENOENT ? WAPICTL_EXIT_ACCESS :
@@ -542,16 +697,19 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 	for (i = 0; i < c.n; i++) {
 		if (c.v[i].type == WAPI_T_FREE || c.v[i].type >= WAPI_T_COUNT)
 			continue;
-		if (!types[c.v[i].type])
-			continue;
 		if (c.v[i].flags & WAPI_HF_NAMED)
 			cmd_handles_printable(name, sizeof(name),
 			    c.names[i].name, sizeof(c.names[i].name));
-		cmd_handles_row(tf, tb, spec, i, &c.v[i],
+		if (!cmd_handles_wanted(&c, i, (c.v[i].flags & WAPI_HF_NAMED) ?
+		    name : NULL, flt, &from, &to))
+			continue;
+		ln = cmd_handles_row(tf, tb, spec, i, &c.v[i],
 		    (c.v[i].flags & WAPI_HF_NAMED) ? name : NULL);
+		cmd_handles_holders(ln, spec, &c, from, to);
 	}
 	free(c.v);
 	free(c.names);
+	free(c.holds);
 	return 0;
 }
 
@@ -593,16 +751,29 @@ cmd_handles_exec(struct wapictl *ctl, struct cmd_args *args)
 	struct libscols_table *tb;
 	struct target_list list;
 	struct target_file tf;
+	struct cmd_handles_filter flt;
 	bool types[WAPI_T_COUNT];
+	const char *errstr;
 	size_t i;
 	int r, rc = 0;
 
 	if (cmd_handles_types(args, types) < 0)
 		return WAPICTL_EXIT_USAGE;
+	memset(&flt, 0, sizeof(flt));
+	flt.types = types;
+	flt.name = args_get(args, OPT_NAME);
+	if (args_has(args, 'p')) {
+		flt.holder = (int32_t)strtonum(args_get(args, 'p'), 1, INT32_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			return wapictl_usage_error(args->entry, "-p %s: a process "
+			    "id is %s", args_get(args, 'p'), errstr);
+	}
 	out_spec_init(&spec, ctl, cmd_handles_cols, NCOLS,
 	    cmd_handles_defaults, nitems(cmd_handles_defaults));
 	if (out_spec_options(&spec, ctl, args, COL_HOST) < 0)
 		return WAPICTL_EXIT_USAGE;
+	flt.holds = flt.holder != 0 || out_has(&spec, COL_HOLDERS);
 
 	if (target_dir_open(ctl, true) < 0 || target_collect(ctl,
 	    TARGET_STATE | TARGET_THIS_ABI | TARGET_LEGACY, &list) < 0)
@@ -611,9 +782,9 @@ cmd_handles_exec(struct wapictl *ctl, struct cmd_args *args)
 	for (i = 0; i < list.n; i++) {
 		target_get(ctl, &list, i, &tf);
 		if (tf.de.parsed.kind == WCORE_NAME_STATE)
-			r = cmd_handles_file(ctl, &tf, tb, &spec, types);
+			r = cmd_handles_file(ctl, &tf, tb, &spec, &flt);
 		else if (tf.de.parsed.kind == WCORE_NAME_LEGACY_DATA)
-			r = cmd_handles_mono(ctl, &tf, tb, &spec, types);
+			r = cmd_handles_mono(ctl, &tf, tb, &spec, &flt);
 		else
 			continue;	/* a Mono companion: no handles */
 		rc = MAX(rc, r);

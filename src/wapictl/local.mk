@@ -7,6 +7,7 @@ src_wapictl_wapictl_SOURCES = \
 	src/wapictl/legacy.h src/wapictl/legacy.c \
 	src/wapictl/plan.c \
 	src/wapictl/cmd-status.c src/wapictl/cmd-handles.c \
+	src/wapictl/cmd-waits.c \
 	src/wapictl/cmd-validate.c src/wapictl/cmd-lock.c \
 	src/wapictl/cmd-clean.c src/wapictl/cmd-stop.c \
 	src/wapictl/cmd-help.c

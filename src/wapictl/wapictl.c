@@ -30,6 +30,7 @@
 static const struct cmd_entry *const cmd_table[] = {
 	&cmd_status_entry,
 	&cmd_handles_entry,
+	&cmd_waits_entry,
 	&cmd_validate_entry,
 	&cmd_lock_entry,
 	&cmd_clean_entry,

@@ -141,6 +141,7 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_handles_entry;
+extern const struct cmd_entry cmd_waits_entry;
 extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_lock_entry;
 extern const struct cmd_entry cmd_clean_entry;

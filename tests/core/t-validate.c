@@ -32,6 +32,8 @@
 #define CRO(c, p)	(P->regions[WAPI_R_CREFS].offset + \
 	((uint64_t)(c) * P->refs_per_client + (p)) * 8)
 #define SO(p)		(P->regions[WAPI_R_SHARES].offset + (uint64_t)(p) * 48)
+#define WO(c, k)	(P->regions[WAPI_R_WAITS].offset + \
+	((uint64_t)(c) * WAPI_WAIT_RECORDS + (k)) * 64)
 
 #define H(m)		((struct wapi_header *)(void *)(m))
 #define HE(m, i)	(&WCORE_HANDLES(m)[i])
@@ -98,7 +100,7 @@ CASE(c_boot_unterminated) { memset(H(m)->boot_id, '7', 40); x->off = 128; }
 CASE(c_boot_short) { H(m)->boot_id[20] = '\0'; x->off = 128; }
 CASE(c_file_size) { H(m)->file_size += 4096; x->where = WCORE_W_FILE; x->off = 40; }
 CASE(c_one_byte_short) { x->len = plen - 1; x->where = WCORE_W_FILE; x->off = 40; }
-CASE(c_region_count) { H(m)->region_count = 7; x->off = 172; }
+CASE(c_region_count) { H(m)->region_count = WAPI_R_COUNT + 1; x->off = 172; }
 CASE(c_off_unaligned)
 {
 	H(m)->regions[WAPI_R_NAMES].offset += 8;
@@ -543,6 +545,61 @@ CASE(c_names_used)
 	x->off = HO(names_used);
 }
 
+/* ----------------------------------------------------- wait records */
+
+/* A sound record of attached client 1: thread 4242 waits for the
+ * semaphore. */
+static struct wapi_wait_record *
+wait_rec(unsigned char *m, uint32_t c, uint32_t k)
+{
+	struct wapi_wait_record *r = &WCORE_WAIT_BLOCK(m, c)[k];
+
+	r->tid = 4242;
+	r->count = 1;
+	r->timeout_ms = WAPI_WAIT_FOREVER;
+	r->since = 1;
+	r->handles[0] = TF_S_SEM + 1;
+	return r;
+}
+CASE(c_wait_free_client)
+{
+	/* A record in free client 3's block. */
+	wait_rec(m, 3, 5);
+	x->where = WCORE_W_WAITS;
+	x->index = 3 * WAPI_WAIT_RECORDS + 5;
+	x->off = WO(3, 5);
+}
+CASE(c_wait_above_hwm)
+{
+	wait_rec(m, 1, 2)->handles[0] = TF_S_HWM + 3;
+	x->where = WCORE_W_WAITS;
+	x->index = WAPI_WAIT_RECORDS + 2;
+	x->off = WO(1, 2) + offsetof(struct wapi_wait_record, handles);
+}
+CASE(c_wait_count0)
+{
+	wait_rec(m, 1, 0)->count = 0;
+	x->where = WCORE_W_WAITS;
+	x->index = WAPI_WAIT_RECORDS;
+	x->off = WO(1, 0) + 4;
+}
+CASE(c_wait_past_count)
+{
+	/* One object, a second listed. */
+	wait_rec(m, 0, 15)->handles[1] = TF_S_SEM + 1;
+	x->where = WCORE_W_WAITS;
+	x->index = 15;
+	x->off = WO(0, 15) + offsetof(struct wapi_wait_record, handles) + 4;
+}
+CASE(c_wait_empty_not_zero)
+{
+	/* No thread, yet a count. */
+	WCORE_WAIT_BLOCK(m, 0)[1].count = 2;
+	x->where = WCORE_W_WAITS;
+	x->index = 1;
+	x->off = WO(0, 1) + 8;
+}
+
 /* --------------------------------------------------- client cases */
 
 CASE(c_client_state)
@@ -795,6 +852,11 @@ static const struct vcase cases[] = {
 	C(c_cref_above_hwm, "reference to a slot above hwm"),
 	C(c_cref_free_slot, "reference to a free slot"),
 	C(c_cref_count0, "reference with count 0"),
+	C(c_wait_free_client, "free client has a wait record"),
+	C(c_wait_above_hwm, "wait record names a slot above hwm"),
+	C(c_wait_count0, "wait record of a thread with no object"),
+	C(c_wait_past_count, "wait record lists more objects than its count"),
+	C(c_wait_empty_not_zero, "empty wait record not zero"),
 	C(c_cref_twice, "client holds a slot twice"),
 	C(c_cref_probe, "reference outside its probe sequence"),
 	C(c_refs_used, "client refs_used differs from its block"),

@@ -110,7 +110,7 @@ report_check(struct wcore_report *r, size_t added, const char *step)
 		fuzz_fail("%s: %zu problems stored past the limit %zu", step,
 		    r->count, r->limit);
 	for (i = 0; i < r->count; i++) {
-		if ((unsigned)r->problems[i].where > WCORE_W_FREELIST)
+		if ((unsigned)r->problems[i].where > WCORE_W_WAITS)
 			fuzz_fail("%s: problem %zu has where %d", step, i,
 			    (int)r->problems[i].where);
 		if (memchr(r->problems[i].what, '\0',
