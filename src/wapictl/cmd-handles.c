@@ -651,32 +651,14 @@ cmd_handles_file(struct wapictl *ctl, const struct target_file *tf,
 	struct libscols_line *ln;
 	size_t from = 0, to = 0;
 	uint32_t i;
-	char why[512], name[WAPI_NAME_MAX + 1];
+	char name[WAPI_NAME_MAX + 1];
 	bool writable = true, live;
-	int fd, e;
+	int fd, e, rc;
 
-	fd = target_open_state(ctl->dirfd, tf->de.name, &writable, why,
-	    sizeof(why));
-	if (fd == -ENOENT)
-		return 0;	/* removed since the listing */
-	if (fd < 0) {
-		warnx("%s: cannot read: %s", tf->shown, why);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
-		warnx("%s: cannot read: %s", tf->shown, strerror(e));
-		close(fd);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	if (st.verdict == WCORE_CORRUPT || st.verdict == WCORE_INCOMPATIBLE ||
-	    !st.header_ok) {
-		warnx("%s: %s (%s); not listed%s", tf->shown,
-		    wcore_verdict_name(st.verdict), st.reason,
-		    st.verdict == WCORE_CORRUPT ?
-		    "; run 'wapictl validate' for details" : "");
-		close(fd);
-		return WAPICTL_EXIT_FINDINGS;
-	}
+	fd = target_open_tables(ctl, tf, &writable, &st, "not listed",
+	    &rc);
+	if (fd < 0)
+		return rc;
 	live = st.verdict == WCORE_LIVE || st.helper_byte_held ||
 	    st.init_byte_held || st.clients_live > 0 || st.seg_held;
 	if (st.seg == WCORE_SEG_GONE || st.seg == WCORE_SEG_BAD) {

@@ -598,30 +598,12 @@ cmd_waits_file(struct wapictl *ctl, const struct target_file *tf,
 	size_t len = 0;
 	char why[512];
 	bool writable = false;
-	int fd, e;
+	int fd, e, rc;
 
-	fd = target_open_state(ctl->dirfd, tf->de.name, &writable, why,
-	    sizeof(why));
-	if (fd == -ENOENT)
-		return 0;	/* removed since the listing */
-	if (fd < 0) {
-		warnx("%s: cannot read: %s", tf->shown, why);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	if ((e = wcore_verdict(fd, ctl->host, &st)) != 0) {
-		warnx("%s: cannot read: %s", tf->shown, strerror(e));
-		close(fd);
-		return WAPICTL_EXIT_ACCESS;
-	}
-	if (st.verdict == WCORE_CORRUPT || st.verdict == WCORE_INCOMPATIBLE ||
-	    !st.header_ok) {
-		warnx("%s: %s (%s); its waits are not listed%s", tf->shown,
-		    wcore_verdict_name(st.verdict), st.reason,
-		    st.verdict == WCORE_CORRUPT ?
-		    "; run 'wapictl validate' for details" : "");
-		close(fd);
-		return WAPICTL_EXIT_FINDINGS;
-	}
+	fd = target_open_tables(ctl, tf, &writable, &st,
+	    "its waits are not listed", &rc);
+	if (fd < 0)
+		return rc;
 	if (cmd_waits_noseg(tf, &st)) {
 		close(fd);
 		return WAPICTL_EXIT_ACCESS;

@@ -484,6 +484,44 @@ target_open_state(int dirfd, const char *name, bool *writable, char *why,
 }
 
 /*
+ * Open tf and judge it for a listing of its tables (handles, waits): the
+ * descriptor, or -1 with *rc the exit status, having said why on stderr
+ * ("...; NOT_LISTED"), or 0 for a file removed since the listing.
+ */
+int
+target_open_tables(const struct wapictl *ctl, const struct target_file *tf,
+    bool *writable, struct wcore_status *st, const char *not_listed, int *rc)
+{
+	char why[512];
+	int fd, e;
+
+	fd = target_open_state(ctl->dirfd, tf->de.name, writable, why,
+	    sizeof(why));
+	*rc = 0;
+	if (fd == -ENOENT)
+		return -1;	/* removed since the listing */
+	if (fd < 0) {
+		warnx("%s: cannot read: %s", tf->shown, why);
+		*rc = WAPICTL_EXIT_ACCESS;
+		return -1;
+	}
+	if ((e = wcore_verdict(fd, ctl->host, st)) != 0) {
+		warnx("%s: cannot read: %s", tf->shown, strerror(e));
+		*rc = WAPICTL_EXIT_ACCESS;
+	} else if (st->verdict == WCORE_CORRUPT ||
+	    st->verdict == WCORE_INCOMPATIBLE || !st->header_ok) {
+		warnx("%s: %s (%s); %s%s", tf->shown,
+		    wcore_verdict_name(st->verdict), st->reason, not_listed,
+		    st->verdict == WCORE_CORRUPT ?
+		    "; run 'wapictl validate' for details" : "");
+		*rc = WAPICTL_EXIT_FINDINGS;
+	} else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/*
  * Open a FILE named on the command line through its directory, with the
  * core's checks (no link, ours, private, one link), as target_open_state
  * does.  The descriptor, or -errno with the reason in why.

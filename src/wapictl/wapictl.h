@@ -198,6 +198,8 @@ int	target_open_verdict(const struct wapictl *, const struct target_file *,
 int	target_open_listed(const struct wapictl *, const struct target_file *,
 	    char *, size_t);
 int	target_open_state(int, const char *, bool *, char *, size_t);
+int	target_open_tables(const struct wapictl *, const struct target_file *,
+	    bool *, struct wcore_status *, const char *, int *);
 void	target_shown(const char *, char *, size_t);
 int	target_open_path(const char *, bool *, char *, size_t);
 bool	target_host_is_this(const struct wapictl *);
