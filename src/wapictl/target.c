@@ -262,6 +262,29 @@ target_list_add(struct target_list *l, const char *name,
 }
 
 /*
+ * A stream of our own over the directory dirfd, read from the top (dirfd
+ * itself stays open and unmoved), or NULL with *err the errno.
+ */
+static DIR *
+target_opendir(int dirfd, int *err)
+{
+	DIR *d;
+	int fd;
+
+	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		*err = errno;
+		return NULL;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		*err = errno;
+		close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/*
  * The names of the directory that wapi does not make (the core's scan
  * leaves them out), for TARGET_OTHER: listed so that they are seen, and
  * never removed.  One of another ABI's state file goes with its host's
@@ -277,16 +300,10 @@ target_other_collect(struct wapictl *ctl, struct target_list *list)
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd, e = 0;
+	int e = 0;
 
-	if ((fd = fcntl(ctl->dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
-		return -errno;
-	if ((d = fdopendir(fd)) == NULL) {
-		e = errno;
-		close(fd);
+	if ((d = target_opendir(ctl->dirfd, &e)) == NULL)
 		return -e;
-	}
-	rewinddir(d);
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
@@ -753,15 +770,10 @@ target_seg_collect(struct wapictl *ctl, struct target_list *list)
 		ctl->seg_dirfd = fd;
 	}
 	/* Our own descriptor to read it with, from the top. */
-	if ((fd = fcntl(ctl->seg_dirfd, F_DUPFD_CLOEXEC, 0)) < 0 ||
-	    (d = fdopendir(fd)) == NULL) {
-		e = errno;
-		if (fd >= 0)
-			close(fd);
+	if ((d = target_opendir(ctl->seg_dirfd, &e)) == NULL) {
 		warnx("%s: cannot list: %s", shown, strerror(e));
 		return -e;
 	}
-	rewinddir(d);
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
