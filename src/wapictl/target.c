@@ -261,6 +261,15 @@ target_list_add(struct target_list *l, const char *name,
 	return 0;
 }
 
+/* What the listing keeps of a directory entry's lstat. */
+static struct wcore_fileinfo
+target_info(const struct stat *st)
+{
+	return (struct wcore_fileinfo){ st->st_mode, st->st_uid,
+	    st->st_nlink, st->st_dev, st->st_ino, st->st_size,
+	    (int64_t)st->st_mtime };
+}
+
 /*
  * A stream of our own over the directory dirfd, read from the top (dirfd
  * itself stays open and unmoved), or NULL with *err the errno.
@@ -330,9 +339,7 @@ target_other_collect(struct wapictl *ctl, struct target_list *list)
 			e = errno;
 			break;
 		}
-		info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
-		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
-		    (int64_t)st.st_mtime };
+		info = target_info(&st);
 		if ((e = -target_list_add(list, de->d_name, &info, false)) != 0)
 			break;
 	}
@@ -797,9 +804,7 @@ target_seg_collect(struct wapictl *ctl, struct target_list *list)
 		if (strlen(ctl->seg_dir) + 1 + strlen(de->d_name) + 1 >
 		    PATH_MAX)
 			continue;	/* wcore_seg_dir keeps it short */
-		info = (struct wcore_fileinfo){ st.st_mode, st.st_uid,
-		    st.st_nlink, st.st_dev, st.st_ino, st.st_size,
-		    (int64_t)st.st_mtime };
+		info = target_info(&st);
 		if ((e = -target_list_add(list, de->d_name, &info, false)) != 0)
 			break;
 	}
