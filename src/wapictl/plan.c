@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,8 +21,6 @@
 
 #define PLAN_TEMP_AGE	60	/* temporaries younger may be in use */
 
-static void	plan_say(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static void	plan_refused(const struct plan_entry *, struct plan *);
 static bool	plan_verdict_keeps(const struct plan_entry *,
 		    const struct plan_opts *, struct plan *);
@@ -33,16 +30,6 @@ static void	plan_legacy(const struct plan_entry *,
 		    const struct plan_opts *, struct plan *);
 static void	plan_temp(const struct plan_entry *, const struct plan_opts *,
 		    struct plan *);
-
-static void
-plan_say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * The age of a time a file gives (a heartbeat, an mtime), for --older-than
@@ -91,32 +78,32 @@ plan_refused(const struct plan_entry *e, struct plan *p)
 	strlcpy(p->tail, "never followed nor removed", sizeof(p->tail));
 	switch (-e->open_err) {
 	case ELOOP:
-		plan_say(p->next, sizeof(p->next), "check it with ls -l %s, and "
+		target_say(p->next, sizeof(p->next), "check it with ls -l %s, and "
 		    "remove the link by hand if nothing of yours made it", f);
 		break;
 	case EACCES:
-		plan_say(p->next, sizeof(p->next), "check it with ls -l; chmod "
+		target_say(p->next, sizeof(p->next), "check it with ls -l; chmod "
 		    "600 %s if a program of yours uses it, or remove it by "
 		    "hand if none does", f);
 		break;
 	case EPERM:
-		plan_say(p->next, sizeof(p->next), "check it with ls -l %s; "
+		target_say(p->next, sizeof(p->next), "check it with ls -l %s; "
 		    "its owner (or root) removes it, or chown it to you if it "
 		    "is yours", f);
 		break;
 	case EMLINK:
-		plan_say(p->next, sizeof(p->next), "check it with ls -l; find "
+		target_say(p->next, sizeof(p->next), "check it with ls -l; find "
 		    "its other names (find / -xdev -samefile %s) and remove "
 		    "the one that is not needed", f);
 		break;
 	case EINVAL:
-		plan_say(p->next, sizeof(p->next), "check it with ls -l %s; "
+		target_say(p->next, sizeof(p->next), "check it with ls -l %s; "
 		    "wapi makes no such file: remove it by hand if it is not "
 		    "needed", f);
 		break;
 	default:
 		p->failed = true;
-		plan_say(p->next, sizeof(p->next), "check it with ls -l %s and "
+		target_say(p->next, sizeof(p->next), "check it with ls -l %s and "
 		    "run 'wapictl clean' again", f);
 		break;
 	}
@@ -193,12 +180,12 @@ plan_age_keeps(const struct plan_entry *e, const struct plan_opts *o,
 		return;
 	}
 	if (age < grace) {
-		plan_say(p->tail, sizeof(p->tail), "modified %s: may be one "
+		target_say(p->tail, sizeof(p->tail), "modified %s: may be one "
 		    "being made, kept until it is %" PRId64 " s old", d, grace);
 		return;
 	}
 	if (o->older_than >= 0 && age < o->older_than) {
-		plan_say(p->tail, sizeof(p->tail), "last active %s, not older "
+		target_say(p->tail, sizeof(p->tail), "last active %s, not older "
 		    "than %s", d, d2);
 		p->finding = e->verdict != WCORE_FOREIGN;
 		return;
@@ -237,7 +224,7 @@ plan_legacy(const struct plan_entry *e, const struct plan_opts *o,
 	    age < o->older_than) {
 		plan_when(age, future, d, sizeof(d));
 		target_duration(o->older_than, d2, sizeof(d2));
-		plan_say(p->tail, sizeof(p->tail), "modified %s, not older than "
+		target_say(p->tail, sizeof(p->tail), "modified %s, not older than "
 		    "%s", d, d2);
 		p->finding = true;
 	} else if (e->use == PLAN_LEGACY_IDLE)
@@ -260,7 +247,7 @@ plan_temp(const struct plan_entry *e, const struct plan_opts *o,
 	age = plan_age(e->stamp, &future);
 	if (age < MAX(o->older_than, PLAN_TEMP_AGE)) {
 		plan_when(age, future, d, sizeof(d));
-		plan_say(p->tail, sizeof(p->tail), "modified %s: may still be "
+		target_say(p->tail, sizeof(p->tail), "modified %s: may still be "
 		    "in use", d);
 	} else if (e->second_name)
 		p->remove = true;
@@ -307,7 +294,7 @@ void
 plan_words(const struct plan_entry *e, const struct plan *p, char *buf,
     size_t len)
 {
-	plan_say(buf, len, "%s%s%s%s%s", e->reason, p->tail[0] ? "; " : "",
+	target_say(buf, len, "%s%s%s%s%s", e->reason, p->tail[0] ? "; " : "",
 	    p->tail, p->next[0] ? "; " : "", p->next);
 }
 
@@ -325,7 +312,7 @@ plan_status_words(const struct plan *p, char *buf, size_t len)
 	else if (p->tail[0] == '\0' && p->next[0] == '\0')
 		buf[0] = '\0';
 	else
-		plan_say(buf, len, "; 'wapictl clean' keeps it: %s%s%s",
+		target_say(buf, len, "; 'wapictl clean' keeps it: %s%s%s",
 		    p->tail[0] ? p->tail : p->next, p->tail[0] &&
 		    p->next[0] ? "; " : "", p->tail[0] ? p->next : "");
 }
@@ -396,7 +383,7 @@ plan_temp_entry(const struct wapictl *ctl, const struct target_file *tf,
 	    AT_SYMLINK_NOFOLLOW) == 0 && fin.st_dev == in->dev &&
 	    fin.st_ino == in->ino) {
 		e->second_name = true;
-		plan_say(reason, reasonlen, "creation temporary left as a "
+		target_say(reason, reasonlen, "creation temporary left as a "
 		    "second name of %s", final);
 		return -1;
 	}
@@ -406,11 +393,11 @@ plan_temp_entry(const struct wapictl *ctl, const struct target_file *tf,
 		return fd;
 	if (fd < 0) {
 		e->open_err = fd;
-		plan_say(reason, reasonlen, "creation temporary modified %s; "
+		target_say(reason, reasonlen, "creation temporary modified %s; "
 		    "%s", d, why);
 		return -1;
 	}
-	plan_say(reason, reasonlen, "creation temporary modified %s", d);
+	target_say(reason, reasonlen, "creation temporary modified %s", d);
 	/* Its creator holds the init byte while it builds the file. */
 	e->held = wcore_byte_held(fd, WAPI_LOCK_INIT, F_WRLCK) != 0;
 	return fd;
@@ -433,11 +420,11 @@ plan_other_entry(const struct target_file *tf, struct plan_entry *e,
 	if (target_other_name(tf->de.name, host, sizeof(host), abi,
 	    sizeof(abi))) {
 		e->verdict = WCORE_INCOMPATIBLE;
-		plan_say(reason, reasonlen, "the name of a state file of ABI "
+		target_say(reason, reasonlen, "the name of a state file of ABI "
 		    "%s, which this build (%s) does not read", abi, WAPI_ABI);
 	} else {
 		e->verdict = WCORE_VERDICT_COUNT;
-		plan_say(reason, reasonlen, "not a name wapi gives its files");
+		target_say(reason, reasonlen, "not a name wapi gives its files");
 	}
 }
 
@@ -485,7 +472,7 @@ plan_seg_open(const struct wapictl *ctl, const struct target_seg *sg,
 	ss->size = sg->info.size;
 	if (!sg->ours) {
 		ss->verdict = WCORE_FOREIGN;
-		plan_say(ss->reason, sizeof(ss->reason), "another user's "
+		target_say(ss->reason, sizeof(ss->reason), "another user's "
 		    "segment (uid %u in its name, owned by uid %u): never "
 		    "touched", (unsigned)sg->uid, (unsigned)sg->info.uid);
 		return -EPERM;

@@ -36,8 +36,6 @@ static int	target_list_add(struct target_list *, const char *,
 		    const struct wcore_fileinfo *, bool);
 static int	target_seg_cmp(const void *, const void *, void *);
 static int	target_other_collect(struct wapictl *, struct target_list *);
-static void	target_say(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	target_seg_anchor(const struct wapi_header *, dev_t, ino_t,
 		    char *, size_t);
 
@@ -720,7 +718,7 @@ target_open_verdict(const struct wapictl *ctl, const struct target_file *tf,
 #define TARGET_ANCHOR_UNKNOWN	3	/* cannot be told (why says) */
 
 /* A reason into buf, cut at len on purpose: it is for display. */
-static void
+void
 target_say(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

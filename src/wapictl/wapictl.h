@@ -201,6 +201,8 @@ int	target_open_state(int, const char *, bool *, char *, size_t);
 int	target_open_tables(const struct wapictl *, const struct target_file *,
 	    bool *, struct wcore_status *, const char *, int *);
 void	target_shown(const char *, char *, size_t);
+void	target_say(char *, size_t, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 int	target_open_path(const char *, bool *, char *, size_t);
 bool	target_host_is_this(const struct wapictl *);
 bool	target_other_name(const char *, char *, size_t, char *, size_t);
